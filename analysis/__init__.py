@@ -1,0 +1,1 @@
+"""The locked analysis: plain trial records in, estimates, intervals and gate verdicts out."""

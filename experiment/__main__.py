@@ -1,0 +1,5 @@
+"""``python -m experiment`` runs the CLI."""
+
+from experiment.cli import main
+
+main()

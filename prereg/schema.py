@@ -1,0 +1,504 @@
+"""The pre-registration plan: what people write in YAML, as pydantic models.
+
+Every model forbids unknown keys (a typo must not silently become a default) and is frozen: a plan
+is a record of intent, not a mutable config. Variants are picked by a ``kind`` field. This module
+checks structure and per-field ranges only; cross-field meaning (labels in the taxonomy, routes to
+defined models, sample size against the corpus) is checked in :mod:`prereg.check`, which can name
+the exact field path that is wrong.
+
+Figures in defaults come from ``shared/STUDY.md`` (Study 2: four arms, 60 cases x 5 replays per arm,
+gates accuracy >= 0.85 and P95 <= 2,000 ms).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "DEFAULT_LABELS",
+    "Amendment",
+    "AnalysisSpec",
+    "ArmSpec",
+    "ArrivalSpec",
+    "BootstrapSpec",
+    "ClassifierBackendSpec",
+    "ClassifierSpec",
+    "ConfidenceBoundRule",
+    "ConstantArrival",
+    "ControlArmSpec",
+    "CorpusSpec",
+    "DecodingSpec",
+    "DiurnalArrival",
+    "FailureHandlingSpec",
+    "FailureSpec",
+    "GammaArrival",
+    "GateSpec",
+    "GraderSpec",
+    "LatencySpec",
+    "ModelBackendSpec",
+    "ModelSpec",
+    "MultiLabelRule",
+    "OpenAIBackendSpec",
+    "OutcomesSpec",
+    "Plan",
+    "PointEstimateRule",
+    "PoissonArrival",
+    "PriceSpec",
+    "RandomizationSpec",
+    "RetrySpec",
+    "RouterArmSpec",
+    "RoutingSpec",
+    "SampleSizeSpec",
+    "SimulatedClassifierSpec",
+    "SimulatedModelSpec",
+    "StoppingSpec",
+    "StudySpec",
+    "TaxonomySpec",
+    "TokenSpec",
+    "TraceArrival",
+    "TrafficSpec",
+]
+
+#: The six task families of the study's router taxonomy.
+DEFAULT_LABELS: tuple[str, ...] = (
+    "code",
+    "math",
+    "summarization",
+    "translation",
+    "creative_writing",
+    "knowledge_qa",
+)
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- study, taxonomy, corpus -------------------------------------------------------------------
+
+
+class StudySpec(_Spec):
+    """Who runs the study and what it claims in advance."""
+
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(min_length=1)
+    hypotheses: list[str] = Field(min_length=1)
+    rationale: str = ""
+
+
+class MultiLabelRule(_Spec):
+    """How a case with more than one acceptable label is scored.
+
+    ``any_of``: a case carries a set of gold labels; exact match means the predicted label is one
+    of them. Example: "Summarise this Python function's behaviour in one sentence" has gold labels
+    {summarization, code}; predicting ``code`` or ``summarization`` is correct, ``knowledge_qa`` is not.
+    """
+
+    kind: Literal["any_of"] = "any_of"
+    example: str = (
+        "gold {summarization, code}: predicting code or summarization is correct, "
+        "predicting knowledge_qa is wrong"
+    )
+
+
+class TaxonomySpec(_Spec):
+    """The label set a router chooses from."""
+
+    labels: list[Identifier] = Field(default_factory=lambda: list(DEFAULT_LABELS), min_length=2)
+    multi_label: MultiLabelRule = Field(default_factory=MultiLabelRule)
+
+
+class CorpusSpec(_Spec):
+    """The case file (JSON Lines: id, text, gold_labels, family) and its pinned SHA-256.
+
+    ``path`` is relative to the plan file.
+    """
+
+    path: str = Field(min_length=1)
+    sha256: Sha256
+
+
+# --- models and backends -----------------------------------------------------------------------
+
+
+class PriceSpec(_Spec):
+    """US dollars per 1,000 tokens."""
+
+    input_per_1k: float = Field(default=0.0, ge=0.0)
+    output_per_1k: float = Field(default=0.0, ge=0.0)
+
+
+class LatencySpec(_Spec):
+    """A service-time distribution fitted to a median and a P95, served at finite concurrency.
+
+    Service time is lognormal with the given median and 95th percentile; ``concurrency`` requests
+    are served at once and the rest queue, so latency grows under load. ``network_rtt_ms`` is added
+    for hosted APIs.
+    """
+
+    median_ms: float = Field(gt=0.0)
+    p95_ms: float = Field(gt=0.0)
+    concurrency: int = Field(default=4, ge=1)
+    network_rtt_ms: float = Field(default=0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _p95_above_median(self) -> LatencySpec:
+        if self.p95_ms <= self.median_ms:
+            raise ValueError(f"p95_ms must exceed median_ms ({self.median_ms}), found {self.p95_ms}")
+        return self
+
+
+class FailureSpec(_Spec):
+    """Rates of failures that are not timeouts (timeouts arise from latency against the timeout)."""
+
+    http_error_rate: Probability = 0.0
+    unparseable_rate: Probability = 0.0
+
+
+class TokenSpec(_Spec):
+    """Mean token counts per request, for cost."""
+
+    input: int = Field(default=200, ge=0)
+    output: int = Field(default=4, ge=0)
+
+
+class SimulatedClassifierSpec(_Spec):
+    """A calibrated simulated router classifier.
+
+    ``accuracy`` is the marginal probability of a correct label per gold family. Each case has a
+    difficulty drawn once (normal on the logit scale, SD ``case_difficulty_sd``), so replays of one
+    case are correlated as a mostly deterministic router's are. A wrong answer is drawn from the
+    ``confusion`` row of the gold family (uniform over the other labels when absent).
+    """
+
+    kind: Literal["simulated"]
+    accuracy: dict[str, Probability]
+    case_difficulty_sd: float = Field(default=1.5, ge=0.0)
+    confusion: dict[str, dict[str, float]] | None = None
+    latency: LatencySpec
+    failures: FailureSpec = Field(default_factory=FailureSpec)
+    tokens: TokenSpec = Field(default_factory=TokenSpec)
+
+
+class SimulatedModelSpec(_Spec):
+    """A calibrated simulated downstream model.
+
+    ``quality`` is the probability that the model answers a request of each task family correctly;
+    a misrouted request is answered with the quality of the model it was sent to for its true family.
+    """
+
+    kind: Literal["simulated"]
+    quality: dict[str, Probability]
+    latency: LatencySpec
+    failures: FailureSpec = Field(default_factory=FailureSpec)
+    tokens: TokenSpec = Field(default_factory=lambda: TokenSpec(input=300, output=400))
+
+
+class OpenAIBackendSpec(_Spec):
+    """A live OpenAI-compatible chat-completions endpoint (vLLM, SGLang, Ollama, llama.cpp, DeepSeek).
+
+    ``api_key_env`` is the *name* of the environment variable holding the key; the key itself never
+    appears in the plan, the store, logs or the report.
+    """
+
+    kind: Literal["openai"]
+    base_url: str = Field(pattern=r"^https?://")
+    api_key_env: str | None = None
+    structured: Literal["choice", "json_schema", "none"] = "none"
+    stream: bool = True
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+ClassifierBackendSpec = Annotated[
+    SimulatedClassifierSpec | OpenAIBackendSpec, Field(discriminator="kind")
+]
+ModelBackendSpec = Annotated[SimulatedModelSpec | OpenAIBackendSpec, Field(discriminator="kind")]
+
+
+class DecodingSpec(_Spec):
+    """Sampling settings sent with each request."""
+
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=16, ge=1)
+
+
+class RetrySpec(_Spec):
+    """Which failures are retried and how; retry time counts in the latency."""
+
+    max_attempts: int = Field(default=1, ge=1, le=10)
+    backoff_ms: float = Field(default=250.0, ge=0.0)
+    retry_on: list[Literal["timeout", "http_error", "rate_limited", "connection_error"]] = Field(
+        default_factory=lambda: ["rate_limited", "connection_error"]
+    )
+
+
+class ModelSpec(_Spec):
+    """A downstream answering model: the routing table's targets and the control's default."""
+
+    model: str = Field(min_length=1, description="Model name sent to the server")
+    backend: ModelBackendSpec
+    price: PriceSpec = Field(default_factory=PriceSpec)
+    decoding: DecodingSpec = Field(default_factory=lambda: DecodingSpec(max_tokens=512))
+    timeout_ms: float = Field(default=60_000.0, gt=0.0)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+
+
+class ClassifierSpec(_Spec):
+    """A router arm's classifier: the model that reads a request and names its task family."""
+
+    model: str = Field(min_length=1, description="Model name sent to the server")
+    backend: ClassifierBackendSpec
+    prompt_template: str = Field(min_length=1, description="Must contain {text} and {labels}")
+    parsing: Literal["strict", "json_label"] = "strict"
+    decoding: DecodingSpec = Field(default_factory=DecodingSpec)
+    timeout_ms: float = Field(default=10_000.0, gt=0.0)
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    price: PriceSpec = Field(default_factory=PriceSpec)
+
+
+# --- arms and routing --------------------------------------------------------------------------
+
+
+class ControlArmSpec(_Spec):
+    """The no-routing control: every request goes to ``model`` (a key of ``models``)."""
+
+    id: Identifier
+    kind: Literal["control"]
+    model: str
+    description: str = ""
+
+
+class RouterArmSpec(_Spec):
+    """A router arm: its classifier picks a label, the routing table picks the model."""
+
+    id: Identifier
+    kind: Literal["router"]
+    classifier: ClassifierSpec
+    description: str = ""
+
+
+ArmSpec = Annotated[ControlArmSpec | RouterArmSpec, Field(discriminator="kind")]
+
+
+class RoutingSpec(_Spec):
+    """Label -> downstream model (keys of ``models``); ``fallback`` takes failed routing decisions."""
+
+    routes: dict[str, str]
+    fallback: str
+
+
+class GraderSpec(_Spec):
+    """How a downstream answer is graded against a case's reference answer in live mode."""
+
+    kind: Literal["exact", "numeric", "regex", "judge"]
+    tolerance: float = Field(default=0.0, ge=0.0)
+    pattern: str | None = None
+    judge_model: str | None = None
+
+
+# --- traffic and randomization -----------------------------------------------------------------
+
+
+class PoissonArrival(_Spec):
+    """Exponential inter-arrival times at ``rate_per_s``."""
+
+    kind: Literal["poisson"]
+    rate_per_s: float = Field(gt=0.0)
+
+
+class ConstantArrival(_Spec):
+    """Evenly spaced arrivals at ``rate_per_s``."""
+
+    kind: Literal["constant"]
+    rate_per_s: float = Field(gt=0.0)
+
+
+class GammaArrival(_Spec):
+    """Gamma inter-arrival times; ``burstiness`` is their coefficient of variation (1 = Poisson)."""
+
+    kind: Literal["gamma"]
+    rate_per_s: float = Field(gt=0.0)
+    burstiness: float = Field(gt=0.0)
+
+
+class DiurnalArrival(_Spec):
+    """A non-homogeneous Poisson process whose rate follows a sinusoid over ``period_s``."""
+
+    kind: Literal["diurnal"]
+    mean_rate_per_s: float = Field(gt=0.0)
+    peak_to_trough: float = Field(default=3.0, ge=1.0)
+    peak_at_s: float = Field(default=14 * 3600.0, ge=0.0)
+    period_s: float = Field(default=86_400.0, gt=0.0)
+
+
+class TraceArrival(_Spec):
+    """Replay of a file of arrival timestamps (seconds, one per line, sorted); ``path`` is
+    relative to the plan file."""
+
+    kind: Literal["trace"]
+    path: str = Field(min_length=1)
+    sha256: Sha256 | None = None
+
+
+ArrivalSpec = Annotated[
+    PoissonArrival | ConstantArrival | GammaArrival | DiurnalArrival | TraceArrival,
+    Field(discriminator="kind"),
+]
+
+
+class TrafficSpec(_Spec):
+    """The synthetic request stream."""
+
+    arrival: ArrivalSpec
+    replays_per_case: int = Field(default=5, ge=1)
+    max_lateness_p99_ms: float = Field(
+        default=10.0, gt=0.0, description="Live runs are marked invalid above this dispatch lateness"
+    )
+
+
+class RandomizationSpec(_Spec):
+    """Requests are the unit of randomization, blocked by case; one seed derives everything."""
+
+    unit: Literal["request"] = "request"
+    block: Literal["case"] = "case"
+    ratio: dict[str, int] | None = Field(default=None, description="arm id -> weight; equal if absent")
+    seed: int = Field(ge=0)
+
+
+class SampleSizeSpec(_Spec):
+    """The declared size, checked against the corpus, the replays and the allocation ratio."""
+
+    unique_cases: int = Field(ge=1)
+    requests_total: int = Field(ge=1)
+
+
+# --- outcomes, gates, analysis -----------------------------------------------------------------
+
+
+class OutcomesSpec(_Spec):
+    """Primary and secondary outcomes, named before the data exist."""
+
+    primary: list[
+        Literal["routing_accuracy", "routing_latency_median", "routing_latency_p95"]
+    ] = Field(default_factory=lambda: ["routing_accuracy", "routing_latency_median", "routing_latency_p95"])
+    secondary: list[Literal["cost", "e2e_latency", "downstream_quality"]] = Field(
+        default_factory=lambda: ["cost", "e2e_latency", "downstream_quality"]
+    )
+
+
+class PointEstimateRule(_Spec):
+    """PASS or FAIL by the point estimate alone (never INCONCLUSIVE)."""
+
+    kind: Literal["point_estimate"]
+
+
+class ConfidenceBoundRule(_Spec):
+    """PASS when the one-sided bound at ``level`` clears the threshold, FAIL when the opposite
+    one-sided bound misses it, INCONCLUSIVE otherwise (including when no finite bound exists)."""
+
+    kind: Literal["confidence_bound"]
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+
+class GateSpec(_Spec):
+    """A pre-registered viability gate for each router arm."""
+
+    id: Identifier
+    metric: Literal["routing_accuracy", "routing_latency_p95_ms", "routing_latency_median_ms"]
+    op: Literal[">=", "<="]
+    threshold: float
+    rule: Annotated[PointEstimateRule | ConfidenceBoundRule, Field(discriminator="kind")] = Field(
+        default_factory=lambda: ConfidenceBoundRule(kind="confidence_bound")
+    )
+
+
+class BootstrapSpec(_Spec):
+    """Case-level (cluster) bootstrap settings."""
+
+    resamples: int = Field(default=2000, ge=100)
+
+
+class FailureHandlingSpec(_Spec):
+    """How failed trials enter the analysis."""
+
+    routing: Literal["count_as_wrong", "exclude"] = "count_as_wrong"
+    latency: Literal["elapsed", "exclude"] = "elapsed"
+    interrupted: Literal["exclude", "count_as_wrong"] = "exclude"
+
+
+class StoppingSpec(_Spec):
+    """When the campaign ends; only a fixed horizon is supported (no peeking)."""
+
+    kind: Literal["fixed_horizon"] = "fixed_horizon"
+
+
+class AnalysisSpec(_Spec):
+    """The locked analysis plan."""
+
+    ci_method: Literal["wilson", "clopper_pearson", "jeffreys", "agresti_coull"] = "wilson"
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    multiplicity: Literal["holm", "bonferroni", "none"] = "holm"
+    unit: Literal["case", "request"] = "case"
+    cluster_robust: Literal["bootstrap", "gee"] = "bootstrap"
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    latency_interval: Literal["order_statistic", "bootstrap"] = "order_statistic"
+    failures: FailureHandlingSpec = Field(default_factory=FailureHandlingSpec)
+    stopping: StoppingSpec = Field(default_factory=StoppingSpec)
+    exclusions: list[str] = Field(default_factory=list)
+
+
+class Amendment(_Spec):
+    """Present in an amendment file: which frozen plan it amends and why."""
+
+    parent_sha256: Sha256
+    number: int = Field(ge=1)
+    reason: str = Field(min_length=1)
+
+
+class Plan(_Spec):
+    """A complete pre-registration."""
+
+    schema_version: Literal[1] = 1
+    study: StudySpec
+    taxonomy: TaxonomySpec = Field(default_factory=TaxonomySpec)
+    corpus: CorpusSpec
+    models: dict[Identifier, ModelSpec]
+    arms: list[ArmSpec] = Field(min_length=1)
+    routing: RoutingSpec
+    graders: dict[Identifier, GraderSpec] = Field(default_factory=dict)
+    traffic: TrafficSpec
+    randomization: RandomizationSpec
+    sample_size: SampleSizeSpec
+    outcomes: OutcomesSpec = Field(default_factory=OutcomesSpec)
+    gates: list[GateSpec] = Field(min_length=1)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    amendment: Amendment | None = None
+
+    def arm(self, arm_id: str) -> ControlArmSpec | RouterArmSpec:
+        """The arm with this id."""
+        for a in self.arms:
+            if a.id == arm_id:
+                return a
+        raise KeyError(arm_id)
+
+    @property
+    def arm_ids(self) -> tuple[str, ...]:
+        """Arm ids in plan order (the order used everywhere: allocation, store, report)."""
+        return tuple(a.id for a in self.arms)
+
+    @property
+    def router_arms(self) -> tuple[RouterArmSpec, ...]:
+        """The router arms in plan order."""
+        return tuple(a for a in self.arms if isinstance(a, RouterArmSpec))
+
+    def ratio_of(self, arm_id: str) -> int:
+        """The allocation weight of an arm (1 when the plan gives no ratio)."""
+        ratio = self.randomization.ratio
+        return 1 if ratio is None else ratio.get(arm_id, 0)

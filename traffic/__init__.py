@@ -1,0 +1,1 @@
+"""Synthetic traffic: arrival processes, case-blocked randomization and the SimPy request stream."""
