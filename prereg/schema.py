@@ -234,8 +234,9 @@ class RetrySpec(_Spec):
 
     max_attempts: int = Field(default=1, ge=1, le=10)
     backoff_ms: float = Field(default=250.0, ge=0.0)
-    retry_on: list[Literal["timeout", "http_error", "rate_limited", "connection_error"]] = Field(
-        default_factory=lambda: ["rate_limited", "connection_error"]
+    retry_on: tuple[Literal["timeout", "http_error", "rate_limited", "connection_error"], ...] = (
+        "rate_limited",
+        "connection_error",
     )
 
 
@@ -295,7 +296,10 @@ class RoutingSpec(_Spec):
 
 
 class GraderSpec(_Spec):
-    """How a downstream answer is graded against a case's reference answer in live mode."""
+    """How a downstream answer is graded against a case's reference answer in live mode.
+
+    ``regex`` uses ``pattern`` when given, else the case's ``reference`` as the pattern.
+    """
 
     kind: Literal["exact", "numeric", "regex", "judge"]
     tolerance: float = Field(default=0.0, ge=0.0)
@@ -385,11 +389,13 @@ class SampleSizeSpec(_Spec):
 class OutcomesSpec(_Spec):
     """Primary and secondary outcomes, named before the data exist."""
 
-    primary: list[
-        Literal["routing_accuracy", "routing_latency_median", "routing_latency_p95"]
-    ] = Field(default_factory=lambda: ["routing_accuracy", "routing_latency_median", "routing_latency_p95"])
-    secondary: list[Literal["cost", "e2e_latency", "downstream_quality"]] = Field(
-        default_factory=lambda: ["cost", "e2e_latency", "downstream_quality"]
+    primary: tuple[
+        Literal["routing_accuracy", "routing_latency_median", "routing_latency_p95"], ...
+    ] = ("routing_accuracy", "routing_latency_median", "routing_latency_p95")
+    secondary: tuple[Literal["cost", "e2e_latency", "downstream_quality"], ...] = (
+        "cost",
+        "e2e_latency",
+        "downstream_quality",
     )
 
 
