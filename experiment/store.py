@@ -1,0 +1,413 @@
+"""The trial store: one database per campaign, bound to its plan, written in batch transactions.
+
+By default a store is an embedded DuckDB file reached through SQLAlchemy (``duckdb:///path``);
+any other SQLAlchemy URL (a server database) works through the generic path, so a team can point
+campaigns at a shared server later. Three tables:
+
+- ``meta``: key/value facts binding the store to its plan (``plan_canonical_sha256``,
+  ``plan_bytes_sha256``, ``routetrial_version``, ``created_at_utc``, ``schedule_digest``);
+- ``allocation``: the whole randomized schedule, written before the first request is sent
+  (allocation concealment: the sequence is fixed and on record before any outcome exists);
+- ``trials``: one row per trial with exactly :data:`prereg.records.TRIAL_COLUMNS`.
+
+Every write is one transaction, so a kill or a full disk leaves whole batches or nothing. DuckDB
+allows a single process per file; a second one gets :class:`StoreBusyError` (``routetrial status``
+reads the runner's progress file instead). Third-party errors are translated here, once.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from experiment._store_schema import (
+    ALLOCATION_COLUMNS,
+    ARROW_TRIAL_SCHEMA,
+    TRIAL_COLUMN_NAMES,
+    ScheduleLike,
+    allocation_table,
+    build_metadata,
+    records_to_arrow,
+)
+from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
+from prereg.records import TrialRecord
+
+__all__ = ["ExportFormat", "TrialStore", "progress_path", "store_path", "store_url"]
+
+ExportFormat = Literal["parquet", "csv"]
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
+_WRITE_MARKERS = (
+    "IO Error",
+    "No space",
+    "Permission denied",
+    "Read-only",
+    "read-only",
+    "Not a directory",
+    "Cannot open",
+    "File too large",
+    "Disk full",
+)
+
+
+def store_url(location: str | Path) -> str:
+    """A SQLAlchemy URL from a URL or a plain file path (a path means a DuckDB file)."""
+    text = str(location)
+    if "://" in text:
+        return text
+    return f"duckdb:///{Path(text).expanduser().resolve()}"
+
+
+def store_path(url: str) -> Path | None:
+    """The file of a DuckDB store URL; None for server databases and in-memory DuckDB."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def progress_path(url: str) -> Path | None:
+    """``<store>.progress.json`` beside a DuckDB store file; None when the store is no file."""
+    path = store_path(url)
+    return None if path is None else path.with_name(path.name + ".progress.json")
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("routetrial")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout only
+        return "0+unknown"
+
+
+class TrialStore:
+    """A campaign's trial store, bound to one plan's canonical hash.
+
+    Open it with :meth:`open`; use it as a context manager or call :meth:`close`, which releases
+    the DuckDB file lock.
+    """
+
+    def __init__(self, url: str, engine: sa.Engine, conn: sa.Connection, plan_hash: str) -> None:
+        self._url = url
+        self._engine = engine
+        self._conn = conn
+        self._plan_hash = plan_hash
+        self._metadata, self._meta, self._allocation, self._trials = build_metadata()
+        self._duck = engine.dialect.name == "duckdb"
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, url: str, plan_hash: str | None, *, create: bool, read_only: bool = False
+    ) -> TrialStore:
+        """Open (or create) the store at ``url`` for the plan with canonical hash ``plan_hash``.
+
+        ``plan_hash=None`` opens an existing store whatever its plan (for ``status`` and
+        ``export``). Raises :class:`StorePlanMismatchError` when the store belongs to another plan,
+        :class:`StoreBusyError` when another process holds it, :class:`StoreWriteError` when its
+        location cannot be written, and :class:`StoreError` when there is no store to open.
+        """
+        url = store_url(url)
+        where = cls._where(url)
+        path = store_path(url)
+        if not create and path is not None and not path.is_file():
+            raise StoreError(f"{where}: no store here (expected a DuckDB file written by `routetrial run`)")
+        if create and plan_hash is None:
+            raise StoreError(f"{where}: creating a store needs the plan's canonical hash")
+        connect_args: dict[str, Any] = {}
+        if read_only and path is not None:
+            connect_args["read_only"] = True
+        engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        try:
+            with cls._translating(where, "open"):
+                conn = engine.connect()
+        except BaseException:
+            engine.dispose()
+            raise
+        store = cls(url, engine, conn, plan_hash or "")
+        try:
+            store._bind(plan_hash, create=create, where=where)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _bind(self, plan_hash: str | None, *, create: bool, where: str) -> None:
+        with self._translating(where, "initialise"), self._conn.begin():
+            if create:
+                self._metadata.create_all(self._conn, checkfirst=True)
+            elif not sa.inspect(self._conn).has_table("meta"):
+                raise StoreError(f"{where}: not a routetrial store (no meta table)")
+            row = self._conn.execute(
+                sa.select(self._meta.c.value).where(self._meta.c.key == "plan_canonical_sha256")
+            ).first()
+            if row is None:
+                if not create:
+                    raise StoreError(f"{where}: store has no plan hash (never initialised)")
+                assert plan_hash is not None
+                self._put_meta(
+                    {
+                        "plan_canonical_sha256": plan_hash,
+                        "routetrial_version": _version(),
+                        "created_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                )
+                return
+            bound = str(row[0])
+            if plan_hash is not None and bound != plan_hash:
+                raise StorePlanMismatchError(
+                    f"{where}: store belongs to plan {bound}, not to plan {plan_hash}; "
+                    "use a new --store for this plan"
+                )
+            self._plan_hash = bound
+
+    @staticmethod
+    def _where(url: str) -> str:
+        path = store_path(url)
+        return str(path) if path is not None else sa.engine.make_url(url).render_as_string(hide_password=True)
+
+    @staticmethod
+    @contextmanager
+    def _translating(where: str, action: str) -> Iterator[None]:
+        """Translate driver and OS errors into the store's one-line errors, once, at the edge."""
+        try:
+            yield
+        except (sa.exc.SQLAlchemyError, duckdb.Error, OSError) as exc:
+            line = _first_line(exc)
+            if any(m in line for m in _LOCK_MARKERS):
+                raise StoreBusyError(
+                    f"{where}: store is in use by a running campaign; use `routetrial status {where}` "
+                    "to follow it, or wait until it finishes"
+                ) from exc
+            if isinstance(exc, OSError) or any(m in line for m in _WRITE_MARKERS):
+                raise StoreWriteError(f"{where}: cannot {action} the store: {line}") from exc
+            raise StoreError(f"{where}: cannot {action} the store: {line}") from exc
+
+    @property
+    def url(self) -> str:
+        """The store's SQLAlchemy URL."""
+        return self._url
+
+    @property
+    def plan_hash(self) -> str:
+        """The canonical hash of the plan this store is bound to."""
+        return self._plan_hash
+
+    @property
+    def where(self) -> str:
+        """The store's file path (or its URL without password), for messages."""
+        return self._where(self._url)
+
+    def close(self) -> None:
+        """Close the connection and release the file."""
+        try:
+            self._conn.close()
+        finally:
+            self._engine.dispose()
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def _put_meta(self, items: Mapping[str, str]) -> None:
+        for key, value in items.items():
+            self._conn.execute(sa.delete(self._meta).where(self._meta.c.key == key))
+            self._conn.execute(sa.insert(self._meta).values(key=key, value=value))
+
+    def set_meta(self, items: Mapping[str, str]) -> None:
+        """Record facts about the campaign (one transaction); the plan binding cannot change."""
+        if "plan_canonical_sha256" in items:
+            raise StoreError(f"{self.where}: the plan hash of a store is fixed at creation")
+        with self._translating(self.where, "write"), self._conn.begin():
+            self._put_meta(items)
+
+    def meta(self) -> dict[str, str]:
+        """Every meta fact, by key."""
+        with self._translating(self.where, "read"), self._conn.begin():
+            rows = self._conn.execute(sa.select(self._meta.c.key, self._meta.c.value)).all()
+        return {str(k): str(v) for k, v in rows}
+
+    # --- allocation ------------------------------------------------------------------------
+
+    def write_allocation(self, schedule: ScheduleLike) -> None:
+        """Write the whole allocation sequence before the first request (once per store).
+
+        On a resumed campaign the sequence is already there: it must be the same one (its digest
+        is compared), otherwise the store holds another schedule and is refused.
+        """
+        digest = schedule.digest()
+        stored = self.meta().get("schedule_digest")
+        if stored is not None:
+            if stored != digest:
+                raise StorePlanMismatchError(
+                    f"{self.where}: store holds allocation {stored}, this run derives {digest}"
+                )
+            return
+        table = allocation_table(schedule)
+        with self._translating(self.where, "write"), self._conn.begin():
+            self._insert_arrow(self._allocation, table)
+            self._put_meta({"schedule_digest": digest, "planned_total": str(len(schedule))})
+
+    def allocation_counts(self) -> dict[str, dict[str, int]]:
+        """Allocated requests per arm and case: ``{arm: {case_id: n}}``."""
+        a = self._allocation.c
+        stmt = sa.select(a.arm, a.case_id, sa.func.count()).group_by(a.arm, a.case_id)
+        with self._translating(self.where, "read"), self._conn.begin():
+            rows = self._conn.execute(stmt.order_by(a.arm, a.case_id)).all()
+        out: dict[str, dict[str, int]] = {}
+        for arm, case_id, n in rows:
+            out.setdefault(str(arm), {})[str(case_id)] = int(n)
+        return out
+
+    def planned_per_arm(self) -> dict[str, int]:
+        """Allocated requests per arm."""
+        return {arm: sum(cases.values()) for arm, cases in self.allocation_counts().items()}
+
+    # --- trials ----------------------------------------------------------------------------
+
+    def _insert_arrow(self, table: sa.Table, data: pa.Table) -> None:
+        """Insert an Arrow table inside the caller's transaction (DuckDB: one INSERT ... SELECT)."""
+        if data.num_rows == 0:
+            return
+        if self._duck:
+            duck = self._conn.connection.driver_connection
+            assert duck is not None
+            name = f"_routetrial_{table.name}_batch"
+            cols = ", ".join(data.column_names)
+            duck.register(name, data)
+            try:
+                duck.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {name}")
+            finally:
+                duck.unregister(name)
+        else:
+            self._conn.execute(sa.insert(table), data.to_pylist())
+
+    def write_trials(self, records: Sequence[TrialRecord]) -> None:
+        """Insert a batch of trials in one transaction: all of them or, on any failure, none."""
+        self.write_trials_arrow(records_to_arrow(records))
+
+    def write_trials_arrow(self, data: pa.Table) -> None:
+        """Insert a batch already in the trial table's Arrow schema, in one transaction."""
+        with self._translating(self.where, "write"), self._conn.begin():
+            self._insert_arrow(self._trials, data)
+
+    def _query_arrow(self, stmt: sa.Select[Any], sql: str) -> pa.Table:
+        with self._translating(self.where, "read"), self._conn.begin():
+            if self._duck:
+                duck = self._conn.connection.driver_connection
+                assert duck is not None
+                rel = duck.sql(sql)
+                fetch = getattr(rel, "to_arrow_table", None) or rel.arrow
+                return fetch()
+            result = self._conn.execute(stmt)
+            names = list(result.keys())
+            rows = result.all()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+    def existing_seqs(self) -> npt.NDArray[np.int64]:
+        """Schedule positions already stored, ascending (for resume; cheaper than a set of ids)."""
+        stmt = sa.select(self._trials.c.seq).order_by(self._trials.c.seq)
+        table = self._query_arrow(stmt, "SELECT seq FROM trials ORDER BY seq")
+        return np.asarray(table.column("seq").to_numpy(), dtype=np.int64)
+
+    def existing_trial_ids(self) -> set[str]:
+        """Trial ids already stored."""
+        table = self._query_arrow(sa.select(self._trials.c.trial_id), "SELECT trial_id FROM trials")
+        return {str(x) for x in table.column("trial_id").to_pylist()}
+
+    def read_arrow(self) -> pa.Table:
+        """The trial table ordered by ``seq``, with the documented schema."""
+        cols = ", ".join(TRIAL_COLUMN_NAMES)
+        stmt = sa.select(self._trials).order_by(self._trials.c.seq)
+        table = self._query_arrow(stmt, f"SELECT {cols} FROM trials ORDER BY seq")
+        return table.cast(ARROW_TRIAL_SCHEMA)
+
+    def read_columns(self) -> dict[str, npt.NDArray[Any]]:
+        """The trial table as numpy columns ordered by ``seq``.
+
+        Strings are object arrays (None for NULL); numbers and booleans are masked arrays when the
+        column holds NULLs, plain arrays otherwise.
+        """
+        table = self.read_arrow()
+        out: dict[str, npt.NDArray[Any]] = {}
+        for field in ARROW_TRIAL_SCHEMA:
+            col = table.column(field.name).combine_chunks()
+            if pa.types.is_string(field.type):
+                out[field.name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+            elif col.null_count:
+                mask = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+                filled = col.fill_null(False if pa.types.is_boolean(field.type) else 0)
+                out[field.name] = np.ma.masked_array(filled.to_numpy(zero_copy_only=False), mask=mask)
+            else:
+                out[field.name] = col.to_numpy(zero_copy_only=False)
+        return out
+
+    def done_per_arm(self) -> dict[str, int]:
+        """Stored trials per arm."""
+        t = self._trials.c
+        with self._translating(self.where, "read"), self._conn.begin():
+            rows = self._conn.execute(sa.select(t.arm, sa.func.count()).group_by(t.arm)).all()
+        return {str(arm): int(n) for arm, n in rows}
+
+    def failures_by_status(self) -> dict[str, int]:
+        """Stored failed trials by status (everything but ``ok``)."""
+        t = self._trials.c
+        stmt = sa.select(t.status, sa.func.count()).where(t.status != "ok").group_by(t.status)
+        with self._translating(self.where, "read"), self._conn.begin():
+            rows = self._conn.execute(stmt).all()
+        return {str(status): int(n) for status, n in sorted(rows)}
+
+    # --- export ----------------------------------------------------------------------------
+
+    def export(self, out: Path, fmt: ExportFormat) -> Path:
+        """Write the trial table, ordered by ``seq``, to a Parquet or CSV file (DuckDB ``COPY``)."""
+        out = Path(out)
+        tmp = out.with_name(f".{out.name}.tmp")
+        with self._translating(str(out), "export"):
+            if self._duck:
+                duck = self._conn.connection.driver_connection
+                assert duck is not None
+                cols = ", ".join(TRIAL_COLUMN_NAMES)
+                target = str(tmp).replace("'", "''")
+                options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+                with self._conn.begin():
+                    duck.execute(f"COPY (SELECT {cols} FROM trials ORDER BY seq) TO '{target}' ({options})")
+            else:
+                self._write_with_arrow(self.read_arrow(), tmp, fmt)
+            tmp.replace(out)
+        return out
+
+    @staticmethod
+    def _write_with_arrow(table: pa.Table, path: Path, fmt: ExportFormat) -> None:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, path)
+        else:
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(table, path)
