@@ -22,27 +22,45 @@ def make_plan(
     labels = ["code", "math"]
     router = {
         "model": "tiny-router",
-        "backend": {"kind": "simulated", "accuracy": {"code": 0.8, "math": 0.8},
-                    "latency": _SIM_LATENCY},
+        "backend": {
+            "kind": "simulated",
+            "accuracy": {"code": 0.8, "math": 0.8},
+            "latency": _SIM_LATENCY,
+        },
         "prompt_template": "Classify {text} as one of {labels}",
     }
     arms: list[dict[str, Any]] = [{"id": arm_ids[0], "kind": "control", "model": "big"}]
     arms += [{"id": a, "kind": "router", "classifier": router} for a in arm_ids[1:]]
     weights = [1 if ratio is None else ratio.get(a, 0) for a in arm_ids]
-    return Plan.model_validate({
-        "study": {"title": "t", "authors": ["a"], "hypotheses": ["h"]},
-        "taxonomy": {"labels": labels},
-        "corpus": {"path": "corpus.jsonl", "sha256": "0" * 64},
-        "models": {"big": {"model": "big", "backend": {
-            "kind": "simulated", "quality": {"code": 0.9, "math": 0.9}, "latency": _SIM_LATENCY}}},
-        "arms": arms,
-        "routing": {"routes": {"code": "big", "math": "big"}, "fallback": "big"},
-        "traffic": {"arrival": arrival or {"kind": "poisson", "rate_per_s": 10.0},
-                    "replays_per_case": replays},
-        "randomization": {"ratio": ratio, "seed": seed},
-        "sample_size": {"unique_cases": cases, "requests_total": cases * replays * sum(weights)},
-        "gates": [{"id": "acc", "metric": "routing_accuracy", "op": ">=", "threshold": 0.85}],
-    })
+    return Plan.model_validate(
+        {
+            "study": {"title": "t", "authors": ["a"], "hypotheses": ["h"]},
+            "taxonomy": {"labels": labels},
+            "corpus": {"path": "corpus.jsonl", "sha256": "0" * 64},
+            "models": {
+                "big": {
+                    "model": "big",
+                    "backend": {
+                        "kind": "simulated",
+                        "quality": {"code": 0.9, "math": 0.9},
+                        "latency": _SIM_LATENCY,
+                    },
+                }
+            },
+            "arms": arms,
+            "routing": {"routes": {"code": "big", "math": "big"}, "fallback": "big"},
+            "traffic": {
+                "arrival": arrival or {"kind": "poisson", "rate_per_s": 10.0},
+                "replays_per_case": replays,
+            },
+            "randomization": {"ratio": ratio, "seed": seed},
+            "sample_size": {
+                "unique_cases": cases,
+                "requests_total": cases * replays * sum(weights),
+            },
+            "gates": [{"id": "acc", "metric": "routing_accuracy", "op": ">=", "threshold": 0.85}],
+        }
+    )
 
 
 def case_ids(count: int) -> tuple[str, ...]:

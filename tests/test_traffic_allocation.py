@@ -20,7 +20,9 @@ HASH = "ab" * 32
 ratios = st.lists(st.integers(0, 3), min_size=1, max_size=4).filter(any)
 
 
-@given(cases=st.integers(0, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32))
+@given(
+    cases=st.integers(0, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32)
+)
 def test_every_case_gets_exactly_its_planned_requests_per_arm(
     cases: int, ratio: list[int], replays: int, seed: int
 ) -> None:
@@ -33,7 +35,9 @@ def test_every_case_gets_exactly_its_planned_requests_per_arm(
     assert (arm.dtype, case.dtype) == (np.dtype(np.int16), np.dtype(np.int32))
 
 
-@given(cases=st.integers(1, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32))
+@given(
+    cases=st.integers(1, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32)
+)
 def test_replays_count_up_in_time_within_each_arm_and_case(
     cases: int, ratio: list[int], replays: int, seed: int
 ) -> None:
@@ -94,13 +98,18 @@ def test_seed_and_plan_hash_each_change_the_schedule() -> None:
 
 def test_schedule_names_its_trials_and_counts_its_allocation() -> None:
     """Trial ids read arm:case:replay, are unique, and allocation_counts matches the ratio."""
-    plan = make_plan(arm_ids=("control", "qwen", "phi"), ratio={"control": 1, "qwen": 2, "phi": 1},
-                     replays=3)
+    plan = make_plan(
+        arm_ids=("control", "qwen", "phi"), ratio={"control": 1, "qwen": 2, "phi": 1}, replays=3
+    )
     schedule = build_schedule(plan, case_ids(4), HASH, Path("."))
     ids = schedule.trial_ids()
     assert ids == [schedule.trial_id(i) for i in range(len(schedule))]
     assert len(set(ids)) == len(schedule) == 4 * 3 * 4
-    assert sorted(i for i in ids if i.startswith("phi:c002:")) == ["phi:c002:0", "phi:c002:1", "phi:c002:2"]
+    assert sorted(i for i in ids if i.startswith("phi:c002:")) == [
+        "phi:c002:0",
+        "phi:c002:1",
+        "phi:c002:2",
+    ]
     assert schedule.allocation_counts() == {
         "control": dict.fromkeys(case_ids(4), 3),
         "qwen": dict.fromkeys(case_ids(4), 6),
@@ -118,12 +127,22 @@ def test_schedule_arrays_are_read_only() -> None:
 
 def test_digest_is_the_documented_sha256() -> None:
     """A one-request schedule's digest is fixed (a change here changes stored fingerprints)."""
-    one = Schedule(("a",), ("c",), np.zeros(1, np.int16), np.zeros(1, np.int32),
-                   np.zeros(1, np.int32), np.zeros(1))
+    one = Schedule(
+        ("a",),
+        ("c",),
+        np.zeros(1, np.int16),
+        np.zeros(1, np.int32),
+        np.zeros(1, np.int32),
+        np.zeros(1),
+    )
     assert one.digest() == "74e04789278d0e00c9a09ed653d9fec3efd2294ad537de42e2794169d0773a3f"
 
 
 def test_package_exports_its_public_names() -> None:
     """traffic.__all__ is sorted and equals the package's public, non-module names."""
-    public = {n for n, v in vars(traffic).items() if not n.startswith("_") and not isinstance(v, ModuleType)}
+    public = {
+        n
+        for n, v in vars(traffic).items()
+        if not n.startswith("_") and not isinstance(v, ModuleType)
+    }
     assert traffic.__all__ == sorted(public)

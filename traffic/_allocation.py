@@ -35,17 +35,21 @@ def assign_arms(
     function of the plan alone. Returns arrays of dtypes int16, int32, int32.
     """
     if len(ratio) != len(arm_ids):
-        raise PlanMeaningError(f"expected one weight per arm ({len(arm_ids)}), found {len(ratio)}",
-                               field=_FIELD)
+        raise PlanMeaningError(
+            f"expected one weight per arm ({len(arm_ids)}), found {len(ratio)}", field=_FIELD
+        )
     if len(arm_ids) > np.iinfo(np.int16).max:
-        raise PlanMeaningError(f"expected at most {np.iinfo(np.int16).max} arms, found {len(arm_ids)}",
-                               field="arms")
+        raise PlanMeaningError(
+            f"expected at most {np.iinfo(np.int16).max} arms, found {len(arm_ids)}", field="arms"
+        )
     if any(w < 0 for w in ratio) or (len(ratio) and not any(ratio)):
-        raise PlanMeaningError(f"expected non-negative weights, not all zero, found {list(ratio)}",
-                               field=_FIELD)
+        raise PlanMeaningError(
+            f"expected non-negative weights, not all zero, found {list(ratio)}", field=_FIELD
+        )
     if case_count < 0 or replays_per_case < 1:
         raise PlanMeaningError(
-            f"expected >= 0 cases and >= 1 replay per case, found {case_count} and {replays_per_case}",
+            f"expected >= 0 cases and >= 1 replay per case, "
+            f"found {case_count} and {replays_per_case}",
             field="traffic.replays_per_case",
         )
     per_case = np.asarray(ratio, dtype=np.int64) * replays_per_case  # requests per (arm, case)
@@ -62,7 +66,9 @@ def assign_arms(
     # Replay = rank in time within the cell. Sorting the unique key (cell, time) orders each cell by
     # time; an unstable sort of unique keys is several times faster than a stable sort by cell.
     order = np.argsort(group_of * total + np.arange(total, dtype=np.int64))
-    cell_start = np.concatenate(([0], np.cumsum(group_sizes)[:-1])) if group_sizes.size else group_sizes
+    cell_start = (
+        np.concatenate(([0], np.cumsum(group_sizes)[:-1])) if group_sizes.size else group_sizes
+    )
     replay = np.empty(total, dtype=np.int32)
     replay[order] = np.arange(total, dtype=np.int64) - np.repeat(cell_start, group_sizes)
 

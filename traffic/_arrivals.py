@@ -39,7 +39,9 @@ __all__ = ["arrival_times", "diurnal_amplitude", "read_trace"]
 _TRACE_FIELD = "traffic.arrival.path"
 
 
-def arrival_times(spec: ArrivalSpec, n: int, rng: np.random.Generator, base_dir: Path) -> np.ndarray:
+def arrival_times(
+    spec: ArrivalSpec, n: int, rng: np.random.Generator, base_dir: Path
+) -> np.ndarray:
     """Send times of ``n`` requests (float64 seconds, non-decreasing) under an arrival process.
 
     ``rng`` is the campaign's ``"arrivals"`` stream; ``base_dir`` resolves a trace file's path
@@ -121,21 +123,31 @@ def read_trace(spec: TraceArrival, base_dir: Path) -> np.ndarray:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise TraceError("expected a file of arrival timestamps, found no such file",
-                         file=file, field=_TRACE_FIELD) from None
+        raise TraceError(
+            "expected a file of arrival timestamps, found no such file",
+            file=file,
+            field=_TRACE_FIELD,
+        ) from None
     except OSError as exc:
-        raise TraceError(f"expected a readable file of arrival timestamps, found {exc.strerror}",
-                         file=file, field=_TRACE_FIELD) from None
+        raise TraceError(
+            f"expected a readable file of arrival timestamps, found {exc.strerror}",
+            file=file,
+            field=_TRACE_FIELD,
+        ) from None
     if spec.sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != spec.sha256:
-            raise TraceError(f"expected SHA-256 {spec.sha256}, found {actual}",
-                             file=file, field="traffic.arrival.sha256")
+            raise TraceError(
+                f"expected SHA-256 {spec.sha256}, found {actual}",
+                file=file,
+                field="traffic.arrival.sha256",
+            )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise TraceError(f"expected UTF-8 text, found an undecodable byte at offset {exc.start}",
-                         file=file) from None
+        raise TraceError(
+            f"expected UTF-8 text, found an undecodable byte at offset {exc.start}", file=file
+        ) from None
     values: list[float] = []
     previous_line = 0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -147,8 +159,9 @@ def read_trace(spec: TraceArrival, base_dir: Path) -> np.ndarray:
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise TraceError(f"line {number}: expected a timestamp in seconds, found {token!r}",
-                             file=file)
+            raise TraceError(
+                f"line {number}: expected a timestamp in seconds, found {token!r}", file=file
+            )
         if values and value < values[-1]:
             raise TraceError(
                 f"line {number}: expected timestamps in non-decreasing order, found {token} "

@@ -2,13 +2,13 @@
 
 This is the only module of ``traffic`` that imports SimPy. The process waits *until* each absolute
 send time (``t_i - now``), never for a gap in turn, so float rounding cannot accumulate over a
-night: ``env.now`` at request ``i`` equals ``scheduled_s[i]`` exactly (SimPy fires at
-``now + delay``, and the delay is nudged by one ulp in the rare case where that sum rounds away).
+night. SimPy fires at ``now + (t_i - now)``, which equals ``t_i`` exactly in almost every case and
+is otherwise one ulp away (a rounding tie that no choice of delay can avoid); the error never
+carries over to the next request. Record ``scheduled_s[i]`` from the schedule, not from ``env.now``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -40,8 +40,5 @@ def request_stream(
         delay = due - now
         # delay <= 0 (a tie, or -0.0) means "now": no event, and never a negative timeout.
         if delay > 0.0:
-            if now + delay != due:
-                # SimPy fires at now + delay; on a rounding tie, one ulp of delay makes that exact.
-                delay = math.nextafter(delay, math.inf if now + delay < due else 0.0)
             yield timeout(delay)
         sink(seq)

@@ -29,8 +29,8 @@ class Schedule:
 
     ``arm_index`` (int16) indexes ``arm_ids``, ``case_index`` (int32) indexes ``case_ids``,
     ``replay`` (int32) counts a case's requests within an arm in time order, and ``scheduled_s``
-    (float64, non-decreasing) is the send time in seconds from the campaign's time origin. The arrays
-    are made read-only. Compare schedules with :meth:`digest` (array equality is ambiguous for ``==``).
+    (float64, non-decreasing) is the send time in seconds from the campaign's time origin. The
+    arrays are made read-only. Compare schedules by :meth:`digest` (``==`` on arrays is ambiguous).
     """
 
     arm_ids: tuple[str, ...]
@@ -44,7 +44,9 @@ class Schedule:
         n = self.scheduled_s.shape[0]
         for name in ("arm_index", "case_index", "replay"):
             if getattr(self, name).shape != (n,):
-                raise ValueError(f"Schedule.{name}: expected shape ({n},), found {getattr(self, name).shape}")
+                raise ValueError(
+                    f"Schedule.{name}: expected shape ({n},), found {getattr(self, name).shape}"
+                )
         for array in (self.arm_index, self.case_index, self.replay, self.scheduled_s):
             array.setflags(write=False)
 
@@ -53,41 +55,49 @@ class Schedule:
 
     def trial_id(self, i: int) -> str:
         """The deterministic trial id of request ``i``: ``"{arm}:{case}:{replay}"``."""
-        return f"{self.arm_ids[self.arm_index[i]]}:{self.case_ids[self.case_index[i]]}:{self.replay[i]}"
+        arm, case = self.arm_ids[self.arm_index[i]], self.case_ids[self.case_index[i]]
+        return f"{arm}:{case}:{self.replay[i]}"
 
     def trial_ids(self) -> list[str]:
         """Every trial id in seq order (faster than calling :meth:`trial_id` for each)."""
         arms, cases = self.arm_ids, self.case_ids
         return [
             f"{arms[a]}:{cases[c]}:{r}"
-            for a, c, r in zip(self.arm_index.tolist(), self.case_index.tolist(), self.replay.tolist())
+            for a, c, r in zip(
+                self.arm_index.tolist(), self.case_index.tolist(), self.replay.tolist(), strict=True
+            )
         ]
 
     def allocation_counts(self) -> dict[str, dict[str, int]]:
-        """Requests allocated per arm and case: ``{arm_id: {case_id: count}}`` (every pair listed)."""
+        """Requests per arm and case, ``{arm_id: {case_id: count}}``, every pair listed."""
         cells = np.bincount(
             self.arm_index.astype(np.int64) * len(self.case_ids) + self.case_index,
             minlength=len(self.arm_ids) * len(self.case_ids),
         ).reshape(len(self.arm_ids), len(self.case_ids))
         return {
-            arm: dict(zip(self.case_ids, row))
-            for arm, row in zip(self.arm_ids, cells.tolist())
+            arm: dict(zip(self.case_ids, row, strict=True))
+            for arm, row in zip(self.arm_ids, cells.tolist(), strict=True)
         }
 
     def digest(self) -> str:
         """SHA-256 (hex) fingerprint of the allocation and the send times.
 
-        Hashed in order: the arm ids and the case ids (each as UTF-8 joined by ``\\x00``, prefixed with
-        its byte length as 8 little-endian bytes), then the little-endian bytes of ``arm_index``
-        (int16), ``case_index`` (int32), ``replay`` (int32) and ``scheduled_s`` (float64).
+        Hashed in order: the arm ids and the case ids (each as UTF-8 joined by ``\\x00``,
+        prefixed with its byte length as 8 little-endian bytes), then the little-endian bytes of
+        ``arm_index`` (int16), ``case_index`` (int32), ``replay`` (int32) and ``scheduled_s``
+        (float64).
         """
         h = hashlib.sha256()
         for ids in (self.arm_ids, self.case_ids):
             blob = "\x00".join(ids).encode("utf-8")
             h.update(len(blob).to_bytes(8, "little"))
             h.update(blob)
-        for array, dtype in ((self.arm_index, "<i2"), (self.case_index, "<i4"),
-                             (self.replay, "<i4"), (self.scheduled_s, "<f8")):
+        for array, dtype in (
+            (self.arm_index, "<i2"),
+            (self.case_index, "<i4"),
+            (self.replay, "<i4"),
+            (self.scheduled_s, "<f8"),
+        ):
             h.update(np.ascontiguousarray(array, dtype=dtype).tobytes())
         return h.hexdigest()
 
