@@ -3,6 +3,9 @@
 ``prereg`` is the base of routetrial: every other package may import it and it imports none of them.
 """
 
+from prereg.canonical import analysis_code_hash, bytes_hash, canonical_hash, canonical_json
+from prereg.check import CheckedPlan, check_plan, load_checked_plan
+from prereg.corpus import load_corpus, parse_corpus
 from prereg.errors import (
     AnalysisError,
     ArmError,
@@ -21,6 +24,20 @@ from prereg.errors import (
     StoreWriteError,
     TraceError,
 )
+from prereg.frozen import FrozenPlan, load_frozen_plan
+from prereg.loader import LoadedPlan, format_path, load_plan, read_plan
+from prereg.lock import (
+    Change,
+    LockRecord,
+    VerifyReport,
+    amend,
+    amendment_path,
+    freeze,
+    lock_path,
+    read_lock,
+    verify,
+)
+from prereg.log import LogEntry, append_log, log_path, plan_root, read_log
 from prereg.records import STATUSES, TRIAL_COLUMNS, Case, Column, Status, TrialRecord
 from prereg.schema import DEFAULT_LABELS, Plan
 
@@ -31,10 +48,16 @@ __all__ = [
     "AnalysisError",
     "ArmError",
     "Case",
+    "Change",
+    "CheckedPlan",
     "Column",
     "CorpusError",
+    "FrozenPlan",
     "InputError",
+    "LoadedPlan",
     "LockError",
+    "LockRecord",
+    "LogEntry",
     "Plan",
     "PlanChangedError",
     "PlanMeaningError",
@@ -49,4 +72,27 @@ __all__ = [
     "StoreWriteError",
     "TraceError",
     "TrialRecord",
+    "VerifyReport",
+    "amend",
+    "amendment_path",
+    "analysis_code_hash",
+    "append_log",
+    "bytes_hash",
+    "canonical_hash",
+    "canonical_json",
+    "check_plan",
+    "format_path",
+    "freeze",
+    "load_checked_plan",
+    "load_corpus",
+    "load_frozen_plan",
+    "load_plan",
+    "lock_path",
+    "log_path",
+    "parse_corpus",
+    "plan_root",
+    "read_lock",
+    "read_log",
+    "read_plan",
+    "verify",
 ]

@@ -1,0 +1,309 @@
+"""Meaning checks: a plan that parses can still contradict itself, its taxonomy or its corpus.
+
+:func:`check_plan` runs every check, then raises the first problem found as one line naming the
+file, the field path, what was expected and what was found (and how many more problems there are).
+Checks, in order: arms (unique ids, at least one router, the control's model defined), taxonomy,
+routing (every label routed, targets defined), classifier prompts and simulated calibrations
+(labels in the taxonomy), allocation ratio, gates (thresholds in range), graders, the corpus
+(present, matching its pinned hash, labels in the taxonomy, graders defined), the declared sample
+size and the arrival trace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prereg.canonical import bytes_hash, canonical_hash
+from prereg.corpus import parse_corpus
+from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
+from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
+from prereg.records import Case
+from prereg.schema import ControlArmSpec, Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec, TraceArrival
+
+__all__ = ["CheckedPlan", "check_plan", "load_checked_plan", "resolve_beside"]
+
+
+@dataclass(frozen=True)
+class CheckedPlan:
+    """A plan that passed every check, with its corpus and the hashes that identify both."""
+
+    path: Path
+    data: bytes
+    plan: Plan
+    corpus: tuple[Case, ...]
+    corpus_path: Path
+    corpus_sha256: str
+    bytes_sha256: str
+    canonical_sha256: str
+
+
+def load_checked_plan(path: Path) -> CheckedPlan:
+    """Read a plan file and run every check (:func:`prereg.loader.read_plan` then :func:`check_plan`)."""
+    return check_plan(read_plan(path))
+
+
+def resolve_beside(plan_path: Path, relative: str) -> Path:
+    """A path written in a plan, resolved against the plan file's folder."""
+    return Path(plan_path).parent / relative
+
+
+@dataclass
+class _Problems:
+    """Problems in the order found; the first is raised, the rest are counted."""
+
+    loaded: LoadedPlan
+    found: list[InputError] = field(default_factory=list)
+
+    def plan(self, path: FieldPath, message: str) -> None:
+        line = self.loaded.line_of(path)
+        suffix = f" (line {line})" if line is not None else ""
+        self.found.append(
+            PlanMeaningError(message + suffix, file=str(self.loaded.path), field=format_path(path) or None)
+        )
+
+    def add(self, error: InputError) -> None:
+        self.found.append(error)
+
+    def raise_first(self) -> None:
+        if not self.found:
+            return
+        first, more = self.found[0], len(self.found) - 1
+        if more:
+            first.args = (f"{first.args[0]} (and {more} more)",)
+        raise first
+
+
+def check_plan(loaded: LoadedPlan) -> CheckedPlan:
+    """Check a validated plan against itself, its corpus and its trace file.
+
+    Raises :class:`PlanMeaningError`, :class:`CorpusError` or :class:`TraceError` (the first
+    problem found); returns the plan with its corpus and hashes when all is well.
+    """
+    plan = loaded.plan
+    problems = _Problems(loaded)
+    labels = list(plan.taxonomy.labels)
+    _check_arms(plan, problems)
+    _check_taxonomy(labels, problems)
+    _check_routing(plan, labels, problems)
+    _check_classifiers(plan, labels, problems)
+    _check_models(plan, labels, problems)
+    _check_ratio(plan, problems)
+    _check_gates(plan, problems)
+    _check_graders(plan, problems)
+    corpus_path = resolve_beside(loaded.path, plan.corpus.path)
+    corpus, corpus_sha = _check_corpus(plan, corpus_path, labels, problems)
+    if corpus:
+        _check_sample_size(plan, len(corpus), problems)
+        _check_calibration_covers(plan, corpus, problems)
+    _check_trace(plan, loaded.path, problems)
+    problems.raise_first()
+    return CheckedPlan(
+        path=loaded.path,
+        data=loaded.data,
+        plan=plan,
+        corpus=corpus,
+        corpus_path=corpus_path,
+        corpus_sha256=corpus_sha,
+        bytes_sha256=bytes_hash(loaded.data),
+        canonical_sha256=canonical_hash(plan),
+    )
+
+
+def _check_arms(plan: Plan, problems: _Problems) -> None:
+    seen: dict[str, int] = {}
+    for i, arm in enumerate(plan.arms):
+        if arm.id in seen:
+            problems.plan(("arms", i, "id"), f"expected a unique arm id, found {arm.id!r} again (first at arms[{seen[arm.id]}])")
+        seen.setdefault(arm.id, i)
+        if isinstance(arm, ControlArmSpec) and arm.model not in plan.models:
+            problems.plan(("arms", i, "model"), f"expected a model defined in models ({_names(plan.models)}), found {arm.model!r}")
+    if not plan.router_arms:
+        kinds = ", ".join(sorted({a.kind for a in plan.arms}))
+        problems.plan(("arms",), f"expected at least one arm of kind 'router', found only {kinds}")
+
+
+def _check_taxonomy(labels: list[str], problems: _Problems) -> None:
+    for label, count in Counter(labels).items():
+        if count > 1:
+            problems.plan(("taxonomy", "labels", labels.index(label, labels.index(label) + 1)), f"expected distinct labels, found {label!r} twice")
+
+
+def _check_routing(plan: Plan, labels: list[str], problems: _Problems) -> None:
+    routes = plan.routing.routes
+    for label, model in routes.items():
+        if label not in labels:
+            problems.plan(("routing", "routes", label), f"expected a taxonomy label ({', '.join(labels)}), found {label!r}")
+        if model not in plan.models:
+            problems.plan(("routing", "routes", label), f"expected a model defined in models ({_names(plan.models)}), found {model!r}")
+    missing = [label for label in labels if label not in routes]
+    if missing:
+        problems.plan(("routing", "routes"), f"expected a route for every taxonomy label, found none for {', '.join(missing)}")
+    if plan.routing.fallback not in plan.models:
+        problems.plan(("routing", "fallback"), f"expected a model defined in models ({_names(plan.models)}), found {plan.routing.fallback!r}")
+
+
+def _check_classifiers(plan: Plan, labels: list[str], problems: _Problems) -> None:
+    for i, arm in enumerate(plan.arms):
+        if not isinstance(arm, RouterArmSpec):
+            continue
+        base: FieldPath = ("arms", i, "classifier")
+        template = arm.classifier.prompt_template
+        absent = [p for p in ("{text}", "{labels}") if p not in template]
+        if absent:
+            problems.plan((*base, "prompt_template"), f"expected a template containing {{text}} and {{labels}}, found none of {' '.join(absent)}")
+        backend = arm.classifier.backend
+        if isinstance(backend, SimulatedClassifierSpec):
+            where = (*base, "backend")
+            _labels_in(labels, backend.accuracy, (*where, "accuracy"), problems)
+            for gold, row in (backend.confusion or {}).items():
+                _labels_in(labels, {gold: 0}, (*where, "confusion"), problems)
+                _labels_in(labels, row, (*where, "confusion", gold), problems)
+                if gold in row:
+                    problems.plan((*where, "confusion", gold, gold), "expected only wrong labels in a confusion row, found the gold label itself")
+                if any(w < 0 for w in row.values()) or not sum(row.values()) > 0:
+                    problems.plan((*where, "confusion", gold), f"expected non-negative weights with a positive sum, found {dict(row)}")
+
+
+def _check_models(plan: Plan, labels: list[str], problems: _Problems) -> None:
+    for name, model in plan.models.items():
+        if isinstance(model.backend, SimulatedModelSpec):
+            _labels_in(labels, model.backend.quality, ("models", name, "backend", "quality"), problems)
+
+
+def _labels_in(labels: list[str], mapping: Mapping[str, object], path: FieldPath, problems: _Problems) -> None:
+    for key in mapping:
+        if key not in labels:
+            problems.plan((*path, key), f"expected a taxonomy label ({', '.join(labels)}), found {key!r}")
+
+
+def _check_ratio(plan: Plan, problems: _Problems) -> None:
+    ratio = plan.randomization.ratio
+    if ratio is None:
+        return
+    arm_ids = plan.arm_ids
+    for arm_id, weight in ratio.items():
+        if arm_id not in arm_ids:
+            problems.plan(("randomization", "ratio", arm_id), f"expected an arm id ({', '.join(arm_ids)}), found {arm_id!r}")
+        elif weight < 1:
+            problems.plan(("randomization", "ratio", arm_id), f"expected a weight of at least 1, found {weight}")
+    missing = [a for a in arm_ids if a not in ratio]
+    if missing:
+        problems.plan(("randomization", "ratio"), f"expected a weight for every arm, found none for {', '.join(missing)}")
+
+
+def _check_gates(plan: Plan, problems: _Problems) -> None:
+    seen: set[str] = set()
+    for i, gate in enumerate(plan.gates):
+        if gate.id in seen:
+            problems.plan(("gates", i, "id"), f"expected a unique gate id, found {gate.id!r} again")
+        seen.add(gate.id)
+        if gate.metric == "routing_accuracy":
+            if not 0.0 < gate.threshold < 1.0:
+                problems.plan(("gates", i, "threshold"), f"expected an accuracy strictly between 0 and 1, found {gate.threshold}")
+            if gate.op != ">=":
+                problems.plan(("gates", i, "op"), f"expected '>=' for an accuracy gate, found {gate.op!r}")
+        else:
+            if not gate.threshold > 0.0:
+                problems.plan(("gates", i, "threshold"), f"expected a latency above 0 ms, found {gate.threshold}")
+            if gate.op != "<=":
+                problems.plan(("gates", i, "op"), f"expected '<=' for a latency gate, found {gate.op!r}")
+
+
+def _check_graders(plan: Plan, problems: _Problems) -> None:
+    for name, grader in plan.graders.items():
+        if grader.kind == "judge" and grader.judge_model not in plan.models:
+            problems.plan(("graders", name, "judge_model"), f"expected a model defined in models ({_names(plan.models)}), found {grader.judge_model!r}")
+
+
+def _check_corpus(plan: Plan, path: Path, labels: list[str], problems: _Problems) -> tuple[tuple[Case, ...], str]:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        line = problems.loaded.line_of(("corpus", "path"))
+        where = f" (line {line})" if line is not None else ""
+        problems.add(CorpusError(f"expected a corpus file at {str(path)!r}, found no such file{where}", file=str(problems.loaded.path), field="corpus.path"))
+        return (), ""
+    sha = bytes_hash(data)
+    if sha != plan.corpus.sha256:
+        line = problems.loaded.line_of(("corpus", "sha256"))
+        where = f" (line {line})" if line is not None else ""
+        problems.add(CorpusError(f"expected the pinned hash {plan.corpus.sha256}, found {sha} for {path}{where}", file=str(problems.loaded.path), field="corpus.sha256"))
+    try:
+        cases = parse_corpus(data, name=str(path))
+    except CorpusError as exc:
+        problems.add(exc)
+        return (), sha
+    lines = _case_lines(data)
+    for case in cases:
+        where = f"line {lines.get(case.id, '?')}"
+        if case.family not in labels:
+            problems.add(CorpusError(f"family: expected a taxonomy label ({', '.join(labels)}), found {case.family!r}", file=str(path), field=where))
+        for label in case.gold_labels:
+            if label not in labels:
+                problems.add(CorpusError(f"gold_labels: expected taxonomy labels ({', '.join(labels)}), found {label!r}", file=str(path), field=where))
+        if case.family not in case.gold_labels:
+            problems.add(CorpusError(f"family: expected one of the gold labels {list(case.gold_labels)}, found {case.family!r}", file=str(path), field=where))
+        if case.grader is not None and case.grader not in plan.graders:
+            problems.add(CorpusError(f"grader: expected a grader of the plan ({_names(plan.graders) or 'none defined'}), found {case.grader!r}", file=str(path), field=where))
+        if case.grader is not None and case.reference is None:
+            problems.add(CorpusError("reference: expected a reference answer for the grader, found nothing", file=str(path), field=where))
+    return cases, sha
+
+
+def _case_lines(data: bytes) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        if line.strip():
+            lines.setdefault(str(json.loads(line)["id"]), number)
+    return lines
+
+
+def _check_sample_size(plan: Plan, n_cases: int, problems: _Problems) -> None:
+    size = plan.sample_size
+    if size.unique_cases != n_cases:
+        problems.plan(("sample_size", "unique_cases"), f"expected the corpus size {n_cases}, found {size.unique_cases}")
+    weights = sum(plan.ratio_of(a) for a in plan.arm_ids)
+    replays = plan.traffic.replays_per_case
+    expected = n_cases * replays * weights
+    if size.requests_total != expected:
+        problems.plan(
+            ("sample_size", "requests_total"),
+            f"expected {expected} ({n_cases} cases x {replays} replays x {weights} arm weights), found {size.requests_total}",
+        )
+
+
+def _check_calibration_covers(plan: Plan, corpus: tuple[Case, ...], problems: _Problems) -> None:
+    families = sorted({c.family for c in corpus})
+    for i, arm in enumerate(plan.arms):
+        backend = arm.classifier.backend if isinstance(arm, RouterArmSpec) else None
+        if isinstance(backend, SimulatedClassifierSpec):
+            missing = [f for f in families if f not in backend.accuracy]
+            if missing:
+                problems.plan(("arms", i, "classifier", "backend", "accuracy"), f"expected an accuracy for every corpus family, found none for {', '.join(missing)}")
+    for name, model in plan.models.items():
+        if isinstance(model.backend, SimulatedModelSpec):
+            missing = [f for f in families if f not in model.backend.quality]
+            if missing:
+                problems.plan(("models", name, "backend", "quality"), f"expected a quality for every corpus family, found none for {', '.join(missing)}")
+
+
+def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> None:
+    arrival = plan.traffic.arrival
+    if not isinstance(arrival, TraceArrival):
+        return
+    path = resolve_beside(plan_path, arrival.path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        problems.add(TraceError(f"expected an arrival trace at {str(path)!r}, found no such file", file=str(plan_path), field="traffic.arrival.path"))
+        return
+    if arrival.sha256 is not None and bytes_hash(data) != arrival.sha256:
+        problems.add(TraceError(f"expected the pinned hash {arrival.sha256}, found {bytes_hash(data)} for {path}", file=str(plan_path), field="traffic.arrival.sha256"))
+
+
+def _names(mapping: Mapping[str, object]) -> str:
+    return ", ".join(mapping)

@@ -1,0 +1,68 @@
+"""The gate every later command passes through: a frozen, unchanged plan or a clear refusal.
+
+``run``, ``analyze``, ``report`` and ``design`` call :func:`load_frozen_plan`. It refuses a plan that
+was never frozen (:class:`PlanNotFrozenError`) or whose bytes, corpus or log changed since
+(:class:`PlanChangedError`), with a message saying how to proceed: restore the plan, or amend it
+with ``routetrial amend PLAN --reason TEXT`` and freeze the amendment. A change of the analysis code
+alone is not refused here: it is reported in :attr:`FrozenPlan.analysis_code_matches`, and the
+``analyze`` command decides (``--deviation`` records the reason in the log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from prereg.check import load_checked_plan
+from prereg.errors import PlanChangedError
+from prereg.lock import LockRecord, VerifyReport, verify
+from prereg.records import Case
+from prereg.schema import Plan
+
+__all__ = ["FrozenPlan", "load_frozen_plan"]
+
+
+@dataclass(frozen=True)
+class FrozenPlan:
+    """A frozen plan that verified: the plan, its corpus, its hashes and its lock record."""
+
+    path: Path
+    plan: Plan
+    canonical_hash: str
+    bytes_hash: str
+    corpus: tuple[Case, ...]
+    corpus_sha256: str
+    lock: LockRecord
+    analysis_code_matches: bool
+
+
+def load_frozen_plan(path: Path) -> FrozenPlan:
+    """Load a plan that is frozen and unchanged (apart, possibly, from the analysis code).
+
+    Raises :class:`PlanNotFrozenError` when the plan has no lock record and
+    :class:`PlanChangedError` when plan bytes, corpus, log, lock record or amendment chain disagree
+    with it.
+    """
+    path = Path(path)
+    report = verify(path)
+    refused = tuple(c for c in report.changes if c.what != "analysis code")
+    if refused:
+        described = VerifyReport(path, report.lock, refused).describe()
+        raise PlanChangedError(
+            f"{path}: {described}; a frozen plan is not edited: restore it, or run "
+            f"`routetrial amend {path} --reason TEXT`, edit the amendment and freeze it"
+        )
+    checked = load_checked_plan(path)
+    # verify() compared the hashes; the checked plan was read afterwards, so compare again.
+    if checked.bytes_sha256 != report.lock.bytes_sha256 or checked.corpus_sha256 != report.lock.corpus_sha256:
+        raise PlanChangedError(f"{path}: changed while loading; run the command again")
+    return FrozenPlan(
+        path=path,
+        plan=checked.plan,
+        canonical_hash=checked.canonical_sha256,
+        bytes_hash=checked.bytes_sha256,
+        corpus=checked.corpus,
+        corpus_sha256=checked.corpus_sha256,
+        lock=report.lock,
+        analysis_code_matches=report.analysis_code_matches,
+    )
