@@ -1,0 +1,403 @@
+"""One chat-completions call to an OpenAI-compatible endpoint, with faults as data.
+
+This module is the only place in ``arms`` that speaks HTTP. :class:`OpenAIChat` sends one chat
+request to one model (vLLM, SGLang, Ollama, llama.cpp's server, DeepSeek...) and returns a
+:class:`ChatResult` whatever happens: httpx exceptions are translated once, here, into a trial
+status and never escape. The mapping::
+
+    asyncio / httpx timeout (per attempt, the plan's timeout_ms)   -> timeout
+    connection refused, reset or closed mid-response               -> connection_error
+    HTTP 429                                                       -> rate_limited (Retry-After kept)
+    any other non-2xx status                                       -> http_error
+    a body or SSE event that is not the expected JSON               -> unparseable
+    a well-formed reply whose content is empty or blank            -> empty
+
+Retries follow the plan's :class:`~prereg.schema.RetrySpec`: only statuses named in ``retry_on``
+are retried, up to ``max_attempts`` attempts in all; the wait before attempt ``k+1`` is the
+server's ``Retry-After`` for a 429 that sends one, else ``backoff_ms * 2**(k-1)``. Waiting and
+failed attempts count in the latency, which the caller measures from the scheduled send time.
+
+The API key is read from the environment variable the plan *names* (``api_key_env``); it goes
+into the ``Authorization`` header and nowhere else, and any error text is scrubbed of it.
+
+Structured output (``backend.structured``) applies to classifier calls, which pass ``labels``:
+
+- ``choice``: vLLM structured outputs, ``{"structured_outputs": {"choice": labels}}`` in the body;
+- ``json_schema``: ``response_format`` with a JSON schema ``{"label": enum of labels}``
+  (vLLM, SGLang, llama.cpp, OpenAI);
+- ``none``: a plain prompt, parsed by the plan's rule.
+
+``backend.extra_body`` is merged into the body last (e.g. DeepSeek's
+``{"response_format": {"type": "json_object"}}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from prereg.errors import ArmError
+from prereg.records import Status
+from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
+
+__all__ = [
+    "TRIAL_HEADER",
+    "ChatResult",
+    "ClientPool",
+    "OpenAIChat",
+    "chat_url",
+    "parse_retry_after",
+]
+
+#: Request header carrying the trial id, so a test server (``routetrial serve``) can match its
+#: record of service time to the client's measurement. Real servers ignore it.
+TRIAL_HEADER = "x-routetrial-trial"
+
+_MAX_ERROR_CHARS = 200
+# Small requests must not wait for Nagle's algorithm: latency is what we measure.
+_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+class _Unparseable(Exception):
+    """A reply that is not the JSON / SSE a chat-completions server sends."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """What one chat call (all its attempts) produced; times are on the caller's clock (s)."""
+
+    status: Status
+    text: str | None
+    attempts: int
+    tokens_in: int
+    tokens_out: int
+    started_s: float
+    first_byte_s: float | None
+    first_token_s: float | None
+    end_s: float
+    error: str | None = None
+    http_status: int | None = None
+
+
+@dataclass(slots=True)
+class _Attempt:
+    status: Status
+    text: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    first_byte_s: float | None = None
+    first_token_s: float | None = None
+    error: str | None = None
+    http_status: int | None = None
+    retry_after_s: float | None = None
+
+
+class ClientPool:
+    """One shared ``httpx.AsyncClient`` per base URL, its connection pool sized for the load.
+
+    ``max_connections`` should cover the expected number of requests in flight (arrival rate x
+    the longest timeout); beyond it requests wait for a connection, and since latency is measured
+    from the scheduled send time that wait is counted, not hidden.
+    """
+
+    def __init__(self, max_connections: int = 256) -> None:
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def client(self, base_url: str) -> httpx.AsyncClient:
+        """The shared client for ``base_url`` (created on first use)."""
+        key = base_url.rstrip("/")
+        found = self._clients.get(key)
+        if found is None:
+            # Timeouts are enforced per attempt with asyncio.timeout, so one deadline covers
+            # connect, pool wait, headers and the whole stream.
+            transport = httpx.AsyncHTTPTransport(limits=self._limits, socket_options=_NODELAY)
+            found = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None))
+            self._clients[key] = found
+        return found
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            await c.aclose()
+
+
+def chat_url(base_url: str) -> str:
+    """The chat-completions URL under an OpenAI-style base URL (``.../v1``)."""
+    return base_url.rstrip("/") + "/chat/completions"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _dict(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Unparseable(f"expected a JSON object for {what}, found {type(value).__name__}")
+    return value
+
+
+def _usage(obj: dict[str, Any]) -> tuple[int, int] | None:
+    usage = obj.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    pin, pout = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    return (pin if isinstance(pin, int) else 0, pout if isinstance(pout, int) else 0)
+
+
+def _content(choice: dict[str, Any], key: str) -> str:
+    part = choice.get(key)
+    if part is None:
+        return ""
+    content = _dict(part, key).get("content")
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise _Unparseable(f"expected a string {key}.content, found {type(content).__name__}")
+    return content
+
+
+def _choices(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = obj.get("choices", [])
+    if not isinstance(choices, list):
+        raise _Unparseable("expected a list of choices")
+    return [_dict(c, "choice") for c in choices]
+
+
+def _loads(data: str | bytes, what: str) -> dict[str, Any]:
+    try:
+        return _dict(json.loads(data), what)
+    except ValueError as exc:
+        raise _Unparseable(f"{what} is not JSON: {exc}") from exc
+
+
+class OpenAIChat:
+    """Chat calls to one model behind one OpenAI-compatible endpoint.
+
+    ``labels`` marks a classifier: structured output, when the backend asks for it, constrains
+    the reply to these labels. Raises :class:`~prereg.errors.ArmError` at construction when the
+    API key's environment variable is named but not set (the message names the variable only).
+    """
+
+    def __init__(
+        self,
+        pool: ClientPool,
+        backend: OpenAIBackendSpec,
+        model: str,
+        decoding: DecodingSpec,
+        timeout_ms: float,
+        retry: RetrySpec,
+        *,
+        labels: Sequence[str] | None = None,
+    ) -> None:
+        self._pool = pool
+        self.backend = backend
+        self.model = model
+        self.decoding = decoding
+        self.timeout_s = timeout_ms / 1000.0
+        self.retry = retry
+        self.labels = tuple(labels) if labels is not None else None
+        self.url = chat_url(backend.base_url)
+        self._key: str | None = None
+        if backend.api_key_env is not None:
+            key = os.environ.get(backend.api_key_env)
+            if not key:
+                raise ArmError(
+                    f"backend.api_key_env: expected environment variable {backend.api_key_env} "
+                    "to hold the API key, found it unset or empty"
+                )
+            self._key = key
+
+    def __repr__(self) -> str:
+        return f"OpenAIChat(model={self.model!r}, url={self.url!r})"
+
+    def request_body(self, messages: Sequence[dict[str, str]]) -> dict[str, Any]:
+        """The JSON body of one request: model, messages, decoding, streaming and structure."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "temperature": self.decoding.temperature,
+            "top_p": self.decoding.top_p,
+            "max_tokens": self.decoding.max_tokens,
+            "stream": self.backend.stream,
+        }
+        if self.backend.stream:
+            body["stream_options"] = {"include_usage": True}
+        if self.labels is not None:
+            if self.backend.structured == "choice":
+                body["structured_outputs"] = {"choice": list(self.labels)}
+            elif self.backend.structured == "json_schema":
+                body["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "route",
+                        "strict": True,
+                        "schema": {
+                            "type": "object",
+                            "properties": {"label": {"type": "string", "enum": list(self.labels)}},
+                            "required": ["label"],
+                            "additionalProperties": False,
+                        },
+                    },
+                }
+        body.update(self.backend.extra_body)
+        return body
+
+    def _headers(self, tag: str | None) -> dict[str, str]:
+        headers = {"accept": "text/event-stream" if self.backend.stream else "application/json"}
+        if self._key is not None:
+            headers["authorization"] = f"Bearer {self._key}"
+        if tag is not None:
+            headers[TRIAL_HEADER] = tag
+        return headers
+
+    def _scrub(self, text: str) -> str:
+        text = text.replace("\n", " ")[:_MAX_ERROR_CHARS]
+        return text.replace(self._key, "***") if self._key else text
+
+    async def complete(
+        self,
+        messages: Sequence[dict[str, str]],
+        clock: Callable[[], float],
+        *,
+        tag: str | None = None,
+    ) -> ChatResult:
+        """Send the request, retrying as the plan says; never raises for a failed call."""
+        body = self.request_body(messages)
+        headers = self._headers(tag)
+        started = clock()
+        attempt = _Attempt(status="not_sent")
+        n = 0
+        for n in range(1, self.retry.max_attempts + 1):
+            attempt = await self._attempt(body, headers, clock)
+            if attempt.status == "ok" or attempt.status not in self.retry.retry_on:
+                break
+            if n == self.retry.max_attempts:
+                break
+            wait = attempt.retry_after_s
+            if wait is None or attempt.status != "rate_limited":
+                wait = self.retry.backoff_ms * 2 ** (n - 1) / 1000.0
+            await asyncio.sleep(wait)
+        error = None if attempt.error is None else self._scrub(attempt.error)
+        return ChatResult(
+            status=attempt.status,
+            text=attempt.text,
+            attempts=n,
+            tokens_in=attempt.tokens_in,
+            tokens_out=attempt.tokens_out,
+            started_s=started,
+            first_byte_s=attempt.first_byte_s,
+            first_token_s=attempt.first_token_s,
+            end_s=clock(),
+            error=error,
+            http_status=attempt.http_status,
+        )
+
+    async def _attempt(
+        self, body: dict[str, Any], headers: dict[str, str], clock: Callable[[], float]
+    ) -> _Attempt:
+        out = _Attempt(status="ok")
+        client = self._pool.client(self.backend.base_url)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                async with client.stream("POST", self.url, json=body, headers=headers) as response:
+                    out.first_byte_s = clock()
+                    out.http_status = response.status_code
+                    if response.status_code >= 300:
+                        raw = await response.aread()
+                        out.status = "rate_limited" if response.status_code == 429 else "http_error"
+                        out.retry_after_s = parse_retry_after(response.headers.get("retry-after"))
+                        detail = raw.decode("utf-8", "replace").strip()
+                        out.error = f"HTTP {response.status_code}: {detail}"
+                        return out
+                    ctype = response.headers.get("content-type", "")
+                    if ctype.startswith("text/event-stream"):
+                        await self._read_stream(response, out, clock)
+                    else:
+                        await self._read_json(response, out, clock)
+        except _Unparseable as exc:
+            out.status, out.error = "unparseable", str(exc)
+            return out
+        except (TimeoutError, httpx.HTTPError) as exc:
+            out.status, out.error = _translate(exc, self.timeout_s)
+            return out
+        if out.status == "ok" and not (out.text or "").strip():
+            out.status, out.error = "empty", "the reply's content is empty"
+        return out
+
+    @staticmethod
+    async def _read_json(response: httpx.Response, out: _Attempt, clock: Callable[[], float]) -> None:
+        obj = _loads(await response.aread(), "response body")
+        out.first_token_s = clock()
+        if "error" in obj:
+            out.status, out.error = "http_error", f"error object in body: {obj['error']}"
+            return
+        choices = _choices(obj)
+        out.text = _content(choices[0], "message") if choices else ""
+        usage = _usage(obj)
+        if usage is not None:
+            out.tokens_in, out.tokens_out = usage
+
+    @staticmethod
+    async def _read_stream(response: httpx.Response, out: _Attempt, clock: Callable[[], float]) -> None:
+        parts: list[str] = []
+        async for line in response.aiter_lines():
+            if not line or line.startswith(":"):
+                continue
+            if not line.startswith("data:"):
+                if line.startswith(("event:", "id:", "retry:")):
+                    continue
+                raise _Unparseable(f"malformed SSE line: {line[:60]!r}")
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            chunk = _loads(data, "SSE event")
+            if "error" in chunk:
+                out.status, out.error = "http_error", f"error event in stream: {chunk['error']}"
+                return
+            for choice in _choices(chunk):
+                piece = _content(choice, "delta")
+                if piece:
+                    if out.first_token_s is None:
+                        out.first_token_s = clock()
+                    parts.append(piece)
+            usage = _usage(chunk)
+            if usage is not None:
+                out.tokens_in, out.tokens_out = usage
+        out.text = "".join(parts)
+
+
+def _translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
+    """The trial status and error text of an exception raised by httpx or asyncio.timeout."""
+    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+        return "timeout", f"no complete reply within {timeout_s * 1000:.0f} ms"
+    if isinstance(exc, httpx.DecodingError):
+        return "unparseable", f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.TransportError):
+        # ConnectError (refused), ReadError / RemoteProtocolError (reset or closed mid-reply).
+        return "connection_error", f"{type(exc).__name__}: {exc}"
+    return "http_error", f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,121 @@
+"""What the simulated server says: reply texts and OpenAI-shaped bodies and stream events.
+
+Pure functions, so the server module keeps to HTTP. The texts are built so that the plan's own
+parsing rule and graders read them the way the simulated behaviour decided: a correct downstream
+answer is one its grader accepts, a wrong one is one it rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+from arms._grading import JUDGE_PROMPT, grade_answer, normalise_answer
+from prereg.records import Case
+from prereg.schema import GraderSpec
+
+__all__ = [
+    "GARBAGE_BODY",
+    "GARBAGE_STREAM",
+    "JUDGE_MARK",
+    "WRONG_ANSWER",
+    "UNPARSEABLE_LABEL",
+    "answer_text",
+    "classifier_text",
+    "completion_body",
+    "judge_verdict",
+    "stream_events",
+]
+
+#: The first line of a judge prompt (how the server knows a judge request).
+JUDGE_MARK = JUDGE_PROMPT.split("\n", 1)[0]
+WRONG_ANSWER = "I am not able to answer that."
+UNPARSEABLE_LABEL = "Hard to say; it could be several things."
+GARBAGE_BODY = b"<html><body>502 upstream hiccup {not json"
+GARBAGE_STREAM = b'data: {"choices": [{"delta": {"content": "co\n\ndata: <<garbage>>\n\n'
+
+_REGEX_SYNTAX = re.compile(r"\\[bBAZ]|[\^$]")
+
+
+def _regex_example(pattern: str) -> str:
+    """A text that a simple pattern such as ``\\b429\\b`` matches (anchors and escapes dropped)."""
+    return re.sub(r"\\(.)", r"\1", _REGEX_SYNTAX.sub("", pattern))
+
+
+def answer_text(case: Case, correct: bool, grader: GraderSpec | None, model: str) -> str:
+    """The downstream answer: accepted by the case's grader exactly when ``correct``."""
+    if case.reference is None or grader is None:
+        return f"Simulated answer by {model} to case {case.id}."
+    if not correct:
+        return WRONG_ANSWER
+    if grader.kind == "numeric":
+        return f"The answer is {case.reference}."
+    if grader.kind == "regex":
+        example = _regex_example(case.reference if grader.pattern is None else grader.pattern)
+        text = f"It is {example}."
+        try:
+            if grade_answer(text, case.reference, grader):
+                return text
+        except Exception:  # noqa: BLE001 - a bad pattern is the plan's problem, reported by the client
+            pass
+        return case.reference
+    return case.reference
+
+
+def judge_verdict(prompt: str) -> str:
+    """``correct`` when the candidate answer in a judge prompt contains the reference."""
+    try:
+        rest = prompt.split("Reference answer:\n", 1)[1]
+        reference, rest = rest.split("\nCandidate answer:\n", 1)
+        answer = rest.rsplit("\nReply with exactly one word", 1)[0]
+    except IndexError:
+        return "incorrect"
+    return "correct" if normalise_answer(reference) in normalise_answer(answer) else "incorrect"
+
+
+def classifier_text(label: str | None, json_reply: bool) -> str:
+    """The classifier's reply: the bare label, or ``{"label": ...}``; junk when label is None."""
+    if label is None:
+        return UNPARSEABLE_LABEL
+    return json.dumps({"label": label}) if json_reply else label
+
+
+def _usage(tokens_in: int, tokens_out: int) -> dict[str, int]:
+    return {"prompt_tokens": tokens_in, "completion_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
+
+
+def completion_body(model: str, text: str, tokens_in: int, tokens_out: int, n: int) -> dict[str, Any]:
+    """A non-streamed chat-completions body."""
+    return {
+        "id": f"chatcmpl-sim-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": _usage(tokens_in, tokens_out),
+    }
+
+
+def stream_events(
+    model: str, text: str, tokens_in: int, tokens_out: int, n: int, *, usage: bool
+) -> list[bytes]:
+    """SSE events of a streamed reply: content pieces, the finish, usage (if asked), ``[DONE]``."""
+    base: dict[str, Any] = {"id": f"chatcmpl-sim-{n}", "object": "chat.completion.chunk", "model": model}
+
+    def event(obj: dict[str, Any]) -> bytes:
+        return b"data: " + json.dumps({**base, **obj}).encode() + b"\n\n"
+
+    step = max(1, -(-len(text) // 4))
+    pieces = [text[i : i + step] for i in range(0, len(text), step)] or [""]
+    out = [event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})]
+    for piece in pieces:
+        out.append(event({"choices": [{"index": 0, "delta": {"content": piece}}]}))
+    out.append(event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    if usage:
+        out.append(event({"choices": [], "usage": _usage(tokens_in, tokens_out)}))
+    out.append(b"data: [DONE]\n\n")
+    return out
