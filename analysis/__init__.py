@@ -1,13 +1,121 @@
-"""The locked analysis: plain trial records in, estimates, intervals and gate verdicts out."""
+"""The locked analysis: plain trial records in, estimates, intervals and gate verdicts out.
 
+Pure by design: numpy arrays or :class:`~prereg.records.TrialRecord` objects in, frozen dataclasses
+and deterministic JSON out; no database driver, HTTP client or SimPy.
+"""
+
+from analysis._analyze import analyze
+from analysis._balance import SRM_THRESHOLD, check_balance, check_srm
+from analysis._clustered import (
+    bootstrap_case_weights,
+    bootstrap_proportion,
+    estimate_accuracy,
+    gee_proportion,
+    icc_anova,
+    summarize_clustering,
+)
+from analysis._comparisons import (
+    adjust_pvalues,
+    case_aggregate,
+    estimate_clustered_mean,
+    mcnemar_exact,
+    paired_difference,
+    paired_quantile_difference,
+)
 from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
-from analysis._proportions import CI_METHODS, CiMethod, Side, proportion_bounds
+from analysis._gates import decide_gate, decide_viability
+from analysis._json import results_from_json, results_to_json
+from analysis._meta import RunMeta
+from analysis._pareto import pareto_frontier
+from analysis._proportions import CI_METHODS, CiMethod, Side, estimate_proportion, proportion_bounds
+from analysis._quantiles import bootstrap_quantile, estimate_quantile, order_statistic_ranks
+from analysis._results import (
+    SCHEMA_VERSION,
+    AccuracyComparison,
+    ArmResult,
+    ArmVerdict,
+    BalanceResult,
+    ClusteringResult,
+    ConfusionMatrix,
+    ControlComparison,
+    DesignResult,
+    DifferenceResult,
+    DownstreamGroup,
+    DownstreamResult,
+    FamilyAccuracy,
+    FlowCounts,
+    GateVerdict,
+    Interval,
+    MeanResult,
+    ParetoPoint,
+    PlanInfo,
+    ProportionResult,
+    QuantileResult,
+    Results,
+    SrmResult,
+    Unit,
+    Verdict,
+)
+from analysis._table import TrialTable, factorize
 
 __all__ = [
     "CI_METHODS",
+    "SCHEMA_VERSION",
+    "SRM_THRESHOLD",
+    "AccuracyComparison",
+    "ArmResult",
+    "ArmVerdict",
+    "BalanceResult",
     "CiMethod",
+    "ClusteringResult",
+    "ConfusionMatrix",
+    "ControlComparison",
+    "DesignResult",
+    "DifferenceResult",
+    "DownstreamGroup",
+    "DownstreamResult",
+    "FamilyAccuracy",
+    "FlowCounts",
+    "GateVerdict",
+    "Interval",
+    "MeanResult",
+    "ParetoPoint",
+    "PlanInfo",
+    "ProportionResult",
+    "QuantileResult",
+    "Results",
+    "RunMeta",
     "Side",
+    "SrmResult",
+    "TrialTable",
+    "Unit",
+    "Verdict",
+    "adjust_pvalues",
+    "analyze",
+    "bootstrap_case_weights",
+    "bootstrap_proportion",
+    "bootstrap_quantile",
+    "case_aggregate",
+    "check_balance",
+    "check_srm",
+    "decide_gate",
+    "decide_viability",
+    "estimate_accuracy",
+    "estimate_clustered_mean",
+    "estimate_proportion",
+    "estimate_quantile",
+    "factorize",
     "fewest_correct_to_pass",
+    "gee_proportion",
+    "icc_anova",
+    "mcnemar_exact",
     "min_n_for_quantile_upper_bound",
+    "order_statistic_ranks",
+    "paired_difference",
+    "paired_quantile_difference",
+    "pareto_frontier",
     "proportion_bounds",
+    "results_from_json",
+    "results_to_json",
+    "summarize_clustering",
 ]

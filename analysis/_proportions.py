@@ -14,9 +14,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from analysis._results import Interval, ProportionResult, Unit
 from prereg.errors import InputError
 
-__all__ = ["CI_METHODS", "CiMethod", "Side", "proportion_bounds"]
+__all__ = ["CI_METHODS", "CiMethod", "Side", "estimate_proportion", "proportion_bounds"]
 
 CiMethod = Literal["wilson", "clopper_pearson", "jeffreys", "agresti_coull"]
 Side = Literal["two-sided", "lower", "upper"]
@@ -130,3 +131,49 @@ def proportion_bounds(
     elif side == "upper":
         lo = np.where(empty, np.nan, 0.0)
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
+
+def estimate_proportion(
+    successes: float,
+    n: float,
+    n_requests: int,
+    level: float,
+    method: str,
+    unit: Unit,
+    side: Side = "two-sided",
+) -> ProportionResult:
+    """A proportion with its interval, as a result record.
+
+    Parameters
+    ----------
+    successes, n : float
+        Successes and units (cases or requests); ``n = 0`` gives no estimate and no interval.
+    n_requests : int
+        Requests behind the units (equal to ``n`` for unit ``request``).
+    level : float
+        Confidence level (two-sided, or one-sided for ``side`` ``"lower"``/``"upper"``).
+    method : str
+        One of :data:`CI_METHODS`.
+    unit : {"case", "request"}
+        Unit of analysis the counts refer to.
+    side : {"two-sided", "lower", "upper"}
+        Which interval.
+
+    Returns
+    -------
+    ProportionResult
+
+    Notes
+    -----
+    See :func:`proportion_bounds` for the formulas.
+
+    References
+    ----------
+    .. [1] Brown, L. D., Cai, T. T., DasGupta, A. (2001). doi:10.1214/ss/1009213286
+    """
+    lo, hi = proportion_bounds(successes, n, level, method, side)
+    if n == 0:
+        interval = Interval(None, None, level, method, side, "no units to analyse")
+        return ProportionResult(unit, float(successes), float(n), n_requests, None, interval)
+    interval = Interval(float(lo), float(hi), level, method, side)
+    return ProportionResult(unit, float(successes), float(n), n_requests, float(successes) / float(n), interval)

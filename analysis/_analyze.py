@@ -1,0 +1,275 @@
+"""The locked analysis: a frozen plan's trials in, the results document out."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis._arm import ArmData, Codes, analyze_arm, routing_p95_bootstrap, select_arm
+from analysis._balance import check_balance, check_srm
+from analysis._clustered import estimate_accuracy
+from analysis._comparisons import (
+    adjust_pvalues,
+    case_aggregate,
+    mcnemar_exact,
+    paired_difference,
+    paired_quantile_difference,
+)
+from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
+from analysis._gates import decide_gate, decide_viability
+from analysis._meta import RunMeta
+from analysis._pareto import pareto_frontier
+from analysis._quantiles import estimate_quantile
+from analysis._results import (
+    SCHEMA_VERSION,
+    AccuracyComparison,
+    ArmResult,
+    ControlComparison,
+    DesignResult,
+    DownstreamGroup,
+    DownstreamResult,
+    GateVerdict,
+    Interval,
+    PlanInfo,
+    Results,
+    SrmResult,
+)
+from analysis._table import TrialTable, factorize
+from prereg.errors import AnalysisError
+from prereg.schema import GateSpec, Plan
+from prereg.seeding import derive_rng
+
+__all__ = ["analyze"]
+
+RngFor = Callable[[str], np.random.Generator]
+_QUANTILE = {"routing_latency_p95_ms": 0.95, "routing_latency_median_ms": 0.5}
+CAVEAT = ("correctly routed and misrouted requests are not randomized groups: a router misroutes "
+          "harder cases more often, so their difference is descriptive; only 'all' vs the control "
+          "is a randomized comparison")
+
+
+def _codes(plan: Plan, table: TrialTable) -> Codes:
+    cases, case_codes = factorize(table.case_id)
+    families, family_codes = factorize(table.family)
+    statuses, status_codes = factorize(table.status)
+    rstat, rstat_codes = factorize(table.routing_status)
+    predicted, pred_codes = factorize(table.predicted_label)
+    labels = tuple(sorted(set(plan.taxonomy.labels) | set(predicted)))
+    pred_remap = np.array([labels.index(p) for p in predicted] + [-1], dtype=np.intp)
+    excluded = np.array([c in set(plan.analysis.exclusions) for c in cases], dtype=bool)
+    return Codes(len(cases), case_codes, families, family_codes, statuses, status_codes, rstat,
+                 rstat_codes, labels, pred_remap[pred_codes], excluded)
+
+
+def _check(plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes) -> tuple[tuple[str, ...], NDArray[np.intp]]:
+    if len(table) and not np.all(table.plan_hash == meta.plan_canonical_sha256):
+        other = next(h for h in np.unique(table.plan_hash) if h != meta.plan_canonical_sha256)
+        raise AnalysisError(f"trial table: plan_hash: expected {meta.plan_canonical_sha256}, found {other}")
+    arms, arm_codes = factorize(table.arm)
+    unknown = sorted(set(arms) - set(plan.arm_ids))
+    if unknown:
+        raise AnalysisError(f"trial table: arm: expected one of {list(plan.arm_ids)}, found {unknown[0]!r}")
+    if len(table):
+        key = (arm_codes.astype(np.int64) * codes.k_cases + codes.case) * (
+            int(table.replay.max()) + 1) + table.replay
+        if np.unique(key).size != key.size:
+            raise AnalysisError("trial table: trial_id: expected one row per (arm, case, replay), found duplicates")
+    return arms, arm_codes
+
+
+def _gate_bounds(gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor) -> tuple[
+        float | None, Interval | None, Interval | None, str]:
+    spec = plan.analysis
+    level = gate.rule.level if gate.rule.kind == "confidence_bound" else 1.0 - spec.alpha
+    if gate.metric == "routing_accuracy":
+        lo = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "lower")
+        hi = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "upper")
+        return lo.estimate, lo.interval, hi.interval, spec.unit
+    q = _QUANTILE[gate.metric]
+    res = estimate_quantile(data.routing_latency, q, level)
+    if spec.latency_interval == "bootstrap" and q == 0.95 and data.routing_latency.size:
+        boot = routing_p95_bootstrap(data, spec.bootstrap.resamples, rng_for_arm("gate_p95"))
+        lo_b, hi_b = np.quantile(boot, [1.0 - level, level])
+        m = "case_bootstrap_percentile"
+        return res.estimate, Interval(float(lo_b), None, level, m, "lower"), Interval(None, float(hi_b), level, m, "upper"), "request"
+    return res.estimate, res.lower_bound, res.upper_bound, "request"
+
+
+def analyze(plan: Plan, table: TrialTable, meta: RunMeta) -> Results:
+    """Run the plan's locked analysis on a campaign's trials.
+
+    Parameters
+    ----------
+    plan : Plan
+        The frozen plan (its analysis section decides methods, unit, failure handling, gates).
+    table : TrialTable
+        Every trial row of the campaign.
+    meta : RunMeta
+        Hashes, source and planned/allocated counts.
+
+    Returns
+    -------
+    Results
+        Deterministic for the same plan, trials and meta: every bootstrap draws from a stream
+        derived from the plan's seed, its canonical hash and the stream's name.
+
+    Raises
+    ------
+    AnalysisError
+        Trials from another plan, an arm the plan does not define, or duplicate trials.
+    """
+    spec = plan.analysis
+    level = 1.0 - spec.alpha
+    codes = _codes(plan, table)
+    arms, arm_codes = _check(plan, table, meta, codes)
+    seed, phash = plan.randomization.seed, meta.plan_canonical_sha256
+
+    def rng_for(scope: str) -> RngFor:
+        return lambda what: derive_rng(seed, phash, f"analysis:{what}:{scope}")
+
+    results: list[ArmResult] = []
+    data: dict[str, ArmData] = {}
+    for arm_spec in plan.arms:
+        a = arm_spec.id
+        rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
+        router = arm_spec.kind == "router"
+        d = select_arm(a, router, rows, spec, codes, table.correct, table.routing_latency_ms,
+                       table.e2e_latency_ms, table.cost_usd, table.downstream_correct)
+        alloc = None if meta.allocated_per_arm_case is None else sum(meta.allocated_per_arm_case.get(a, {}).values())
+        data[a] = d
+        results.append(analyze_arm(d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0),
+                                   alloc, rng_for(a)))
+
+    routers = [a.id for a in plan.router_arms]
+    gates: list[GateVerdict] = []
+    viability = []
+    for a in routers:
+        mine = []
+        for g in plan.gates:
+            est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
+            mine.append(decide_gate(a, g, unit, est, lo, hi))  # type: ignore[arg-type]
+        gates.extend(mine)
+        viability.append(decide_viability(a, mine))
+
+    comparisons = _accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
+    controls = [a.id for a in plan.arms if a.kind == "control"]
+    control_cmp: list[ControlComparison] = []
+    downstream: list[DownstreamResult] = []
+    if controls:
+        control_cmp, downstream = _control_comparisons(routers, controls[0], data, plan, codes.k_cases, rng_for)
+
+    points = []
+    for r in results:
+        if r.kind == "router":
+            acc = None if r.accuracy is None else r.accuracy.estimate
+            p95 = None if r.routing_latency_p95 is None else r.routing_latency_p95.estimate
+            points.append((r.arm, acc, p95, r.cost_per_1k.estimate))
+    pareto = pareto_frontier(points)
+    ratio = {a: plan.ratio_of(a) for a in plan.arm_ids}
+    srm: list[SrmResult] = []
+    if meta.allocated_per_arm_case is not None:
+        srm.append(check_srm("allocated", {a: sum(meta.allocated_per_arm_case.get(a, {}).values())
+                                           for a in plan.arm_ids}, ratio))
+    srm.append(check_srm("sent", {r.arm: r.flow.sent for r in results}, ratio))
+    sent = codes.status != (codes.statuses.index("not_sent") if "not_sent" in codes.statuses else -2)
+    arm_pos = np.array([plan.arm_ids.index(a) for a in arms] + [0], dtype=np.intp)[arm_codes] if len(table) else arm_codes
+    nf, na = len(codes.families), len(plan.arm_ids)
+    counts = np.bincount(codes.family[sent] * na + arm_pos[sent], minlength=nf * na).reshape(nf, na)
+    balance = check_balance(codes.families, plan.arm_ids, counts)
+
+    return Results(
+        schema_version=SCHEMA_VERSION,
+        plan=PlanInfo(
+            title=plan.study.title, canonical_sha256=meta.plan_canonical_sha256,
+            bytes_sha256=meta.plan_bytes_sha256, analysis_code_matches=meta.analysis_code_matches,
+            deviations=tuple(meta.deviations), source=meta.source, ci_method=spec.ci_method,
+            alpha=spec.alpha, unit=spec.unit, multiplicity=spec.multiplicity,
+            cluster_robust=spec.cluster_robust, latency_interval=spec.latency_interval,
+            bootstrap_resamples=spec.bootstrap.resamples, failures_routing=spec.failures.routing,
+            failures_latency=spec.failures.latency, failures_interrupted=spec.failures.interrupted,
+            exclusions=tuple(spec.exclusions), live=None if meta.live is None else dict(meta.live)),
+        design=_design(plan, results),
+        arms=tuple(results), gates=tuple(gates), viability=tuple(viability),
+        accuracy_comparisons=tuple(comparisons), control_comparisons=tuple(control_cmp),
+        downstream=tuple(downstream), pareto=pareto, srm=tuple(srm), balance=balance,
+    )
+
+
+def _design(plan: Plan, results: list[ArmResult]) -> DesignResult:
+    units = plan.sample_size.unique_cases
+    if plan.analysis.unit == "request":
+        units *= plan.traffic.replays_per_case
+    fewest: dict[str, int | None] = {}
+    need: dict[str, int] = {}
+    for g in plan.gates:
+        level = g.rule.level if g.rule.kind == "confidence_bound" else 0.5 + (1.0 - plan.analysis.alpha) / 2.0
+        if g.metric == "routing_accuracy" and g.op == ">=":
+            fewest[g.id] = fewest_correct_to_pass(units, g.threshold, level, plan.analysis.ci_method)
+        elif g.metric in _QUANTILE:
+            need[g.id] = min_n_for_quantile_upper_bound(_QUANTILE[g.metric], level)
+    lat = [r.routing_latency_p95.n for r in results if r.routing_latency_p95 is not None]
+    return DesignResult(units, fewest, need, min(lat) if lat else 0)
+
+
+def _accuracy_comparisons(routers: list[str], data: dict[str, ArmData], plan: Plan, k: int,
+                          rng_for: Callable[[str], RngFor]) -> list[AccuracyComparison]:
+    spec = plan.analysis
+    level = 1.0 - spec.alpha
+    raw = []
+    for a, b in itertools.combinations(routers, 2):
+        agg_a = case_aggregate(data[a].y, data[a].y_cases, k)
+        agg_b = case_aggregate(data[b].y, data[b].y_cases, k)
+        diff = paired_difference(agg_a, agg_b, "case", level, rng_for(f"{a}-vs-{b}")("accuracy_diff"),
+                                 spec.bootstrap.resamples)
+        common = (agg_a[1] > 0) & (agg_b[1] > 0)
+        maj_a = agg_a[0][common] / agg_a[1][common] > 0.5
+        maj_b = agg_b[0][common] / agg_b[1][common] > 0.5
+        n_ab, n_ba = int((maj_a & ~maj_b).sum()), int((~maj_a & maj_b).sum())
+        p = mcnemar_exact(n_ab, n_ba) if common.any() else None
+        raw.append((a, b, diff, n_ab, n_ba, p))
+    defined = [r[5] for r in raw if r[5] is not None]
+    adjusted = iter(adjust_pvalues(defined, spec.multiplicity))
+    return [AccuracyComparison(a, b, diff, n_ab, n_ba, p, None if p is None else next(adjusted), spec.multiplicity)
+            for a, b, diff, n_ab, n_ba, p in raw]
+
+
+def _control_comparisons(routers: list[str], control: str, data: dict[str, ArmData], plan: Plan, k: int,
+                         rng_for: Callable[[str], RngFor]) -> tuple[list[ControlComparison], list[DownstreamResult]]:
+    spec = plan.analysis
+    level, b, unit = 1.0 - spec.alpha, spec.bootstrap.resamples, spec.unit
+    c = data[control]
+    ctrl_q = case_aggregate(c.downstream, c.cases, k)
+    out: list[ControlComparison] = []
+    down: list[DownstreamResult] = []
+    for a in routers:
+        d = data[a]
+        rng = rng_for(f"{a}-vs-{control}")
+        out.append(ControlComparison(a, control, "e2e_latency_mean_ms", paired_difference(
+            case_aggregate(d.e2e, d.cases, k), case_aggregate(c.e2e, c.cases, k), "request", level,
+            rng("e2e_mean_diff"), b)))
+        out.append(ControlComparison(a, control, "e2e_latency_median_ms", paired_quantile_difference(
+            d.e2e, d.cases, c.e2e, c.cases, 0.5, k, level, rng("e2e_median_diff"), b)))
+        out.append(ControlComparison(a, control, "cost_per_1k_usd", paired_difference(
+            case_aggregate(d.cost, d.cases, k), case_aggregate(c.cost, c.cases, k), "request", level,
+            rng("cost_diff"), b, 1000.0)))
+        out.append(ControlComparison(a, control, "downstream_quality", paired_difference(
+            case_aggregate(d.downstream, d.cases, k), ctrl_q, unit, level, rng("quality_diff"), b)))
+        groups = []
+        masks = {"correctly_routed": d.correct_raw == 1.0, "misrouted": d.correct_raw == 0.0,
+                 "routing_failed": np.isnan(d.correct_raw) & ~d.routing_ok & ~np.isnan(d.downstream),
+                 "all": np.ones(d.cases.size, dtype=bool)}
+        for name, mask in masks.items():
+            vals = np.where(mask, d.downstream, np.nan)
+            ok = ~np.isnan(vals)
+            quality = estimate_accuracy(vals[ok], d.cases[ok], unit, level, spec.ci_method)
+            versus = paired_difference(case_aggregate(vals, d.cases, k), ctrl_q, unit, level,
+                                       rng(f"quality_{name}"), b)
+            groups.append(DownstreamGroup(name, quality, versus))  # type: ignore[arg-type]
+        ok = ~np.isnan(c.downstream)
+        groups.append(DownstreamGroup("control", estimate_accuracy(
+            c.downstream[ok], c.cases[ok], unit, level, spec.ci_method), None))
+        down.append(DownstreamResult(a, tuple(groups), CAVEAT))
+    return out, down

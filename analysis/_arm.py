@@ -1,0 +1,207 @@
+"""One arm's trials under the plan's failure rules, and everything estimated from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from analysis._clustered import bootstrap_case_weights, estimate_accuracy, summarize_clustering
+from analysis._comparisons import estimate_clustered_mean, percentile_interval
+from analysis._quantiles import bootstrap_quantile, estimate_quantile
+from analysis._results import ArmResult, ConfusionMatrix, FamilyAccuracy, FlowCounts, Interval, Unit
+from prereg.schema import AnalysisSpec
+
+__all__ = ["ArmData", "Codes", "analyze_arm", "select_arm"]
+
+FAILED_COLUMN = "(failed)"
+
+
+@dataclass(frozen=True)
+class Codes:
+    """The table's string columns as integer codes (built once, shared by every arm)."""
+
+    k_cases: int
+    case: NDArray[np.intp]
+    families: tuple[str, ...]
+    family: NDArray[np.intp]
+    statuses: tuple[str, ...]
+    status: NDArray[np.intp]
+    routing_statuses: tuple[str, ...]
+    routing_status: NDArray[np.intp]
+    labels: tuple[str, ...]
+    predicted: NDArray[np.intp]
+    excluded_case: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class ArmData:
+    """Request-level arrays of one arm after the failure rules (for estimates and comparisons)."""
+
+    arm: str
+    router: bool
+    y: NDArray[np.float64]
+    y_cases: NDArray[np.intp]
+    y_family: NDArray[np.intp]
+    routing_latency: NDArray[np.float64]
+    routing_latency_cases: NDArray[np.intp]
+    e2e: NDArray[np.float64]
+    cases: NDArray[np.intp]
+    cost: NDArray[np.float64]
+    downstream: NDArray[np.float64]
+    correct_raw: NDArray[np.float64]
+    routing_ok: NDArray[np.bool_]
+    excluded: dict[str, int]
+
+
+def _code(names: tuple[str, ...], name: str) -> int:
+    return names.index(name) if name in names else -2
+
+
+def select_arm(arm: str, router: bool, rows: NDArray[np.intp], spec: AnalysisSpec, codes: Codes,
+               correct: NDArray[np.float64], routing_latency: NDArray[np.float64],
+               e2e: NDArray[np.float64], cost: NDArray[np.float64],
+               downstream: NDArray[np.float64]) -> ArmData:
+    """Apply the plan's failure and exclusion rules to one arm's rows.
+
+    Not-sent trials never count; plan exclusions (case ids) are dropped; interrupted trials are
+    dropped or counted wrong as ``failures.interrupted`` says; failed routing decisions are counted
+    wrong or dropped as ``failures.routing`` says; latency of failures is kept (their elapsed time)
+    or dropped as ``failures.latency`` says.
+    """
+    st = codes.status[rows]
+    sent = st != _code(codes.statuses, "not_sent")
+    interrupted = st == _code(codes.statuses, "interrupted")
+    plan_excl = codes.excluded_case[codes.case[rows]]
+    base = sent & ~plan_excl
+    if spec.failures.interrupted == "exclude":
+        base_int = base & ~interrupted
+    else:
+        base_int = base
+    excluded: dict[str, int] = {}
+
+    def note(reason: str, mask: NDArray[np.bool_]) -> None:
+        if int(mask.sum()):
+            excluded[reason] = excluded.get(reason, 0) + int(mask.sum())
+
+    c = correct[rows]
+    rs = codes.routing_status[rows]
+    routing_ok = rs == _code(codes.routing_statuses, "ok")
+    y = np.where(np.isnan(c), 0.0, c)
+    keep = base_int.copy()
+    if router:
+        note("not_sent", ~sent)
+        note("plan_exclusion", sent & plan_excl)
+        if spec.failures.interrupted == "exclude":
+            note("interrupted", base & interrupted)
+        failed = np.isnan(c) & ~routing_ok & keep & ~interrupted
+        if spec.failures.routing == "exclude":
+            for i, name in enumerate(codes.routing_statuses):
+                note(f"routing_{name}", failed & (rs == i))
+            note("routing_unknown", failed & (rs == -1))
+            keep &= ~failed
+        missing = np.isnan(c) & routing_ok & keep
+        note("correct_missing", missing)
+        keep &= ~missing
+    else:
+        keep[:] = False
+    lat_keep = base_int.copy()
+    if spec.failures.latency == "exclude":
+        lat_keep &= st == _code(codes.statuses, "ok")
+    rl = routing_latency[rows]
+    rl_keep = lat_keep & ~np.isnan(rl) & router
+    e = e2e[rows]
+    e_keep = lat_keep & ~np.isnan(e)
+    return ArmData(
+        arm=arm, router=router,
+        y=y[keep], y_cases=codes.case[rows][keep], y_family=codes.family[rows][keep],
+        routing_latency=rl[rl_keep], routing_latency_cases=codes.case[rows][rl_keep],
+        e2e=np.where(e_keep, e, np.nan), cases=codes.case[rows],
+        cost=np.where(base, cost[rows], np.nan),
+        downstream=np.where(base_int, downstream[rows], np.nan),
+        correct_raw=np.where(base_int, c, np.nan), routing_ok=routing_ok & base_int,
+        excluded=excluded,
+    )
+
+
+def _flow(rows: NDArray[np.intp], codes: Codes, scheduled: int, allocated: int | None,
+          excluded: dict[str, int], analysed: int) -> FlowCounts:
+    st = codes.status[rows]
+    counts = np.bincount(st, minlength=len(codes.statuses))
+    by = {name: int(counts[i]) for i, name in enumerate(codes.statuses) if counts[i]}
+    not_sent = by.get("not_sent", 0)
+    completed = by.get("ok", 0)
+    failed = {k: v for k, v in by.items() if k not in ("ok", "not_sent")}
+    n = int(rows.size)
+    return FlowCounts(scheduled, allocated, n, max(scheduled - n, 0), n - not_sent, not_sent,
+                      completed, failed, dict(sorted(excluded.items())), analysed)
+
+
+def _confusion(data: ArmData, rows: NDArray[np.intp], codes: Codes, base: NDArray[np.bool_]) -> ConfusionMatrix:
+    fam = codes.family[rows][base]
+    pred = codes.predicted[rows][base]
+    ncol = len(codes.labels) + 1
+    col = np.where(pred < 0, ncol - 1, pred)
+    m = np.bincount(fam * ncol + col, minlength=len(codes.families) * ncol).reshape(len(codes.families), ncol)
+    return ConfusionMatrix("request", codes.families, (*codes.labels, FAILED_COLUMN),
+                           tuple(tuple(int(v) for v in r) for r in m))
+
+
+def analyze_arm(
+    data: ArmData, rows: NDArray[np.intp], kind: str, spec: AnalysisSpec, codes: Codes,
+    scheduled: int, allocated: int | None, rng_for: Callable[[str], np.random.Generator],
+) -> ArmResult:
+    """All per-arm estimates: flow, accuracy with clustering, per-family, confusion, latency,
+    cost per 1,000 requests and downstream quality, each with its interval and unit."""
+    level = 1.0 - spec.alpha
+    unit: Unit = spec.unit
+    b = spec.bootstrap.resamples
+    k_total = codes.k_cases
+    flow = _flow(rows, codes, scheduled, allocated, data.excluded, int(data.y.size) if data.router else 0)
+    unique_cases = int(np.unique(codes.case[rows]).size)
+    accuracy = clustering = confusion = None
+    per_family: tuple[FamilyAccuracy, ...] = ()
+    med = p95 = None
+    boot_p95: Interval | None = None
+    if data.router:
+        accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method)
+        present = np.unique(data.y_cases)
+        remap = np.searchsorted(present, data.y_cases)
+        weights = None
+        if spec.cluster_robust == "bootstrap" and present.size:
+            weights = bootstrap_case_weights(rng_for("accuracy"), int(present.size), b)
+        clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
+        per_family = tuple(
+            FamilyAccuracy(codes.families[f], estimate_accuracy(
+                data.y[data.y_family == f], data.y_cases[data.y_family == f], unit, level, spec.ci_method))
+            for f in np.unique(data.y_family))
+        base = codes.status[rows] != _code(codes.statuses, "not_sent")
+        confusion = _confusion(data, rows, codes, base)
+        med = estimate_quantile(data.routing_latency, 0.5, level)
+        p95 = estimate_quantile(data.routing_latency, 0.95, level)
+        if spec.latency_interval == "bootstrap" and data.routing_latency.size:
+            boot_p95 = percentile_interval(routing_p95_bootstrap(data, b, rng_for("routing_p95")), level,
+                                           "case_bootstrap_percentile")
+    e2e_vals = data.e2e[~np.isnan(data.e2e)]
+    return ArmResult(
+        arm=data.arm, kind="router" if data.router else "control", flow=flow, unique_cases=unique_cases,
+        accuracy=accuracy, clustering=clustering, per_family=per_family, confusion=confusion,
+        routing_latency_median=med, routing_latency_p95=p95, routing_latency_bootstrap_p95=boot_p95,
+        e2e_latency_median=estimate_quantile(e2e_vals, 0.5, level),
+        e2e_latency_p95=estimate_quantile(e2e_vals, 0.95, level),
+        e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, rng_for("e2e_mean"), b),
+        cost_per_1k=estimate_clustered_mean(data.cost, data.cases, k_total, level, rng_for("cost"), b, 1000.0),
+        downstream_quality=estimate_accuracy(
+            data.downstream[~np.isnan(data.downstream)], data.cases[~np.isnan(data.downstream)],
+            unit, level, spec.ci_method),
+    )
+
+
+def routing_p95_bootstrap(data: ArmData, resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """Case-bootstrap replicates of the routing-latency P95 of one arm."""
+    present = np.unique(data.routing_latency_cases)
+    remap = np.searchsorted(present, data.routing_latency_cases)
+    w = bootstrap_case_weights(rng, int(present.size), resamples)
+    return bootstrap_quantile(data.routing_latency, remap, 0.95, w)

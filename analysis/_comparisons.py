@@ -1,0 +1,215 @@
+"""Paired comparisons: routers against routers on accuracy, routers against the control on
+secondary outcomes, and multiplicity adjustment.
+
+Every arm sees every case, so comparisons are paired by case: a case bootstrap resamples the same
+cases for both arms, and McNemar's test counts cases on which the arms disagree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from analysis._clustered import bootstrap_case_weights
+from analysis._quantiles import bootstrap_quantile
+from analysis._results import DifferenceResult, Interval, MeanResult, Unit
+from prereg.errors import InputError
+
+__all__ = [
+    "CaseAgg",
+    "adjust_pvalues",
+    "case_aggregate",
+    "estimate_clustered_mean",
+    "mcnemar_exact",
+    "paired_difference",
+    "paired_quantile_difference",
+    "percentile_interval",
+]
+
+#: Per-case sums and counts over all K cases of the table (zero counts where a case is absent).
+CaseAgg = tuple[NDArray[np.float64], NDArray[np.float64]]
+
+_BOOT = "paired_case_bootstrap_percentile"
+
+
+def case_aggregate(values: NDArray[np.float64], cases: NDArray[np.intp], k: int) -> CaseAgg:
+    """Per-case sums and counts of the non-NaN ``values``, indexed by case code ``0..k-1``."""
+    keep = ~np.isnan(values)
+    v, c = values[keep], cases[keep]
+    return np.bincount(c, weights=v, minlength=k).astype(np.float64), np.bincount(c, minlength=k).astype(np.float64)
+
+
+def percentile_interval(boot: NDArray[np.float64], level: float, method: str = _BOOT) -> Interval:
+    """The two-sided percentile interval of bootstrap replicates.
+
+    References
+    ----------
+    .. [1] Efron, B., Tibshirani, R. J. (1993). An Introduction to the Bootstrap, chapter 13.
+       doi:10.1007/978-1-4899-4541-9
+    """
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [a, 1.0 - a])
+    return Interval(float(lo), float(hi), level, method, "two-sided")
+
+
+def _stat(sums: NDArray[np.float64], counts: NDArray[np.float64], w: NDArray[np.float64] | None,
+          unit: Unit) -> NDArray[np.float64]:
+    if unit == "case":
+        per_case = sums / counts
+        out = per_case.mean(keepdims=True) if w is None else (w @ per_case) / w.sum(axis=1)
+    elif w is None:
+        out = np.array([sums.sum() / counts.sum()])
+    else:
+        out = (w @ sums) / (w @ counts)
+    return np.asarray(out, dtype=np.float64)
+
+
+def paired_difference(
+    a: CaseAgg, b: CaseAgg, unit: Unit, level: float, rng: np.random.Generator, resamples: int,
+    scale: float = 1.0,
+) -> DifferenceResult:
+    """``scale * (mean_a - mean_b)`` over cases both arms observed, with a paired case bootstrap.
+
+    Parameters
+    ----------
+    a, b : CaseAgg
+        Per-case sums and counts of each arm (from :func:`case_aggregate`).
+    unit : {"case", "request"}
+        ``case``: each arm's mean is the mean of its per-case means; ``request``: the ratio of sums.
+    level : float
+        Confidence level of the percentile interval.
+    rng : numpy.random.Generator
+        Source of the case resamples.
+    resamples : int
+        Bootstrap resamples.
+    scale : float
+        Multiplier (1000 for "per 1,000 requests").
+
+    Returns
+    -------
+    DifferenceResult
+
+    Notes
+    -----
+    Resample :math:`b` draws the common cases with replacement (weights :math:`w_{bi}`) and
+    evaluates both arms on the same draw, which keeps the pairing.
+
+    References
+    ----------
+    .. [1] Efron, B., Tibshirani, R. J. (1993). doi:10.1007/978-1-4899-4541-9
+    .. [2] Field, C. A., Welsh, A. H. (2007). doi:10.1111/j.1467-9868.2007.00593.x
+    """
+    common = (a[1] > 0) & (b[1] > 0)
+    k = int(common.sum())
+    if k == 0:
+        return DifferenceResult(unit, 0, None, Interval(None, None, level, _BOOT, "two-sided",
+                                                        "no case observed in both arms"))
+    sa, ca, sb, cb = a[0][common], a[1][common], b[0][common], b[1][common]
+    est = float(scale * (_stat(sa, ca, None, unit) - _stat(sb, cb, None, unit))[0])
+    w = bootstrap_case_weights(rng, k, resamples)
+    boot = scale * (_stat(sa, ca, w, unit) - _stat(sb, cb, w, unit))
+    return DifferenceResult(unit, k, est, percentile_interval(boot, level))
+
+
+def paired_quantile_difference(
+    values_a: NDArray[np.float64], cases_a: NDArray[np.intp],
+    values_b: NDArray[np.float64], cases_b: NDArray[np.intp],
+    q: float, k_total: int, level: float, rng: np.random.Generator, resamples: int,
+) -> DifferenceResult:
+    """Difference of request-level q-quantiles ``a - b``, paired case bootstrap over common cases.
+
+    References
+    ----------
+    .. [1] Efron, B., Tibshirani, R. J. (1993). doi:10.1007/978-1-4899-4541-9
+    """
+    ka, kb = values_a[~np.isnan(values_a)], values_b[~np.isnan(values_b)]
+    ca, cb = cases_a[~np.isnan(values_a)], cases_b[~np.isnan(values_b)]
+    common = (np.bincount(ca, minlength=k_total) > 0) & (np.bincount(cb, minlength=k_total) > 0)
+    k = int(common.sum())
+    if k == 0:
+        return DifferenceResult("request", 0, None, Interval(None, None, level, _BOOT, "two-sided",
+                                                             "no case observed in both arms"))
+    remap = np.cumsum(common) - 1
+    in_a, in_b = common[ca], common[cb]
+    va, vb = ka[in_a], kb[in_b]
+    est = float(np.quantile(va, q) - np.quantile(vb, q))
+    w = bootstrap_case_weights(rng, k, resamples)
+    boot = bootstrap_quantile(va, remap[ca[in_a]], q, w) - bootstrap_quantile(vb, remap[cb[in_b]], q, w)
+    return DifferenceResult("request", k, est, percentile_interval(boot, level))
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Exact (binomial) McNemar p-value for discordant counts ``b`` and ``c``.
+
+    Notes
+    -----
+    Under no difference, :math:`b \\sim \\mathrm{Bin}(b+c, 1/2)`; the two-sided p-value is
+    :math:`\\min(1, 2 P(B \\le \\min(b, c)))`, and 1 when there are no discordant pairs.
+
+    References
+    ----------
+    .. [1] McNemar, Q. (1947). Note on the sampling error of the difference between correlated
+       proportions or percentages. Psychometrika 12(2), 153-157. doi:10.1007/BF02295996
+    """
+    n = b + c
+    if n == 0:
+        return 1.0
+    return float(min(1.0, 2.0 * stats.binom.cdf(min(b, c), n, 0.5)))
+
+
+def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
+    """Family-wise adjusted p-values: Holm's step-down, Bonferroni, or none.
+
+    Notes
+    -----
+    Holm: sort :math:`p_{(1)} \\le \\dots \\le p_{(m)}`; :math:`\\tilde p_{(i)} =
+    \\max_{j \\le i} \\min(1, (m-j+1) p_{(j)})`.
+
+    References
+    ----------
+    .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
+       Scandinavian Journal of Statistics 6(2), 65-70. https://www.jstor.org/stable/4615733
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = p.size
+    if method == "none" or m == 0:
+        return [float(v) for v in p]
+    if method == "bonferroni":
+        return [float(v) for v in np.minimum(1.0, p * m)]
+    if method != "holm":
+        raise InputError(f"expected holm, bonferroni or none, found {method!r}", field="analysis.multiplicity")
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return [float(v) for v in out]
+
+
+def estimate_clustered_mean(
+    values: NDArray[np.float64], cases: NDArray[np.intp], k_total: int, level: float,
+    rng: np.random.Generator, resamples: int, scale: float = 1.0,
+) -> MeanResult:
+    """``scale * mean`` of request-level values with a case bootstrap percentile interval.
+
+    Notes
+    -----
+    The estimate is :math:`s\\sum_{ij} v_{ij}/N`; resample :math:`b` gives
+    :math:`s\\sum_i w_{bi}S_i/\\sum_i w_{bi}n_i` with :math:`S_i, n_i` the sum and count of case
+    :math:`i`, so requests stay clustered by case.
+
+    References
+    ----------
+    .. [1] Efron, B., Tibshirani, R. J. (1993). doi:10.1007/978-1-4899-4541-9
+    .. [2] Field, C. A., Welsh, A. H. (2007). doi:10.1111/j.1467-9868.2007.00593.x
+    """
+    sums, counts = case_aggregate(values, cases, k_total)
+    keep = counts > 0
+    s, c = sums[keep], counts[keep]
+    n, k = int(c.sum()), int(keep.sum())
+    method = "case_bootstrap_percentile"
+    if k == 0:
+        return MeanResult("request", 0, 0, None, Interval(None, None, level, method, "two-sided", "no requests"))
+    w = bootstrap_case_weights(rng, k, resamples)
+    boot = scale * (w @ s) / (w @ c)
+    return MeanResult("request", n, k, float(scale * s.sum() / c.sum()), percentile_interval(boot, level, method))

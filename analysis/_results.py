@@ -1,0 +1,354 @@
+"""The results document: frozen dataclasses, each stating its unit of analysis.
+
+No point estimate travels without its interval. A bound that does not exist (no finite
+distribution-free bound at this n, no data) is ``None`` with a reason in ``note``, never a number.
+:mod:`analysis._json` turns these into the versioned JSON that ``docs/results-schema.md`` documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccuracyComparison",
+    "ArmResult",
+    "ArmVerdict",
+    "BalanceResult",
+    "ClusteringResult",
+    "ConfusionMatrix",
+    "ControlComparison",
+    "DesignResult",
+    "DifferenceResult",
+    "DownstreamGroup",
+    "DownstreamResult",
+    "FamilyAccuracy",
+    "FlowCounts",
+    "GateVerdict",
+    "Interval",
+    "MeanResult",
+    "ParetoPoint",
+    "PlanInfo",
+    "ProportionResult",
+    "QuantileResult",
+    "Results",
+    "SrmResult",
+    "Unit",
+    "Verdict",
+]
+
+#: Version of the JSON results schema (docs/results-schema.md); bump on any change of meaning.
+SCHEMA_VERSION = 1
+
+Unit = Literal["case", "request"]
+Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval or one-sided bound; a missing end is None with the reason in ``note``."""
+
+    lower: float | None
+    upper: float | None
+    level: float
+    method: str
+    side: Literal["two-sided", "lower", "upper"]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ProportionResult:
+    """A proportion on a unit of analysis: ``successes / n`` with its interval.
+
+    Unit ``case``: ``n`` is the number of cases and ``successes`` the sum of per-case proportions
+    (non-integer); unit ``request``: counts of requests.
+    """
+
+    unit: Unit
+    successes: float
+    n: float
+    n_requests: int
+    estimate: float | None
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class MeanResult:
+    """A mean (``estimate``) with a case-level bootstrap interval; requests clustered by case."""
+
+    unit: Unit
+    n: int
+    n_cases: int
+    estimate: float | None
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class QuantileResult:
+    """A quantile of request-level values with a two-sided interval and one-sided bounds."""
+
+    unit: Unit
+    q: float
+    n: int
+    estimate: float | None
+    interval: Interval
+    lower_bound: Interval
+    upper_bound: Interval
+
+
+@dataclass(frozen=True)
+class ClusteringResult:
+    """How much replays of one case agree: ICC, design effect and a cluster-robust interval."""
+
+    unit: Unit
+    n_cases: int
+    n_requests: int
+    mean_cluster_size: float | None
+    icc: float | None
+    design_effect: float | None
+    effective_n: float | None
+    robust_method: str
+    robust_estimate: float | None
+    robust_interval: Interval
+
+
+@dataclass(frozen=True)
+class FlowCounts:
+    """CONSORT flow of one arm: scheduled -> allocated -> sent -> completed / failed -> analysed.
+
+    ``rows`` counts trial rows in the table; ``missing`` = scheduled - rows (never run or lost).
+    ``excluded`` maps a reason to a count of routing-accuracy exclusions; ``analysed`` counts
+    requests in the routing-accuracy analysis (router arms; 0 for the control).
+    """
+
+    scheduled: int
+    allocated: int | None
+    rows: int
+    missing: int
+    sent: int
+    not_sent: int
+    completed: int
+    failed_by_status: dict[str, int]
+    excluded: dict[str, int]
+    analysed: int
+
+
+@dataclass(frozen=True)
+class FamilyAccuracy:
+    """Routing accuracy within one task family."""
+
+    family: str
+    accuracy: ProportionResult
+
+
+@dataclass(frozen=True)
+class ConfusionMatrix:
+    """Request counts: rows are gold families, columns predicted labels plus ``(failed)``."""
+
+    unit: Unit
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """Everything estimated for one arm."""
+
+    arm: str
+    kind: Literal["control", "router"]
+    flow: FlowCounts
+    unique_cases: int
+    accuracy: ProportionResult | None
+    clustering: ClusteringResult | None
+    per_family: tuple[FamilyAccuracy, ...]
+    confusion: ConfusionMatrix | None
+    routing_latency_median: QuantileResult | None
+    routing_latency_p95: QuantileResult | None
+    routing_latency_bootstrap_p95: Interval | None
+    e2e_latency_median: QuantileResult
+    e2e_latency_p95: QuantileResult
+    e2e_latency_mean: MeanResult
+    cost_per_1k: MeanResult
+    downstream_quality: ProportionResult
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """One gate for one router arm, with the numbers that decided it."""
+
+    arm: str
+    gate: str
+    metric: str
+    op: Literal[">=", "<="]
+    threshold: float
+    rule: str
+    unit: Unit
+    estimate: float | None
+    deciding_bound: Interval | None
+    opposite_bound: Interval | None
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True)
+class ArmVerdict:
+    """Viability of a router arm: PASS only when every gate passes (intersection-union test)."""
+
+    arm: str
+    verdict: Verdict
+    gates: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class DifferenceResult:
+    """A difference ``a - b`` with a paired case-bootstrap interval."""
+
+    unit: Unit
+    n_cases: int
+    estimate: float | None
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class AccuracyComparison:
+    """Router ``a`` against router ``b`` on routing accuracy, paired by case.
+
+    ``mcnemar_*``: exact McNemar test on case-level majority correctness (``discordant_ab``: cases
+    ``a`` got right and ``b`` wrong); ``p_adjusted`` after the plan's multiplicity correction.
+    """
+
+    a: str
+    b: str
+    difference: DifferenceResult
+    discordant_ab: int
+    discordant_ba: int
+    mcnemar_p: float | None
+    p_adjusted: float | None
+    correction: str
+
+
+@dataclass(frozen=True)
+class ControlComparison:
+    """Router arm against the control on a secondary outcome (``a - control``)."""
+
+    arm: str
+    control: str
+    outcome: Literal["e2e_latency_mean_ms", "e2e_latency_median_ms", "cost_per_1k_usd", "downstream_quality"]
+    difference: DifferenceResult
+
+
+@dataclass(frozen=True)
+class DownstreamGroup:
+    """Downstream answer quality of one group of requests and its difference to the control."""
+
+    group: Literal["correctly_routed", "misrouted", "routing_failed", "all", "control"]
+    quality: ProportionResult
+    versus_control: DifferenceResult | None
+
+
+@dataclass(frozen=True)
+class DownstreamResult:
+    """Downstream quality of a router arm's correctly routed, misrouted and failed requests.
+
+    Only ``all`` vs the control is a randomized comparison; the routed groups are selected by the
+    router's own success (hard cases are misrouted more often), which ``caveat`` states.
+    """
+
+    arm: str
+    groups: tuple[DownstreamGroup, ...]
+    caveat: str
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    """A router arm's point estimates and whether another arm dominates it."""
+
+    arm: str
+    accuracy: float | None
+    p95_ms: float | None
+    cost_per_1k_usd: float | None
+    on_frontier: bool
+    dominated_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SrmResult:
+    """Sample-ratio-mismatch check: observed counts per arm against the planned ratio."""
+
+    what: Literal["allocated", "sent"]
+    observed: dict[str, int]
+    expected: dict[str, float]
+    chi2: float | None
+    df: int
+    p_value: float | None
+    threshold: float
+    mismatch: bool
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    """Task families across arms among sent requests: counts and a chi-square test of independence."""
+
+    unit: Unit
+    families: tuple[str, ...]
+    arms: tuple[str, ...]
+    counts: tuple[tuple[int, ...], ...]
+    chi2: float | None
+    df: int
+    p_value: float | None
+
+
+@dataclass(frozen=True)
+class DesignResult:
+    """What this design could show: per accuracy gate the fewest correct to pass, and for latency
+    quantile gates the smallest n with a finite upper bound against the n actually analysed."""
+
+    accuracy_units: int
+    fewest_correct_to_pass: dict[str, int | None]
+    min_n_for_upper_bound: dict[str, int]
+    smallest_latency_n: int
+
+
+@dataclass(frozen=True)
+class PlanInfo:
+    """The plan and run the results belong to, and the analysis settings applied."""
+
+    title: str
+    canonical_sha256: str
+    bytes_sha256: str
+    analysis_code_matches: bool
+    deviations: tuple[str, ...]
+    source: Literal["store", "parquet", "csv"]
+    ci_method: str
+    alpha: float
+    unit: Unit
+    multiplicity: str
+    cluster_robust: str
+    latency_interval: str
+    bootstrap_resamples: int
+    failures_routing: str
+    failures_latency: str
+    failures_interrupted: str
+    exclusions: tuple[str, ...]
+    live: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Results:
+    """The whole results document."""
+
+    schema_version: int
+    plan: PlanInfo
+    design: DesignResult
+    arms: tuple[ArmResult, ...]
+    gates: tuple[GateVerdict, ...]
+    viability: tuple[ArmVerdict, ...]
+    accuracy_comparisons: tuple[AccuracyComparison, ...]
+    control_comparisons: tuple[ControlComparison, ...]
+    downstream: tuple[DownstreamResult, ...]
+    pareto: tuple[ParetoPoint, ...]
+    srm: tuple[SrmResult, ...]
+    balance: BalanceResult

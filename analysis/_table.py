@@ -1,0 +1,165 @@
+"""The trial table as plain numpy columns, the only input the analysis reads.
+
+Columns follow :data:`prereg.records.TRIAL_COLUMNS`. Representation, chosen so that NULL survives
+without masked arrays and every column is one contiguous array:
+
+- strings (``VARCHAR``): numpy ``str`` arrays when NOT NULL; object arrays holding ``str`` or
+  ``None`` when nullable;
+- ``BIGINT``: ``int64`` when NOT NULL, ``float64`` with NaN for NULL when nullable;
+- ``DOUBLE``: ``float64`` with NaN for NULL;
+- ``BOOLEAN``: ``float64`` holding 1.0 / 0.0, NaN for NULL (sums and means then just work).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from prereg.errors import AnalysisError
+from prereg.records import TRIAL_COLUMNS, Column, TrialRecord
+
+__all__ = ["TrialTable", "factorize"]
+
+_BY_NAME: dict[str, Column] = {c.name: c for c in TRIAL_COLUMNS}
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or v is np.ma.masked or (isinstance(v, float) and math.isnan(v))
+
+
+def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
+    """One column in the table's representation; NULL in a NOT NULL column is an error."""
+    mask: NDArray[np.bool_] | None = None
+    if isinstance(raw, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(raw)
+        raw = raw.data
+    arr = np.asarray(raw)
+    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        raise AnalysisError(f"trial table: column {col.name}: expected {n} values in one dimension, "
+                            f"found shape {arr.shape}")
+    if col.sql_type == "VARCHAR":
+        if arr.dtype.kind in "US" and mask is None:
+            out: NDArray[Any] = arr.astype(str)
+            nulls = np.zeros(arr.shape[0], dtype=bool)
+        else:
+            obj = arr.astype(object)
+            nulls = np.fromiter((_is_null(v) for v in obj), dtype=bool, count=obj.shape[0])
+            if mask is not None:
+                nulls |= mask
+            out = np.array([None if z else str(v) for v, z in zip(obj, nulls)], dtype=object)
+        if not col.nullable:
+            if nulls.any():
+                raise AnalysisError(f"trial table: column {col.name}: expected no NULL, "
+                                    f"found {int(nulls.sum())}")
+            return out.astype(str)
+        return out if out.dtype == object else out.astype(object)
+    try:
+        if arr.dtype.kind == "O":
+            num = np.array([np.nan if _is_null(v) else float(v) for v in arr], dtype=np.float64)
+        else:
+            num = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisError(f"trial table: column {col.name}: expected numbers, found {exc}") from exc
+    if mask is not None:
+        num[mask] = np.nan
+    if col.sql_type == "BOOLEAN":
+        bad = ~np.isnan(num) & (num != 0.0) & (num != 1.0)
+        if bad.any():
+            raise AnalysisError(f"trial table: column {col.name}: expected booleans, "
+                                f"found {num[bad][0]!r}")
+    if not col.nullable:
+        if np.isnan(num).any():
+            raise AnalysisError(f"trial table: column {col.name}: expected no NULL, "
+                                f"found {int(np.isnan(num).sum())}")
+        if col.sql_type == "BIGINT":
+            return num.astype(np.int64)
+    return num
+
+
+@dataclass(frozen=True, eq=False)
+class TrialTable:
+    """Every trial of a campaign, one numpy array per :data:`~prereg.records.TRIAL_COLUMNS` column.
+
+    Build it with :meth:`from_columns` (what a store or a Parquet/CSV reader returns) or
+    :meth:`from_records`; never mutate the arrays.
+    """
+
+    plan_hash: NDArray[np.str_]
+    trial_id: NDArray[np.str_]
+    seq: NDArray[np.int64]
+    case_id: NDArray[np.str_]
+    family: NDArray[np.str_]
+    arm: NDArray[np.str_]
+    replay: NDArray[np.int64]
+    scheduled_s: NDArray[np.float64]
+    sent_s: NDArray[np.float64]
+    end_s: NDArray[np.float64]
+    lateness_ms: NDArray[np.float64]
+    routing_status: NDArray[np.object_]
+    routing_latency_ms: NDArray[np.float64]
+    routing_first_token_ms: NDArray[np.float64]
+    routing_attempts: NDArray[np.float64]
+    predicted_label: NDArray[np.object_]
+    gold_labels: NDArray[np.str_]
+    correct: NDArray[np.float64]
+    routed_model: NDArray[np.object_]
+    downstream_status: NDArray[np.object_]
+    downstream_latency_ms: NDArray[np.float64]
+    downstream_correct: NDArray[np.float64]
+    e2e_latency_ms: NDArray[np.float64]
+    tokens_in: NDArray[np.int64]
+    tokens_out: NDArray[np.int64]
+    cost_usd: NDArray[np.float64]
+    status: NDArray[np.str_]
+    error: NDArray[np.object_]
+
+    def __len__(self) -> int:
+        return int(self.seq.shape[0])
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Any]) -> TrialTable:
+        """A table from columns keyed by TRIAL_COLUMNS names (numpy arrays, masked arrays or lists).
+
+        NULL may be given as ``None``, NaN or a masked entry. Extra columns are ignored; a missing
+        column, a NULL in a NOT NULL column or columns of unequal length raise
+        :class:`~prereg.errors.AnalysisError`.
+        """
+        missing = [c.name for c in TRIAL_COLUMNS if c.name not in columns]
+        if missing:
+            raise AnalysisError(f"trial table: expected columns {missing}, found none of them "
+                                f"(have {sorted(columns)})")
+        n = len(columns["seq"])
+        converted = {c.name: _convert(c, columns[c.name], n) for c in TRIAL_COLUMNS}
+        return cls(**converted)
+
+    @classmethod
+    def from_records(cls, records: Iterable[TrialRecord]) -> TrialTable:
+        """A table from trial records (small campaigns, tests)."""
+        rows = list(records)
+        names = [f.name for f in fields(TrialRecord)]
+        return cls.from_columns({name: [getattr(r, name) for r in rows] for name in names})
+
+
+def factorize(values: NDArray[Any]) -> tuple[tuple[str, ...], NDArray[np.intp]]:
+    """Sorted distinct non-NULL values and each entry's index into them (-1 for NULL)."""
+    if values.dtype.kind in "US":
+        uniques, codes = np.unique(values, return_inverse=True)
+        return tuple(str(u) for u in uniques), codes.astype(np.intp).reshape(-1)
+    nulls = np.fromiter((v is None for v in values), dtype=bool, count=values.shape[0])
+    filled = np.where(nulls, "", values).astype(str)
+    uniques, codes = np.unique(filled, return_inverse=True)
+    codes = codes.astype(np.intp).reshape(-1)
+    names = [str(u) for u in uniques]
+    if nulls.any():
+        if "" in names and not (~nulls & (filled == "")).any():
+            # "" only came from NULLs: drop it and shift codes down.
+            empty = names.index("")
+            names.pop(empty)
+            codes = np.where(codes > empty, codes - 1, codes)
+        codes = np.where(nulls, -1, codes)
+    return tuple(names), codes
