@@ -1,0 +1,211 @@
+"""Pure behaviour of the simulated backends: what a classifier or a model answers, and how slowly.
+
+These objects know nothing of SimPy or of any clock: they turn a case into an outcome and a
+*service time* (the time a server slot is busy with the request). The SimPy arms add queueing,
+the network round trip, timeouts and retries around them; the live test server
+(``routetrial serve``) sleeps for the service time and answers with the outcome.
+
+Random numbers are drawn in vectorised blocks of 65,536 and consumed in call order, so a call costs
+a list index rather than a generator call; the outcomes are a deterministic function of the
+generator's seed and of the order of calls (in SimPy that order is itself deterministic). The
+``replay`` argument is part of the interface (a live server sees it) and does not enter the draws:
+replays of a case are related through the case's difficulty, drawn once at construction.
+
+Calibration (see :mod:`arms._calibration` and ``docs/calibration.md``): a classifier answers a case
+of gold family ``f`` correctly with probability ``logistic(b_f + u_c)``, ``u_c ~ N(0, sd^2)``, where
+``b_f`` makes the marginal accuracy equal the plan's ``accuracy[f]``; service times are lognormal
+with the plan's median and P95.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+
+import numpy as np
+from scipy.special import expit
+
+from arms._calibration import fit_lognormal, solve_intercepts
+from prereg.errors import ArmError
+from prereg.records import Case, Status
+from prereg.schema import FailureSpec, LatencySpec, SimulatedClassifierSpec, SimulatedModelSpec
+
+__all__ = ["ClassifierBehaviour", "ModelBehaviour"]
+
+_CHUNK = 65_536
+
+_CaseRow = tuple[float, str, tuple[str, ...], tuple[float, ...]]
+
+
+class _Draws:
+    """Pre-drawn ``(service_ms, uniform)`` pairs, refilled a block at a time.
+
+    Each request consumes exactly one pair: the uniform decides failure, correctness and the wrong
+    label by successive rescaling (given ``u >= a``, ``(u - a) / (1 - a)`` is again uniform), so
+    the i-th request of a backend always gets the i-th pair.
+    """
+
+    __slots__ = ("_i", "_mu", "_s", "_s_rng", "_sigma", "_u", "_u_rng")
+
+    def __init__(self, rng: np.random.Generator, latency: LatencySpec) -> None:
+        # Separate child streams for the two kinds of draw, each a block at a time.
+        self._u_rng, self._s_rng = rng.spawn(2)
+        self._mu, self._sigma = fit_lognormal(latency.median_ms, latency.p95_ms)
+        self._u: list[float] = []
+        self._s: list[float] = []
+        self._i = 0
+
+    def next(self) -> tuple[float, float]:
+        """The next ``(lognormal service time in ms, uniform on [0, 1))``."""
+        i = self._i
+        if i == len(self._u):
+            self._u = self._u_rng.random(_CHUNK).tolist()
+            self._s = self._s_rng.lognormal(self._mu, self._sigma, _CHUNK).tolist()
+            i = 0
+        self._i = i + 1
+        return self._s[i], self._u[i]
+
+
+def _failure_thresholds(failures: FailureSpec) -> tuple[float, float, float]:
+    """``(http, fail, rescale)``: u < http is an HTTP error, u < fail unparseable, and
+    ``(u - fail) * rescale`` is a fresh uniform when neither."""
+    http = failures.http_error_rate
+    fail = http + failures.unparseable_rate
+    if fail > 1.0:
+        raise ArmError(
+            f"failures: expected http_error_rate + unparseable_rate <= 1, found {fail:g}"
+        )
+    return http, fail, (1.0 / (1.0 - fail) if fail < 1.0 else 0.0)
+
+
+class ClassifierBehaviour:
+    """A simulated router classifier: a label (or a failure) and a service time per request.
+
+    Parameters are the plan's classifier spec, the taxonomy's labels, the corpus and a generator.
+    Each case's difficulty ``u_c = sd * z_c`` is fixed at construction, ``z_c`` standard normal
+    drawn from ``rng`` in corpus order, or given as ``case_z`` (one per case, in corpus order) when
+    difficulty is shared between classifiers. A correct answer names the case's primary family
+    (or its first gold label when the family is not among them); a wrong answer is drawn from the
+    spec's confusion row for the family, normalised over the labels that are not gold, or
+    uniformly among those when the row is absent or puts no weight there. A case whose gold labels
+    cover the whole taxonomy can only be answered correctly.
+    """
+
+    def __init__(
+        self,
+        spec: SimulatedClassifierSpec,
+        labels: Sequence[str],
+        cases: Sequence[Case],
+        rng: np.random.Generator,
+        *,
+        case_z: Sequence[float] | None = None,
+    ) -> None:
+        label_set = tuple(labels)
+        families = sorted({c.family for c in cases})
+        missing = [f for f in families if f not in spec.accuracy]
+        if missing:
+            raise ArmError(
+                f"classifier.backend.accuracy: expected a figure for every task family, "
+                f"missing {', '.join(missing)}"
+            )
+        _check_confusion(spec, label_set)
+        if case_z is None:
+            z = rng.standard_normal(len(cases))
+        else:
+            z = np.asarray(case_z, dtype=float)
+            if z.shape != (len(cases),):
+                raise ArmError(f"case_z: expected {len(cases)} values, found {z.shape}")
+        intercepts = solve_intercepts({f: spec.accuracy[f] for f in families}, spec.case_difficulty_sd)
+        b = np.array([intercepts[c.family] for c in cases])
+        self.difficulty: dict[str, float] = {}
+        p_correct = expit(b + spec.case_difficulty_sd * z) if len(cases) else b
+        self._rows: dict[str, _CaseRow] = {}
+        for case, u, p in zip(cases, (spec.case_difficulty_sd * z).tolist(), p_correct.tolist()):
+            self.difficulty[case.id] = u
+            self._rows[case.id] = _case_row(case, float(p), label_set, spec)
+        self._http, self._fail, self._rescale = _failure_thresholds(spec.failures)
+        self._draws = _Draws(rng, spec.latency)
+
+    def probability_correct(self, case_id: str) -> float:
+        """The probability that this case is labelled correctly on any one request."""
+        return self._rows[case_id][0]
+
+    def decide(self, case: Case, replay: int) -> tuple[str | None, Status, float]:
+        """``(label, status, service_ms)`` for one request; the label is None on a failure."""
+        try:
+            p, right, wrong, cum = self._rows[case.id]
+        except KeyError:
+            raise ArmError(f"case {case.id!r}: not in the corpus this classifier was built for") from None
+        service, u = self._draws.next()
+        fail = self._fail
+        if u < fail:
+            return None, ("http_error" if u < self._http else "unparseable"), service
+        u = (u - fail) * self._rescale
+        if u < p or not wrong:
+            return right, "ok", service
+        return wrong[bisect_right(cum, (u - p) / (1.0 - p))], "ok", service
+
+
+def _check_confusion(spec: SimulatedClassifierSpec, labels: tuple[str, ...]) -> None:
+    for family, row in (spec.confusion or {}).items():
+        for label, weight in row.items():
+            if label not in labels:
+                raise ArmError(
+                    f"classifier.backend.confusion.{family}.{label}: expected a taxonomy label, "
+                    f"found {label!r}"
+                )
+            if not weight >= 0.0 or math.isinf(weight):
+                raise ArmError(
+                    f"classifier.backend.confusion.{family}.{label}: expected a finite weight "
+                    f">= 0, found {weight}"
+                )
+
+
+def _case_row(
+    case: Case, p: float, labels: tuple[str, ...], spec: SimulatedClassifierSpec
+) -> _CaseRow:
+    gold = set(case.gold_labels)
+    right = case.family if case.family in gold else case.gold_labels[0]
+    wrong = tuple(label for label in labels if label not in gold)
+    row = (spec.confusion or {}).get(case.family, {})
+    weights = [row.get(label, 0.0) for label in wrong]
+    if sum(weights) <= 0.0:
+        weights = [1.0] * len(wrong)
+    # Drop zero-weight labels so a uniform can never land on them; the last bound is exactly 1 so
+    # a uniform on [0, 1) always finds a label.
+    kept = [(label, w) for label, w in zip(wrong, weights) if w > 0.0]
+    total = sum(w for _, w in kept)
+    cum = [c / total for c in accumulate(w for _, w in kept)]
+    if cum:
+        cum[-1] = 1.0
+    return p, right, tuple(label for label, _ in kept), tuple(cum)
+
+
+class ModelBehaviour:
+    """A simulated downstream model: whether it answers correctly, and its service time.
+
+    A request is answered correctly with probability ``quality[case.family]``: the quality of the
+    model the request reached, for the request's *true* family, so a misrouted request is answered
+    as well as the wrong model answers that kind of request. Draws are independent per request.
+    """
+
+    def __init__(self, spec: SimulatedModelSpec, rng: np.random.Generator) -> None:
+        self._quality = dict(spec.quality)
+        self._http, self._fail, self._rescale = _failure_thresholds(spec.failures)
+        self._draws = _Draws(rng, spec.latency)
+
+    def answer(self, case: Case, replay: int) -> tuple[bool, Status, float]:
+        """``(correct, status, service_ms)`` for one request; ``correct`` is False on a failure."""
+        try:
+            q = self._quality[case.family]
+        except KeyError:
+            raise ArmError(
+                f"backend.quality: expected a figure for task family {case.family!r}, found none"
+            ) from None
+        service, u = self._draws.next()
+        fail = self._fail
+        if u < fail:
+            return False, ("http_error" if u < self._http else "unparseable"), service
+        return (u - fail) * self._rescale < q, "ok", service
