@@ -1,0 +1,65 @@
+"""Batches of trials written to the store on a background thread while the simulation goes on.
+
+DuckDB releases the GIL while it inserts and commits, so a batch's transaction overlaps with the
+next batch's simulation on a second core. At most one batch waits in the queue and one is being
+written: memory stays bounded by about three batches whatever the campaign's size. Each batch is
+still its own transaction, committed in submission order, so a kill leaves whole batches only.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Sequence
+
+from experiment.store import TrialStore
+from prereg.records import TrialRecord
+
+__all__ = ["BatchWriter"]
+
+
+class BatchWriter:
+    """Write batches in order, one transaction each; ``on_commit`` runs after each commit.
+
+    An error in the writer stops further writes and is raised in the caller's thread by the next
+    :meth:`submit` or by :meth:`close`.
+    """
+
+    def __init__(
+        self, store: TrialStore, on_commit: Callable[[Sequence[TrialRecord]], None]
+    ) -> None:
+        self._store = store
+        self._on_commit = on_commit
+        self._queue: queue.Queue[Sequence[TrialRecord] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="routetrial-writer", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._error is not None:
+                continue  # drain: after a failure nothing more is written
+            try:
+                self._store.write_trials(batch)
+                self._on_commit(batch)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                self._error = exc
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, batch: Sequence[TrialRecord]) -> None:
+        """Queue a batch (blocks while another one is already waiting)."""
+        self._raise_pending()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Finish the queued batches, stop the thread, and raise a writer error if there was one."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise_pending()
