@@ -166,7 +166,14 @@ def _schema_error(
 ) -> PlanSchemaError:
     errors = exc.errors(include_url=False)
     paths = [_clean_loc(e["loc"], raw) for e in errors]
-    first, path = errors[0], paths[0]
+    pick = 0
+    if errors[0]["type"] == "missing":
+        # A missing field next to an unknown key is usually a typo: report the typo.
+        parent = paths[0][:-1]
+        pick = next(
+            (i for i, e in enumerate(errors) if e["type"] == "extra_forbidden" and paths[i][:-1] == parent), 0
+        )
+    first, path = errors[pick], paths[pick]
     field, message = _describe_error(first, path, raw)
     line = _line_of(lines, field)
     more = len({p for p in paths[1:] if p != path})
