@@ -8,8 +8,9 @@ here, precomputed from the plan, so no pydantic object is touched per request.
 One attempt takes ``wait + service + network_rtt`` (the queue wait at the server, the service time,
 the round trip). When that exceeds the timeout the client gives up at exactly ``timeout_ms``
 (status ``timeout``) while the server still serves the request (see :mod:`arms._server`). A failed
-attempt whose status the retry policy names is retried after ``backoff_ms`` (constant, not
-exponential), up to ``max_attempts``; the backoff and every attempt count in the latency.
+attempt whose status the retry policy names is retried, up to ``max_attempts`` attempts in all,
+the wait before attempt ``k+1`` being ``backoff_ms * 2**(k-1)`` (as the live client waits when no
+``Retry-After`` applies); the waits and every attempt count in the latency.
 
 Tokens and cost: an attempt that got an answer, or that timed out (the server generated it all the
 same, and hosted APIs bill a completed generation), costs the spec's mean input and output tokens
@@ -118,9 +119,10 @@ class Endpoint(Generic[T]):
                 return (None, status, latency_ms, attempts, billed * self._tokens_in,
                         billed * self._tokens_out, billed * self._cost,
                         self._error(status, attempts))
-            if self._backoff_ms > 0.0:
-                yield env.timeout(self._backoff_ms / 1000.0)
-                latency_ms += self._backoff_ms
+            backoff_ms = self._backoff_ms * 2 ** (attempts - 1)
+            if backoff_ms > 0.0:
+                yield env.timeout(backoff_ms / 1000.0)
+                latency_ms += backoff_ms
             attempts += 1
             value, status, elapsed_ms = self.attempt(case, replay, env.now)
             if status != "http_error":
