@@ -109,6 +109,8 @@ def proportion_bounds(
             centre = (p + z2 / (2.0 * safe_n)) / denom
             half = z * np.sqrt(p * (1.0 - p) / safe_n + z2 / (4.0 * safe_n**2)) / denom
             lo, hi = np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+            # exact ends at the boundaries (floating point leaves 1 - 2e-16)
+            lo, hi = np.where(x == 0, 0.0, lo), np.where(x == nn, 1.0, hi)
         elif method == "agresti_coull":
             nt = safe_n + z * z
             pt = (x + z * z / 2.0) / nt
