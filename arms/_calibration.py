@@ -17,7 +17,15 @@ Service time from a median and a P95
     Lognormal, ``mu = ln(median)``, ``sigma = (ln(p95) - ln(median)) / z_0.95`` with
     ``z_0.95 = norm.isf(0.05) = 1.6449``: the median and the 95th percentile are reproduced
     exactly. Its mean is ``median * exp(sigma^2 / 2)`` (:func:`mean_service_ms`), which is what
-    loads a server (:func:`utilisation`).
+    loads a server (:func:`utilisation`). The plan's median and P95 are *service* times; observed
+    latency adds the queue wait and the network round trip (``docs/calibration.md``).
+
+Which figures come from the study (``shared/STUDY.md``, Study 2): Qwen-2.5-3B accuracy 0.793 and
+median 988 ms; DeepSeek-V3 accuracy 0.830 and P95 about 2,295 ms; Phi-4-mini "below Qwen-2.5-3B";
+the gates (0.85, 2,000 ms). Illustrative (chosen for the starter plan, to be replaced by your own
+measurements): Phi-4-mini's figures, per-family accuracies and confusion rows, the case difficulty
+SD 1.5, the P95s and medians the study does not give, concurrency, round trips, failure rates and
+downstream qualities.
 """
 
 from __future__ import annotations
