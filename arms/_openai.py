@@ -127,6 +127,22 @@ class ClientPool:
             self._clients[key] = found
         return found
 
+    async def warm_up(self, timeout_s: float = 2.0) -> None:
+        """One ``GET {base_url}/models`` per client, errors ignored, before the campaign's clock starts.
+
+        The first request through a new client pays one-off costs (lazy imports in the HTTP
+        stack, the TCP / TLS handshake) that would otherwise land on the first scheduled
+        requests and delay the dispatcher; every OpenAI-compatible server answers ``/models``.
+        """
+        async def one(base: str, client: httpx.AsyncClient) -> None:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await client.get(f"{base}/models")
+            except (TimeoutError, httpx.HTTPError):
+                pass
+
+        await asyncio.gather(*(one(base, c) for base, c in self._clients.items()))
+
     async def aclose(self) -> None:
         """Close every client."""
         clients, self._clients = list(self._clients.values()), {}
@@ -222,6 +238,9 @@ class OpenAIChat:
         self.retry = retry
         self.labels = tuple(labels) if labels is not None else None
         self.url = chat_url(backend.base_url)
+        # Create the shared client now: building one (its TLS context) takes tens of
+        # milliseconds, which must not happen inside the first scheduled request.
+        pool.client(backend.base_url)
         self._key: str | None = None
         if backend.api_key_env is not None:
             key = os.environ.get(backend.api_key_env)

@@ -1,0 +1,115 @@
+"""The live run's in-flight journal: which requests were sent, and each one's timeline.
+
+A live campaign commits trials to the store in small batches, so at any instant some requests are
+sent but not stored. The journal (``<store>.live.jsonl``, JSON Lines, append-only, flushed after
+every line so that it survives a ``kill -9`` of the runner) records:
+
+- ``{"e": "segment", ...}`` when a run (or a resumed run) starts: its wall-clock origin;
+- ``{"e": "sent", "seq": n, "sent_s": t}`` the moment request ``n`` is handed to its arm;
+- ``{"e": "done", "seq": n, ...}`` when it finished, with its timeline: scheduled, sent, first
+  byte, first token, routing done, downstream first token, done (seconds on the plan's timeline).
+
+On start, every ``sent`` request whose trial is not in the store was in flight when the previous
+run died: it is stored as ``interrupted`` (see :func:`interrupted_record`) before anything else is
+sent, so nothing is silently lost and nothing is sent twice. The journal is informational beyond
+that (the store is the record); it is kept, not truncated, so the timelines of all segments stay
+available (first byte has no column in the trial table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from experiment.store import store_path
+from prereg.records import Case, TrialRecord
+
+__all__ = ["InFlight", "Journal", "interrupted_record", "journal_path", "read_in_flight"]
+
+INTERRUPTED_ERROR = "in flight when the run stopped (killed or Ctrl-C); not resent"
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A request the journal saw sent: its sequence number and send time (plan timeline, s)."""
+
+    seq: int
+    sent_s: float
+
+
+def journal_path(url: str, plan_hash: str) -> Path:
+    """``<store>.live.jsonl`` beside a DuckDB store; in the working directory for other stores."""
+    path = store_path(url)
+    if path is None:
+        return Path.cwd() / f"routetrial-{plan_hash[:12]}.live.jsonl"
+    return path.with_name(path.name + ".live.jsonl")
+
+
+def read_in_flight(path: Path) -> dict[int, InFlight]:
+    """Every request the journal records as sent (a torn last line, from a kill, is ignored)."""
+    sent: dict[int, InFlight] = {}
+    try:
+        fh = path.open("r", encoding="utf-8")
+    except FileNotFoundError:
+        return sent
+    with fh:
+        for line in fh:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("e") == "sent":
+                seq = int(event["seq"])
+                sent[seq] = InFlight(seq, float(event["sent_s"]))
+    return sent
+
+
+class Journal:
+    """Append-only writer of journal events, one flushed line each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] = path.open("a", encoding="utf-8")
+
+    def _write(self, event: dict[str, Any]) -> None:
+        self._fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+        # flush() hands the line to the kernel: it survives the process being killed.
+        self._fh.flush()
+
+    def segment(self, **fields: Any) -> None:
+        """A run segment starts."""
+        self._write({"e": "segment", "pid": os.getpid(), **fields})
+
+    def sent(self, seq: int, sent_s: float) -> None:
+        """Request ``seq`` was sent at ``sent_s``."""
+        self._write({"e": "sent", "seq": seq, "sent_s": round(sent_s, 6)})
+
+    def done(self, seq: int, timeline: dict[str, float | None]) -> None:
+        """Request ``seq`` finished; ``timeline`` holds its times."""
+        self._write({"e": "done", "seq": seq,
+                     **{k: (None if v is None else round(v, 6)) for k, v in timeline.items()}})
+
+    def close(self) -> None:
+        """Close the file."""
+        self._fh.close()
+
+
+def interrupted_record(
+    plan_hash: str, seq: int, trial_id: str, case: Case, arm: str, replay: int,
+    scheduled_s: float, sent_s: float | None, *, router: bool,
+) -> TrialRecord:
+    """The row of a request that was in flight when the run stopped: status ``interrupted``."""
+    lateness = None if sent_s is None else (sent_s - scheduled_s) * 1000.0
+    return TrialRecord(
+        plan_hash=plan_hash, trial_id=trial_id, seq=seq, case_id=case.id, family=case.family,
+        arm=arm, replay=replay, scheduled_s=scheduled_s, sent_s=sent_s, end_s=None,
+        lateness_ms=lateness, routing_status="interrupted" if router else None,
+        routing_latency_ms=None, routing_first_token_ms=None, routing_attempts=None,
+        predicted_label=None, gold_labels="|".join(case.gold_labels), correct=None,
+        routed_model=None, downstream_status=None if router else "interrupted",
+        downstream_latency_ms=None, downstream_correct=None, e2e_latency_ms=None,
+        tokens_in=0, tokens_out=0, cost_usd=0.0, status="interrupted", error=INTERRUPTED_ERROR,
+    )
