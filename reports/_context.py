@@ -1,0 +1,247 @@
+"""The pure context builder: results, plan and registration in, what the template prints out.
+
+Everything a reader sees is decided here, in plain data the template only lays out: verdict rows,
+the checked CONSORT flow, the registration facts, baseline and outcome tables with every estimate
+paired with its interval, the charts as SVG text, the design limits, the checklist and the
+limitations. Nothing here estimates anything: numbers come from :class:`analysis.Results` (and
+the design limits from :mod:`analysis`), the builder only selects, formats and checks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from analysis import ArmResult, GateVerdict, Results
+from prereg.errors import AnalysisError
+from prereg.records import Case
+from prereg.schema import Plan, RouterArmSpec
+from reports._checklist import CHECKLIST, ChecklistItem
+from reports._flow import ArmFlow, Flow, breakdown, check_flow
+from reports._flow_svg import flow_svg
+from reports._format import OPS, Shown, metric_formatter
+from reports._limitations import limitations
+from reports._outcomes import ChartSet, OutcomeRow, build_charts, comparison_rows, outcome_rows
+from reports._registration import Registration
+from reports._sections import (
+    BaselineView,
+    DesignView,
+    EndToEndView,
+    build_baseline,
+    build_design,
+    build_end_to_end,
+)
+from reports._svg import arm_colour
+
+__all__ = ["GateCell", "ReportContext", "SECTIONS", "VerdictRow", "build_context", "flow_from_results"]
+
+#: Section anchors and headings, in page order.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("verdict", "Verdict"),
+    ("flow", "CONSORT flow"),
+    ("registration", "Registration"),
+    ("baseline", "Baseline"),
+    ("outcomes", "Outcomes"),
+    ("end-to-end", "End to end"),
+    ("design", "Design"),
+    ("checklist", "CONSORT checklist"),
+    ("limitations", "Limitations"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GateCell:
+    """One gate's decision for one arm, with the numbers that decided it."""
+
+    gate: str
+    verdict: str
+    estimate: Shown
+    threshold: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRow:
+    """A router arm's overall verdict and its gates in plan order."""
+
+    arm: str
+    colour: str
+    verdict: str
+    reason: str
+    gates: tuple[GateCell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """Everything the page template renders."""
+
+    title: str
+    plan: Plan
+    sections: tuple[tuple[str, str], ...]
+    gate_headers: tuple[tuple[str, str], ...]
+    verdicts: tuple[VerdictRow, ...]
+    headline: str
+    flow: Flow
+    flow_svg: str
+    registration: Registration
+    deviations: tuple[str, ...]
+    arms_table: tuple[tuple[str, str, str, str], ...]
+    baseline: BaselineView
+    outcomes: tuple[OutcomeRow, ...]
+    charts: ChartSet
+    comparisons: tuple[tuple[str, Shown, str, str, str], ...]
+    results: Results
+    end_to_end: EndToEndView
+    design: DesignView
+    checklist: tuple[tuple[ChecklistItem, str], ...]
+    limitations: tuple[str, ...]
+    colours: Mapping[str, str]
+
+
+def arm_colours(plan: Plan) -> dict[str, str]:
+    """Each arm's chart colour: the control grey, routers in palette order."""
+    routers = [a.id for a in plan.router_arms]
+    return {a.id: arm_colour(routers.index(a.id)) if a.id in routers else arm_colour(0, control=True)
+            for a in plan.arms}
+
+
+_NEVER_RUN = "never run (no trial row)"
+
+
+def flow_from_results(results: Results, plan: Plan) -> Flow:
+    """The CONSORT flow of the results, checked node to node (AnalysisError names arm and node).
+
+    Enrolled counts come from the plan (its declared requests and unique cases); each arm's column
+    from that arm's :class:`analysis.FlowCounts`. A router's analysed node is the routing-accuracy
+    analysis; the control's, which makes no routing decision, is the end-to-end latency analysis.
+    """
+    arms = []
+    for arm in results.arms:
+        f = arm.flow
+        allocated = f.allocated if f.allocated is not None else f.scheduled
+        if arm.kind == "router":
+            # The analysis counts exclusions among trial rows; scheduled requests without a row
+            # are the remaining way out of the analysed node.
+            analysed = f.analysed
+            excluded = {**f.excluded, _NEVER_RUN: f.missing}
+        else:
+            # The control has no routing decision: its analysed node is the end-to-end analysis.
+            analysed = arm.e2e_latency_median.n
+            excluded = {_NEVER_RUN: f.missing, "not sent": f.not_sent,
+                        "no end-to-end outcome (failed or excluded by the plan)": f.sent - analysed}
+        arms.append(ArmFlow(
+            arm=arm.arm,
+            kind=arm.kind,
+            allocated=allocated,
+            allocated_cases=arm.unique_cases,
+            sent=f.sent,
+            not_sent=breakdown({_NEVER_RUN: f.missing, "not sent": f.not_sent}),
+            completed=f.completed,
+            failed=breakdown(f.failed_by_status),
+            analysed=analysed,
+            analysed_cases=_analysed_cases(arm),
+            excluded=breakdown(excluded),
+        ))
+    return check_flow(Flow(scheduled=plan.sample_size.requests_total,
+                           unique_cases=plan.sample_size.unique_cases, arms=tuple(arms)))
+
+
+def _analysed_cases(arm: ArmResult) -> int:
+    if arm.accuracy is not None and arm.accuracy.unit == "case":
+        return int(arm.accuracy.n)
+    if arm.clustering is not None:
+        return arm.clustering.n_cases
+    return arm.e2e_latency_mean.n_cases
+
+
+def _gate_bounds(g: GateVerdict) -> str:
+    """Both one-sided bounds of a gate's metric: whichever clears or misses the threshold decided it."""
+    f = metric_formatter(g.metric)
+    parts = []
+    for iv in (g.deciding_bound, g.opposite_bound):
+        if iv is None:
+            continue
+        if iv.side == "lower":
+            parts.append((0, f"lower {iv.level:.0%} bound " + ("none" if iv.lower is None else f(iv.lower))))
+        elif iv.side == "upper":
+            parts.append((1, f"upper {iv.level:.0%} bound " + ("none at this n" if iv.upper is None else f(iv.upper))))
+    return ", ".join(text for _, text in sorted(parts)) or "decided by the point estimate"
+
+
+def _verdicts(results: Results, plan: Plan, colours: Mapping[str, str]) -> tuple[VerdictRow, ...]:
+    rows = []
+    for v in results.viability:
+        cells = []
+        for gate in plan.gates:
+            g = next((x for x in results.gates if x.arm == v.arm and x.gate == gate.id), None)
+            if g is None:
+                continue
+            f = metric_formatter(g.metric)
+            value = "no estimate" if g.estimate is None else f(g.estimate)
+            cells.append(GateCell(
+                gate=g.gate, verdict=g.verdict, estimate=Shown(value, _gate_bounds(g), g.rule),
+                threshold=f"gate {OPS[g.op]} {f(g.threshold)}", reason=g.reason,
+            ))
+        rows.append(VerdictRow(v.arm, colours.get(v.arm, "#444"), v.verdict, v.reason, tuple(cells)))
+    return tuple(rows)
+
+
+def _headline(verdicts: Sequence[VerdictRow]) -> str:
+    passing = [v.arm for v in verdicts if v.verdict == "PASS"]
+    if passing:
+        return f"Viable under the pre-registered gates: {', '.join(passing)}."
+    if any(v.verdict == "INCONCLUSIVE" for v in verdicts):
+        return "No router arm passes every gate; some decisions are inconclusive at this sample size."
+    return "No router arm passes every pre-registered gate."
+
+
+def _arms_table(plan: Plan) -> tuple[tuple[str, str, str, str], ...]:
+    rows = []
+    for a in plan.arms:
+        if isinstance(a, RouterArmSpec):
+            c = a.classifier
+            rows.append((a.id, "router", f"{c.model} ({c.backend.kind})", a.description))
+        else:
+            rows.append((a.id, "control", f"all requests to {a.model}", a.description))
+    return tuple(rows)
+
+
+def build_context(results: Results, plan: Plan, registration: Registration,
+                  design: Mapping[str, Any] | None = None, corpus: Sequence[Case] = ()) -> ReportContext:
+    """Build the report's context; raises AnalysisError when results and plan disagree.
+
+    The results must cover exactly the plan's arms (the page shows every arm of the plan), and the
+    CONSORT flow must add up (:func:`reports.check_flow`).
+    """
+    found = tuple(a.arm for a in results.arms)
+    if found != plan.arm_ids:
+        raise AnalysisError(f"results: arms: expected the plan's arms {list(plan.arm_ids)}, found {list(found)}")
+    colours = arm_colours(plan)
+    flow = flow_from_results(results, plan)
+    verdicts = _verdicts(results, plan, colours)
+    return ReportContext(
+        title=plan.study.title,
+        plan=plan,
+        sections=SECTIONS,
+        gate_headers=tuple((g.id, f"{g.metric.replace('_', ' ')} {OPS[g.op]} "
+                            f"{metric_formatter(g.metric)(g.threshold)}") for g in plan.gates),
+        verdicts=verdicts,
+        headline=_headline(verdicts),
+        flow=flow,
+        flow_svg=flow_svg(flow, colours),
+        registration=registration,
+        deviations=results.plan.deviations,
+        arms_table=_arms_table(plan),
+        baseline=build_baseline(results, plan, corpus),
+        outcomes=outcome_rows(results),
+        charts=build_charts(results, plan, colours),
+        comparisons=comparison_rows(results),
+        results=results,
+        end_to_end=build_end_to_end(results),
+        design=build_design(results, plan, design),
+        checklist=tuple((item, dict(SECTIONS).get(item.section or "", "")) for item in CHECKLIST),
+        limitations=limitations(results, plan, registration),
+        colours=colours,
+    )
+

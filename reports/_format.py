@@ -1,0 +1,84 @@
+"""Numbers as the report prints them: an estimate never without its interval.
+
+:class:`Shown` pairs an estimate's text with its interval's text; the template has no way to show
+one without the other. A missing bound (no finite distribution-free bound at this n) is printed as
+words, never as a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from analysis import Interval
+
+__all__ = ["OPS", "Shown", "fmt_count", "fmt_ms", "fmt_pct", "fmt_usd", "metric_formatter", "show"]
+
+Fmt = Callable[[float], str]
+
+#: Comparison operators as printed.
+OPS = {">=": "≥", "<=": "≤"}
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """An estimate as text with its interval as text and a note on how the interval was made."""
+
+    value: str
+    interval: str
+    note: str
+
+
+def fmt_pct(x: float) -> str:
+    """A proportion as a percentage with one decimal: ``0.7933`` -> ``79.3%``."""
+    return f"{100 * x:.1f}%"
+
+
+def fmt_ms(x: float) -> str:
+    """A duration in milliseconds with thousands separators: ``2295.4`` -> ``2,295 ms``."""
+    return f"{x:,.0f} ms"
+
+
+def fmt_usd(x: float) -> str:
+    """US dollars with three decimals (per-1k costs of small models are fractions of a cent)."""
+    return f"${x:,.3f}"
+
+
+def fmt_count(x: float) -> str:
+    """A count, or a non-integer case-level sum with one decimal."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def fmt_signed(f: Fmt) -> Fmt:
+    """A formatter for differences: always with a sign."""
+    return lambda x: ("+" if x > 0 else "−" if x < 0 else "±") + f(abs(x))
+
+
+def metric_formatter(metric: str) -> Fmt:
+    """The formatter of a gate metric: percent for accuracy, milliseconds for latency."""
+    return fmt_ms if metric.endswith("_ms") or "latency" in metric else fmt_pct
+
+
+def _interval_note(iv: Interval) -> str:
+    side = {"two-sided": "two-sided", "lower": "one-sided lower", "upper": "one-sided upper"}[iv.side]
+    method = iv.method.replace("_", " ")
+    text = f"{iv.level:.0%} {side}, {method}"
+    return f"{text}; {iv.note}" if iv.note else text
+
+
+def show(estimate: float | None, interval: Interval | None, f: Fmt) -> Shown:
+    """An estimate with its interval; ``no estimate`` when there is no data."""
+    if estimate is None:
+        note = interval.note if interval is not None and interval.note else "no data"
+        return Shown("no estimate", "", note)
+    if interval is None:
+        return Shown(f(estimate), "interval not available", "")
+    lo = "no lower bound" if interval.lower is None else f(interval.lower)
+    hi = "no finite upper bound" if interval.upper is None else f(interval.upper)
+    if interval.side == "lower":
+        text = f"lower bound {lo}"
+    elif interval.side == "upper":
+        text = f"upper bound {hi}"
+    else:
+        text = f"[{lo}, {hi}]"
+    return Shown(f(estimate), text, _interval_note(interval))

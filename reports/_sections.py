@@ -1,0 +1,178 @@
+"""The Baseline, End-to-end and Design sections as plain rows for the template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import analysis
+from analysis import Results
+from prereg.records import Case
+from prereg.schema import ConfidenceBoundRule, Plan
+from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
+
+__all__ = ["BaselineView", "DesignView", "EndToEndView", "build_baseline", "build_design", "build_end_to_end"]
+
+_EXCERPT = 240
+
+_GROUPS = {
+    "correctly_routed": "correctly routed",
+    "misrouted": "misrouted",
+    "routing_failed": "routing failed (fallback model)",
+    "all": "all requests of the arm",
+    "control": "control (no routing)",
+}
+
+_OUTCOMES = {
+    "e2e_latency_mean_ms": ("end-to-end latency, mean", fmt_ms),
+    "e2e_latency_median_ms": ("end-to-end latency, median", fmt_ms),
+    "cost_per_1k_usd": ("cost per 1,000 requests", fmt_usd),
+    "downstream_quality": ("downstream answer quality", fmt_pct),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineView:
+    """Families per arm (balance), the SRM checks and example requests per family."""
+
+    arms: tuple[str, ...]
+    balance: tuple[tuple[str, tuple[int, ...], int], ...]
+    balance_test: str
+    srm: tuple[tuple[str, str, str, str, bool], ...]
+    examples: tuple[tuple[str, str, str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamView:
+    """One router arm's downstream quality by routing outcome."""
+
+    arm: str
+    caveat: str
+    groups: tuple[tuple[str, Shown, Shown | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EndToEndView:
+    """Downstream quality per routing outcome, and each router against the control."""
+
+    downstream: tuple[DownstreamView, ...]
+    versus_control: tuple[tuple[str, str, Shown], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DesignView:
+    """What the sample size could show, and power figures when a design diagnosis exists."""
+
+    rows: tuple[tuple[str, str], ...]
+    power: tuple[tuple[str, str], ...]
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "not computable"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
+
+
+def build_baseline(results: Results, plan: Plan, corpus: Sequence[Case]) -> BaselineView:
+    """Balance of task families across arms, SRM checks, and one example request per family."""
+    b = results.balance
+    balance = tuple((fam, tuple(row), sum(row)) for fam, row in zip(b.families, b.counts, strict=True))
+    test = (f"χ² = {b.chi2:.2f}, df = {b.df}, {_p(b.p_value)} ({b.unit}s)" if b.chi2 is not None
+            else "χ² test not computable (too few categories or no data)")
+    srm = tuple(
+        (s.what,
+         ", ".join(f"{arm} {s.observed.get(arm, 0):,} (expected {s.expected.get(arm, 0.0):,.1f})"
+                   for arm in plan.arm_ids),
+         "not computable" if s.chi2 is None else f"χ² = {s.chi2:.2f}, df = {s.df}",
+         _p(s.p_value) + f" (flagged below {s.threshold:g})",
+         s.mismatch)
+        for s in results.srm
+    )
+    seen: set[str] = set()
+    examples = []
+    for case in sorted(corpus, key=lambda c: (c.family, c.id)):
+        if case.family in seen:
+            continue
+        seen.add(case.family)
+        text = case.text if len(case.text) <= _EXCERPT else case.text[: _EXCERPT - 1] + "…"
+        examples.append((case.family, case.id, text, " | ".join(case.gold_labels)))
+    return BaselineView(b.arms, balance, test, srm, tuple(examples))
+
+
+def build_end_to_end(results: Results) -> EndToEndView:
+    """Downstream quality by routing outcome and the router-vs-control differences."""
+    downstream = tuple(
+        DownstreamView(
+            d.arm, d.caveat,
+            tuple((_GROUPS.get(g.group, g.group), show(g.quality.estimate, g.quality.interval, fmt_pct),
+                   None if g.versus_control is None else
+                   show(g.versus_control.estimate, g.versus_control.interval, fmt_signed(fmt_pct)))
+                  for g in d.groups),
+        )
+        for d in results.downstream
+    )
+    versus = []
+    for c in results.control_comparisons:
+        label, f = _OUTCOMES.get(c.outcome, (c.outcome, fmt_pct))
+        versus.append((c.arm, label, show(c.difference.estimate, c.difference.interval, fmt_signed(f))))
+    return EndToEndView(downstream, tuple(versus))
+
+
+def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
+    if isinstance(value, Mapping):
+        for k in value:
+            _flatten(f"{prefix} › {k}" if prefix else str(k), value[k], out)
+    elif isinstance(value, (list, tuple)):
+        out.append((prefix, ", ".join(_scalar(v) for v in value)))
+    else:
+        out.append((prefix, _scalar(value)))
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def build_design(results: Results, plan: Plan, power: Mapping[str, Any] | None) -> DesignView:
+    """Design limits as planned and as analysed, and the design diagnosis's figures if given."""
+    d = results.design
+    method = plan.analysis.ci_method
+    planned_n = plan.sample_size.unique_cases if plan.analysis.unit == "case" else plan.sample_size.requests_total
+    unit = "cases" if plan.analysis.unit == "case" else "requests"
+    rows: list[tuple[str, str]] = [("Units of analysis for accuracy", f"{d.accuracy_units:,} {unit} analysed, "
+                                    f"{planned_n:,} planned")]
+    for gate in plan.gates:
+        level = gate.rule.level if isinstance(gate.rule, ConfidenceBoundRule) else None
+        if gate.metric == "routing_accuracy":
+            planned = (analysis.fewest_correct_to_pass(planned_n, gate.threshold, level, method)
+                       if level is not None and gate.op == ">=" else None)
+            got = d.fewest_correct_to_pass.get(gate.id)
+            rows.append((f"Gate {gate.id}: fewest correct to pass",
+                         _fewest(got, d.accuracy_units, level) + "; as planned: " + _fewest(planned, planned_n, level)))
+        elif "p95" in gate.metric or "median" in gate.metric:
+            q = 0.95 if "p95" in gate.metric else 0.5
+            need = d.min_n_for_upper_bound.get(gate.id)
+            if need is None and level is not None:
+                need = analysis.min_n_for_quantile_upper_bound(q, level)
+            if need is None:
+                rows.append((f"Gate {gate.id}: certifiable from above", "point-estimate rule: no bound needed"))
+                continue
+            ok = d.smallest_latency_n >= need
+            rows.append((f"Gate {gate.id}: certifiable from above",
+                         f"{'yes' if ok else 'no'}: a distribution-free upper bound on the "
+                         f"{'P95' if q == 0.95 else 'median'} needs n ≥ {need:,}; the smallest arm has "
+                         f"{d.smallest_latency_n:,} latency observations"))
+    flat: list[tuple[str, str]] = []
+    if power:
+        _flatten("", power, flat)
+    return DesignView(tuple(rows), tuple(flat))
+
+
+def _fewest(x: int | None, n: int, level: float | None) -> str:
+    if level is None:
+        return "point-estimate rule"
+    if x is None:
+        return f"cannot pass at n = {n:,} (even {n:,}/{n:,} does not clear the bound)"
+    return f"{x:,} of {n:,} ({x / n:.1%})"
