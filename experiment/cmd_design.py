@@ -1,7 +1,155 @@
-"""CLI commands (placeholder until its issue lands)."""
+"""The ``design`` command: simulate a plan's design before the campaign (docs/design.md).
+
+Thin wiring to :mod:`experiment.design`; the library is imported inside the command so that
+``routetrial --help`` stays fast. The plan must be valid (every ``check``); it need not be frozen,
+since an author runs this while still choosing the sample size.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+__all__ = ["COMMANDS", "format_design"]
+
+
+class _Bars:
+    """One click progress bar per phase on stderr (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self._phase: str | None = None
+        self._bar: Any = None
+        self._shown = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            self.close()
+            self._phase, self._shown = phase, 0
+            self._bar = click.progressbar(length=total, label=f"simulating {phase}", show_eta=True,
+                                          show_pos=True, file=sys.stderr, width=24)
+            self._bar.__enter__()
+        if done > self._shown:
+            self._bar.update(done - self._shown)
+            self._shown = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def format_design(results: dict[str, Any]) -> list[str]:
+    """A short plain-text table of the design figures (what ``routetrial design`` prints)."""
+    lines = [
+        f"{'arm':<16} {'gate':<14} {'truth':>8} {'P(PASS)':>8} {'P(FAIL)':>8} {'P(INC)':>7} "
+        f"{'power':>6} {'type I':>7} {'n @' + format(results['target_power'], '.0%'):>7}"
+    ]
+    gates = results["gates"]
+    min_cases = results.get("min_cases")
+    for arm in results["arms"]:
+        assumed = results["assumed"][arm]
+        for gate in gates:
+            g = assumed["gates"][gate["id"]]
+            boundary = results["boundary"][gate["id"]][arm]
+            digits = 3 if gate["metric"] == "routing_accuracy" else 0
+            n_text = "-"
+            if min_cases is not None:
+                m = min_cases["arms"][arm][gate["id"]]
+                if m["target"] is not None:
+                    n_text = str(m["n"]) if m["n"] is not None else f">{min_cases['n_max']}"
+            lines.append(
+                f"{arm:<16} {gate['id']:<14} {_fmt(g['truth'], digits):>8} {_fmt(g['p_pass']):>8} "
+                f"{_fmt(g['p_fail']):>8} {_fmt(g['p_inconclusive']):>7} {_fmt(g['power'], 2):>6} "
+                f"{_fmt(boundary['type_i_error']):>7} {n_text:>7}"
+            )
+    lines.append("")
+    for arm in results["arms"]:
+        cov = results["assumed"][arm]["accuracy_interval"]
+        level = "-" if cov["level"] is None else f"{cov['level']:.0%}"
+        lines.append(
+            f"{arm}: accuracy interval coverage {_fmt(cov['coverage'])} +/- "
+            f"{_fmt(cov['coverage_mc_se'])} (nominal {level}), bias of the accuracy {_fmt(cov['bias'], 4)}"
+        )
+    extra = [what for what, key in (("grid point", "curve"), ("corpus size", "min_cases"))
+             if results.get(key) is not None]
+    per = f", {results['curve_sims']} per {' and '.join(extra)}" if extra else ""
+    lines.append(
+        f"{results['sims']} simulations per world{per}. type I: P(PASS) with the truth on the "
+        f"threshold; power: P(the verdict the truth deserves); n: fewest unique cases for that power."
+    )
+    return lines
+
+
+@click.command("design")
+@click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--sims", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Simulations under the assumed truths and at each gate boundary.")
+@click.option("--curve-sims", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Simulations per grid point and per corpus size of the sample-size search.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes (default: all cores). Results do not depend on it.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a process pool; dask: a dask.distributed cluster (optional extra).")
+@click.option("--dask-scheduler", metavar="ADDRESS", default=None,
+              help="With --engine dask: an existing scheduler (default: a local cluster).")
+@click.option("--grid/--no-grid", default=True, show_default=True,
+              help="Simulate the P(PASS) curve over true accuracies 0.70..0.95.")
+@click.option("--min-cases/--no-min-cases", default=True, show_default=True,
+              help="Search the fewest unique cases that reach 80% power.")
+@click.option("--max-cases", type=click.IntRange(min=1), default=None,
+              help="Largest corpus the sample-size search tries (default: 8 x the corpus).")
+def design_command(
+    plan: Path, sims: int, curve_sims: int, workers: int | None, engine: str,
+    dask_scheduler: str | None, grid: bool, min_cases: bool, max_cases: int | None,
+) -> None:
+    """Simulate PLAN's whole design many times: power, type I error, coverage, sample size.
+
+    Runs the plan's traffic, simulated arms and locked analysis in memory (no store) under the
+    plan's assumed truths, at each gate's boundary and over a grid of true accuracies, and writes
+    <plan stem>.design.json beside the plan. The plan need not be frozen.
+    """
+    from experiment.design import (
+        DEFAULT_GRID,
+        DesignSettings,
+        EngineSettings,
+        diagnose,
+        write_design_results,
+    )
+    from prereg.check import load_checked_plan
+
+    checked = load_checked_plan(plan)
+    settings = DesignSettings(
+        sims=sims, curve_sims=curve_sims, grid=DEFAULT_GRID if grid else (),
+        min_cases=min_cases, max_cases=max_cases,
+    )
+    runner = EngineSettings(
+        "dask" if engine == "dask" else "local", workers, dask_address=dask_scheduler
+    )
+    bars = _Bars()
+    started = time.perf_counter()
+    try:
+        results = diagnose(
+            checked.plan, checked.corpus, base_dir=checked.path.parent,
+            plan_hash=checked.canonical_sha256, settings=settings, engine=runner,
+            progress=bars if sys.stderr.isatty() else None, plan_file=checked.path.name,
+        )
+    finally:
+        bars.close()
+    elapsed = time.perf_counter() - started
+    path = write_design_results(checked.path, results)
+    click.echo(f"design of {plan} ({len(checked.corpus)} cases, seed {results['seed']}; "
+               f"{runner.engine} engine, {runner.workers} workers, {elapsed:.1f} s)")
+    for line in format_design(results):
+        click.echo(line)
+    click.echo(f"results: {path}")
+
+
+COMMANDS: list[click.Command] = [design_command]

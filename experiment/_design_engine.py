@@ -1,0 +1,148 @@
+"""Where the simulations run: inline, a local process pool (the default), or a Dask cluster.
+
+Every engine runs the same picklable task function on the same chunks and returns the results in
+task order, so what a design reports never depends on the engine or the number of workers: a
+simulation's random streams are fixed by its index, not by the process that runs it.
+Dask (``dask.distributed``) is an optional dependency (``pip install 'routetrial[distributed]'``),
+imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Literal, TypeVar
+
+from prereg.errors import InputError
+
+__all__ = ["ENGINES", "Engine", "EngineSettings", "chunk_bounds", "default_workers", "run_tasks"]
+
+Engine = Literal["local", "dask"]
+ENGINES: tuple[Engine, ...] = ("local", "dask")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Called with the number of tasks finished so far and the total.
+Progress = Callable[[int, int], None]
+
+
+class EngineSettings:
+    """How to run tasks: ``engine``, ``workers`` and, for Dask, a scheduler address or a local
+    cluster of ``workers`` processes (threads when ``dask_processes`` is False)."""
+
+    __slots__ = ("dask_address", "dask_processes", "engine", "workers")
+
+    def __init__(
+        self,
+        engine: Engine = "local",
+        workers: int | None = None,
+        *,
+        dask_address: str | None = None,
+        dask_processes: bool = True,
+    ) -> None:
+        if engine not in ENGINES:
+            raise InputError(f"expected one of {', '.join(ENGINES)}, found {engine!r}", field="--engine")
+        if workers is not None and workers < 1:
+            raise InputError(f"expected at least 1, found {workers}", field="--workers")
+        self.engine: Engine = engine
+        self.workers = default_workers() if workers is None else workers
+        self.dask_address = dask_address
+        self.dask_processes = dask_processes
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunk_bounds(count: int, workers: int, per_worker: int = 4) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges covering ``0..count``, about ``per_worker`` chunks per worker.
+
+    Chunks amortise the cost of shipping a task while leaving enough of them to balance load.
+    """
+    if count <= 0:
+        return []
+    size = max(1, math.ceil(count / (workers * per_worker)))
+    return [(start, min(count, start + size)) for start in range(0, count, size)]
+
+
+def run_tasks(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    settings: EngineSettings,
+    progress: Progress | None = None,
+) -> list[R]:
+    """``[fn(t) for t in tasks]`` on the chosen engine, in task order."""
+    if not tasks:
+        return []
+    if settings.engine == "dask":
+        return _run_dask(fn, tasks, settings, progress)
+    if settings.workers == 1 or len(tasks) == 1:
+        out: list[R] = []
+        for task in tasks:
+            out.append(fn(task))
+            if progress is not None:
+                progress(len(out), len(tasks))
+        return out
+    return _run_pool(fn, tasks, settings.workers, progress)
+
+
+def _run_pool(
+    fn: Callable[[T], R], tasks: Sequence[T], workers: int, progress: Progress | None
+) -> list[R]:
+    results: dict[int, R] = {}
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
+        pending: dict[Future[R], int] = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[pending.pop(future)] = future.result()
+            if progress is not None:
+                progress(len(results), len(tasks))
+    return [results[i] for i in range(len(tasks))]
+
+
+def _run_dask(
+    fn: Callable[[T], R], tasks: Sequence[T], settings: EngineSettings, progress: Progress | None
+) -> list[R]:
+    try:
+        # Imported as a module object: dask is optional and only partly typed.
+        distributed: Any = importlib.import_module("dask.distributed")
+    except ImportError:
+        raise InputError(
+            "expected dask.distributed to be installed for --engine dask "
+            "(pip install 'routetrial[distributed]'), found it missing",
+            field="--engine",
+        ) from None
+    cluster: Any = None
+    if settings.dask_address is None:
+        cluster = distributed.LocalCluster(
+            n_workers=settings.workers,
+            threads_per_worker=1,
+            processes=settings.dask_processes,
+            dashboard_address=None,
+        )
+        client = distributed.Client(cluster)
+    else:
+        client = distributed.Client(settings.dask_address)
+    try:
+        # pure=False: equal tasks are still separate simulations' work, never deduplicated.
+        futures = client.map(fn, list(tasks), pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: dict[int, R] = {}
+        for future in distributed.as_completed(futures):
+            results[index[future.key]] = future.result()
+            if progress is not None:
+                progress(len(results), len(tasks))
+        return [results[i] for i in range(len(tasks))]
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

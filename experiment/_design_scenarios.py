@@ -1,0 +1,267 @@
+"""The worlds a design is simulated in: the plan's assumed truths, the gate boundaries, a grid.
+
+A scenario is the plan itself with some of its simulated backends rewritten, plus the corpus it
+runs on and the true values the estimates are judged against. Nothing else changes: the same
+traffic, allocation, arms and locked analysis run in every scenario.
+
+Assumed truth
+    The plan as written. The true marginal routing accuracy of a router arm is the calibrated
+    per-family accuracy weighted by the corpus's family composition, times the probability that a
+    routing decision does not fail (``http_error`` / ``unparseable``, with retries where the plan
+    retries them). Timeouts are not in this figure (they depend on queueing); the figures record
+    how many trials timed out, and a truth is marked approximate when any did.
+
+Accuracy boundary (and the accuracy grid)
+    Every router classifier's per-family accuracy is set to the value (the gate's threshold at the
+    boundary), its failure rates to zero and its timeout out of reach, so the calibrated marginal
+    accuracy (:mod:`arms._calibration`) equals the value exactly, whatever the corpus's families.
+
+Latency boundary
+    Every router classifier keeps its lognormal median and gets ``p95_ms`` = the threshold (for a
+    median gate: median = threshold, the P95/median ratio kept), network round trip 0, failure
+    rates 0, its timeout out of reach, and a concurrency equal to the campaign's request count, so
+    no request ever queues: the routing latency *is* the service time, whose P95 is the threshold
+    by construction. Caveat: this is the boundary of the latency *distribution*, not of the plan's
+    server under its load; an order-statistic interval does not depend on the shape, a bootstrap
+    or a point estimate does a little.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prereg.canonical import canonical_hash
+from prereg.records import Case
+from prereg.schema import GateSpec, Plan, RouterArmSpec, SimulatedClassifierSpec
+
+__all__ = [
+    "ACCURACY_METRIC",
+    "LATENCY_METRICS",
+    "UNREACHABLE_TIMEOUT_MS",
+    "Scenario",
+    "accuracy_scenario",
+    "assumed_scenario",
+    "grid_values",
+    "latency_boundary_scenario",
+    "resize_corpus",
+    "sample_size_scenario",
+    "true_accuracy",
+]
+
+ACCURACY_METRIC = "routing_accuracy"
+#: Latency gate metrics and the quantile of the routing latency each one is about.
+LATENCY_METRICS: dict[str, float] = {
+    "routing_latency_p95_ms": 0.95,
+    "routing_latency_median_ms": 0.5,
+}
+#: A timeout no simulated request reaches (about 31 years), so no trial times out.
+UNREACHABLE_TIMEOUT_MS = 1e12
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One world to simulate: a (rewritten) plan, its corpus and the true values per router arm.
+
+    ``key`` names it in the results (``assumed``, ``boundary:<gate>``, ``grid:0.850``,
+    ``cases:120``). ``true_accuracy`` maps router arm ids to the true marginal accuracy;
+    ``true_latency_ms`` maps ``(arm, metric)`` to a true latency quantile when the construction
+    fixes one (the latency boundary), else it is empty and the pooled simulations stand in for it.
+    ``accuracy_exact`` says whether the accuracy truth is exact (no timeouts possible).
+    """
+
+    key: str
+    plan: Plan
+    cases: tuple[Case, ...]
+    true_accuracy: dict[str, float]
+    true_latency_ms: dict[tuple[str, str], float]
+    accuracy_exact: bool
+
+    @property
+    def identity(self) -> str:
+        """Canonical hash of the rewritten plan plus the case ids: equal worlds, equal sims."""
+        return canonical_hash(self.plan) + ":" + ",".join(c.id for c in self.cases)
+
+
+def _family_weights(cases: Sequence[Case]) -> dict[str, float]:
+    counts: dict[str, int] = {}
+    for case in cases:
+        counts[case.family] = counts.get(case.family, 0) + 1
+    return {f: k / len(cases) for f, k in sorted(counts.items())}
+
+
+def _success_probability(spec: SimulatedClassifierSpec, max_attempts: int, retried: bool) -> float:
+    """Probability that a routing decision ends ``ok`` (ignoring timeouts)."""
+    http, unparseable = spec.failures.http_error_rate, spec.failures.unparseable_rate
+    ok = 1.0 - http - unparseable
+    if not retried:
+        return ok
+    # An http_error is tried again (up to max_attempts), an unparseable answer is final.
+    return ok * sum(http**j for j in range(max_attempts))
+
+
+def true_accuracy(plan: Plan, cases: Sequence[Case], arm_id: str) -> float:
+    """The true marginal routing accuracy of a simulated router arm on this corpus.
+
+    ``sum_f w_f * accuracy[f]`` over the corpus's family shares ``w_f``, times the probability
+    that the decision does not fail (failures count as wrong under the default analysis plan).
+    """
+    arm = plan.arm(arm_id)
+    if not isinstance(arm, RouterArmSpec) or not isinstance(
+        arm.classifier.backend, SimulatedClassifierSpec
+    ):
+        raise KeyError(f"{arm_id} is not a simulated router arm")
+    spec = arm.classifier.backend
+    marginal = sum(w * spec.accuracy[f] for f, w in _family_weights(cases).items())
+    retry = arm.classifier.retry
+    counts_as_wrong = plan.analysis.failures.routing == "count_as_wrong"
+    success = _success_probability(spec, retry.max_attempts, "http_error" in retry.retry_on)
+    return marginal * success if counts_as_wrong else marginal
+
+
+def _simulated_router_ids(plan: Plan) -> tuple[str, ...]:
+    return tuple(
+        a.id for a in plan.router_arms if isinstance(a.classifier.backend, SimulatedClassifierSpec)
+    )
+
+
+def _rewrite_classifiers(
+    plan: Plan, edit: Callable[[dict[str, Any], dict[str, Any]], None]
+) -> Plan:
+    """A copy of ``plan`` where ``edit(classifier, backend)`` rewrote every simulated classifier."""
+    data = plan.model_dump(mode="python")
+    for arm in data["arms"]:
+        if arm["kind"] == "router" and arm["classifier"]["backend"]["kind"] == "simulated":
+            edit(arm["classifier"], arm["classifier"]["backend"])
+    return Plan.model_validate(data)
+
+
+def _no_failures(classifier: dict[str, Any], backend: dict[str, Any]) -> None:
+    backend["failures"] = {"http_error_rate": 0.0, "unparseable_rate": 0.0}
+    classifier["timeout_ms"] = UNREACHABLE_TIMEOUT_MS
+
+
+def assumed_scenario(plan: Plan, cases: Sequence[Case], key: str = "assumed") -> Scenario:
+    """The plan as written: the truths its simulated backends assume."""
+    routers = _simulated_router_ids(plan)
+    return Scenario(
+        key=key,
+        plan=plan,
+        cases=tuple(cases),
+        true_accuracy={a: true_accuracy(plan, cases, a) for a in routers},
+        true_latency_ms={},
+        accuracy_exact=False,
+    )
+
+
+def accuracy_scenario(plan: Plan, cases: Sequence[Case], accuracy: float, key: str) -> Scenario:
+    """Every router classifier at ``accuracy`` in every family, with no failures or timeouts."""
+    labels = plan.taxonomy.labels
+
+    def edit(classifier: dict[str, Any], backend: dict[str, Any]) -> None:
+        families = set(backend["accuracy"]) | set(labels) | {c.family for c in cases}
+        backend["accuracy"] = {f: accuracy for f in sorted(families)}
+        _no_failures(classifier, backend)
+
+    rewritten = _rewrite_classifiers(plan, edit)
+    routers = _simulated_router_ids(rewritten)
+    return Scenario(
+        key=key,
+        plan=rewritten,
+        cases=tuple(cases),
+        true_accuracy={a: true_accuracy(rewritten, cases, a) for a in routers},
+        true_latency_ms={},
+        accuracy_exact=True,
+    )
+
+
+def latency_boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Scenario:
+    """Every router classifier's routing-latency quantile exactly at the gate's threshold.
+
+    No queueing (concurrency = the campaign's request count), no network, no failures, no
+    timeouts; the lognormal keeps the plan's median (P95 gate) or its P95/median ratio (median
+    gate). A median that is not below a P95 threshold is moved to threshold / 2.
+    """
+    quantile = LATENCY_METRICS[gate.metric]
+    threshold = gate.threshold
+    requests = len(cases) * plan.traffic.replays_per_case * sum(plan.ratio_of(a) for a in plan.arm_ids)
+
+    def edit(classifier: dict[str, Any], backend: dict[str, Any]) -> None:
+        latency = backend["latency"]
+        median, p95 = float(latency["median_ms"]), float(latency["p95_ms"])
+        if quantile == 0.95:
+            latency["median_ms"] = median if median < threshold else threshold / 2.0
+            latency["p95_ms"] = threshold
+        else:
+            latency["median_ms"] = threshold
+            latency["p95_ms"] = threshold * (p95 / median)
+        latency["network_rtt_ms"] = 0.0
+        latency["concurrency"] = max(1, requests)
+        _no_failures(classifier, backend)
+
+    rewritten = _rewrite_classifiers(plan, edit)
+    routers = _simulated_router_ids(rewritten)
+    return Scenario(
+        key=f"boundary:{gate.id}",
+        plan=rewritten,
+        cases=tuple(cases),
+        true_accuracy={a: true_accuracy(rewritten, cases, a) for a in routers},
+        true_latency_ms={(a, gate.metric): threshold for a in routers},
+        accuracy_exact=True,
+    )
+
+
+def resize_corpus(cases: Sequence[Case], n: int) -> tuple[Case, ...]:
+    """``n`` cases taken round-robin over the task families, copying cases beyond the corpus.
+
+    Families are visited in sorted order, each family's cases in corpus order, so a subsample
+    keeps the family composition as even as the corpus allows. Past the corpus, the sequence
+    starts again with copies ``<id>~2``, ``<id>~3``, ...: a copy is a new case of the same family
+    and text, with its own difficulty (drawn per case by the simulated arms).
+    """
+    if n < 1 or not cases:
+        raise ValueError(f"expected n >= 1 and a non-empty corpus, found n={n}, {len(cases)} cases")
+    by_family: dict[str, list[Case]] = {}
+    for case in cases:
+        by_family.setdefault(case.family, []).append(case)
+    columns = [by_family[f] for f in sorted(by_family)]
+    order: list[Case] = []
+    for depth in range(max(len(c) for c in columns)):
+        order.extend(c[depth] for c in columns if depth < len(c))
+    out: list[Case] = []
+    for i in range(n):
+        case = order[i % len(order)]
+        copy = i // len(order)
+        if copy:
+            case = Case(
+                id=f"{case.id}~{copy + 1}",
+                text=case.text,
+                family=case.family,
+                gold_labels=case.gold_labels,
+                reference=case.reference,
+                grader=case.grader,
+            )
+        out.append(case)
+    return tuple(out)
+
+
+def sample_size_scenario(plan: Plan, cases: Sequence[Case], n: int) -> Scenario:
+    """The plan as written with ``n`` unique cases (:func:`resize_corpus`), sample size updated."""
+    resized = resize_corpus(cases, n)
+    data = plan.model_dump(mode="python")
+    weights = sum(plan.ratio_of(a) for a in plan.arm_ids)
+    data["sample_size"] = {
+        "unique_cases": n,
+        "requests_total": n * plan.traffic.replays_per_case * weights,
+    }
+    rewritten = Plan.model_validate(data)
+    scenario = assumed_scenario(rewritten, resized, key=f"cases:{n}")
+    return scenario
+
+
+def grid_values(start: float, stop: float, step: float) -> tuple[float, ...]:
+    """``start, start + step, ..., stop`` (inclusive), rounded to 6 decimals to be exact keys."""
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    return tuple(round(start + k * step, 6) for k in range(count))

@@ -1,0 +1,213 @@
+"""One simulation of a design: a whole campaign in memory, analysed by the locked analysis.
+
+It is the campaign path with the store taken out: :func:`traffic.build_schedule` and
+:func:`traffic.request_stream` in a :class:`simpy.Environment`, the plan's simulated arms
+(:func:`arms.build_simulated_arms`), every result flattened by :func:`arms.to_trial_record`, then
+:func:`analysis.analyze` on a :class:`analysis.TrialTable`. Only the verdicts and the few numbers
+the design figures need leave the worker.
+
+Simulation ``i`` runs the scenario's plan with ``randomization.seed`` replaced by a seed derived
+from the original plan's seed, its canonical hash and ``"design:<i>"``; the random streams keep
+the original plan's hash as their name. So simulation ``i`` is the same wherever and in whichever
+order it runs, and every scenario sees the same allocations and arrivals for the same ``i``
+(common random numbers: a P(PASS) curve over a grid is smooth rather than jagged).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import simpy
+
+from arms import ArmRequest, ArmResult, build_simulated_arms, to_trial_record
+from experiment._design_scenarios import Scenario
+from prereg.records import TrialRecord
+from prereg.schema import Plan
+from prereg.seeding import derive_seed_sequence
+from traffic import Schedule, build_schedule, request_stream
+
+__all__ = [
+    "ArmSim",
+    "ChunkTask",
+    "SimOutcome",
+    "run_campaign",
+    "sim_seed",
+    "simulate",
+    "simulate_chunk",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ArmSim:
+    """What one simulation concluded for one router arm.
+
+    ``verdicts`` and ``estimates`` follow the plan's gates in order (NaN: no estimate);
+    ``accuracy_*`` is the arm's accuracy estimate and two-sided interval at ``accuracy_level``
+    (NaN when an end does not exist); ``failed``/``timeouts`` count routing failures.
+    """
+
+    verdicts: tuple[str, ...]
+    estimates: tuple[float, ...]
+    viability: str
+    accuracy: float
+    accuracy_lower: float
+    accuracy_upper: float
+    accuracy_level: float
+    failed: int
+    timeouts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SimOutcome:
+    """One simulation: per router arm (plan order) its :class:`ArmSim`, and optionally the
+    routing latencies the analysis used (for a pooled reference quantile)."""
+
+    index: int
+    arms: tuple[ArmSim, ...]
+    latencies: tuple[np.ndarray, ...] | None
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Simulations ``start..stop-1`` of a scenario; picklable, the unit of work of every engine."""
+
+    scenario: Scenario
+    base_seed: int
+    plan_hash: str
+    base_dir: Path
+    start: int
+    stop: int
+    keep_latencies: bool
+
+
+def sim_seed(base_seed: int, plan_hash: str, index: int) -> int:
+    """The seed of simulation ``index``: derived from the plan's seed and hash, 63 bits."""
+    state = derive_seed_sequence(base_seed, plan_hash, f"design:{index}").generate_state(2, np.uint32)
+    return (int(state[0]) << 31) | (int(state[1]) >> 1)
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def run_campaign(
+    plan: Plan, scenario: Scenario, plan_hash: str, base_dir: Path
+) -> tuple[Schedule, list[TrialRecord]]:
+    """The schedule and every trial of one campaign of ``plan`` on the scenario's corpus.
+
+    The same steps as :func:`experiment.runner.simulate_campaign` without the store: trials are
+    kept in memory, in seq order.
+    """
+    cases = scenario.cases
+    schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
+    env = simpy.Environment()
+    arms = build_simulated_arms(plan, cases, plan_hash, env)
+    arm_ids = schedule.arm_ids
+    arm_objs = [arms[a] for a in arm_ids]
+    by_id = {c.id: c for c in cases}
+    case_objs = [by_id[c] for c in schedule.case_ids]
+    arm_index = schedule.arm_index.tolist()
+    case_index = schedule.case_index.tolist()
+    replay = schedule.replay.tolist()
+    scheduled = schedule.scheduled_s.tolist()
+    records: list[TrialRecord | None] = [None] * len(schedule)
+    process = env.process
+
+    def finish(request: ArmRequest, event: simpy.Event) -> None:
+        records[request.seq] = to_trial_record(plan_hash, request, cast(ArmResult, event.value))
+
+    def sink(seq: int) -> None:
+        a = arm_index[seq]
+        case = case_objs[case_index[seq]]
+        arm_id = arm_ids[a]
+        request = ArmRequest(seq, f"{arm_id}:{case.id}:{replay[seq]}", case, arm_id, replay[seq],
+                             scheduled[seq])
+        process(arm_objs[a].process(env, request)).callbacks.append(partial(finish, request))
+
+    env.process(request_stream(env, schedule, None, sink))
+    env.run()
+    return schedule, [r for r in records if r is not None]
+
+
+def simulate(task: ChunkTask, index: int) -> SimOutcome:
+    """Simulation ``index`` of the task's scenario: campaign, locked analysis, summary."""
+    from analysis import RunMeta, TrialTable, analyze
+
+    scenario = task.scenario
+    base = scenario.plan
+    plan = base.model_copy(
+        update={
+            "randomization": base.randomization.model_copy(
+                update={"seed": sim_seed(task.base_seed, task.plan_hash, index)}
+            )
+        }
+    )
+    schedule, records = run_campaign(plan, scenario, task.plan_hash, task.base_dir)
+    allocated = schedule.allocation_counts()
+    planned = {arm: sum(counts.values()) for arm, counts in allocated.items()}
+    meta = RunMeta(
+        plan_canonical_sha256=task.plan_hash,
+        plan_bytes_sha256=task.plan_hash,
+        analysis_code_matches=True,
+        deviations=(),
+        source="store",
+        planned_per_arm=planned,
+        allocated_per_arm_case=allocated,
+        live=None,
+    )
+    results = analyze(plan, TrialTable.from_records(records), meta)
+    routers = [a.id for a in plan.router_arms]
+    gate_ids = [g.id for g in plan.gates]
+    by_gate = {(v.arm, v.gate): v for v in results.gates}
+    viability = {v.arm: v.verdict for v in results.viability}
+    by_arm = {a.arm: a for a in results.arms}
+    arm_sims = []
+    for arm_id in routers:
+        verdicts = tuple(by_gate[(arm_id, g)].verdict for g in gate_ids)
+        estimates = tuple(_nan(by_gate[(arm_id, g)].estimate) for g in gate_ids)
+        accuracy = by_arm[arm_id].accuracy
+        failed = timeouts = 0
+        for r in records:
+            if r.arm == arm_id and r.routing_status is not None and r.routing_status != "ok":
+                failed += 1
+                timeouts += r.routing_status == "timeout"
+        arm_sims.append(
+            ArmSim(
+                verdicts=verdicts,
+                estimates=estimates,
+                viability=viability[arm_id],
+                accuracy=_nan(None if accuracy is None else accuracy.estimate),
+                accuracy_lower=_nan(None if accuracy is None else accuracy.interval.lower),
+                accuracy_upper=_nan(None if accuracy is None else accuracy.interval.upper),
+                accuracy_level=math.nan if accuracy is None else accuracy.interval.level,
+                failed=failed,
+                timeouts=timeouts,
+            )
+        )
+    latencies = None
+    if task.keep_latencies:
+        latencies = tuple(_routing_latencies(plan, records, arm_id) for arm_id in routers)
+    return SimOutcome(index=index, arms=tuple(arm_sims), latencies=latencies)
+
+
+def _routing_latencies(plan: Plan, records: list[TrialRecord], arm_id: str) -> np.ndarray:
+    """The routing latencies the analysis reads for an arm (failed decisions per the plan)."""
+    keep_failed = plan.analysis.failures.latency == "elapsed"
+    values = [
+        r.routing_latency_ms
+        for r in records
+        if r.arm == arm_id
+        and r.routing_latency_ms is not None
+        and (keep_failed or r.routing_status == "ok")
+    ]
+    return np.asarray(values, dtype=np.float64)
+
+
+def simulate_chunk(task: ChunkTask) -> list[SimOutcome]:
+    """Simulations ``task.start .. task.stop - 1``, in index order (the engines' task function)."""
+    return [simulate(task, i) for i in range(task.start, task.stop)]
