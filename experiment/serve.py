@@ -67,7 +67,7 @@ from prereg.records import Case, Status
 from prereg.schema import Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec
 from prereg.seeding import derive_rng
 
-__all__ = ["FaultSpec", "ServedRequest", "ServerThread", "SimulatedServer", "build_app"]
+__all__ = ["FaultSpec", "ServedRequest", "ServerThread", "SimulatedServer", "bind_socket", "build_app"]
 
 RequestKind = Literal["classifier", "downstream", "judge", "unknown"]
 Fault = Literal["http_500", "http_429", "garbage", "empty"]
@@ -358,6 +358,16 @@ def build_app(server: SimulatedServer) -> Starlette:
     ])
 
 
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (``port=0``: a free one), ready for uvicorn."""
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP, and
+    # without it Nagle + delayed ACK add ~40 ms to every keep-alive reply.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class ServerThread:
     """Run an ASGI app with uvicorn on 127.0.0.1 in a background thread (tests, benchmarks).
 
@@ -366,11 +376,7 @@ class ServerThread:
     """
 
     def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP, and
-        # without it Nagle + delayed ACK add ~40 ms to every keep-alive reply.
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+        self._sock = bind_socket(host, port)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
