@@ -74,8 +74,10 @@ def verify_command(plan: Path) -> None:
     report = verify(plan)
     if not report.ok:
         raise PlanChangedError(f"{plan}: {report.describe()}")
-    click.echo(f"unchanged: {plan} (plan bytes, corpus, analysis code and log agree with the lock "
-               f"of {report.lock.frozen_at_utc})")
+    click.echo(
+        f"unchanged: {plan} (plan bytes, corpus, analysis code and log agree with the lock "
+        f"of {report.lock.frozen_at_utc})"
+    )
 
 
 @click.command("amend")
@@ -171,5 +173,7 @@ def _gate_line(plan: Plan, gate: GateSpec, n: int) -> str:
     how = f"by a one-sided {rule.level:.0%} distribution-free upper bound"
     if n >= needed:
         return f"{head} {how}: can be certified (n = {n}, at least {needed} needed)"
-    return (f"{head} {how}: can NOT be certified at n = {n} (at least {needed} needed): "
-            f"the gate can only FAIL or be INCONCLUSIVE")
+    return (
+        f"{head} {how}: can NOT be certified at n = {n} (at least {needed} needed): "
+        f"the gate can only FAIL or be INCONCLUSIVE"
+    )

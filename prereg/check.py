@@ -22,7 +22,14 @@ from prereg.corpus import parse_corpus
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
 from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
 from prereg.records import Case
-from prereg.schema import ControlArmSpec, Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec, TraceArrival
+from prereg.schema import (
+    ControlArmSpec,
+    Plan,
+    RouterArmSpec,
+    SimulatedClassifierSpec,
+    SimulatedModelSpec,
+    TraceArrival,
+)
 
 __all__ = ["CheckedPlan", "check_plan", "load_checked_plan", "resolve_beside"]
 
@@ -117,10 +124,16 @@ def _check_arms(plan: Plan, problems: _Problems) -> None:
     seen: dict[str, int] = {}
     for i, arm in enumerate(plan.arms):
         if arm.id in seen:
-            problems.plan(("arms", i, "id"), f"expected a unique arm id, found {arm.id!r} again (first at arms[{seen[arm.id]}])")
+            problems.plan(
+                ("arms", i, "id"),
+                f"expected a unique arm id, found {arm.id!r} again (first at arms[{seen[arm.id]}])",
+            )
         seen.setdefault(arm.id, i)
         if isinstance(arm, ControlArmSpec) and arm.model not in plan.models:
-            problems.plan(("arms", i, "model"), f"expected a model defined in models ({_names(plan.models)}), found {arm.model!r}")
+            problems.plan(
+                ("arms", i, "model"),
+                f"expected a model defined in models ({_names(plan.models)}), found {arm.model!r}",
+            )
     if not plan.router_arms:
         kinds = ", ".join(sorted({a.kind for a in plan.arms}))
         problems.plan(("arms",), f"expected at least one arm of kind 'router', found only {kinds}")
@@ -129,21 +142,36 @@ def _check_arms(plan: Plan, problems: _Problems) -> None:
 def _check_taxonomy(labels: list[str], problems: _Problems) -> None:
     for label, count in Counter(labels).items():
         if count > 1:
-            problems.plan(("taxonomy", "labels", labels.index(label, labels.index(label) + 1)), f"expected distinct labels, found {label!r} twice")
+            problems.plan(
+                ("taxonomy", "labels", labels.index(label, labels.index(label) + 1)),
+                f"expected distinct labels, found {label!r} twice",
+            )
 
 
 def _check_routing(plan: Plan, labels: list[str], problems: _Problems) -> None:
     routes = plan.routing.routes
     for label, model in routes.items():
         if label not in labels:
-            problems.plan(("routing", "routes", label), f"expected a taxonomy label ({', '.join(labels)}), found {label!r}")
+            problems.plan(
+                ("routing", "routes", label),
+                f"expected a taxonomy label ({', '.join(labels)}), found {label!r}",
+            )
         if model not in plan.models:
-            problems.plan(("routing", "routes", label), f"expected a model defined in models ({_names(plan.models)}), found {model!r}")
+            problems.plan(
+                ("routing", "routes", label),
+                f"expected a model defined in models ({_names(plan.models)}), found {model!r}",
+            )
     missing = [label for label in labels if label not in routes]
     if missing:
-        problems.plan(("routing", "routes"), f"expected a route for every taxonomy label, found none for {', '.join(missing)}")
+        problems.plan(
+            ("routing", "routes"),
+            f"expected a route for every taxonomy label, found none for {', '.join(missing)}",
+        )
     if plan.routing.fallback not in plan.models:
-        problems.plan(("routing", "fallback"), f"expected a model defined in models ({_names(plan.models)}), found {plan.routing.fallback!r}")
+        problems.plan(
+            ("routing", "fallback"),
+            f"expected a model defined in models ({_names(plan.models)}), found {plan.routing.fallback!r}",
+        )
 
 
 def _check_classifiers(plan: Plan, labels: list[str], problems: _Problems) -> None:
@@ -154,7 +182,10 @@ def _check_classifiers(plan: Plan, labels: list[str], problems: _Problems) -> No
         template = arm.classifier.prompt_template
         absent = [p for p in ("{text}", "{labels}") if p not in template]
         if absent:
-            problems.plan((*base, "prompt_template"), f"expected a template containing {{text}} and {{labels}}, found none of {' '.join(absent)}")
+            problems.plan(
+                (*base, "prompt_template"),
+                f"expected a template containing {{text}} and {{labels}}, found none of {' '.join(absent)}",
+            )
         backend = arm.classifier.backend
         if isinstance(backend, SimulatedClassifierSpec):
             where = (*base, "backend")
@@ -163,9 +194,15 @@ def _check_classifiers(plan: Plan, labels: list[str], problems: _Problems) -> No
                 _labels_in(labels, {gold: 0}, (*where, "confusion"), problems)
                 _labels_in(labels, row, (*where, "confusion", gold), problems)
                 if gold in row:
-                    problems.plan((*where, "confusion", gold, gold), "expected only wrong labels in a confusion row, found the gold label itself")
+                    problems.plan(
+                        (*where, "confusion", gold, gold),
+                        "expected only wrong labels in a confusion row, found the gold label itself",
+                    )
                 if any(w < 0 for w in row.values()) or not sum(row.values()) > 0:
-                    problems.plan((*where, "confusion", gold), f"expected non-negative weights with a positive sum, found {dict(row)}")
+                    problems.plan(
+                        (*where, "confusion", gold),
+                        f"expected non-negative weights with a positive sum, found {dict(row)}",
+                    )
 
 
 def _check_models(plan: Plan, labels: list[str], problems: _Problems) -> None:
@@ -174,7 +211,9 @@ def _check_models(plan: Plan, labels: list[str], problems: _Problems) -> None:
             _labels_in(labels, model.backend.quality, ("models", name, "backend", "quality"), problems)
 
 
-def _labels_in(labels: list[str], mapping: Mapping[str, object], path: FieldPath, problems: _Problems) -> None:
+def _labels_in(
+    labels: list[str], mapping: Mapping[str, object], path: FieldPath, problems: _Problems
+) -> None:
     for key in mapping:
         if key not in labels:
             problems.plan((*path, key), f"expected a taxonomy label ({', '.join(labels)}), found {key!r}")
@@ -187,12 +226,20 @@ def _check_ratio(plan: Plan, problems: _Problems) -> None:
     arm_ids = plan.arm_ids
     for arm_id, weight in ratio.items():
         if arm_id not in arm_ids:
-            problems.plan(("randomization", "ratio", arm_id), f"expected an arm id ({', '.join(arm_ids)}), found {arm_id!r}")
+            problems.plan(
+                ("randomization", "ratio", arm_id),
+                f"expected an arm id ({', '.join(arm_ids)}), found {arm_id!r}",
+            )
         elif weight < 1:
-            problems.plan(("randomization", "ratio", arm_id), f"expected a weight of at least 1, found {weight}")
+            problems.plan(
+                ("randomization", "ratio", arm_id), f"expected a weight of at least 1, found {weight}"
+            )
     missing = [a for a in arm_ids if a not in ratio]
     if missing:
-        problems.plan(("randomization", "ratio"), f"expected a weight for every arm, found none for {', '.join(missing)}")
+        problems.plan(
+            ("randomization", "ratio"),
+            f"expected a weight for every arm, found none for {', '.join(missing)}",
+        )
 
 
 def _check_gates(plan: Plan, problems: _Problems) -> None:
@@ -203,12 +250,17 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
         seen.add(gate.id)
         if gate.metric == "routing_accuracy":
             if not 0.0 < gate.threshold < 1.0:
-                problems.plan(("gates", i, "threshold"), f"expected an accuracy strictly between 0 and 1, found {gate.threshold}")
+                problems.plan(
+                    ("gates", i, "threshold"),
+                    f"expected an accuracy strictly between 0 and 1, found {gate.threshold}",
+                )
             if gate.op != ">=":
                 problems.plan(("gates", i, "op"), f"expected '>=' for an accuracy gate, found {gate.op!r}")
         else:
             if not gate.threshold > 0.0:
-                problems.plan(("gates", i, "threshold"), f"expected a latency above 0 ms, found {gate.threshold}")
+                problems.plan(
+                    ("gates", i, "threshold"), f"expected a latency above 0 ms, found {gate.threshold}"
+                )
             if gate.op != "<=":
                 problems.plan(("gates", i, "op"), f"expected '<=' for a latency gate, found {gate.op!r}")
 
@@ -216,22 +268,39 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
 def _check_graders(plan: Plan, problems: _Problems) -> None:
     for name, grader in plan.graders.items():
         if grader.kind == "judge" and grader.judge_model not in plan.models:
-            problems.plan(("graders", name, "judge_model"), f"expected a model defined in models ({_names(plan.models)}), found {grader.judge_model!r}")
+            problems.plan(
+                ("graders", name, "judge_model"),
+                f"expected a model defined in models ({_names(plan.models)}), found {grader.judge_model!r}",
+            )
 
 
-def _check_corpus(plan: Plan, path: Path, labels: list[str], problems: _Problems) -> tuple[tuple[Case, ...], str]:
+def _check_corpus(
+    plan: Plan, path: Path, labels: list[str], problems: _Problems
+) -> tuple[tuple[Case, ...], str]:
     try:
         data = path.read_bytes()
     except OSError:
         line = problems.loaded.line_of(("corpus", "path"))
         where = f" (line {line})" if line is not None else ""
-        problems.add(CorpusError(f"expected a corpus file at {str(path)!r}, found no such file{where}", file=str(problems.loaded.path), field="corpus.path"))
+        problems.add(
+            CorpusError(
+                f"expected a corpus file at {str(path)!r}, found no such file{where}",
+                file=str(problems.loaded.path),
+                field="corpus.path",
+            )
+        )
         return (), ""
     sha = bytes_hash(data)
     if sha != plan.corpus.sha256:
         line = problems.loaded.line_of(("corpus", "sha256"))
         where = f" (line {line})" if line is not None else ""
-        problems.add(CorpusError(f"expected the pinned hash {plan.corpus.sha256}, found {sha} for {path}{where}", file=str(problems.loaded.path), field="corpus.sha256"))
+        problems.add(
+            CorpusError(
+                f"expected the pinned hash {plan.corpus.sha256}, found {sha} for {path}{where}",
+                file=str(problems.loaded.path),
+                field="corpus.sha256",
+            )
+        )
     try:
         cases = parse_corpus(data, name=str(path))
     except CorpusError as exc:
@@ -241,16 +310,46 @@ def _check_corpus(plan: Plan, path: Path, labels: list[str], problems: _Problems
     for case in cases:
         where = f"line {lines.get(case.id, '?')}"
         if case.family not in labels:
-            problems.add(CorpusError(f"family: expected a taxonomy label ({', '.join(labels)}), found {case.family!r}", file=str(path), field=where))
+            problems.add(
+                CorpusError(
+                    f"family: expected a taxonomy label ({', '.join(labels)}), found {case.family!r}",
+                    file=str(path),
+                    field=where,
+                )
+            )
         for label in case.gold_labels:
             if label not in labels:
-                problems.add(CorpusError(f"gold_labels: expected taxonomy labels ({', '.join(labels)}), found {label!r}", file=str(path), field=where))
+                problems.add(
+                    CorpusError(
+                        f"gold_labels: expected taxonomy labels ({', '.join(labels)}), found {label!r}",
+                        file=str(path),
+                        field=where,
+                    )
+                )
         if case.family not in case.gold_labels:
-            problems.add(CorpusError(f"family: expected one of the gold labels {list(case.gold_labels)}, found {case.family!r}", file=str(path), field=where))
+            problems.add(
+                CorpusError(
+                    f"family: expected one of the gold labels {list(case.gold_labels)}, found {case.family!r}",
+                    file=str(path),
+                    field=where,
+                )
+            )
         if case.grader is not None and case.grader not in plan.graders:
-            problems.add(CorpusError(f"grader: expected a grader of the plan ({_names(plan.graders) or 'none defined'}), found {case.grader!r}", file=str(path), field=where))
+            problems.add(
+                CorpusError(
+                    f"grader: expected a grader of the plan ({_names(plan.graders) or 'none defined'}), found {case.grader!r}",
+                    file=str(path),
+                    field=where,
+                )
+            )
         if case.grader is not None and case.reference is None:
-            problems.add(CorpusError("reference: expected a reference answer for the grader, found nothing", file=str(path), field=where))
+            problems.add(
+                CorpusError(
+                    "reference: expected a reference answer for the grader, found nothing",
+                    file=str(path),
+                    field=where,
+                )
+            )
     return cases, sha
 
 
@@ -265,7 +364,9 @@ def _case_lines(data: bytes) -> dict[str, int]:
 def _check_sample_size(plan: Plan, n_cases: int, problems: _Problems) -> None:
     size = plan.sample_size
     if size.unique_cases != n_cases:
-        problems.plan(("sample_size", "unique_cases"), f"expected the corpus size {n_cases}, found {size.unique_cases}")
+        problems.plan(
+            ("sample_size", "unique_cases"), f"expected the corpus size {n_cases}, found {size.unique_cases}"
+        )
     weights = sum(plan.ratio_of(a) for a in plan.arm_ids)
     replays = plan.traffic.replays_per_case
     expected = n_cases * replays * weights
@@ -283,12 +384,18 @@ def _check_calibration_covers(plan: Plan, corpus: tuple[Case, ...], problems: _P
         if isinstance(backend, SimulatedClassifierSpec):
             missing = [f for f in families if f not in backend.accuracy]
             if missing:
-                problems.plan(("arms", i, "classifier", "backend", "accuracy"), f"expected an accuracy for every corpus family, found none for {', '.join(missing)}")
+                problems.plan(
+                    ("arms", i, "classifier", "backend", "accuracy"),
+                    f"expected an accuracy for every corpus family, found none for {', '.join(missing)}",
+                )
     for name, model in plan.models.items():
         if isinstance(model.backend, SimulatedModelSpec):
             missing = [f for f in families if f not in model.backend.quality]
             if missing:
-                problems.plan(("models", name, "backend", "quality"), f"expected a quality for every corpus family, found none for {', '.join(missing)}")
+                problems.plan(
+                    ("models", name, "backend", "quality"),
+                    f"expected a quality for every corpus family, found none for {', '.join(missing)}",
+                )
 
 
 def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> None:
@@ -299,10 +406,22 @@ def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> None:
     try:
         data = path.read_bytes()
     except OSError:
-        problems.add(TraceError(f"expected an arrival trace at {str(path)!r}, found no such file", file=str(plan_path), field="traffic.arrival.path"))
+        problems.add(
+            TraceError(
+                f"expected an arrival trace at {str(path)!r}, found no such file",
+                file=str(plan_path),
+                field="traffic.arrival.path",
+            )
+        )
         return
     if arrival.sha256 is not None and bytes_hash(data) != arrival.sha256:
-        problems.add(TraceError(f"expected the pinned hash {arrival.sha256}, found {bytes_hash(data)} for {path}", file=str(plan_path), field="traffic.arrival.sha256"))
+        problems.add(
+            TraceError(
+                f"expected the pinned hash {arrival.sha256}, found {bytes_hash(data)} for {path}",
+                file=str(plan_path),
+                field="traffic.arrival.sha256",
+            )
+        )
 
 
 def _names(mapping: Mapping[str, object]) -> str:

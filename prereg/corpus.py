@@ -43,7 +43,9 @@ def parse_corpus(data: bytes, *, name: str = "corpus.jsonl") -> tuple[Case, ...]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CorpusError(f"byte {exc.start}: expected UTF-8 text, found byte 0x{data[exc.start]:02x}", file=name) from None
+        raise CorpusError(
+            f"byte {exc.start}: expected UTF-8 text, found byte 0x{data[exc.start]:02x}", file=name
+        ) from None
     cases: list[Case] = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -68,7 +70,11 @@ def _parse_line(line: str, number: int, name: str) -> Case:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise CorpusError(f"column {exc.colno}: expected a JSON object, found invalid JSON ({exc.msg})", file=name, field=where) from None
+        raise CorpusError(
+            f"column {exc.colno}: expected a JSON object, found invalid JSON ({exc.msg})",
+            file=name,
+            field=where,
+        ) from None
     if not isinstance(obj, dict):
         raise CorpusError(f"expected a JSON object, found {type(obj).__name__}", file=name, field=where)
     for key in obj:
@@ -82,11 +88,15 @@ def _parse_line(line: str, number: int, name: str) -> Case:
     case_id = _string(obj, "id", where, name)
     if not _CASE_ID.match(case_id) or len(case_id) > 64:
         raise CorpusError(
-            f"id: expected letters, digits, '_', '.' or '-' (at most 64), found {case_id!r}", file=name, field=where
+            f"id: expected letters, digits, '_', '.' or '-' (at most 64), found {case_id!r}",
+            file=name,
+            field=where,
         )
     labels = obj["gold_labels"]
     if not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels):
-        raise CorpusError(f"gold_labels: expected a non-empty list of labels, found {_show(labels)}", file=name, field=where)
+        raise CorpusError(
+            f"gold_labels: expected a non-empty list of labels, found {_show(labels)}", file=name, field=where
+        )
     if len(set(labels)) != len(labels):
         raise CorpusError(f"gold_labels: expected distinct labels, found {labels}", file=name, field=where)
     return Case(

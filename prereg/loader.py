@@ -232,7 +232,7 @@ def _describe_error(err: Any, path: FieldPath, raw: Any) -> tuple[FieldPath, str
         return path, f"expected {ctx['expected']}, found {_describe(err['input'])}"
     expected = str(err["msg"])
     if expected.startswith("Input should be "):
-        expected = expected[len("Input should be "):]
+        expected = expected[len("Input should be ") :]
         if kind.endswith(("_parsing", "_type")):
             expected = expected.split(", ")[0]
     return path, f"expected {expected}, found {_describe(err['input'])}"

@@ -135,7 +135,9 @@ def freeze(plan_path: Path) -> LockRecord:
     code_sha = analysis_code_hash()
     if lock_path(plan_path).exists():
         existing = read_lock(plan_path)
-        changes = _compare(existing, checked.bytes_sha256, checked.canonical_sha256, checked.corpus_sha256, code_sha)
+        changes = _compare(
+            existing, checked.bytes_sha256, checked.canonical_sha256, checked.corpus_sha256, code_sha
+        )
         if changes:
             raise PlanChangedError(
                 f"{plan_path}: already frozen, and "
@@ -179,16 +181,25 @@ def verify(plan_path: Path) -> VerifyReport:
     if data is None:
         changes.append(Change("plan bytes", f"frozen {_short(lock.bytes_sha256)}, now the file is missing"))
     elif bytes_hash(data) != lock.bytes_sha256:
-        changes.append(Change("plan bytes", f"frozen {_short(lock.bytes_sha256)}, now {_short(bytes_hash(data))}{_meaning_note(plan_path, lock)}"))
+        changes.append(
+            Change(
+                "plan bytes",
+                f"frozen {_short(lock.bytes_sha256)}, now {_short(bytes_hash(data))}{_meaning_note(plan_path, lock)}",
+            )
+        )
     corpus_rel = lock.corpus_path or _corpus_path_from_plan(plan_path)
     corpus = resolve_beside(plan_path, corpus_rel) if corpus_rel else None
     corpus_sha = _file_hash(corpus) if corpus is not None else None
     if corpus_sha != lock.corpus_sha256:
         now = _short(corpus_sha) if corpus_sha else "missing"
-        changes.append(Change("corpus", f"{corpus_rel or '?'}: frozen {_short(lock.corpus_sha256)}, now {now}"))
+        changes.append(
+            Change("corpus", f"{corpus_rel or '?'}: frozen {_short(lock.corpus_sha256)}, now {now}")
+        )
     code_sha = analysis_code_hash()
     if code_sha != lock.analysis_code_sha256:
-        changes.append(Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}"))
+        changes.append(
+            Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}")
+        )
     changes.extend(_check_log(plan_path, lock))
     changes.extend(_check_parent(plan_path, lock))
     return VerifyReport(path=plan_path, lock=lock, changes=tuple(changes))
@@ -220,7 +231,9 @@ def amend(plan_path: Path, reason: str) -> Path:
             file=str(target),
         )
     text = plan_path.read_text(encoding="utf-8")
-    new_text = _with_amendment(text, report.lock.canonical_sha256, number + 1, reason, plan_path.name, target.name)
+    new_text = _with_amendment(
+        text, report.lock.canonical_sha256, number + 1, reason, plan_path.name, target.name
+    )
     _write_once(target, new_text)
     append_log(
         plan_path,
@@ -260,7 +273,11 @@ def _check_amendment_block(checked: CheckedPlan) -> str | None:
             field="amendment",
         )
     if amendment.number != number:
-        raise PlanMeaningError(f"expected {number} (from the file name), found {amendment.number}", file=name, field="amendment.number")
+        raise PlanMeaningError(
+            f"expected {number} (from the file name), found {amendment.number}",
+            file=name,
+            field="amendment.number",
+        )
     parent = amendment_path(checked.path, number - 1)
     parent_lock = read_lock(parent)
     if parent_lock.canonical_sha256 != amendment.parent_sha256:
@@ -273,15 +290,25 @@ def _check_amendment_block(checked: CheckedPlan) -> str | None:
     return amendment.parent_sha256
 
 
-def _compare(lock: LockRecord, bytes_sha: str, canonical_sha: str, corpus_sha: str, code_sha: str) -> list[Change]:
+def _compare(
+    lock: LockRecord, bytes_sha: str, canonical_sha: str, corpus_sha: str, code_sha: str
+) -> list[Change]:
     changes = []
     if bytes_sha != lock.bytes_sha256:
-        note = " (canonical form unchanged: formatting or comments only)" if canonical_sha == lock.canonical_sha256 else ""
-        changes.append(Change("plan bytes", f"frozen {_short(lock.bytes_sha256)}, now {_short(bytes_sha)}{note}"))
+        note = (
+            " (canonical form unchanged: formatting or comments only)"
+            if canonical_sha == lock.canonical_sha256
+            else ""
+        )
+        changes.append(
+            Change("plan bytes", f"frozen {_short(lock.bytes_sha256)}, now {_short(bytes_sha)}{note}")
+        )
     if corpus_sha != lock.corpus_sha256:
         changes.append(Change("corpus", f"frozen {_short(lock.corpus_sha256)}, now {_short(corpus_sha)}"))
     if code_sha != lock.analysis_code_sha256:
-        changes.append(Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}"))
+        changes.append(
+            Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}")
+        )
     return changes
 
 
@@ -302,7 +329,9 @@ def _check_log(plan_path: Path, lock: LockRecord) -> list[Change]:
     problem = log_problem(plan_path)
     if problem is not None:
         return [Change("log", f"tampered: {problem}")]
-    freezes = [e for e in read_log(plan_path) if e.kind == "freeze" and e.detail.get("plan") == plan_path.name]
+    freezes = [
+        e for e in read_log(plan_path) if e.kind == "freeze" and e.detail.get("plan") == plan_path.name
+    ]
     if not freezes:
         return [Change("log", "no freeze entry for this plan (entries removed?)")]
     if freezes[0].detail != _freeze_detail(plan_path, lock):
@@ -321,7 +350,12 @@ def _check_parent(plan_path: Path, lock: LockRecord) -> list[Change]:
         return [Change("amendment chain", f"parent {parent.name} is not frozen")]
     changes = []
     if parent_report.lock.canonical_sha256 != lock.parent_sha256:
-        changes.append(Change("amendment chain", f"{parent.name} is frozen as {_short(parent_report.lock.canonical_sha256)}, the lock names {_short(lock.parent_sha256)}"))
+        changes.append(
+            Change(
+                "amendment chain",
+                f"{parent.name} is frozen as {_short(parent_report.lock.canonical_sha256)}, the lock names {_short(lock.parent_sha256)}",
+            )
+        )
     for change in parent_report.changes:
         # The log and the analysis code are shared with the parent and reported once.
         if change.what not in ("log", "analysis code"):
@@ -366,7 +400,9 @@ def _write_once(path: Path, text: str) -> None:
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise LockError(f"{path}: expected no file, found one (written concurrently?); not overwriting") from None
+        raise LockError(
+            f"{path}: expected no file, found one (written concurrently?); not overwriting"
+        ) from None
     finally:
         tmp.unlink()
 
@@ -393,7 +429,9 @@ def _version() -> str:
         return "unknown"
 
 
-def _with_amendment(text: str, parent_sha: str, number: int, reason: str, parent_name: str, new_name: str) -> str:
+def _with_amendment(
+    text: str, parent_sha: str, number: int, reason: str, parent_name: str, new_name: str
+) -> str:
     """The plan text with its ``amendment`` block (if any) replaced by a new one at the end."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if isinstance(node, yaml.MappingNode):

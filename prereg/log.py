@@ -82,7 +82,9 @@ def log_path(plan_path: Path) -> Path:
 def entry_hash(seq: int, kind: str, at_utc: str, detail: dict[str, str], prev: str) -> str:
     """The SHA-256 of an entry's canonical JSON (sorted keys, no whitespace) without ``hash``."""
     body = {"seq": seq, "kind": kind, "at_utc": at_utc, "detail": detail, "prev": prev}
-    return bytes_hash(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return bytes_hash(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    )
 
 
 def read_log(plan_path: Path) -> tuple[LogEntry, ...]:
@@ -159,9 +161,15 @@ def _parse(text: str) -> tuple[tuple[LogEntry, ...], str | None]:
         except (ValueError, KeyError, TypeError, AttributeError):
             return (), f"line {number} is not a log entry"
         if entry.seq != len(entries):
-            return (), f"line {number}: expected entry {len(entries)}, found entry {entry.seq} (deleted or reordered)"
+            return (
+                (),
+                f"line {number}: expected entry {len(entries)}, found entry {entry.seq} (deleted or reordered)",
+            )
         if entry.prev != prev:
-            return (), f"line {number}: entry {entry.seq} does not follow the previous entry (deleted or reordered)"
+            return (
+                (),
+                f"line {number}: entry {entry.seq} does not follow the previous entry (deleted or reordered)",
+            )
         expected = entry_hash(entry.seq, entry.kind, entry.at_utc, entry.detail, entry.prev)
         if entry.hash != expected or obj["detail"] != entry.detail:
             return (), f"line {number}: entry {entry.seq} was edited (hash mismatch)"

@@ -31,14 +31,32 @@ __all__ = [
 
 SMALL_CORPUS: tuple[dict[str, Any], ...] = (
     {"id": "c1", "text": "Fix this Python loop.", "family": "code", "gold_labels": ["code"]},
-    {"id": "m1", "text": "What is 17 * 23?", "family": "math", "gold_labels": ["math"],
-     "reference": "391", "grader": "numeric"},
-    {"id": "s1", "text": "Summarise this function in a sentence.", "family": "summarization",
-     "gold_labels": ["summarization", "code"]},
-    {"id": "t1", "text": "Translate 'good morning' into German.", "family": "translation",
-     "gold_labels": ["translation"]},
-    {"id": "w1", "text": "Write a haiku about routers.", "family": "creative_writing",
-     "gold_labels": ["creative_writing"]},
+    {
+        "id": "m1",
+        "text": "What is 17 * 23?",
+        "family": "math",
+        "gold_labels": ["math"],
+        "reference": "391",
+        "grader": "numeric",
+    },
+    {
+        "id": "s1",
+        "text": "Summarise this function in a sentence.",
+        "family": "summarization",
+        "gold_labels": ["summarization", "code"],
+    },
+    {
+        "id": "t1",
+        "text": "Translate 'good morning' into German.",
+        "family": "translation",
+        "gold_labels": ["translation"],
+    },
+    {
+        "id": "w1",
+        "text": "Write a haiku about routers.",
+        "family": "creative_writing",
+        "gold_labels": ["creative_writing"],
+    },
     {"id": "q1", "text": "Who wrote Middlemarch?", "family": "knowledge_qa", "gold_labels": ["knowledge_qa"]},
 )
 
@@ -48,7 +66,9 @@ def corpus_bytes(cases: tuple[dict[str, Any], ...] | list[dict[str, Any]] = SMAL
     return "".join(json.dumps(c) + "\n" for c in cases).encode("utf-8")
 
 
-def write_corpus(folder: Path, cases: tuple[dict[str, Any], ...] | list[dict[str, Any]] = SMALL_CORPUS) -> Path:
+def write_corpus(
+    folder: Path, cases: tuple[dict[str, Any], ...] | list[dict[str, Any]] = SMALL_CORPUS
+) -> Path:
     """Write a corpus file into ``folder``."""
     path = folder / "corpus.jsonl"
     path.write_bytes(corpus_bytes(cases))
@@ -65,14 +85,20 @@ def small_plan(corpus_sha256: str | None = None) -> dict[str, Any]:
         "models": {
             "large": {
                 "model": "large-model",
-                "backend": {"kind": "simulated", "quality": dict(quality),
-                            "latency": {"median_ms": 900.0, "p95_ms": 2000.0}},
+                "backend": {
+                    "kind": "simulated",
+                    "quality": dict(quality),
+                    "latency": {"median_ms": 900.0, "p95_ms": 2000.0},
+                },
                 "price": {"input_per_1k": 0.01, "output_per_1k": 0.04},
             },
             "small": {
                 "model": "small-model",
-                "backend": {"kind": "simulated", "quality": dict(quality),
-                            "latency": {"median_ms": 400.0, "p95_ms": 900.0}},
+                "backend": {
+                    "kind": "simulated",
+                    "quality": dict(quality),
+                    "latency": {"median_ms": 400.0, "p95_ms": 900.0},
+                },
             },
         },
         "arms": [
@@ -82,15 +108,20 @@ def small_plan(corpus_sha256: str | None = None) -> dict[str, Any]:
                 "kind": "router",
                 "classifier": {
                     "model": "qwen2.5-3b",
-                    "backend": {"kind": "simulated", "accuracy": {label: 0.8 for label in labels},
-                                "latency": {"median_ms": 988.0, "p95_ms": 1800.0}},
+                    "backend": {
+                        "kind": "simulated",
+                        "accuracy": {label: 0.8 for label in labels},
+                        "latency": {"median_ms": 988.0, "p95_ms": 1800.0},
+                    },
                     "prompt_template": "Labels: {labels}. Request: {text}. Label:",
                     "timeout_ms": 10000.0,
                 },
             },
         ],
-        "routing": {"routes": {label: ("small" if label == "translation" else "large") for label in labels},
-                    "fallback": "large"},
+        "routing": {
+            "routes": {label: ("small" if label == "translation" else "large") for label in labels},
+            "fallback": "large",
+        },
         "graders": {"numeric": {"kind": "numeric", "tolerance": 0.01}},
         "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 2.0}, "replays_per_case": 2},
         "randomization": {"seed": 7},
@@ -102,12 +133,19 @@ def small_plan(corpus_sha256: str | None = None) -> dict[str, Any]:
     }
 
 
-def write_plan(folder: Path, plan: dict[str, Any] | None = None, *, name: str = "plan.yaml",
-               cases: tuple[dict[str, Any], ...] | list[dict[str, Any]] = SMALL_CORPUS) -> Path:
+def write_plan(
+    folder: Path,
+    plan: dict[str, Any] | None = None,
+    *,
+    name: str = "plan.yaml",
+    cases: tuple[dict[str, Any], ...] | list[dict[str, Any]] = SMALL_CORPUS,
+) -> Path:
     """Write a corpus and a plan (``small_plan()`` by default) into ``folder``; return the plan path."""
     write_corpus(folder, cases)
     path = folder / name
-    path.write_text(yaml.safe_dump(plan if plan is not None else small_plan(), sort_keys=False), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(plan if plan is not None else small_plan(), sort_keys=False), encoding="utf-8"
+    )
     return path
 
 

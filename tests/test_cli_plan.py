@@ -44,7 +44,10 @@ def test_newcomer_path_init_check_freeze_verify(tmp_path: Path) -> None:
     check = _run("check", plan)
     assert check.returncode == 0, check.stderr
     assert "PASS needs at least 56 of 60 correct" in check.stdout
-    assert "routing_latency_p95_ms <= 2000" in check.stdout and "can be certified (n = 60, at least 59 needed)" in check.stdout
+    assert (
+        "routing_latency_p95_ms <= 2000" in check.stdout
+        and "can be certified (n = 60, at least 59 needed)" in check.stdout
+    )
     freeze = _run("freeze", plan)
     assert freeze.returncode == 0 and (folder / "plan.yaml.lock.json").exists()
     verify = _run("verify", plan)
@@ -75,7 +78,10 @@ def test_malformed_yaml_is_one_line_without_traceback(tmp_path: Path) -> None:
     plan.write_text("study: [\n")
     result = _run("check", plan)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"routetrial: error: {plan}: line 2, column 1: ") and result.stderr.count("\n") == 1
+    assert (
+        result.stderr.startswith(f"routetrial: error: {plan}: line 2, column 1: ")
+        and result.stderr.count("\n") == 1
+    )
 
 
 def test_schema_prints_the_json_schema() -> None:
@@ -106,20 +112,54 @@ def _unknown_key(p: dict[str, Any]) -> None:
 
 
 BAD_PLANS: list[tuple[str, Mutation, str]] = [
-    ("unknown key", _unknown_key, "traffic.replay_per_case: unknown key 'replay_per_case': did you mean 'replays_per_case'?"),
-    ("wrong type", lambda p: p["randomization"].update(seed="abc"), "randomization.seed: expected a valid integer, found 'abc'"),
+    (
+        "unknown key",
+        _unknown_key,
+        "traffic.replay_per_case: unknown key 'replay_per_case': did you mean 'replays_per_case'?",
+    ),
+    (
+        "wrong type",
+        lambda p: p["randomization"].update(seed="abc"),
+        "randomization.seed: expected a valid integer, found 'abc'",
+    ),
     ("duplicate arm ids", _dup_arm, "arms[2].id: expected a unique arm id, found 'qwen' again"),
-    ("label outside taxonomy", lambda p: p["routing"]["routes"].update(poetry="large"), "routing.routes.poetry: expected a taxonomy label"),
-    ("gate threshold out of range", lambda p: p["gates"][0].update(threshold=1.2), "gates[0].threshold: expected an accuracy strictly between 0 and 1, found 1.2"),
-    ("no router arm", lambda p: p.update(arms=[p["arms"][0]]), "arms: expected at least one arm of kind 'router', found only control"),
-    ("route to undefined model", lambda p: p["routing"]["routes"].update(code="coder"), "routing.routes.code: expected a model defined in models (large, small), found 'coder'"),
-    ("corpus hash mismatch", lambda p: p["corpus"].update(sha256="a" * 64), f"corpus.sha256: expected the pinned hash {'a' * 64}, found"),
-    ("missing corpus file", lambda p: p["corpus"].update(path="missing.jsonl"), "corpus.path: expected a corpus file at"),
+    (
+        "label outside taxonomy",
+        lambda p: p["routing"]["routes"].update(poetry="large"),
+        "routing.routes.poetry: expected a taxonomy label",
+    ),
+    (
+        "gate threshold out of range",
+        lambda p: p["gates"][0].update(threshold=1.2),
+        "gates[0].threshold: expected an accuracy strictly between 0 and 1, found 1.2",
+    ),
+    (
+        "no router arm",
+        lambda p: p.update(arms=[p["arms"][0]]),
+        "arms: expected at least one arm of kind 'router', found only control",
+    ),
+    (
+        "route to undefined model",
+        lambda p: p["routing"]["routes"].update(code="coder"),
+        "routing.routes.code: expected a model defined in models (large, small), found 'coder'",
+    ),
+    (
+        "corpus hash mismatch",
+        lambda p: p["corpus"].update(sha256="a" * 64),
+        f"corpus.sha256: expected the pinned hash {'a' * 64}, found",
+    ),
+    (
+        "missing corpus file",
+        lambda p: p["corpus"].update(path="missing.jsonl"),
+        "corpus.path: expected a corpus file at",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("mutate", "message"), [b[1:] for b in BAD_PLANS], ids=[b[0] for b in BAD_PLANS])
-def test_bad_plan_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate: Mutation, message: str) -> None:
+def test_bad_plan_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mutate: Mutation, message: str
+) -> None:
     """Each bad input of the issue is one line on stderr, exit status 2, no traceback."""
     plan = small_plan()
     mutate(plan)
@@ -133,11 +173,16 @@ def test_bad_plan_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     [
         ([*SMALL_CORPUS, SMALL_CORPUS[0]], "line 7: id: expected a unique case id, found 'c1' again"),
         ([], "expected at least one case, found an empty corpus"),
-        ([dict(SMALL_CORPUS[0], gold_labels=["code", "poetry"]), *SMALL_CORPUS[1:]], "line 1: gold_labels: expected taxonomy labels"),
+        (
+            [dict(SMALL_CORPUS[0], gold_labels=["code", "poetry"]), *SMALL_CORPUS[1:]],
+            "line 1: gold_labels: expected taxonomy labels",
+        ),
     ],
     ids=["duplicate case ids", "empty corpus", "gold label outside taxonomy"],
 )
-def test_bad_corpus_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], cases: list[dict[str, Any]], message: str) -> None:
+def test_bad_corpus_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cases: list[dict[str, Any]], message: str
+) -> None:
     """Corpus problems are one line on stderr with exit status 2."""
     plan = write_plan(tmp_path, small_plan(bytes_hash(corpus_bytes(cases))), cases=cases)
     code, _, err = _main(capsys, "check", plan)

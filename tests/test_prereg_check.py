@@ -26,50 +26,112 @@ def _no_router(p: dict[str, Any]) -> None:
 
 
 PLAN_CASES: list[tuple[str, Mutation, str]] = [
-    ("duplicate arm ids", _dup_arm, "arms[2].id: expected a unique arm id, found 'qwen' again (first at arms[1])"),
+    (
+        "duplicate arm ids",
+        _dup_arm,
+        "arms[2].id: expected a unique arm id, found 'qwen' again (first at arms[1])",
+    ),
     ("no router arm", _no_router, "arms: expected at least one arm of kind 'router', found only control"),
-    ("control model undefined", lambda p: p["arms"][0].update(model="huge"),
-     "arms[0].model: expected a model defined in models (large, small), found 'huge'"),
-    ("route to undefined model", lambda p: p["routing"]["routes"].update(code="coder"),
-     "routing.routes.code: expected a model defined in models (large, small), found 'coder'"),
-    ("route label outside taxonomy", lambda p: p["routing"]["routes"].update(poetry="large"),
-     "routing.routes.poetry: expected a taxonomy label"),
-    ("label not routed", lambda p: p["routing"]["routes"].pop("math"),
-     "routing.routes: expected a route for every taxonomy label, found none for math"),
-    ("fallback undefined", lambda p: p["routing"].update(fallback="tiny"),
-     "routing.fallback: expected a model defined in models (large, small), found 'tiny'"),
-    ("accuracy label outside taxonomy", lambda p: p["arms"][1]["classifier"]["backend"]["accuracy"].update(poetry=0.5),
-     "arms[1].classifier.backend.accuracy.poetry: expected a taxonomy label"),
-    ("quality label outside taxonomy", lambda p: p["models"]["small"]["backend"]["quality"].update(poetry=0.5),
-     "models.small.backend.quality.poetry: expected a taxonomy label"),
-    ("confusion label outside taxonomy",
-     lambda p: p["arms"][1]["classifier"]["backend"].update(confusion={"code": {"poetry": 1.0}}),
-     "arms[1].classifier.backend.confusion.code.poetry: expected a taxonomy label"),
-    ("confusion row names its gold label",
-     lambda p: p["arms"][1]["classifier"]["backend"].update(confusion={"code": {"code": 1.0}}),
-     "confusion.code.code: expected only wrong labels"),
-    ("ratio names unknown arm", lambda p: p["randomization"].update(ratio={"control": 1, "qwen": 1, "phi": 1}),
-     "randomization.ratio.phi: expected an arm id (control, qwen), found 'phi'"),
-    ("ratio misses an arm", lambda p: p["randomization"].update(ratio={"control": 1}),
-     "randomization.ratio: expected a weight for every arm, found none for qwen"),
-    ("accuracy gate above 1", lambda p: p["gates"][0].update(threshold=85),
-     "gates[0].threshold: expected an accuracy strictly between 0 and 1, found 85"),
-    ("accuracy gate at 0", lambda p: p["gates"][0].update(threshold=0),
-     "gates[0].threshold: expected an accuracy strictly between 0 and 1, found 0"),
-    ("latency gate not positive", lambda p: p["gates"][1].update(threshold=-1),
-     "gates[1].threshold: expected a latency above 0 ms, found -1"),
-    ("accuracy gate upside down", lambda p: p["gates"][0].update(op="<="),
-     "gates[0].op: expected '>=' for an accuracy gate, found '<='"),
-    ("prompt without labels", lambda p: p["arms"][1]["classifier"].update(prompt_template="Classify {text}"),
-     "arms[1].classifier.prompt_template: expected a template containing {text} and {labels}, found none of {labels}"),
-    ("unique cases differ from corpus", lambda p: p["sample_size"].update(unique_cases=60),
-     "sample_size.unique_cases: expected the corpus size 6, found 60"),
-    ("requests total inconsistent", lambda p: p["sample_size"].update(requests_total=1200),
-     "sample_size.requests_total: expected 24 (6 cases x 2 replays x 2 arm weights), found 1200"),
-    ("duplicate taxonomy label", lambda p: p.update(taxonomy={"labels": ["code", "math", "code"]}),
-     "taxonomy.labels[2]: expected distinct labels, found 'code' twice"),
-    ("judge model undefined", lambda p: p["graders"].update(judge={"kind": "judge", "judge_model": "gpt"}),
-     "graders.judge.judge_model: expected a model defined in models (large, small), found 'gpt'"),
+    (
+        "control model undefined",
+        lambda p: p["arms"][0].update(model="huge"),
+        "arms[0].model: expected a model defined in models (large, small), found 'huge'",
+    ),
+    (
+        "route to undefined model",
+        lambda p: p["routing"]["routes"].update(code="coder"),
+        "routing.routes.code: expected a model defined in models (large, small), found 'coder'",
+    ),
+    (
+        "route label outside taxonomy",
+        lambda p: p["routing"]["routes"].update(poetry="large"),
+        "routing.routes.poetry: expected a taxonomy label",
+    ),
+    (
+        "label not routed",
+        lambda p: p["routing"]["routes"].pop("math"),
+        "routing.routes: expected a route for every taxonomy label, found none for math",
+    ),
+    (
+        "fallback undefined",
+        lambda p: p["routing"].update(fallback="tiny"),
+        "routing.fallback: expected a model defined in models (large, small), found 'tiny'",
+    ),
+    (
+        "accuracy label outside taxonomy",
+        lambda p: p["arms"][1]["classifier"]["backend"]["accuracy"].update(poetry=0.5),
+        "arms[1].classifier.backend.accuracy.poetry: expected a taxonomy label",
+    ),
+    (
+        "quality label outside taxonomy",
+        lambda p: p["models"]["small"]["backend"]["quality"].update(poetry=0.5),
+        "models.small.backend.quality.poetry: expected a taxonomy label",
+    ),
+    (
+        "confusion label outside taxonomy",
+        lambda p: p["arms"][1]["classifier"]["backend"].update(confusion={"code": {"poetry": 1.0}}),
+        "arms[1].classifier.backend.confusion.code.poetry: expected a taxonomy label",
+    ),
+    (
+        "confusion row names its gold label",
+        lambda p: p["arms"][1]["classifier"]["backend"].update(confusion={"code": {"code": 1.0}}),
+        "confusion.code.code: expected only wrong labels",
+    ),
+    (
+        "ratio names unknown arm",
+        lambda p: p["randomization"].update(ratio={"control": 1, "qwen": 1, "phi": 1}),
+        "randomization.ratio.phi: expected an arm id (control, qwen), found 'phi'",
+    ),
+    (
+        "ratio misses an arm",
+        lambda p: p["randomization"].update(ratio={"control": 1}),
+        "randomization.ratio: expected a weight for every arm, found none for qwen",
+    ),
+    (
+        "accuracy gate above 1",
+        lambda p: p["gates"][0].update(threshold=85),
+        "gates[0].threshold: expected an accuracy strictly between 0 and 1, found 85",
+    ),
+    (
+        "accuracy gate at 0",
+        lambda p: p["gates"][0].update(threshold=0),
+        "gates[0].threshold: expected an accuracy strictly between 0 and 1, found 0",
+    ),
+    (
+        "latency gate not positive",
+        lambda p: p["gates"][1].update(threshold=-1),
+        "gates[1].threshold: expected a latency above 0 ms, found -1",
+    ),
+    (
+        "accuracy gate upside down",
+        lambda p: p["gates"][0].update(op="<="),
+        "gates[0].op: expected '>=' for an accuracy gate, found '<='",
+    ),
+    (
+        "prompt without labels",
+        lambda p: p["arms"][1]["classifier"].update(prompt_template="Classify {text}"),
+        "arms[1].classifier.prompt_template: expected a template containing {text} and {labels}, found none of {labels}",
+    ),
+    (
+        "unique cases differ from corpus",
+        lambda p: p["sample_size"].update(unique_cases=60),
+        "sample_size.unique_cases: expected the corpus size 6, found 60",
+    ),
+    (
+        "requests total inconsistent",
+        lambda p: p["sample_size"].update(requests_total=1200),
+        "sample_size.requests_total: expected 24 (6 cases x 2 replays x 2 arm weights), found 1200",
+    ),
+    (
+        "duplicate taxonomy label",
+        lambda p: p.update(taxonomy={"labels": ["code", "math", "code"]}),
+        "taxonomy.labels[2]: expected distinct labels, found 'code' twice",
+    ),
+    (
+        "judge model undefined",
+        lambda p: p["graders"].update(judge={"kind": "judge", "judge_model": "gpt"}),
+        "graders.judge.judge_model: expected a model defined in models (large, small), found 'gpt'",
+    ),
 ]
 
 
@@ -109,13 +171,31 @@ def _case(**changes: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("cases", "message"),
     [
-        (_case(gold_labels=["poetry"]), "line 1: gold_labels: expected taxonomy labels (code, math, summarization, translation, creative_writing, knowledge_qa), found 'poetry'"),
+        (
+            _case(gold_labels=["poetry"]),
+            "line 1: gold_labels: expected taxonomy labels (code, math, summarization, translation, creative_writing, knowledge_qa), found 'poetry'",
+        ),
         (_case(family="poetry", gold_labels=["poetry"]), "line 1: family: expected a taxonomy label"),
-        (_case(gold_labels=["math"]), "line 1: family: expected one of the gold labels ['math'], found 'code'"),
-        (_case(reference="x", grader="judge"), "line 1: grader: expected a grader of the plan (numeric), found 'judge'"),
-        ([*SMALL_CORPUS, SMALL_CORPUS[0]], "line 7: id: expected a unique case id, found 'c1' again (first on line 1)"),
+        (
+            _case(gold_labels=["math"]),
+            "line 1: family: expected one of the gold labels ['math'], found 'code'",
+        ),
+        (
+            _case(reference="x", grader="judge"),
+            "line 1: grader: expected a grader of the plan (numeric), found 'judge'",
+        ),
+        (
+            [*SMALL_CORPUS, SMALL_CORPUS[0]],
+            "line 7: id: expected a unique case id, found 'c1' again (first on line 1)",
+        ),
     ],
-    ids=["gold label outside taxonomy", "family outside taxonomy", "family not a gold label", "unknown grader", "duplicate case ids"],
+    ids=[
+        "gold label outside taxonomy",
+        "family outside taxonomy",
+        "family not a gold label",
+        "unknown grader",
+        "duplicate case ids",
+    ],
 )
 def test_corpus_contradictions(tmp_path: Path, cases: list[dict[str, Any]], message: str) -> None:
     """Corpus problems name the corpus file and line (the hash is re-pinned so only the problem remains)."""
@@ -131,7 +211,10 @@ def test_missing_corpus_file(tmp_path: Path) -> None:
     """A corpus path with no file names corpus.path."""
     path = write_plan(tmp_path)
     (tmp_path / "corpus.jsonl").unlink()
-    with pytest.raises(CorpusError, match=r"plan.yaml: corpus.path: expected a corpus file at '.*corpus.jsonl', found no such file"):
+    with pytest.raises(
+        CorpusError,
+        match=r"plan.yaml: corpus.path: expected a corpus file at '.*corpus.jsonl', found no such file",
+    ):
         load_checked_plan(path)
 
 
@@ -140,7 +223,10 @@ def test_corpus_hash_mismatch(tmp_path: Path) -> None:
     path = write_plan(tmp_path)
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_bytes(corpus.read_bytes().replace(b"17 * 23", b"17 * 24"))
-    with pytest.raises(CorpusError, match=f"corpus.sha256: expected the pinned hash {small_plan()['corpus']['sha256']}, found {bytes_hash(corpus.read_bytes())}"):
+    with pytest.raises(
+        CorpusError,
+        match=f"corpus.sha256: expected the pinned hash {small_plan()['corpus']['sha256']}, found {bytes_hash(corpus.read_bytes())}",
+    ):
         load_checked_plan(path)
 
 
@@ -156,7 +242,10 @@ def test_calibration_must_cover_corpus_families(tmp_path: Path) -> None:
     """A simulated classifier without an accuracy for a corpus family is refused."""
     plan = small_plan()
     del plan["arms"][1]["classifier"]["backend"]["accuracy"]["knowledge_qa"]
-    with pytest.raises(PlanMeaningError, match=r"arms\[1\].classifier.backend.accuracy: expected an accuracy for every corpus family, found none for knowledge_qa"):
+    with pytest.raises(
+        PlanMeaningError,
+        match=r"arms\[1\].classifier.backend.accuracy: expected an accuracy for every corpus family, found none for knowledge_qa",
+    ):
         load_checked_plan(write_plan(tmp_path, plan))
 
 
@@ -181,7 +270,9 @@ def test_valid_plan_returns_corpus_and_hashes(tmp_path: Path) -> None:
     assert isinstance(checked.corpus_path, Path) and not isinstance(checked, InputError)
 
 
-def test_corpus_written_beside_plan_is_resolved_relative_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corpus_written_beside_plan_is_resolved_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """corpus.path is relative to the plan file, not to the working directory."""
     folder = tmp_path / "study"
     folder.mkdir()

@@ -32,16 +32,30 @@ def test_fields_map_onto_case() -> None:
     [
         (b"", "expected at least one case, found an empty corpus"),
         (b"\n  \n", "expected at least one case, found an empty corpus"),
-        (b'{"id": "a", "text": "t", "family": "code", "gold_labels": ["code"]}\n{"id": "a"',
-         "line 2: column 11: expected a JSON object, found invalid JSON"),
-        (b'{"id": "a", "text": "t", "family": "code", "gold_label": ["code"]}',
-         "line 1: unknown key 'gold_label': did you mean 'gold_labels'?"),
-        (b'{"id": "a", "text": "t", "family": "code"}', "line 1: gold_labels: expected a value (required), found nothing"),
-        (b'{"id": "a", "text": "t", "family": "code", "gold_labels": "code"}',
-         "line 1: gold_labels: expected a non-empty list of labels, found \"code\""),
-        (b'{"id": "a:b", "text": "t", "family": "code", "gold_labels": ["code"]}', "line 1: id: expected letters"),
-        (b'{"id": "a", "text": 3, "family": "code", "gold_labels": ["code"]}',
-         "line 1: text: expected a non-empty string, found 3"),
+        (
+            b'{"id": "a", "text": "t", "family": "code", "gold_labels": ["code"]}\n{"id": "a"',
+            "line 2: column 11: expected a JSON object, found invalid JSON",
+        ),
+        (
+            b'{"id": "a", "text": "t", "family": "code", "gold_label": ["code"]}',
+            "line 1: unknown key 'gold_label': did you mean 'gold_labels'?",
+        ),
+        (
+            b'{"id": "a", "text": "t", "family": "code"}',
+            "line 1: gold_labels: expected a value (required), found nothing",
+        ),
+        (
+            b'{"id": "a", "text": "t", "family": "code", "gold_labels": "code"}',
+            'line 1: gold_labels: expected a non-empty list of labels, found "code"',
+        ),
+        (
+            b'{"id": "a:b", "text": "t", "family": "code", "gold_labels": ["code"]}',
+            "line 1: id: expected letters",
+        ),
+        (
+            b'{"id": "a", "text": 3, "family": "code", "gold_labels": ["code"]}',
+            "line 1: text: expected a non-empty string, found 3",
+        ),
         (b"[1, 2]", "line 1: expected a JSON object, found list"),
     ],
 )
@@ -55,7 +69,10 @@ def test_malformed_corpus_is_one_line(lines: bytes, message: str) -> None:
 def test_duplicate_case_ids_name_both_lines() -> None:
     """A repeated id names the line it repeats on and where it first appeared."""
     data = corpus_bytes([*SMALL_CORPUS, SMALL_CORPUS[2]])
-    with pytest.raises(CorpusError, match=r"c.jsonl: line 7: id: expected a unique case id, found 's1' again \(first on line 3\)"):
+    with pytest.raises(
+        CorpusError,
+        match=r"c.jsonl: line 7: id: expected a unique case id, found 's1' again \(first on line 3\)",
+    ):
         parse_corpus(data, name="c.jsonl")
 
 

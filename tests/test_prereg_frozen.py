@@ -36,7 +36,9 @@ def test_changed_plan_is_refused_with_how_to_amend(tmp_path: Path) -> None:
     path = write_plan(tmp_path)
     freeze(path)
     path.write_text(path.read_text().replace("seed: 7", "seed: 8"))
-    with pytest.raises(PlanChangedError, match=rf"plan bytes .*`routetrial amend {path} --reason TEXT`") as exc:
+    with pytest.raises(
+        PlanChangedError, match=rf"plan bytes .*`routetrial amend {path} --reason TEXT`"
+    ) as exc:
         load_frozen_plan(path)
     assert "\n" not in str(exc.value)
 
@@ -50,7 +52,9 @@ def test_frozen_amendment_loads(tmp_path: Path) -> None:
     assert load_frozen_plan(target).lock.parent_sha256 == parent.canonical_sha256
 
 
-def test_changed_analysis_code_is_flagged_not_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_changed_analysis_code_is_flagged_not_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Only the analysis code changed: the plan loads with analysis_code_matches=False."""
     package = tmp_path / "code" / "analysis"
     package.mkdir(parents=True)

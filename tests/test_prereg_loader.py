@@ -94,14 +94,19 @@ def test_out_of_range_value_names_the_dotted_path(tmp_path: Path) -> None:
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "timeout_ms: -5" in text)
     with pytest.raises(PlanSchemaError) as exc:
         load_plan(path)
-    assert _error(exc).endswith(f"arms[1].classifier.timeout_ms: expected greater than 0, found -5 (line {line})")
+    assert _error(exc).endswith(
+        f"arms[1].classifier.timeout_ms: expected greater than 0, found -5 (line {line})"
+    )
 
 
 def test_bad_kind_suggests_a_variant(tmp_path: Path) -> None:
     """A misspelt ``kind`` lists the variants and suggests the closest."""
     data = small_plan()
     data["arms"][1]["kind"] = "routr"
-    with pytest.raises(PlanSchemaError, match=r"arms\[1\]\.kind: expected one of 'control', 'router', found 'routr' \(did you mean 'router'\?\)"):
+    with pytest.raises(
+        PlanSchemaError,
+        match=r"arms\[1\]\.kind: expected one of 'control', 'router', found 'routr' \(did you mean 'router'\?\)",
+    ):
         load_plan(write_plan(tmp_path, data))
 
 

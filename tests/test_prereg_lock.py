@@ -66,7 +66,9 @@ def test_freeze_again_is_a_noop(frozen: Path) -> None:
 def test_freeze_of_a_changed_plan_is_refused(frozen: Path) -> None:
     """A frozen plan is never rewritten: refreezing after an edit names the change and how to amend."""
     _flip_byte(frozen, b"seed: 7", b"seed: 8")
-    with pytest.raises(PlanChangedError, match=r"already frozen, and changed since freezing: plan bytes \(.*routetrial amend"):
+    with pytest.raises(
+        PlanChangedError, match=r"already frozen, and changed since freezing: plan bytes \(.*routetrial amend"
+    ):
         freeze(frozen)
 
 
@@ -139,7 +141,9 @@ def test_git_commit_is_recorded_inside_a_repository(tmp_path: Path) -> None:
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "plan"], check=True)
-    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     assert freeze(path).git_commit == head
 
 
@@ -151,10 +155,18 @@ def test_amend_starts_a_copy_naming_its_parent(frozen: Path) -> None:
     target = amend(frozen, "more replays")
     assert target.name == "plan.amend-1.yaml"
     data = yaml.safe_load(target.read_text())
-    assert data["amendment"] == {"parent_sha256": read_lock(frozen).canonical_sha256, "number": 1, "reason": "more replays"}
+    assert data["amendment"] == {
+        "parent_sha256": read_lock(frozen).canonical_sha256,
+        "number": 1,
+        "reason": "more replays",
+    }
     assert target.read_text().startswith(frozen.read_text())
     entry = read_log(frozen)[-1]
-    assert entry.kind == "amend" and entry.detail["plan"] == target.name and entry.detail["reason"] == "more replays"
+    assert (
+        entry.kind == "amend"
+        and entry.detail["plan"] == target.name
+        and entry.detail["reason"] == "more replays"
+    )
 
 
 def test_freezing_amendments_extends_the_chain(frozen: Path) -> None:
@@ -168,8 +180,11 @@ def test_freezing_amendments_extends_the_chain(frozen: Path) -> None:
     assert lock1.parent_sha256 == read_lock(frozen).canonical_sha256
     assert lock2.parent_sha256 == lock1.canonical_sha256
     assert [(e.kind, e.detail["plan"]) for e in read_log(second)] == [
-        ("freeze", "plan.yaml"), ("amend", "plan.amend-1.yaml"), ("freeze", "plan.amend-1.yaml"),
-        ("amend", "plan.amend-2.yaml"), ("freeze", "plan.amend-2.yaml"),
+        ("freeze", "plan.yaml"),
+        ("amend", "plan.amend-1.yaml"),
+        ("freeze", "plan.amend-1.yaml"),
+        ("amend", "plan.amend-2.yaml"),
+        ("freeze", "plan.amend-2.yaml"),
     ]
     assert yaml.safe_load(second.read_text())["amendment"]["number"] == 2
     assert verify(second).ok and not (frozen.parent / "plan.amend-2.yaml.log.jsonl").exists()
@@ -205,7 +220,9 @@ def test_amend_refuses_a_changed_plan(frozen: Path) -> None:
 def test_second_amendment_of_the_same_parent_is_refused(frozen: Path) -> None:
     """The chain is linear: amending the root again while amendment 1 exists is refused."""
     amend(frozen, "one")
-    with pytest.raises(InputError, match="plan.amend-1.yaml: expected no file, found amendment 1 already started"):
+    with pytest.raises(
+        InputError, match="plan.amend-1.yaml: expected no file, found amendment 1 already started"
+    ):
         amend(frozen, "two")
 
 
@@ -214,7 +231,9 @@ def test_amendment_with_a_wrong_parent_hash_is_refused(frozen: Path) -> None:
     target = amend(frozen, "one")
     text = target.read_text().replace(read_lock(frozen).canonical_sha256, "a" * 64)
     target.write_text(text)
-    with pytest.raises(PlanMeaningError, match="amendment.parent_sha256: expected the canonical hash of frozen plan.yaml"):
+    with pytest.raises(
+        PlanMeaningError, match="amendment.parent_sha256: expected the canonical hash of frozen plan.yaml"
+    ):
         freeze(target)
 
 

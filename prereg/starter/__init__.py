@@ -40,14 +40,18 @@ def init_plan(folder: Path) -> tuple[Path, Path]:
         raise InputError("expected no plan here, found one; not overwriting it", file=str(plan_path))
     corpus = STARTER_CORPUS.read_bytes()
     if corpus_path.exists() and corpus_path.read_bytes() != corpus:
-        raise InputError("expected no corpus here, found a different one; not overwriting it", file=str(corpus_path))
+        raise InputError(
+            "expected no corpus here, found a different one; not overwriting it", file=str(corpus_path)
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         corpus_path.write_bytes(corpus)
         with plan_path.open("x", encoding="utf-8") as handle:
             handle.write(render_starter_plan(bytes_hash(corpus)))
     except FileExistsError:
-        raise InputError("expected no plan here, found one; not overwriting it", file=str(plan_path)) from None
+        raise InputError(
+            "expected no plan here, found one; not overwriting it", file=str(plan_path)
+        ) from None
     except OSError as exc:
         raise InputError(f"expected a writable folder, found {exc.strerror}", file=str(folder)) from None
     return plan_path, corpus_path
