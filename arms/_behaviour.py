@@ -117,12 +117,16 @@ class ClassifierBehaviour:
             z = np.asarray(case_z, dtype=float)
             if z.shape != (len(cases),):
                 raise ArmError(f"case_z: expected {len(cases)} values, found {z.shape}")
-        intercepts = solve_intercepts({f: spec.accuracy[f] for f in families}, spec.case_difficulty_sd)
+        intercepts = solve_intercepts(
+            {f: spec.accuracy[f] for f in families}, spec.case_difficulty_sd
+        )
         b = np.array([intercepts[c.family] for c in cases])
         self.difficulty: dict[str, float] = {}
         p_correct = expit(b + spec.case_difficulty_sd * z) if len(cases) else b
         self._rows: dict[str, _CaseRow] = {}
-        for case, u, p in zip(cases, (spec.case_difficulty_sd * z).tolist(), p_correct.tolist()):
+        for case, u, p in zip(
+            cases, (spec.case_difficulty_sd * z).tolist(), p_correct.tolist(), strict=True
+        ):
             self.difficulty[case.id] = u
             self._rows[case.id] = _case_row(case, float(p), label_set, spec)
         self._http, self._fail, self._rescale = _failure_thresholds(spec.failures)
@@ -137,7 +141,9 @@ class ClassifierBehaviour:
         try:
             p, right, wrong, cum = self._rows[case.id]
         except KeyError:
-            raise ArmError(f"case {case.id!r}: not in the corpus this classifier was built for") from None
+            raise ArmError(
+                f"case {case.id!r}: not in the corpus this classifier was built for"
+            ) from None
         service, u = self._draws.next()
         fail = self._fail
         if u < fail:
@@ -175,7 +181,7 @@ def _case_row(
         weights = [1.0] * len(wrong)
     # Drop zero-weight labels so a uniform can never land on them; the last bound is exactly 1 so
     # a uniform on [0, 1) always finds a label.
-    kept = [(label, w) for label, w in zip(wrong, weights) if w > 0.0]
+    kept = [(label, w) for label, w in zip(wrong, weights, strict=True) if w > 0.0]
     total = sum(w for _, w in kept)
     cum = [c / total for c in accumulate(w for _, w in kept)]
     if cum:

@@ -27,7 +27,9 @@ class SimulatedControlArm:
         """The arm id."""
         return self._id
 
-    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
+    def process(
+        self, env: simpy.Environment, request: ArmRequest
+    ) -> Generator[Any, Any, ArmResult]:
         """Serve ``request`` at the control's model; the result has ``routing=None``."""
         sent = env.now
         model = self.model

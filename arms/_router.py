@@ -41,7 +41,9 @@ class SimulatedRouterArm:
         """The arm id."""
         return self._id
 
-    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
+    def process(
+        self, env: simpy.Environment, request: ArmRequest
+    ) -> Generator[Any, Any, ArmResult]:
         """Serve ``request``: routing decision, then the downstream answer."""
         sent = env.now
         case = request.case

@@ -33,7 +33,9 @@ class FifoServer:
 
     __slots__ = ("_free_at", "capacity", "log", "name")
 
-    def __init__(self, name: str, capacity: int, log: list[tuple[float, float, float]] | None = None) -> None:
+    def __init__(
+        self, name: str, capacity: int, log: list[tuple[float, float, float]] | None = None
+    ) -> None:
         self.name = name
         self.capacity = capacity
         self.log = log
@@ -41,7 +43,7 @@ class FifoServer:
         self._free_at = [0.0] * capacity
 
     def book(self, now: float, service_s: float) -> float:
-        """Queue a request arriving at ``now`` needing ``service_s`` seconds; return its start time."""
+        """Queue a request arriving at ``now`` for ``service_s`` seconds; return its start time."""
         free_at = self._free_at[0]
         start = now if now >= free_at else free_at
         end = start + service_s
@@ -49,7 +51,3 @@ class FifoServer:
         if self.log is not None:
             self.log.append((now, start, end))
         return start
-
-    def busy(self, now: float) -> int:
-        """How many slots are busy (serving or booked ahead) at ``now``."""
-        return sum(1 for t in self._free_at if t > now)

@@ -127,7 +127,9 @@ def _classifier_endpoint(
     own_z = rng.standard_normal(len(cases))
     case_z = math.sqrt(SHARED_DIFFICULTY) * shared_z + math.sqrt(1.0 - SHARED_DIFFICULTY) * own_z
     try:
-        behaviour = ClassifierBehaviour(backend, plan.taxonomy.labels, cases, rng, case_z=case_z.tolist())
+        behaviour = ClassifierBehaviour(
+            backend, plan.taxonomy.labels, cases, rng, case_z=case_z.tolist()
+        )
     except ArmError as exc:
         raise ArmError(f"arms[{index}] ({arm.id}): {exc}") from None
     return Endpoint(

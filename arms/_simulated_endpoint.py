@@ -75,7 +75,9 @@ class Endpoint(Generic[T]):
         self._retry_on = frozenset(retry.retry_on)
         self._tokens_in = tokens.input
         self._tokens_out = tokens.output
-        self._cost = (tokens.input * price.input_per_1k + tokens.output * price.output_per_1k) / 1000.0
+        self._cost = (
+            tokens.input * price.input_per_1k + tokens.output * price.output_per_1k
+        ) / 1000.0
 
     def attempt(self, case: Case, replay: int, now: float) -> tuple[T | None, Status, float]:
         """Book one attempt sent at ``now``: ``(value, status, elapsed_ms)`` as the client sees it.
@@ -83,7 +85,8 @@ class Endpoint(Generic[T]):
         The caller waits ``elapsed_ms`` (in SimPy: ``yield env.timeout(elapsed_ms / 1000)``).
         """
         value, status, service_ms = self._behave(case, replay)
-        elapsed_ms = (self.server.book(now, service_ms / 1000.0) - now) * 1000.0 + service_ms + self._rtt_ms
+        start = self.server.book(now, service_ms / 1000.0)
+        elapsed_ms = (start - now) * 1000.0 + service_ms + self._rtt_ms
         if elapsed_ms > self._timeout_ms:
             return None, "timeout", self._timeout_ms
         return value, status, elapsed_ms
@@ -92,23 +95,14 @@ class Endpoint(Generic[T]):
         """The call result of a first attempt that succeeded."""
         return value, "ok", elapsed_ms, 1, self._tokens_in, self._tokens_out, self._cost, None
 
-    def call(
-        self, env: simpy.Environment, case: Case, replay: int
-    ) -> Generator[Any, Any, CallResult[T]]:
-        """A SimPy sub-process (use with ``yield from``) making one call with its retries."""
-        value, status, elapsed_ms = self.attempt(case, replay, env.now)
-        yield env.timeout(elapsed_ms / 1000.0)
-        if status == "ok":
-            return self.ok(value, elapsed_ms)
-        return (yield from self.retry(env, case, replay, status, elapsed_ms))
-
     def retry(
         self, env: simpy.Environment, case: Case, replay: int, status: Status, elapsed_ms: float
     ) -> Generator[Any, Any, CallResult[T]]:
         """Continue a call whose first attempt failed with ``status`` after ``elapsed_ms``.
 
-        The arms call :meth:`attempt` and :meth:`ok` inline for the first attempt and come here
-        only on a failure: a generator per request costs more than the arms' whole bookkeeping.
+        An arm calls :meth:`attempt` and :meth:`ok` inline for the first attempt and comes here
+        (``yield from``) only on a failure: a sub-generator per call would cost more than the
+        rest of the arm's bookkeeping.
         """
         latency_ms = elapsed_ms
         attempts = 1
@@ -116,9 +110,16 @@ class Endpoint(Generic[T]):
         value: T | None = None
         while status != "ok":
             if attempts >= self._max_attempts or status not in self._retry_on:
-                return (None, status, latency_ms, attempts, billed * self._tokens_in,
-                        billed * self._tokens_out, billed * self._cost,
-                        self._error(status, attempts))
+                return (
+                    None,
+                    status,
+                    latency_ms,
+                    attempts,
+                    billed * self._tokens_in,
+                    billed * self._tokens_out,
+                    billed * self._cost,
+                    self._error(status, attempts),
+                )
             backoff_ms = self._backoff_ms * 2 ** (attempts - 1)
             if backoff_ms > 0.0:
                 yield env.timeout(backoff_ms / 1000.0)
@@ -129,8 +130,16 @@ class Endpoint(Generic[T]):
                 billed += 1
             yield env.timeout(elapsed_ms / 1000.0)
             latency_ms += elapsed_ms
-        return (value, status, latency_ms, attempts, billed * self._tokens_in,
-                billed * self._tokens_out, billed * self._cost, None)
+        return (
+            value,
+            status,
+            latency_ms,
+            attempts,
+            billed * self._tokens_in,
+            billed * self._tokens_out,
+            billed * self._cost,
+            None,
+        )
 
     def _error(self, status: Status, attempts: int) -> str:
         what = {

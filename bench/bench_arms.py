@@ -30,14 +30,21 @@ from prereg.schema import DEFAULT_LABELS, Plan
 PLAN_HASH = "0" * 64
 
 
-def _classifier(accuracy: float, median: float, p95: float, rtt: float, conc: int) -> dict[str, Any]:
+def _classifier(
+    accuracy: float, median: float, p95: float, rtt: float, conc: int
+) -> dict[str, Any]:
     return {
         "model": "m",
         "prompt_template": "{labels}: {text}",
         "backend": {
             "kind": "simulated",
             "accuracy": {f: accuracy for f in DEFAULT_LABELS},
-            "latency": {"median_ms": median, "p95_ms": p95, "network_rtt_ms": rtt, "concurrency": conc},
+            "latency": {
+                "median_ms": median,
+                "p95_ms": p95,
+                "network_rtt_ms": rtt,
+                "concurrency": conc,
+            },
             "failures": {"http_error_rate": 0.002, "unparseable_rate": 0.01},
         },
         "timeout_ms": 5000,
@@ -69,11 +76,16 @@ def study2_plan() -> Plan:
                 {"id": "control", "kind": "control", "model": "large"},
                 {"id": "phi", "kind": "router", "classifier": _classifier(0.76, 900, 1700, 0, 8)},
                 {"id": "qwen", "kind": "router", "classifier": _classifier(0.793, 988, 1800, 0, 8)},
-                {"id": "deepseek", "kind": "router",
-                 "classifier": _classifier(0.83, 1150, 2215, 80, 64)},
+                {
+                    "id": "deepseek",
+                    "kind": "router",
+                    "classifier": _classifier(0.83, 1150, 2215, 80, 64),
+                },
             ],
             "routing": {
-                "routes": {f: ("large" if f in ("code", "math") else "small") for f in DEFAULT_LABELS},
+                "routes": {
+                    f: ("large" if f in ("code", "math") else "small") for f in DEFAULT_LABELS
+                },
                 "fallback": "large",
             },
             "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 4.0}},
@@ -86,9 +98,7 @@ def study2_plan() -> Plan:
 
 def corpus() -> tuple[Case, ...]:
     """60 cases, 10 per family."""
-    return tuple(
-        Case(f"c{i:02d}", "text", f, (f,)) for i, f in enumerate(DEFAULT_LABELS * 10)
-    )
+    return tuple(Case(f"c{i:02d}", "text", f, (f,)) for i, f in enumerate(DEFAULT_LABELS * 10))
 
 
 def bare_loop(n: int, rate: float) -> float:
@@ -156,7 +166,7 @@ def _timed(n: int, env: simpy.Environment, arrivals: Callable[[], Any]) -> float
 
 
 def main() -> None:
-    """Print requests per second of each loop (best of ``--repeats``, interleaved) and the ratios."""
+    """Print requests per second of each loop (best of interleaved repeats) and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200_000)
     parser.add_argument("--rate", type=float, default=4.0)
@@ -171,9 +181,14 @@ def main() -> None:
         with_records = max(with_records, arms_loop(n, rate, records=True))
     print(f"requests: {n:,}  Poisson rate {rate:g}/s  best of {args.repeats}")
     print(f"bare SimPy loop (one Resource):    {bare:>10,.0f} req/s")
-    print(f"simulated arms (ArmResult):        {arms_only:>10,.0f} req/s  ratio {arms_only / bare:.2f}")
-    print(f"simulated arms + to_trial_record:  {with_records:>10,.0f} req/s  "
-          f"ratio {with_records / bare:.2f}")
+    print(
+        f"simulated arms (ArmResult):        {arms_only:>10,.0f} req/s  "
+        f"ratio {arms_only / bare:.2f}"
+    )
+    print(
+        f"simulated arms + to_trial_record:  {with_records:>10,.0f} req/s  "
+        f"ratio {with_records / bare:.2f}"
+    )
 
 
 if __name__ == "__main__":

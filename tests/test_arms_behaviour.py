@@ -1,4 +1,4 @@
-"""The pure simulated behaviours: calibration, case-level correlation, confusion, failures, latency."""
+"""Pure simulated behaviours: calibration, case-level correlation, confusion, failures, latency."""
 
 from __future__ import annotations
 
@@ -46,14 +46,14 @@ def correctness(b: ClassifierBehaviour, corpus: list[Case], replays: int) -> np.
 
 def intra_case_correlation(x: np.ndarray) -> float:
     """One-way ANOVA intra-class correlation of a cases x replays matrix."""
-    n, k = x.shape
+    k = x.shape[1]
     msb = k * x.mean(axis=1).var(ddof=1)
     msw = x.var(axis=1, ddof=1).mean()
     return float((msb - msw) / (msb + (k - 1) * msw))
 
 
 def test_marginal_accuracy_matches_the_spec_per_family() -> None:
-    """Over many cases the share of correct labels is each family's accuracy, not the intercept's."""
+    """Over many cases the share of correct labels is each family's accuracy."""
     spec = classifier_spec(accuracy={"code": 0.793, "math": 0.55}, case_difficulty_sd=1.5)
     corpus = cases(10_000, "code") + cases(10_000, "math")
     x = correctness(ClassifierBehaviour(spec, DEFAULT_LABELS, corpus, rng()), corpus, 2)
@@ -65,8 +65,12 @@ def test_marginal_accuracy_matches_the_spec_per_family() -> None:
 def test_replays_of_a_case_are_correlated_only_with_case_difficulty() -> None:
     """Intra-case correlation is clearly positive with difficulty SD 1.5 and about zero with 0."""
     corpus = cases(2_000)
-    hard = ClassifierBehaviour(classifier_spec(case_difficulty_sd=1.5), DEFAULT_LABELS, corpus, rng())
-    flat = ClassifierBehaviour(classifier_spec(case_difficulty_sd=0.0), DEFAULT_LABELS, corpus, rng())
+    hard = ClassifierBehaviour(
+        classifier_spec(case_difficulty_sd=1.5), DEFAULT_LABELS, corpus, rng()
+    )
+    flat = ClassifierBehaviour(
+        classifier_spec(case_difficulty_sd=0.0), DEFAULT_LABELS, corpus, rng()
+    )
     assert intra_case_correlation(correctness(hard, corpus, 10)) > 0.2
     assert abs(intra_case_correlation(correctness(flat, corpus, 10))) < 0.03
 
@@ -168,7 +172,7 @@ def test_misconfigured_classifier_is_an_arm_error(fields: dict[str, Any], messag
 
 
 def test_utilisation_uses_the_mean_service_time() -> None:
-    """Offered load is rate x the sampled mean service time / concurrency (the mean, not the median)."""
+    """Offered load is rate x the sampled mean service time / concurrency (not the median)."""
     b = ModelBehaviour(model_spec(), rng())
     case = cases(1)[0]
     mean_s = np.mean([b.answer(case, 0)[2] for _ in range(200_000)]) / 1000.0

@@ -39,7 +39,7 @@ def plan(
     model_latency: dict[str, Any] | None = None,
     seed: int = 1,
 ) -> Plan:
-    """A minimal valid plan: a control on ``big`` and one router ``r`` sending code/math to ``big``."""
+    """A minimal valid plan: control on ``big``, router ``r`` routing code and math to ``big``."""
     model_backend = {
         "kind": "simulated",
         "quality": everywhere(0.8),
@@ -65,8 +65,11 @@ def plan(
             "study": {"title": "t", "authors": ["a"], "hypotheses": ["h"]},
             "corpus": {"path": "corpus.jsonl", "sha256": "0" * 64},
             "models": {
-                "big": {"model": "big", "backend": model_backend,
-                        "price": {"input_per_1k": 0.01, "output_per_1k": 0.03}},
+                "big": {
+                    "model": "big",
+                    "backend": model_backend,
+                    "price": {"input_per_1k": 0.01, "output_per_1k": 0.03},
+                },
                 "small": {"model": "small", "backend": model_backend},
             },
             "arms": [
@@ -74,7 +77,9 @@ def plan(
                 {"id": "r", "kind": "router", "classifier": router_classifier},
             ],
             "routing": {
-                "routes": {f: ("big" if f in ("code", "math") else "small") for f in DEFAULT_LABELS},
+                "routes": {
+                    f: ("big" if f in ("code", "math") else "small") for f in DEFAULT_LABELS
+                },
                 "fallback": "big",
             },
             "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 1.0}},
@@ -118,7 +123,7 @@ def test_fifo_server_starts_requests_exactly_as_a_simpy_resource_does() -> None:
     arrivals = np.cumsum(rng.exponential(0.1, 300)).tolist()
     service = rng.lognormal(np.log(0.3), 0.8, 300).tolist()
     server = FifoServer("m", 3)
-    booked = [server.book(a, s) for a, s in zip(arrivals, service)]
+    booked = [server.book(a, s) for a, s in zip(arrivals, service, strict=True)]
 
     env = simpy.Environment()
     resource = simpy.Resource(env, capacity=3)
@@ -168,7 +173,7 @@ def test_latency_adds_the_network_round_trip() -> None:
 
 
 def test_a_slow_decision_times_out_at_exactly_the_timeout_and_goes_to_the_fallback() -> None:
-    """A decision slower than timeout_ms is a timeout at timeout_ms, routed to the fallback model."""
+    """A decision slower than timeout_ms times out at timeout_ms and goes to the fallback model."""
     p = plan(
         classifier={"timeout_ms": 1000.0},
         backend={"latency": {"median_ms": 5000.0, "p95_ms": 6000.0}},
@@ -176,7 +181,11 @@ def test_a_slow_decision_times_out_at_exactly_the_timeout_and_goes_to_the_fallba
     results, records, _ = run(p, [(0.0, "r", CORPUS[2])])
     routing, downstream = results[0].routing, results[0].downstream
     assert routing is not None and downstream is not None
-    assert (routing.status, routing.latency_ms, routing.predicted_label) == ("timeout", 1000.0, None)
+    assert (routing.status, routing.latency_ms, routing.predicted_label) == (
+        "timeout",
+        1000.0,
+        None,
+    )
     assert downstream.model == "big"
     assert (records[0].status, records[0].correct) == ("timeout", None)
 
@@ -268,5 +277,7 @@ def test_a_failed_downstream_answer_is_ungraded() -> None:
     failed = DownstreamOutcome("big", "http_error", 12.0, None, 0, 0, 0.0, "HTTP 500")
     record = to_trial_record(HASH, request, ArmResult(0.0, 0.012, None, failed))
     assert (record.status, record.error, record.downstream_correct) == (
-        "http_error", "HTTP 500", None,
+        "http_error",
+        "HTTP 500",
+        None,
     )
