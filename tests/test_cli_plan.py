@@ -35,6 +35,7 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, s
 # --- through a real subprocess -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_newcomer_path_init_check_freeze_verify(tmp_path: Path) -> None:
     """init -> check -> freeze -> verify works from a fresh folder, and check says what n = 60 can show."""
     folder = tmp_path / "study"
