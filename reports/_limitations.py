@@ -67,8 +67,8 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
                    "from the pre-registered analysis.")
     for d in results.plan.deviations:
         out.append(f"Deviation recorded for this analysis: {d}")
-    if results.plan.live and results.plan.live.get("lateness_p99_ms", 0.0) > plan.traffic.max_lateness_p99_ms:
-        out.append(f"Dispatch lateness p99 {results.plan.live['lateness_p99_ms']:.1f} ms exceeds the plan's bound "
+    if results.plan.live and results.plan.live.get("p99_ms", 0.0) > plan.traffic.max_lateness_p99_ms:
+        out.append(f"Dispatch lateness p99 {results.plan.live['p99_ms']:.1f} ms exceeds the plan's bound "
                    f"{plan.traffic.max_lateness_p99_ms:g} ms: the run is invalid for latency outcomes.")
     if results.plan.source != "store":
         out.append(f"Trials were read from a {results.plan.source} file, not the campaign's own store: the "

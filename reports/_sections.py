@@ -11,6 +11,7 @@ from analysis import Results
 from prereg.records import Case
 from prereg.schema import ConfidenceBoundRule, Plan
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
+from reports._power import PowerView, power_view
 
 __all__ = ["BaselineView", "DesignView", "EndToEndView", "build_baseline", "build_design", "build_end_to_end"]
 
@@ -65,7 +66,7 @@ class DesignView:
     """What the sample size could show, and power figures when a design diagnosis exists."""
 
     rows: tuple[tuple[str, str], ...]
-    power: tuple[tuple[str, str], ...]
+    power: PowerView | None
 
 
 def _p(p: float | None) -> str:
@@ -119,22 +120,6 @@ def build_end_to_end(results: Results) -> EndToEndView:
     return EndToEndView(downstream, tuple(versus))
 
 
-def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, Mapping):
-        for k in value:
-            _flatten(f"{prefix} › {k}" if prefix else str(k), value[k], out)
-    elif isinstance(value, (list, tuple)):
-        out.append((prefix, ", ".join(_scalar(v) for v in value)))
-    else:
-        out.append((prefix, _scalar(value)))
-
-
-def _scalar(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
-
-
 def build_design(results: Results, plan: Plan, power: Mapping[str, Any] | None) -> DesignView:
     """Design limits as planned and as analysed, and the design diagnosis's figures if given."""
     d = results.design
@@ -164,15 +149,12 @@ def build_design(results: Results, plan: Plan, power: Mapping[str, Any] | None) 
                          f"{'yes' if ok else 'no'}: a distribution-free upper bound on the "
                          f"{'P95' if q == 0.95 else 'median'} needs n ≥ {need:,}; the smallest arm has "
                          f"{d.smallest_latency_n:,} latency observations"))
-    flat: list[tuple[str, str]] = []
-    if power:
-        _flatten("", power, flat)
-    return DesignView(tuple(rows), tuple(flat))
+    return DesignView(tuple(rows), power_view(power) if power else None)
 
 
 def _fewest(x: int | None, n: int, level: float | None) -> str:
     if level is None:
         return "point-estimate rule"
-    if x is None:
+    if x is None or n <= 0:
         return f"cannot pass at n = {n:,} (even {n:,}/{n:,} does not clear the bound)"
     return f"{x:,} of {n:,} ({x / n:.1%})"
