@@ -7,6 +7,7 @@ and deterministic JSON out; no database driver, HTTP client or SimPy.
 from analysis._analyze import analyze
 from analysis._balance import SRM_THRESHOLD, check_balance, check_srm
 from analysis._clustered import (
+    CaseResampler,
     bootstrap_case_weights,
     bootstrap_proportion,
     estimate_accuracy,
@@ -66,6 +67,7 @@ __all__ = [
     "ArmResult",
     "ArmVerdict",
     "BalanceResult",
+    "CaseResampler",
     "CiMethod",
     "ClusteringResult",
     "ConfusionMatrix",

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from analysis._arm import ArmData, Codes, analyze_arm, routing_p95_bootstrap, select_arm
 from analysis._balance import check_balance, check_srm
-from analysis._clustered import estimate_accuracy
+from analysis._clustered import CaseResampler, estimate_accuracy
 from analysis._comparisons import (
     adjust_pvalues,
     case_aggregate,
@@ -65,8 +65,9 @@ def _codes(plan: Plan, table: TrialTable) -> Codes:
 
 
 def _check(plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes) -> tuple[tuple[str, ...], NDArray[np.intp]]:
-    if len(table) and not np.all(table.plan_hash == meta.plan_canonical_sha256):
-        other = next(h for h in np.unique(table.plan_hash) if h != meta.plan_canonical_sha256)
+    bad = np.flatnonzero(table.plan_hash != meta.plan_canonical_sha256)
+    if bad.size:
+        other = table.plan_hash[bad[0]]
         raise AnalysisError(f"trial table: plan_hash: expected {meta.plan_canonical_sha256}, found {other}")
     arms, arm_codes = factorize(table.arm)
     unknown = sorted(set(arms) - set(plan.arm_ids))
@@ -75,7 +76,7 @@ def _check(plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes) -> tuple[
     if len(table):
         key = (arm_codes.astype(np.int64) * codes.k_cases + codes.case) * (
             int(table.replay.max()) + 1) + table.replay
-        if np.unique(key).size != key.size:
+        if int(np.bincount(key).max()) > 1:
             raise AnalysisError("trial table: trial_id: expected one row per (arm, case, replay), found duplicates")
     return arms, arm_codes
 
@@ -91,7 +92,7 @@ def _gate_bounds(gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor)
     q = _QUANTILE[gate.metric]
     res = estimate_quantile(data.routing_latency, q, level)
     if spec.latency_interval == "bootstrap" and q == 0.95 and data.routing_latency.size:
-        boot = routing_p95_bootstrap(data, spec.bootstrap.resamples, rng_for_arm("gate_p95"))
+        boot = routing_p95_bootstrap(data, CaseResampler(rng_for_arm("gate_p95"), spec.bootstrap.resamples))
         lo_b, hi_b = np.quantile(boot, [1.0 - level, level])
         m = "case_bootstrap_percentile"
         return res.estimate, Interval(float(lo_b), None, level, m, "lower"), Interval(None, float(hi_b), level, m, "upper"), "request"
@@ -222,8 +223,8 @@ def _accuracy_comparisons(routers: list[str], data: dict[str, ArmData], plan: Pl
     for a, b in itertools.combinations(routers, 2):
         agg_a = case_aggregate(data[a].y, data[a].y_cases, k)
         agg_b = case_aggregate(data[b].y, data[b].y_cases, k)
-        diff = paired_difference(agg_a, agg_b, "case", level, rng_for(f"{a}-vs-{b}")("accuracy_diff"),
-                                 spec.bootstrap.resamples)
+        diff = paired_difference(agg_a, agg_b, "case", level,
+                                 CaseResampler(rng_for(f"{a}-vs-{b}")("accuracy_diff"), spec.bootstrap.resamples))
         common = (agg_a[1] > 0) & (agg_b[1] > 0)
         maj_a = agg_a[0][common] / agg_a[1][common] > 0.5
         maj_b = agg_b[0][common] / agg_b[1][common] > 0.5
@@ -246,17 +247,17 @@ def _control_comparisons(routers: list[str], control: str, data: dict[str, ArmDa
     down: list[DownstreamResult] = []
     for a in routers:
         d = data[a]
-        rng = rng_for(f"{a}-vs-{control}")
+        resampler = CaseResampler(rng_for(f"{a}-vs-{control}")("bootstrap"), b)
         out.append(ControlComparison(a, control, "e2e_latency_mean_ms", paired_difference(
             case_aggregate(d.e2e, d.cases, k), case_aggregate(c.e2e, c.cases, k), "request", level,
-            rng("e2e_mean_diff"), b)))
+            resampler)))
         out.append(ControlComparison(a, control, "e2e_latency_median_ms", paired_quantile_difference(
-            d.e2e, d.cases, c.e2e, c.cases, 0.5, k, level, rng("e2e_median_diff"), b)))
+            d.e2e, d.cases, c.e2e, c.cases, 0.5, k, level, resampler)))
         out.append(ControlComparison(a, control, "cost_per_1k_usd", paired_difference(
             case_aggregate(d.cost, d.cases, k), case_aggregate(c.cost, c.cases, k), "request", level,
-            rng("cost_diff"), b, 1000.0)))
+            resampler, 1000.0)))
         out.append(ControlComparison(a, control, "downstream_quality", paired_difference(
-            case_aggregate(d.downstream, d.cases, k), ctrl_q, unit, level, rng("quality_diff"), b)))
+            case_aggregate(d.downstream, d.cases, k), ctrl_q, unit, level, resampler)))
         groups = []
         masks = {"correctly_routed": d.correct_raw == 1.0, "misrouted": d.correct_raw == 0.0,
                  "routing_failed": np.isnan(d.correct_raw) & ~d.routing_ok & ~np.isnan(d.downstream),
@@ -266,7 +267,7 @@ def _control_comparisons(routers: list[str], control: str, data: dict[str, ArmDa
             ok = ~np.isnan(vals)
             quality = estimate_accuracy(vals[ok], d.cases[ok], unit, level, spec.ci_method)
             versus = paired_difference(case_aggregate(vals, d.cases, k), ctrl_q, unit, level,
-                                       rng(f"quality_{name}"), b)
+                                       resampler)
             groups.append(DownstreamGroup(name, quality, versus))  # type: ignore[arg-type]
         ok = ~np.isnan(c.downstream)
         groups.append(DownstreamGroup("control", estimate_accuracy(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis._clustered import bootstrap_case_weights, estimate_accuracy, summarize_clustering
+from analysis._clustered import CaseResampler, estimate_accuracy, summarize_clustering
 from analysis._comparisons import estimate_clustered_mean, percentile_interval
 from analysis._quantiles import bootstrap_quantile, estimate_quantile
 from analysis._results import ArmResult, ConfusionMatrix, FamilyAccuracy, FlowCounts, Interval, Unit
@@ -160,29 +160,30 @@ def analyze_arm(
     b = spec.bootstrap.resamples
     k_total = codes.k_cases
     flow = _flow(rows, codes, scheduled, allocated, data.excluded, int(data.y.size) if data.router else 0)
-    unique_cases = int(np.unique(codes.case[rows]).size)
+    unique_cases = int(np.count_nonzero(np.bincount(codes.case[rows], minlength=k_total)))
+    resampler = CaseResampler(rng_for("bootstrap"), b)
     accuracy = clustering = confusion = None
     per_family: tuple[FamilyAccuracy, ...] = ()
     med = p95 = None
     boot_p95: Interval | None = None
     if data.router:
         accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method)
-        present = np.unique(data.y_cases)
+        present = np.flatnonzero(np.bincount(data.y_cases, minlength=k_total))
         remap = np.searchsorted(present, data.y_cases)
         weights = None
         if spec.cluster_robust == "bootstrap" and present.size:
-            weights = bootstrap_case_weights(rng_for("accuracy"), int(present.size), b)
+            weights = resampler(int(present.size))
         clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
         per_family = tuple(
             FamilyAccuracy(codes.families[f], estimate_accuracy(
                 data.y[data.y_family == f], data.y_cases[data.y_family == f], unit, level, spec.ci_method))
-            for f in np.unique(data.y_family))
+            for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families))))
         base = codes.status[rows] != _code(codes.statuses, "not_sent")
         confusion = _confusion(data, rows, codes, base)
         med = estimate_quantile(data.routing_latency, 0.5, level)
         p95 = estimate_quantile(data.routing_latency, 0.95, level)
         if spec.latency_interval == "bootstrap" and data.routing_latency.size:
-            boot_p95 = percentile_interval(routing_p95_bootstrap(data, b, rng_for("routing_p95")), level,
+            boot_p95 = percentile_interval(routing_p95_bootstrap(data, resampler), level,
                                            "case_bootstrap_percentile")
     e2e_vals = data.e2e[~np.isnan(data.e2e)]
     return ArmResult(
@@ -191,17 +192,18 @@ def analyze_arm(
         routing_latency_median=med, routing_latency_p95=p95, routing_latency_bootstrap_p95=boot_p95,
         e2e_latency_median=estimate_quantile(e2e_vals, 0.5, level),
         e2e_latency_p95=estimate_quantile(e2e_vals, 0.95, level),
-        e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, rng_for("e2e_mean"), b),
-        cost_per_1k=estimate_clustered_mean(data.cost, data.cases, k_total, level, rng_for("cost"), b, 1000.0),
+        e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, resampler),
+        cost_per_1k=estimate_clustered_mean(data.cost, data.cases, k_total, level, resampler, 1000.0),
         downstream_quality=estimate_accuracy(
             data.downstream[~np.isnan(data.downstream)], data.cases[~np.isnan(data.downstream)],
             unit, level, spec.ci_method),
     )
 
 
-def routing_p95_bootstrap(data: ArmData, resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
+def routing_p95_bootstrap(data: ArmData, resampler: CaseResampler) -> NDArray[np.float64]:
     """Case-bootstrap replicates of the routing-latency P95 of one arm."""
-    present = np.unique(data.routing_latency_cases)
-    remap = np.searchsorted(present, data.routing_latency_cases)
-    w = bootstrap_case_weights(rng, int(present.size), resamples)
+    counts = np.bincount(data.routing_latency_cases)
+    present = np.flatnonzero(counts)
+    remap = (np.cumsum(counts > 0) - 1)[data.routing_latency_cases]
+    w = resampler(int(present.size))
     return bootstrap_quantile(data.routing_latency, remap, 0.95, w)

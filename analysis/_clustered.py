@@ -17,6 +17,7 @@ from analysis._proportions import estimate_proportion
 from analysis._results import ClusteringResult, Interval, ProportionResult, Unit
 
 __all__ = [
+    "CaseResampler",
     "bootstrap_case_weights",
     "bootstrap_proportion",
     "case_sums",
@@ -127,9 +128,28 @@ def bootstrap_case_weights(rng: np.random.Generator, k: int, resamples: int) -> 
     Drawing ``rng.integers`` indices and counting them with one ``np.bincount`` over offset codes
     gives the same resamples as indexing, without a Python loop.
     """
-    idx = rng.integers(0, k, size=(resamples, k))
-    flat = (idx + np.arange(resamples)[:, None] * k).ravel()
-    return np.bincount(flat, minlength=resamples * k).reshape(resamples, k).astype(np.float64)
+    idx = rng.integers(0, k, size=(resamples, k), dtype=np.int64)
+    idx += np.arange(resamples, dtype=np.int64)[:, None] * k
+    return np.bincount(idx.ravel(), minlength=resamples * k).reshape(resamples, k).astype(np.float64)
+
+
+class CaseResampler:
+    """Case-bootstrap weight matrices from one generator, drawn once per number of cases.
+
+    Outcomes of one arm (or one pair of arms) over the same cases share their resamples, which
+    keeps the analysis fast and deterministic: draws happen in the analysis' fixed call order.
+    """
+
+    def __init__(self, rng: np.random.Generator, resamples: int) -> None:
+        self.rng = rng
+        self.resamples = resamples
+        self._cache: dict[int, NDArray[np.float64]] = {}
+
+    def __call__(self, k: int) -> NDArray[np.float64]:
+        """The ``resamples x k`` weight matrix for ``k`` cases."""
+        if k not in self._cache:
+            self._cache[k] = bootstrap_case_weights(self.rng, k, self.resamples)
+        return self._cache[k]
 
 
 def bootstrap_proportion(

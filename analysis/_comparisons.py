@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from analysis._clustered import bootstrap_case_weights
+from analysis._clustered import CaseResampler
 from analysis._quantiles import bootstrap_quantile
 from analysis._results import DifferenceResult, Interval, MeanResult, Unit
 from prereg.errors import InputError
@@ -57,7 +57,8 @@ def _stat(sums: NDArray[np.float64], counts: NDArray[np.float64], w: NDArray[np.
           unit: Unit) -> NDArray[np.float64]:
     if unit == "case":
         per_case = sums / counts
-        out = per_case.mean(keepdims=True) if w is None else (w @ per_case) / w.sum(axis=1)
+        # every resample draws exactly k cases, so its weights sum to k
+        out = per_case.mean(keepdims=True) if w is None else (w @ per_case) / per_case.size
     elif w is None:
         out = np.array([sums.sum() / counts.sum()])
     else:
@@ -66,8 +67,7 @@ def _stat(sums: NDArray[np.float64], counts: NDArray[np.float64], w: NDArray[np.
 
 
 def paired_difference(
-    a: CaseAgg, b: CaseAgg, unit: Unit, level: float, rng: np.random.Generator, resamples: int,
-    scale: float = 1.0,
+    a: CaseAgg, b: CaseAgg, unit: Unit, level: float, resampler: CaseResampler, scale: float = 1.0,
 ) -> DifferenceResult:
     """``scale * (mean_a - mean_b)`` over cases both arms observed, with a paired case bootstrap.
 
@@ -79,10 +79,8 @@ def paired_difference(
         ``case``: each arm's mean is the mean of its per-case means; ``request``: the ratio of sums.
     level : float
         Confidence level of the percentile interval.
-    rng : numpy.random.Generator
+    resampler : CaseResampler
         Source of the case resamples.
-    resamples : int
-        Bootstrap resamples.
     scale : float
         Multiplier (1000 for "per 1,000 requests").
 
@@ -107,7 +105,7 @@ def paired_difference(
                                                         "no case observed in both arms"))
     sa, ca, sb, cb = a[0][common], a[1][common], b[0][common], b[1][common]
     est = float(scale * (_stat(sa, ca, None, unit) - _stat(sb, cb, None, unit))[0])
-    w = bootstrap_case_weights(rng, k, resamples)
+    w = resampler(k)
     boot = scale * (_stat(sa, ca, w, unit) - _stat(sb, cb, w, unit))
     return DifferenceResult(unit, k, est, percentile_interval(boot, level))
 
@@ -115,7 +113,7 @@ def paired_difference(
 def paired_quantile_difference(
     values_a: NDArray[np.float64], cases_a: NDArray[np.intp],
     values_b: NDArray[np.float64], cases_b: NDArray[np.intp],
-    q: float, k_total: int, level: float, rng: np.random.Generator, resamples: int,
+    q: float, k_total: int, level: float, resampler: CaseResampler,
 ) -> DifferenceResult:
     """Difference of request-level q-quantiles ``a - b``, paired case bootstrap over common cases.
 
@@ -134,7 +132,7 @@ def paired_quantile_difference(
     in_a, in_b = common[ca], common[cb]
     va, vb = ka[in_a], kb[in_b]
     est = float(np.quantile(va, q) - np.quantile(vb, q))
-    w = bootstrap_case_weights(rng, k, resamples)
+    w = resampler(k)
     boot = bootstrap_quantile(va, remap[ca[in_a]], q, w) - bootstrap_quantile(vb, remap[cb[in_b]], q, w)
     return DifferenceResult("request", k, est, percentile_interval(boot, level))
 
@@ -188,7 +186,7 @@ def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
 
 def estimate_clustered_mean(
     values: NDArray[np.float64], cases: NDArray[np.intp], k_total: int, level: float,
-    rng: np.random.Generator, resamples: int, scale: float = 1.0,
+    resampler: CaseResampler, scale: float = 1.0,
 ) -> MeanResult:
     """``scale * mean`` of request-level values with a case bootstrap percentile interval.
 
@@ -210,6 +208,6 @@ def estimate_clustered_mean(
     method = "case_bootstrap_percentile"
     if k == 0:
         return MeanResult("request", 0, 0, None, Interval(None, None, level, method, "two-sided", "no requests"))
-    w = bootstrap_case_weights(rng, k, resamples)
+    w = resampler(k)
     boot = scale * (w @ s) / (w @ c)
     return MeanResult("request", n, k, float(scale * s.sum() / c.sum()), percentile_interval(boot, level, method))

@@ -39,18 +39,27 @@ def order_statistic_ranks(n: int, q: float, level: float, side: str) -> tuple[in
     if n <= 0:
         return None, None
     a = (1.0 - level) / 2.0 if side == "two-sided" else 1.0 - level
-    j = np.arange(0, n + 1)
-    cdf = stats.binom.cdf(j, n, q)  # cdf[j] = P(B <= j)
     lower: int | None = None
     upper: int | None = None
     if side in ("two-sided", "lower"):
-        ok = np.flatnonzero(cdf[: n] <= a)  # candidate l - 1 in 0..n-1
+        j = _window(n, q, a)
+        ok = j[(stats.binom.cdf(j, n, q) <= a) & (j < n)]  # candidate l - 1 in 0..n-1
         lower = int(ok[-1]) + 1 if ok.size else None
     if side in ("two-sided", "upper"):
-        ok = np.flatnonzero(cdf >= 1.0 - a)  # candidate u - 1 in 0..n
+        j = _window(n, q, 1.0 - a)
+        ok = j[stats.binom.cdf(j, n, q) >= 1.0 - a]  # candidate u - 1 in 0..n
         u = int(ok[0]) + 1 if ok.size else n + 1
         upper = u if u <= n else None
     return lower, upper
+
+
+def _window(n: int, q: float, p: float) -> NDArray[np.int64]:
+    """Candidate values of B around its p-quantile: every j when n is small, else a window wide
+    enough that the rank rule's answer lies strictly inside it (ppf is exact up to one step)."""
+    if n <= 2000:
+        return np.arange(0, n + 1)
+    centre = int(stats.binom.ppf(p, n, q))
+    return np.arange(max(0, centre - 8), min(n, centre + 8) + 1)
 
 
 def estimate_quantile(values: NDArray[np.float64], q: float, level: float, unit: Unit = "request") -> QuantileResult:
@@ -142,13 +151,24 @@ def bootstrap_quantile(
        section 3.8 (clustered data). doi:10.1017/CBO9780511802843
     """
     k = weights.shape[1]
-    uniq = np.unique(values)
-    edges = uniq if uniq.size <= max_bins else np.quantile(values, np.linspace(0, 1, max_bins), method="inverted_cdf")
-    edges = np.unique(edges)
+    if values.size <= max_bins:
+        edges = np.unique(values)
+    else:
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, max_bins), method="inverted_cdf"))
     bins = np.searchsorted(edges, values, side="left")  # value <= edges[bin]
     hist = np.bincount(cases * edges.size + bins, minlength=k * edges.size).reshape(k, edges.size)
-    resampled = weights @ hist  # B x bins
-    cum = np.cumsum(resampled, axis=1)
-    target = q * cum[:, -1]
-    pos = (cum < target[:, None] - 1e-9).sum(axis=1)
+    totals = weights @ hist.sum(axis=1)
+    target = q * totals - 1e-9
+    # Only bins near the pooled quantile matter for almost every resample: histogram a window,
+    # and redo the few resamples whose quantile falls outside it on every bin.
+    pooled = np.cumsum(hist.sum(axis=0)) / hist.sum()
+    lo_bin = int(np.searchsorted(pooled, max(q - 0.15, 0.0)))
+    hi_bin = int(np.searchsorted(pooled, min(q + 0.15, 1.0))) + 1
+    below = weights @ hist[:, :lo_bin].sum(axis=1)
+    cum = below[:, None] + np.cumsum(weights @ hist[:, lo_bin:hi_bin], axis=1)
+    pos = lo_bin + (cum < target[:, None]).sum(axis=1)
+    outside = (below >= target) | (cum[:, -1] < target) if cum.shape[1] else np.ones(pos.size, dtype=bool)
+    if outside.any():
+        full = np.cumsum(weights[outside] @ hist, axis=1)
+        pos[outside] = (full < target[outside][:, None]).sum(axis=1)
     return np.asarray(edges[np.minimum(pos, edges.size - 1)], dtype=np.float64)

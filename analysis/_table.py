@@ -28,6 +28,13 @@ __all__ = ["TrialTable", "factorize"]
 _BY_NAME: dict[str, Column] = {c.name: c for c in TRIAL_COLUMNS}
 
 
+def _null_mask(obj: NDArray[Any]) -> NDArray[np.bool_]:
+    """NULL entries of an object array, elementwise in C: None equals None, NaN is unequal to itself."""
+    eq: Any = np.equal
+    ne: Any = np.not_equal
+    return np.asarray(eq(obj, None), dtype=np.bool_) | np.asarray(ne(obj, obj), dtype=np.bool_)
+
+
 def _is_null(v: Any) -> bool:
     return v is None or v is np.ma.masked or (isinstance(v, float) and math.isnan(v))
 
@@ -44,19 +51,25 @@ def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
                             f"found shape {arr.shape}")
     if col.sql_type == "VARCHAR":
         if arr.dtype.kind in "US" and mask is None:
-            out: NDArray[Any] = arr.astype(str)
+            out: NDArray[Any] = arr.astype(str, copy=False)
             nulls = np.zeros(arr.shape[0], dtype=bool)
         else:
             obj = arr.astype(object)
-            nulls = np.fromiter((_is_null(v) for v in obj), dtype=bool, count=obj.shape[0])
+            # elementwise in C: None compares equal to None, and NaN is the one value unequal to itself
+            nulls = _null_mask(obj)
             if mask is not None:
                 nulls |= mask
-            out = np.array([None if z else str(v) for v, z in zip(obj, nulls)], dtype=object)
+            out = obj.copy()
+            out[nulls] = None
+            present = np.logical_not(nulls)
+            # values other than str (numbers read from a CSV) become their text
+            if any(not isinstance(v, str) for v in out[present][:1_000]):
+                out[present] = out[present].astype(str)
         if not col.nullable:
             if nulls.any():
                 raise AnalysisError(f"trial table: column {col.name}: expected no NULL, "
                                     f"found {int(nulls.sum())}")
-            return out.astype(str)
+            return out.astype(str, copy=False)
         return out if out.dtype == object else out.astype(object)
     try:
         if arr.dtype.kind == "O":
@@ -148,18 +161,44 @@ class TrialTable:
 def factorize(values: NDArray[Any]) -> tuple[tuple[str, ...], NDArray[np.intp]]:
     """Sorted distinct non-NULL values and each entry's index into them (-1 for NULL)."""
     if values.dtype.kind in "US":
-        uniques, codes = np.unique(values, return_inverse=True)
-        return tuple(str(u) for u in uniques), codes.astype(np.intp).reshape(-1)
-    nulls = np.fromiter((v is None for v in values), dtype=bool, count=values.shape[0])
-    filled = np.where(nulls, "", values).astype(str)
-    uniques, codes = np.unique(filled, return_inverse=True)
-    codes = codes.astype(np.intp).reshape(-1)
-    names = [str(u) for u in uniques]
+        return _factorize_str(values.astype(str, copy=False))
+    nulls = _null_mask(values)
+    filled = values.copy()
+    filled[nulls] = ""
+    uniques_t, codes = _factorize_str(filled.astype(str))
+    names = list(uniques_t)
     if nulls.any():
-        if "" in names and not (~nulls & (filled == "")).any():
+        if "" in names and not (np.logical_not(nulls) & (filled == "")).any():
             # "" only came from NULLs: drop it and shift codes down.
             empty = names.index("")
             names.pop(empty)
             codes = np.where(codes > empty, codes - 1, codes)
         codes = np.where(nulls, -1, codes)
     return tuple(names), codes
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _factorize_str(values: NDArray[np.str_]) -> tuple[tuple[str, ...], NDArray[np.intp]]:
+    """Factorize a str array through a 64-bit hash of its code points (sorting integers is far
+    cheaper than sorting strings); a hash collision, checked exactly, falls back to np.unique."""
+    n = values.shape[0]
+    if n == 0:
+        return (), np.zeros(0, dtype=np.intp)
+    width = max(values.dtype.itemsize // 4, 1)
+    points = values.view(np.uint32).reshape(n, -1) if values.dtype.itemsize else np.zeros((n, 1), np.uint32)
+    h = np.full(n, width, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(points.shape[1]):
+            h = (h ^ points[:, j].astype(np.uint64)) * _MIX
+            h ^= h >> np.uint64(29)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    firsts = values[first]
+    if not np.array_equal(firsts[inverse.reshape(-1)], values):
+        uniques, codes = np.unique(values, return_inverse=True)
+        return tuple(str(u) for u in uniques), codes.reshape(-1).astype(np.intp)
+    order = np.argsort(firsts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return tuple(str(u) for u in firsts[order]), rank[inverse.reshape(-1)].astype(np.intp)

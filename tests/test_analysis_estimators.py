@@ -162,3 +162,15 @@ def test_pareto_marks_dominated_arms() -> None:
                            ("deepseek", 0.83, 2295.0, 0.3), ("empty", None, None, 0.0)])
     assert [(p.arm, p.on_frontier, p.dominated_by) for p in pts] == [
         ("qwen", True, ()), ("phi", False, ("qwen",)), ("deepseek", True, ()), ("empty", False, ())]
+
+
+def test_factorize_sorted_codes_and_nulls() -> None:
+    """Codes index the sorted distinct values; NULL (None) gets -1 and no name."""
+    from analysis import factorize
+
+    names, codes = factorize(np.array(["qwen", "phi", "qwen", "deepseek", "phi"]))
+    assert names == ("deepseek", "phi", "qwen") and codes.tolist() == [2, 1, 2, 0, 1]
+    names, codes = factorize(np.array(["b", None, "a", None], dtype=object))
+    assert names == ("a", "b") and codes.tolist() == [1, -1, 0, -1]
+    names, codes = factorize(np.array(["", None, "x"], dtype=object))
+    assert names == ("", "x") and codes.tolist() == [0, -1, 1]
