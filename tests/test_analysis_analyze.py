@@ -178,3 +178,18 @@ def _py(v: Any) -> Any:
     if isinstance(v, float) and np.isnan(v):
         return None
     return v.item() if hasattr(v, "item") else v
+
+
+def test_flow_counts_add_up_with_interrupted_and_not_sent() -> None:
+    """sent - exclusions (other than not_sent) = analysed, under the default failure rules."""
+    cols = synthetic_columns()
+    qwen = np.flatnonzero(cols["arm"] == "qwen")
+    cols["status"] = cols["status"].astype("U16")
+    cols["status"][qwen[:3]] = "not_sent"
+    cols["status"][qwen[3:5]] = "interrupted"
+    cols["correct"] = cols["correct"].copy()
+    cols["correct"][qwen[:5]] = np.nan
+    flow = _arm(_run(cols), "qwen").flow
+    assert (flow.sent, flow.not_sent, flow.failed_by_status) == (297, 3, {"interrupted": 2})
+    assert flow.excluded == {"interrupted": 2, "not_sent": 3}
+    assert flow.sent - sum(v for k, v in flow.excluded.items() if k != "not_sent") == flow.analysed == 295
