@@ -16,6 +16,7 @@ order it runs, and every scenario sees the same allocations and arrivals for the
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -166,16 +167,16 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
     by_gate = {(v.arm, v.gate): v for v in results.gates}
     viability = {v.arm: v.verdict for v in results.viability}
     by_arm = {a.arm: a for a in results.arms}
+    failures = Counter(
+        (r.arm, r.routing_status) for r in records if r.routing_status not in (None, "ok")
+    )
     arm_sims = []
     for arm_id in routers:
         verdicts = tuple(by_gate[(arm_id, g)].verdict for g in gate_ids)
         estimates = tuple(_nan(by_gate[(arm_id, g)].estimate) for g in gate_ids)
         accuracy = by_arm[arm_id].accuracy
-        failed = timeouts = 0
-        for r in records:
-            if r.arm == arm_id and r.routing_status is not None and r.routing_status != "ok":
-                failed += 1
-                timeouts += r.routing_status == "timeout"
+        failed = sum(n for (arm, status), n in failures.items() if arm == arm_id)
+        timeouts = failures.get((arm_id, "timeout"), 0)
         arm_sims.append(
             ArmSim(
                 verdicts=verdicts,
@@ -189,23 +190,20 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
                 timeouts=timeouts,
             )
         )
-    latencies = None
-    if task.keep_latencies:
-        latencies = tuple(_routing_latencies(plan, records, arm_id) for arm_id in routers)
+    latencies = _routing_latencies(plan, records, routers) if task.keep_latencies else None
     return SimOutcome(index=index, arms=tuple(arm_sims), latencies=latencies)
 
 
-def _routing_latencies(plan: Plan, records: list[TrialRecord], arm_id: str) -> np.ndarray:
-    """The routing latencies the analysis reads for an arm (failed decisions per the plan)."""
+def _routing_latencies(
+    plan: Plan, records: list[TrialRecord], routers: list[str]
+) -> tuple[np.ndarray, ...]:
+    """Per router arm, the routing latencies the analysis reads (failed decisions per the plan)."""
     keep_failed = plan.analysis.failures.latency == "elapsed"
-    values = [
-        r.routing_latency_ms
-        for r in records
-        if r.arm == arm_id
-        and r.routing_latency_ms is not None
-        and (keep_failed or r.routing_status == "ok")
-    ]
-    return np.asarray(values, dtype=np.float64)
+    values: dict[str, list[float]] = {arm: [] for arm in routers}
+    for r in records:
+        if r.routing_latency_ms is not None and (keep_failed or r.routing_status == "ok"):
+            values[r.arm].append(r.routing_latency_ms)
+    return tuple(np.asarray(values[arm], dtype=np.float64) for arm in routers)
 
 
 def simulate_chunk(task: ChunkTask) -> list[SimOutcome]:

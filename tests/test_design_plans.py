@@ -40,6 +40,7 @@ def make_plan(
     resamples: int = 100,
     seed: int = 11,
     gates: tuple[str, ...] = ("accuracy", "latency_p95"),
+    timeout_ms: float = 10_000.0,
     corpus_sha256: str = "0" * 64,
 ) -> Plan:
     """A valid plan: an optional control, router arms and both Study 2 gates, fast to analyse."""
@@ -56,6 +57,7 @@ def make_plan(
                                     "concurrency": 4, "network_rtt_ms": 50.0 * k},
                         "failures": {"unparseable_rate": unparseable}},
             "prompt_template": "Classify {text} as one of {labels}",
+            "timeout_ms": timeout_ms,
         }})
     return Plan.model_validate({
         "study": {"title": "design test", "authors": ["a"], "hypotheses": ["h"]},
