@@ -27,6 +27,7 @@ __all__ = [
     "ScheduleLike",
     "allocation_table",
     "build_metadata",
+    "columns_markdown",
     "records_to_arrow",
 ]
 
@@ -115,35 +116,44 @@ def build_metadata() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
     return metadata, meta, allocation, trials
 
 
-_GET_ALL = attrgetter(*TRIAL_COLUMN_NAMES)
+_GETTERS = tuple(attrgetter(name) for name in TRIAL_COLUMN_NAMES)
 
 
 def records_to_arrow(records: Sequence[TrialRecord]) -> pa.Table:
     """A batch of trial records as an Arrow table with the trial table's schema and column order."""
-    if not records:
-        return ARROW_TRIAL_SCHEMA.empty_table()
-    columns = zip(*map(_GET_ALL, records), strict=True)
+    # One C-level map per column is about three times faster than transposing rows with zip.
     arrays = [
-        pa.array(values, type=field.type) for values, field in zip(columns, ARROW_TRIAL_SCHEMA, strict=True)
+        pa.array(list(map(get, records)), type=field.type)
+        for get, field in zip(_GETTERS, ARROW_TRIAL_SCHEMA, strict=True)
     ]
     return pa.Table.from_arrays(arrays, schema=ARROW_TRIAL_SCHEMA)
 
 
-def allocation_table(schedule: ScheduleLike) -> pa.Table:
-    """The whole allocation sequence as an Arrow table, trial ids built column-wise."""
-    arm_index = pa.array(np.asarray(schedule.arm_index, dtype=np.int32))
-    case_index = pa.array(np.asarray(schedule.case_index, dtype=np.int32))
-    replay = pa.array(np.asarray(schedule.replay, dtype=np.int64))
+def allocation_table(schedule: ScheduleLike, lo: int = 0, hi: int | None = None) -> pa.Table:
+    """Requests ``lo`` to ``hi`` of the allocation sequence as an Arrow table (ids built column-wise)."""
+    hi = len(schedule) if hi is None else min(hi, len(schedule))
+    arm_index = pa.array(np.asarray(schedule.arm_index[lo:hi], dtype=np.int32))
+    case_index = pa.array(np.asarray(schedule.case_index[lo:hi], dtype=np.int32))
+    replay = pa.array(np.asarray(schedule.replay[lo:hi], dtype=np.int64))
     arms = pc.take(pa.array(schedule.arm_ids, type=pa.string()), arm_index)
     cases = pc.take(pa.array(schedule.case_ids, type=pa.string()), case_index)
     trial_ids = pc.binary_join_element_wise(arms, cases, pc.cast(replay, pa.string()), ":")
     return pa.table(
         {
-            "seq": pa.array(np.arange(len(schedule), dtype=np.int64)),
+            "seq": pa.array(np.arange(lo, hi, dtype=np.int64)),
             "trial_id": trial_ids,
             "arm": arms,
             "case_id": cases,
             "replay": replay,
-            "scheduled_s": pa.array(np.asarray(schedule.scheduled_s, dtype=np.float64)),
+            "scheduled_s": pa.array(np.asarray(schedule.scheduled_s[lo:hi], dtype=np.float64)),
         }
     )
+
+
+def columns_markdown() -> str:
+    """The trial table's columns as a Markdown table (docs/trial-table.md embeds it verbatim)."""
+    rows = ["| column | type | NULL | meaning |", "| --- | --- | --- | --- |"]
+    for c in TRIAL_COLUMNS:
+        doc = c.doc.replace("|", "\\|")
+        rows.append(f"| `{c.name}` | {c.sql_type} | {'yes' if c.nullable else 'no'} | {doc} |")
+    return "\n".join(rows) + "\n"

@@ -22,13 +22,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import click
 import numpy as np
 import simpy
 
-from arms import ArmRequest, ArmResult, build_simulated_arms, to_trial_record
+from arms import ArmRequest, build_simulated_arms, to_trial_record
 from experiment._store_writer import BatchWriter
 from experiment.progress import ProgressState, expected_finish, now_utc, write_progress
 from experiment.store import TrialStore, progress_path, store_url
@@ -233,31 +233,40 @@ def _simulate(
     case_objs = [by_id[c] for c in schedule.case_ids]
     process = env.process
     buffer: list[TrialRecord] = []
-    chunk: list[Any] = [0, 0, [], [], [], []]  # lo, hi, arm_index, case_index, replay, scheduled_s
+    append = buffer.append
     bar = _Bar(n - len(stored), planned) if progress else None
+    tick = bar.tick if bar is not None else None
+    # Schedule entries as Python values, one chunk at a time: the sink is called in seq order.
+    lo = hi = 0
+    arm_of: list[int] = []
+    case_of: list[int] = []
+    replay_of: list[int] = []
+    due_of: list[float] = []
 
-    def finish(request: ArmRequest, event: simpy.Event) -> None:
+    def finish(request: ArmRequest, event: Any) -> None:
         if skip[request.seq]:
             return
-        result = cast(ArmResult, event.value)
-        buffer.append(to_trial_record(plan_hash, request, result))
-        if bar is not None:
-            bar.tick(request.arm)
+        append(to_trial_record(plan_hash, request, event.value))
+        if tick is not None:
+            tick(request.arm)
         if len(buffer) >= batch_size:
             writer.submit(buffer.copy())
             buffer.clear()
 
     def sink(seq: int) -> None:
-        if seq >= chunk[1]:
+        nonlocal lo, hi, arm_of, case_of, replay_of, due_of
+        if seq >= hi:
             lo, hi = seq, min(seq + _CHUNK, n)
-            chunk[:] = [lo, hi, schedule.arm_index[lo:hi].tolist(), schedule.case_index[lo:hi].tolist(),
-                        schedule.replay[lo:hi].tolist(), schedule.scheduled_s[lo:hi].tolist()]
-        i = seq - chunk[0]
-        a = chunk[2][i]
-        case = case_objs[chunk[3][i]]
-        replay = chunk[4][i]
+            arm_of = schedule.arm_index[lo:hi].tolist()
+            case_of = schedule.case_index[lo:hi].tolist()
+            replay_of = schedule.replay[lo:hi].tolist()
+            due_of = schedule.scheduled_s[lo:hi].tolist()
+        i = seq - lo
+        a = arm_of[i]
+        case = case_objs[case_of[i]]
+        replay = replay_of[i]
         arm_id = arm_ids[a]
-        request = ArmRequest(seq, f"{arm_id}:{case.id}:{replay}", case, arm_id, replay, chunk[5][i])
+        request = ArmRequest(seq, f"{arm_id}:{case.id}:{replay}", case, arm_id, replay, due_of[i])
         process(arm_objs[a].process(env, request)).callbacks.append(partial(finish, request))
 
     try:

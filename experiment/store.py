@@ -44,10 +44,14 @@ from experiment._store_schema import (
 from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
 from prereg.records import TrialRecord
 
-__all__ = ["ExportFormat", "TrialStore", "progress_path", "store_path", "store_url"]
+__all__ = ["DUCKDB_MEMORY_LIMIT", "ExportFormat", "TrialStore", "progress_path", "store_path", "store_url"]
 
 ExportFormat = Literal["parquet", "csv"]
 
+#: DuckDB's buffer pool per store: bounds a campaign's memory whatever its size.
+DUCKDB_MEMORY_LIMIT = "512MB"
+
+_ALLOCATION_SLICE = 100_000
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _WRITE_MARKERS = (
     "IO Error",
@@ -133,8 +137,11 @@ class TrialStore:
         if create and plan_hash is None:
             raise StoreError(f"{where}: creating a store needs the plan's canonical hash")
         connect_args: dict[str, Any] = {}
-        if read_only and path is not None:
-            connect_args["read_only"] = True
+        if path is not None:
+            # DuckDB would otherwise cache up to 80% of RAM; a campaign streams, it need not.
+            connect_args["config"] = {"memory_limit": DUCKDB_MEMORY_LIMIT}
+            if read_only:
+                connect_args["read_only"] = True
         engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
         try:
             with cls._translating(where, "open"):
@@ -267,9 +274,10 @@ class TrialStore:
                     f"{self.where}: store holds allocation {stored}, this run derives {digest}"
                 )
             return
-        table = allocation_table(schedule)
         with self._translating(self.where, "write"), self._conn.begin():
-            self._insert_arrow(self._allocation, table)
+            # In slices, so a million-request schedule never sits in memory as one Arrow table.
+            for lo in range(0, len(schedule), _ALLOCATION_SLICE):
+                self._insert_arrow(self._allocation, allocation_table(schedule, lo, lo + _ALLOCATION_SLICE))
             self._put_meta({"schedule_digest": digest, "planned_total": str(len(schedule))})
 
     def allocation_counts(self) -> dict[str, dict[str, int]]:

@@ -11,6 +11,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
+from experiment._store_schema import columns_markdown
 from experiment.store import TrialStore, progress_path, store_path, store_url
 from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
 from prereg.records import TRIAL_COLUMNS, TrialRecord
@@ -211,3 +212,10 @@ def test_server_database_url_works(tmp_path: Path) -> None:
     with TrialStore.open(url, None, create=False) as again:
         assert again.plan_hash == PLAN
         assert again.existing_seqs().tolist() == [0, 1]
+
+
+def test_docs_list_the_trial_columns() -> None:
+    """docs/trial-table.md embeds the column table generated from TRIAL_COLUMNS, verbatim."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "trial-table.md").read_text()
+    begin, end = "<!-- BEGIN GENERATED COLUMNS -->\n", "<!-- END GENERATED COLUMNS -->"
+    assert doc[doc.index(begin) + len(begin):doc.index(end)].strip() == columns_markdown().strip()
