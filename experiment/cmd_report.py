@@ -31,10 +31,17 @@ def registration_of(frozen: FrozenPlan) -> Registration:
     lock = frozen.lock
     log = tuple(LogEvent(e.seq, e.kind, e.at_utc, dict(e.detail), e.hash) for e in read_log(frozen.path))
     return Registration(
-        plan_path=str(frozen.path), bytes_sha256=lock.bytes_sha256, canonical_sha256=lock.canonical_sha256,
-        corpus_sha256=lock.corpus_sha256, frozen_at_utc=lock.frozen_at_utc, git_commit=lock.git_commit,
-        routetrial_version=lock.routetrial_version, analysis_code_sha256=lock.analysis_code_sha256,
-        analysis_code_matches=frozen.analysis_code_matches, parent_sha256=lock.parent_sha256, log=log,
+        plan_path=str(frozen.path),
+        bytes_sha256=lock.bytes_sha256,
+        canonical_sha256=lock.canonical_sha256,
+        corpus_sha256=lock.corpus_sha256,
+        frozen_at_utc=lock.frozen_at_utc,
+        git_commit=lock.git_commit,
+        routetrial_version=lock.routetrial_version,
+        analysis_code_sha256=lock.analysis_code_sha256,
+        analysis_code_matches=frozen.analysis_code_matches,
+        parent_sha256=lock.parent_sha256,
+        log=log,
     )
 
 
@@ -49,7 +56,9 @@ def _live_figures(meta: dict[str, str]) -> dict[str, float] | None:
     return out
 
 
-def load_trials(frozen: FrozenPlan, store: str, deviations: tuple[str, ...] = ()) -> tuple[TrialTable, RunMeta]:
+def load_trials(
+    frozen: FrozenPlan, store: str, deviations: tuple[str, ...] = ()
+) -> tuple[TrialTable, RunMeta]:
     """The store's trials as an analysis table, and what the analysis needs to know about the run."""
     from analysis import RunMeta, TrialTable
     from experiment.store import TrialStore
@@ -61,9 +70,14 @@ def load_trials(frozen: FrozenPlan, store: str, deviations: tuple[str, ...] = ()
     table = TrialTable.from_columns(columns)
     planned = {arm: sum(cases.values()) for arm, cases in allocation.items()}
     run = RunMeta(
-        plan_canonical_sha256=frozen.canonical_hash, plan_bytes_sha256=frozen.bytes_hash,
-        analysis_code_matches=frozen.analysis_code_matches, deviations=deviations, source="store",
-        planned_per_arm=planned, allocated_per_arm_case=allocation or None, live=_live_figures(meta),
+        plan_canonical_sha256=frozen.canonical_hash,
+        plan_bytes_sha256=frozen.bytes_hash,
+        analysis_code_matches=frozen.analysis_code_matches,
+        deviations=deviations,
+        source="store",
+        planned_per_arm=planned,
+        allocated_per_arm_case=allocation or None,
+        live=_live_figures(meta),
     )
     return table, run
 
@@ -89,8 +103,11 @@ def build_report(plan: Path, store: str, *, deviation: str | None = None) -> str
                 f"{plan}: the analysis code differs from the code frozen with the plan; report on it "
                 "anyway with --deviation REASON (the reason is logged), or amend the plan"
             )
-        append_log(frozen.path, "deviation", {"command": "report", "reason": deviation,
-                                              "what": "analysis code differs from the frozen hash"})
+        append_log(
+            frozen.path,
+            "deviation",
+            {"command": "report", "reason": deviation, "what": "analysis code differs from the frozen hash"},
+        )
         deviations = (deviation,)
     table, meta = load_trials(frozen, store, deviations)
     results = analyze(frozen.plan, table, meta)
@@ -121,12 +138,26 @@ def write_report(plan: Path, store: str, out: Path, *, deviation: str | None = N
 
 @click.command("report")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--store", "store", metavar="URL",
-              help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).")
-@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=Path("report.html"),
-              show_default=True, help="Where to write the HTML report.")
-@click.option("--deviation", metavar="REASON", default=None,
-              help="Accept analysis code that differs from the frozen code; the reason is logged.")
+@click.option(
+    "--store",
+    "store",
+    metavar="URL",
+    help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("report.html"),
+    show_default=True,
+    help="Where to write the HTML report.",
+)
+@click.option(
+    "--deviation",
+    metavar="REASON",
+    default=None,
+    help="Accept analysis code that differs from the frozen code; the reason is logged.",
+)
 def report_command(plan: Path, store: str | None, out: Path, deviation: str | None) -> None:
     """Write the CONSORT-style HTML verdict report of a frozen PLAN's campaign."""
     from experiment.cmd_run import default_store

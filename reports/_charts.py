@@ -83,23 +83,37 @@ def _fmt_pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def _errorbar(ax: Axes, x: float, y: float, lo: float | None, hi: float | None, *, colour: str,
-              horizontal: bool, edge: float) -> None:
+def _errorbar(
+    ax: Axes,
+    x: float,
+    y: float,
+    lo: float | None,
+    hi: float | None,
+    *,
+    colour: str,
+    horizontal: bool,
+    edge: float,
+) -> None:
     """Draw an interval around (x, y); a missing end is an arrow to ``edge``."""
     if horizontal:
         left, right = (lo if lo is not None else edge), (hi if hi is not None else edge)
         ax.plot([left, right], [y, y], color=colour, lw=1.6, solid_capstyle="butt")
         if hi is None:
-            ax.annotate("", xy=(edge, y), xytext=(x, y),
-                        arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2, "ls": "--"})
+            ax.annotate(
+                "",
+                xy=(edge, y),
+                xytext=(x, y),
+                arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2, "ls": "--"},
+            )
     else:
         bottom, top = (lo if lo is not None else edge), (hi if hi is not None else edge)
         ax.plot([x, x], [bottom, top], color=colour, lw=1.6, solid_capstyle="butt")
 
 
 @chart_style
-def forest_chart(points: Sequence[IntervalPoint], *, threshold: float, level: float,
-                 name: str = "forest") -> str:
+def forest_chart(
+    points: Sequence[IntervalPoint], *, threshold: float, level: float, name: str = "forest"
+) -> str:
     """Accuracy per arm with its interval against the gate's threshold."""
     fig = new_figure(7.2, 0.55 * max(len(points), 1) + 1.1)
     ax = fig.add_subplot()
@@ -112,11 +126,25 @@ def forest_chart(points: Sequence[IntervalPoint], *, threshold: float, level: fl
         ax.plot([p.estimate], [y], "o", color=p.colour, ms=7)
         lo = "–" if p.lower is None else f"{p.lower:.3f}"
         hi = "–" if p.upper is None else f"{p.upper:.3f}"
-        ax.text(1.01, y, f"{p.estimate:.3f} [{lo}, {hi}]", transform=ax.get_yaxis_transform(),
-                va="center", fontsize=8.5, color="#222222")
+        ax.text(
+            1.01,
+            y,
+            f"{p.estimate:.3f} [{lo}, {hi}]",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=8.5,
+            color="#222222",
+        )
     ax.axvline(threshold, color=_GATE, ls="--", lw=1.2)
-    ax.text(threshold, 1.0, f" gate {threshold:g}", color=_GATE, transform=ax.get_xaxis_transform(),
-            va="bottom", fontsize=8.5)
+    ax.text(
+        threshold,
+        1.0,
+        f" gate {threshold:g}",
+        color=_GATE,
+        transform=ax.get_xaxis_transform(),
+        va="bottom",
+        fontsize=8.5,
+    )
     ax.set_yticks(ys, [p.label for p in points])
     ax.set_ylim(-0.6, len(points) - 0.4)
     ax.set_xlabel(f"routing accuracy (estimate and {level:.0%} interval)")
@@ -137,8 +165,9 @@ def _downsample(probabilities: Sequence[float], quantiles: Sequence[float]) -> t
 
 
 @chart_style
-def latency_cdf_chart(series: Sequence[CdfSeries], *, gate_ms: float, level: float,
-                      name: str = "latency-cdf") -> str:
+def latency_cdf_chart(
+    series: Sequence[CdfSeries], *, gate_ms: float, level: float, name: str = "latency-cdf"
+) -> str:
     """Cumulative distribution of routing latency per arm, the gate line and each P95 mark."""
     fig = new_figure(7.2, 3.6)
     ax = fig.add_subplot()
@@ -150,8 +179,9 @@ def latency_cdf_chart(series: Sequence[CdfSeries], *, gate_ms: float, level: flo
         p, q = _downsample(s.probabilities, s.quantiles_ms)
         ax.step(np.maximum(q, lo), p, where="post", color=s.colour, lw=1.5, label=s.label)
         if s.p95 is not None:
-            _errorbar(ax, s.p95.estimate, 0.95, s.p95.lower, s.p95.upper, colour=s.colour,
-                      horizontal=True, edge=hi)
+            _errorbar(
+                ax, s.p95.estimate, 0.95, s.p95.lower, s.p95.upper, colour=s.colour, horizontal=True, edge=hi
+            )
             ax.plot([s.p95.estimate], [0.95], "D", color=s.colour, ms=5, mec="white", mew=0.6)
     ax.axvline(gate_ms, color=_GATE, ls="--", lw=1.2)
     ax.text(gate_ms, 0.02, f" P95 gate {gate_ms:,.0f} ms", color=_GATE, fontsize=8.5)
@@ -167,8 +197,9 @@ def latency_cdf_chart(series: Sequence[CdfSeries], *, gate_ms: float, level: flo
 
 
 @chart_style
-def pareto_chart(points: Sequence[ParetoPoint], *, accuracy_gate: float, p95_gate_ms: float,
-                 name: str = "pareto") -> str:
+def pareto_chart(
+    points: Sequence[ParetoPoint], *, accuracy_gate: float, p95_gate_ms: float, name: str = "pareto"
+) -> str:
     """Accuracy against P95 per arm (marker area grows with cost); the viable corner is shaded."""
     fig = new_figure(7.2, 3.8)
     ax = fig.add_subplot()
@@ -186,19 +217,39 @@ def pareto_chart(points: Sequence[ParetoPoint], *, accuracy_gate: float, p95_gat
     max_cost = max([p.cost_per_1k for p in points] + [1e-12])
     frontier = sorted((p for p in points if p.on_frontier), key=lambda p: p.p95_ms.estimate)
     if len(frontier) > 1:
-        ax.plot([p.p95_ms.estimate for p in frontier], [p.accuracy.estimate for p in frontier],
-                color="#666666", lw=0.8, ls="-", zorder=1)
+        ax.plot(
+            [p.p95_ms.estimate for p in frontier],
+            [p.accuracy.estimate for p in frontier],
+            color="#666666",
+            lw=0.8,
+            ls="-",
+            zorder=1,
+        )
     for i, p in enumerate(points):
         x, y = p.p95_ms.estimate, p.accuracy.estimate
         _errorbar(ax, x, y, p.p95_ms.lower, p.p95_ms.upper, colour=p.colour, horizontal=True, edge=x_hi)
         _errorbar(ax, x, y, p.accuracy.lower, p.accuracy.upper, colour=p.colour, horizontal=False, edge=y_hi)
         size = 40 + 360 * (p.cost_per_1k / max_cost)
-        ax.scatter([x], [y], s=size, color=p.colour, edgecolors="white" if p.on_frontier else "black",
-                   linewidths=0.8, zorder=3, alpha=0.9)
+        ax.scatter(
+            [x],
+            [y],
+            s=size,
+            color=p.colour,
+            edgecolors="white" if p.on_frontier else "black",
+            linewidths=0.8,
+            zorder=3,
+            alpha=0.9,
+        )
         star = " ★" if p.on_frontier else ""
-        ax.annotate(f"{p.label}{star}\n${p.cost_per_1k:,.2f} per 1k", (x, y), xytext=(9, 8 if i % 2 else -22),
-                    textcoords="offset points", fontsize=8, color="#222222",
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8})
+        ax.annotate(
+            f"{p.label}{star}\n${p.cost_per_1k:,.2f} per 1k",
+            (x, y),
+            xytext=(9, 8 if i % 2 else -22),
+            textcoords="offset points",
+            fontsize=8,
+            color="#222222",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
     ax.set_xlabel("P95 routing latency, ms")
     ax.set_ylabel("routing accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -209,8 +260,9 @@ def pareto_chart(points: Sequence[ParetoPoint], *, accuracy_gate: float, p95_gat
 
 
 @chart_style
-def family_chart(families: Sequence[str], rows: Sequence[FamilyRow], *, threshold: float,
-                 name: str = "families") -> str:
+def family_chart(
+    families: Sequence[str], rows: Sequence[FamilyRow], *, threshold: float, name: str = "families"
+) -> str:
     """Accuracy per task family and arm (dots with intervals), against the gate's threshold."""
     fig = new_figure(7.2, 0.5 * len(families) * max(1.0, len(rows) / 3) + 1.2)
     ax = fig.add_subplot()
@@ -222,8 +274,12 @@ def family_chart(families: Sequence[str], rows: Sequence[FamilyRow], *, threshol
         for y, pt in zip(ys, row.points, strict=True):
             if pt is None:
                 continue
-            _errorbar(ax, pt.estimate, y + off, pt.lower, pt.upper, colour=row.colour, horizontal=True, edge=1.0)
-            ax.plot([pt.estimate], [y + off], "o", color=row.colour, ms=4.5, label=row.label if first else None)
+            _errorbar(
+                ax, pt.estimate, y + off, pt.lower, pt.upper, colour=row.colour, horizontal=True, edge=1.0
+            )
+            ax.plot(
+                [pt.estimate], [y + off], "o", color=row.colour, ms=4.5, label=row.label if first else None
+            )
             first = False
     ax.axvline(threshold, color=_GATE, ls="--", lw=1.0)
     ax.set_yticks(ys, list(families))
@@ -237,21 +293,43 @@ def family_chart(families: Sequence[str], rows: Sequence[FamilyRow], *, threshol
 
 
 @chart_style
-def confusion_chart(gold: Sequence[str], predicted: Sequence[str], counts: Sequence[Sequence[int]],
-                    *, title: str, name: str) -> str:
+def confusion_chart(
+    gold: Sequence[str], predicted: Sequence[str], counts: Sequence[Sequence[int]], *, title: str, name: str
+) -> str:
     """A confusion matrix as a heatmap: rows gold family, columns predicted label, row shares coloured."""
     m = np.asarray(counts, dtype=float).reshape(len(gold), len(predicted))
     totals = m.sum(axis=1, keepdims=True)
     share = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
     fig = new_figure(0.62 * len(predicted) + 1.8, 0.45 * len(gold) + 1.7)
     ax = fig.add_subplot()
-    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    # Vector cells (not imshow): no embedded raster, crisp when printed.
+    ax.pcolormesh(
+        np.arange(len(predicted) + 1) - 0.5,
+        np.arange(len(gold) + 1) - 0.5,
+        share,
+        cmap="Blues",
+        vmin=0.0,
+        vmax=1.0,
+        edgecolors="white",
+        linewidth=0.6,
+    )
+    ax.set_xlim(-0.5, len(predicted) - 0.5)
+    ax.set_ylim(len(gold) - 0.5, -0.5)
     for i in range(len(gold)):
         for j in range(len(predicted)):
             if m[i, j] > 0:
-                ax.text(j, i, f"{int(m[i, j]):,}", ha="center", va="center", fontsize=8.5,
-                        color="white" if share[i, j] > 0.55 else "#222222")
-    ax.set_xticks(range(len(predicted)), list(predicted), rotation=35, ha="right", fontsize=8.5)
+                ax.text(
+                    j,
+                    i,
+                    f"{int(m[i, j]):,}",
+                    ha="center",
+                    va="center",
+                    fontsize=8.5,
+                    color="white" if share[i, j] > 0.55 else "#222222",
+                )
+    ax.set_xticks(
+        range(len(predicted)), list(predicted), rotation=35, ha="right", rotation_mode="anchor", fontsize=8.5
+    )
     ax.set_yticks(range(len(gold)), list(gold), fontsize=8.5)
     ax.set_xlabel("predicted label", fontsize=9)
     ax.set_ylabel("gold family", fontsize=9)

@@ -102,8 +102,10 @@ class ReportContext:
 def arm_colours(plan: Plan) -> dict[str, str]:
     """Each arm's chart colour: the control grey, routers in palette order."""
     routers = [a.id for a in plan.router_arms]
-    return {a.id: arm_colour(routers.index(a.id)) if a.id in routers else arm_colour(0, control=True)
-            for a in plan.arms}
+    return {
+        a.id: arm_colour(routers.index(a.id)) if a.id in routers else arm_colour(0, control=True)
+        for a in plan.arms
+    }
 
 
 _NEVER_RUN = "never run (no trial row)"
@@ -128,23 +130,33 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
         else:
             # The control has no routing decision: its analysed node is the end-to-end analysis.
             analysed = arm.e2e_latency_median.n
-            excluded = {_NEVER_RUN: f.missing, "not sent": f.not_sent,
-                        "no end-to-end outcome (failed or excluded by the plan)": f.sent - analysed}
-        arms.append(ArmFlow(
-            arm=arm.arm,
-            kind=arm.kind,
-            allocated=allocated,
-            allocated_cases=arm.unique_cases,
-            sent=f.sent,
-            not_sent=breakdown({_NEVER_RUN: f.missing, "not sent": f.not_sent}),
-            completed=f.completed,
-            failed=breakdown(f.failed_by_status),
-            analysed=analysed,
-            analysed_cases=_analysed_cases(arm),
-            excluded=breakdown(excluded),
-        ))
-    return check_flow(Flow(scheduled=plan.sample_size.requests_total,
-                           unique_cases=plan.sample_size.unique_cases, arms=tuple(arms)))
+            excluded = {
+                _NEVER_RUN: f.missing,
+                "not sent": f.not_sent,
+                "no end-to-end outcome (failed or excluded by the plan)": f.sent - analysed,
+            }
+        arms.append(
+            ArmFlow(
+                arm=arm.arm,
+                kind=arm.kind,
+                allocated=allocated,
+                allocated_cases=arm.unique_cases,
+                sent=f.sent,
+                not_sent=breakdown({_NEVER_RUN: f.missing, "not sent": f.not_sent}),
+                completed=f.completed,
+                failed=breakdown(f.failed_by_status),
+                analysed=analysed,
+                analysed_cases=_analysed_cases(arm),
+                excluded=breakdown(excluded),
+            )
+        )
+    return check_flow(
+        Flow(
+            scheduled=plan.sample_size.requests_total,
+            unique_cases=plan.sample_size.unique_cases,
+            arms=tuple(arms),
+        )
+    )
 
 
 def _analysed_cases(arm: ArmResult) -> int:
@@ -165,7 +177,9 @@ def _gate_bounds(g: GateVerdict) -> str:
         if iv.side == "lower":
             parts.append((0, f"lower {iv.level:.0%} bound " + ("none" if iv.lower is None else f(iv.lower))))
         elif iv.side == "upper":
-            parts.append((1, f"upper {iv.level:.0%} bound " + ("none at this n" if iv.upper is None else f(iv.upper))))
+            parts.append(
+                (1, f"upper {iv.level:.0%} bound " + ("none at this n" if iv.upper is None else f(iv.upper)))
+            )
     return ", ".join(text for _, text in sorted(parts)) or "decided by the point estimate"
 
 
@@ -179,10 +193,15 @@ def _verdicts(results: Results, plan: Plan, colours: Mapping[str, str]) -> tuple
                 continue
             f = metric_formatter(g.metric)
             value = "no estimate" if g.estimate is None else f(g.estimate)
-            cells.append(GateCell(
-                gate=g.gate, verdict=g.verdict, estimate=Shown(value, _gate_bounds(g), g.rule),
-                threshold=f"gate {OPS[g.op]} {f(g.threshold)}", reason=g.reason,
-            ))
+            cells.append(
+                GateCell(
+                    gate=g.gate,
+                    verdict=g.verdict,
+                    estimate=Shown(value, _gate_bounds(g), g.rule),
+                    threshold=f"gate {OPS[g.op]} {f(g.threshold)}",
+                    reason=g.reason,
+                )
+            )
         rows.append(VerdictRow(v.arm, colours.get(v.arm, "#444"), v.verdict, v.reason, tuple(cells)))
     return tuple(rows)
 
@@ -207,8 +226,13 @@ def _arms_table(plan: Plan) -> tuple[tuple[str, str, str, str], ...]:
     return tuple(rows)
 
 
-def build_context(results: Results, plan: Plan, registration: Registration,
-                  design: Mapping[str, Any] | None = None, corpus: Sequence[Case] = ()) -> ReportContext:
+def build_context(
+    results: Results,
+    plan: Plan,
+    registration: Registration,
+    design: Mapping[str, Any] | None = None,
+    corpus: Sequence[Case] = (),
+) -> ReportContext:
     """Build the report's context; raises AnalysisError when results and plan disagree.
 
     The results must cover exactly the plan's arms (the page shows every arm of the plan), and the
@@ -216,7 +240,9 @@ def build_context(results: Results, plan: Plan, registration: Registration,
     """
     found = tuple(a.arm for a in results.arms)
     if found != plan.arm_ids:
-        raise AnalysisError(f"results: arms: expected the plan's arms {list(plan.arm_ids)}, found {list(found)}")
+        raise AnalysisError(
+            f"results: arms: expected the plan's arms {list(plan.arm_ids)}, found {list(found)}"
+        )
     colours = arm_colours(plan)
     flow = flow_from_results(results, plan)
     verdicts = _verdicts(results, plan, colours)
@@ -224,8 +250,10 @@ def build_context(results: Results, plan: Plan, registration: Registration,
         title=plan.study.title,
         plan=plan,
         sections=SECTIONS,
-        gate_headers=tuple((g.id, f"{g.metric.replace('_', ' ')} {OPS[g.op]} "
-                            f"{metric_formatter(g.metric)(g.threshold)}") for g in plan.gates),
+        gate_headers=tuple(
+            (g.id, f"{g.metric.replace('_', ' ')} {OPS[g.op]} {metric_formatter(g.metric)(g.threshold)}")
+            for g in plan.gates
+        ),
         verdicts=verdicts,
         headline=_headline(verdicts),
         flow=flow,
@@ -244,4 +272,3 @@ def build_context(results: Results, plan: Plan, registration: Registration,
         limitations=limitations(results, plan, registration),
         colours=colours,
     )
-

@@ -78,31 +78,50 @@ def check_flow(flow: Flow) -> Flow:
     no arm has more cases than were enrolled.
     """
     if flow.scheduled < 0 or flow.unique_cases < 0:
-        raise AnalysisError(f"CONSORT flow: enrolled: counts must be >= 0, found {flow.scheduled} "
-                            f"requests and {flow.unique_cases} cases")
+        raise AnalysisError(
+            f"CONSORT flow: enrolled: counts must be >= 0, found {flow.scheduled} "
+            f"requests and {flow.unique_cases} cases"
+        )
     allocated = sum(a.allocated for a in flow.arms)
     if allocated != flow.scheduled:
-        raise AnalysisError(f"CONSORT flow: enrolled -> allocated: {flow.scheduled} scheduled requests "
-                            f"but the arms' allocations sum to {allocated}")
+        raise AnalysisError(
+            f"CONSORT flow: enrolled -> allocated: {flow.scheduled} scheduled requests "
+            f"but the arms' allocations sum to {allocated}"
+        )
     for a in flow.arms:
         where = f"CONSORT flow: arm {a.arm!r}"
-        counts = [a.allocated, a.allocated_cases, a.sent, a.completed, a.analysed, a.analysed_cases,
-                  *(n for _, n in (*a.not_sent, *a.failed, *a.excluded))]
+        counts = [
+            a.allocated,
+            a.allocated_cases,
+            a.sent,
+            a.completed,
+            a.analysed,
+            a.analysed_cases,
+            *(n for _, n in (*a.not_sent, *a.failed, *a.excluded)),
+        ]
         if min(counts, default=0) < 0:
             raise AnalysisError(f"{where}: counts must be >= 0, found {min(counts)}")
         if a.allocated_cases > flow.unique_cases:
-            raise AnalysisError(f"{where}: allocated: {a.allocated_cases} cases exceed the "
-                                f"{flow.unique_cases} enrolled")
+            raise AnalysisError(
+                f"{where}: allocated: {a.allocated_cases} cases exceed the {flow.unique_cases} enrolled"
+            )
         if a.sent + a.not_sent_total != a.allocated:
-            raise AnalysisError(f"{where}: allocated -> sent: expected sent + not sent = "
-                                f"{a.allocated}, found {a.sent} + {a.not_sent_total}")
+            raise AnalysisError(
+                f"{where}: allocated -> sent: expected sent + not sent = "
+                f"{a.allocated}, found {a.sent} + {a.not_sent_total}"
+            )
         if a.completed + a.failed_total != a.sent:
-            raise AnalysisError(f"{where}: sent -> completed: expected completed + failed = "
-                                f"{a.sent}, found {a.completed} + {a.failed_total}")
+            raise AnalysisError(
+                f"{where}: sent -> completed: expected completed + failed = "
+                f"{a.sent}, found {a.completed} + {a.failed_total}"
+            )
         if a.analysed + a.excluded_total != a.allocated:
-            raise AnalysisError(f"{where}: analysed: expected analysed + excluded = "
-                                f"{a.allocated}, found {a.analysed} + {a.excluded_total}")
+            raise AnalysisError(
+                f"{where}: analysed: expected analysed + excluded = "
+                f"{a.allocated}, found {a.analysed} + {a.excluded_total}"
+            )
         if a.analysed_cases > a.allocated_cases:
-            raise AnalysisError(f"{where}: analysed: {a.analysed_cases} cases exceed the "
-                                f"{a.allocated_cases} allocated")
+            raise AnalysisError(
+                f"{where}: analysed: {a.analysed_cases} cases exceed the {a.allocated_cases} allocated"
+            )
     return flow

@@ -61,11 +61,19 @@ def _stages(a: ArmFlow) -> list[tuple[str, list[_Line]]]:
         return _Line(text, text, "main")
 
     return [
-        (f"Allocated to {a.arm}", [main(f"{a.allocated:,} requests"), main(f"{a.allocated_cases:,} unique cases")]),
+        (
+            f"Allocated to {a.arm}",
+            [main(f"{a.allocated:,} requests"), main(f"{a.allocated_cases:,} unique cases")],
+        ),
         ("Sent", [main(f"{a.sent:,} requests"), *_reasons("Not sent", a.not_sent_total, a.not_sent)]),
         ("Completed", [main(f"{a.completed:,} requests"), *_reasons("Failed", a.failed_total, a.failed)]),
-        ("Analysed", [main(f"{a.analysed:,} requests ({a.analysed_cases:,} cases)"),
-                      *_reasons("Excluded", a.excluded_total, a.excluded)]),
+        (
+            "Analysed",
+            [
+                main(f"{a.analysed:,} requests ({a.analysed_cases:,} cases)"),
+                *_reasons("Excluded", a.excluded_total, a.excluded),
+            ],
+        ),
     ]
 
 
@@ -80,9 +88,18 @@ def flow_svg(flow: Flow, colours: dict[str, str]) -> str:
         for s in range(stage_count)
     ]
     top_w = min(width - 2 * _MARGIN, 460)
-    top = _Box((width - top_w) // 2, _MARGIN, top_w, _HEAD_H + _PAD + 2 * _LINE_H, "Enrolled", "#444444",
-               (_Line(f"{flow.scheduled:,} scheduled requests", "", "main"),
-                _Line(f"{flow.unique_cases:,} unique cases, randomized blocked by case", "", "main")))
+    top = _Box(
+        (width - top_w) // 2,
+        _MARGIN,
+        top_w,
+        _HEAD_H + _PAD + 2 * _LINE_H,
+        "Enrolled",
+        "#444444",
+        (
+            _Line(f"{flow.scheduled:,} scheduled requests", "", "main"),
+            _Line(f"{flow.unique_cases:,} unique cases, randomized blocked by case", "", "main"),
+        ),
+    )
     boxes: list[_Box] = [top]
     bus_y = top.y + top.h + _ARROW // 2
     y0 = top.y + top.h + _ARROW
@@ -99,9 +116,23 @@ def flow_svg(flow: Flow, colours: dict[str, str]) -> str:
             y += heights[s] + _ARROW
         arrows.append((x + _COL_W // 2, bus_y, x + _COL_W // 2, y0))
     height = y0 + sum(heights) + _ARROW * (stage_count - 1) + _MARGIN
-    return environment().get_template("flow.svg.j2").render(
-        width=width, height=height, boxes=boxes, arrows=arrows, line_h=_LINE_H, head_h=_HEAD_H,
-        bus=(min(centres, default=width // 2), max(centres, default=width // 2), bus_y,
-             width // 2, top.y + top.h),
-        arms=", ".join(a.arm for a in flow.arms),
+    return (
+        environment()
+        .get_template("flow.svg.j2")
+        .render(
+            width=width,
+            height=height,
+            boxes=boxes,
+            arrows=arrows,
+            line_h=_LINE_H,
+            head_h=_HEAD_H,
+            bus=(
+                min(centres, default=width // 2),
+                max(centres, default=width // 2),
+                bus_y,
+                width // 2,
+                top.y + top.h,
+            ),
+            arms=", ".join(a.arm for a in flow.arms),
+        )
     )

@@ -26,15 +26,23 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
         f = metric_formatter(g.metric)
         bounds = [b for b in (g.deciding_bound, g.opposite_bound) if b is not None]
         if any(b.side == "upper" and b.upper is None for b in bounds):
-            out.append(f"{g.arm}: gate {g.gate} is inconclusive because no distribution-free upper bound on "
-                       f"the {g.metric.replace('_', ' ')} exists at this n; more observations per arm are "
-                       "needed to certify it from above.")
+            out.append(
+                f"{g.arm}: gate {g.gate} is inconclusive because no distribution-free upper bound on "
+                f"the {g.metric.replace('_', ' ')} exists at this n; more observations per arm are "
+                "needed to certify it from above."
+            )
         else:
             est = "no estimate" if g.estimate is None else f(g.estimate)
             acc = by_arm[g.arm].accuracy if g.arm in by_arm else None
-            n = f" from n = {acc.n:,.0f} {acc.unit}s" if acc is not None and g.metric == "routing_accuracy" else ""
-            out.append(f"{g.arm}: gate {g.gate} is inconclusive: the estimate {est}{n} is not separated from "
-                       f"the threshold {f(g.threshold)} at the pre-registered level ({g.reason}).")
+            n = (
+                f" from n = {acc.n:,.0f} {acc.unit}s"
+                if acc is not None and g.metric == "routing_accuracy"
+                else ""
+            )
+            out.append(
+                f"{g.arm}: gate {g.gate} is inconclusive: the estimate {est}{n} is not separated from "
+                f"the threshold {f(g.threshold)} at the pre-registered level ({g.reason})."
+            )
         said.add((g.arm, g.metric))
     acc_gate = next((gg for gg in plan.gates if gg.metric == "routing_accuracy"), None)
     for arm in results.arms:
@@ -42,40 +50,63 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
         if acc is not None and acc_gate is not None and (arm.arm, acc_gate.metric) not in said:
             lo, hi = acc.interval.lower, acc.interval.upper
             if lo is not None and hi is not None and lo <= acc_gate.threshold <= hi:
-                out.append(f"{arm.arm}: the {acc.interval.level:.0%} accuracy interval [{lo:.3f}, {hi:.3f}] "
-                           f"contains the gate {acc_gate.threshold:g}; n = {acc.n:,.0f} {acc.unit}s cannot "
-                           "tell the two apart.")
+                out.append(
+                    f"{arm.arm}: the {acc.interval.level:.0%} accuracy interval [{lo:.3f}, {hi:.3f}] "
+                    f"contains the gate {acc_gate.threshold:g}; n = {acc.n:,.0f} {acc.unit}s cannot "
+                    "tell the two apart."
+                )
         c = arm.clustering
-        if c is not None and c.design_effect is not None and c.design_effect > 1.5 and c.effective_n is not None:
-            out.append(f"{arm.arm}: replays of a case are strongly correlated (ICC {c.icc or 0.0:.2f}, design "
-                       f"effect {c.design_effect:.1f}): {c.n_requests:,} requests carry about "
-                       f"{c.effective_n:,.0f} independent observations.")
+        if (
+            c is not None
+            and c.design_effect is not None
+            and c.design_effect > 1.5
+            and c.effective_n is not None
+        ):
+            out.append(
+                f"{arm.arm}: replays of a case are strongly correlated (ICC {c.icc or 0.0:.2f}, design "
+                f"effect {c.design_effect:.1f}): {c.n_requests:,} requests carry about "
+                f"{c.effective_n:,.0f} independent observations."
+            )
         if arm.flow.missing:
-            out.append(f"{arm.arm}: {arm.flow.missing:,} scheduled requests have no trial row "
-                       "(the campaign did not finish); estimates cover the requests that ran.")
+            out.append(
+                f"{arm.arm}: {arm.flow.missing:,} scheduled requests have no trial row "
+                "(the campaign did not finish); estimates cover the requests that ran."
+            )
         failed = sum(arm.flow.failed_by_status.values())
         if arm.flow.sent and failed / arm.flow.sent >= 0.05:
-            out.append(f"{arm.arm}: {failed:,} of {arm.flow.sent:,} sent requests failed "
-                       f"({failed / arm.flow.sent:.1%}); failures count as the plan says "
-                       f"({results.plan.failures_routing.replace('_', ' ')}).")
+            out.append(
+                f"{arm.arm}: {failed:,} of {arm.flow.sent:,} sent requests failed "
+                f"({failed / arm.flow.sent:.1%}); failures count as the plan says "
+                f"({results.plan.failures_routing.replace('_', ' ')})."
+            )
     for s in results.srm:
         if s.mismatch:
-            out.append(f"Sample-ratio mismatch in the {s.what} counts (p = {s.p_value:.2g}): the arms did not "
-                       "receive requests in the planned ratio; randomization or delivery may be compromised.")
+            out.append(
+                f"Sample-ratio mismatch in the {s.what} counts (p = {s.p_value:.2g}): the arms did not "
+                "receive requests in the planned ratio; randomization or delivery may be compromised."
+            )
     if not registration.analysis_code_matches or not results.plan.analysis_code_matches:
-        out.append("The analysis code differs from the code frozen with the plan: these results are a deviation "
-                   "from the pre-registered analysis.")
+        out.append(
+            "The analysis code differs from the code frozen with the plan: these results are a deviation "
+            "from the pre-registered analysis."
+        )
     for d in results.plan.deviations:
         out.append(f"Deviation recorded for this analysis: {d}")
     if results.plan.live and results.plan.live.get("p99_ms", 0.0) > plan.traffic.max_lateness_p99_ms:
-        out.append(f"Dispatch lateness p99 {results.plan.live['p99_ms']:.1f} ms exceeds the plan's bound "
-                   f"{plan.traffic.max_lateness_p99_ms:g} ms: the run is invalid for latency outcomes.")
+        out.append(
+            f"Dispatch lateness p99 {results.plan.live['p99_ms']:.1f} ms exceeds the plan's bound "
+            f"{plan.traffic.max_lateness_p99_ms:g} ms: the run is invalid for latency outcomes."
+        )
     if results.plan.source != "store":
-        out.append(f"Trials were read from a {results.plan.source} file, not the campaign's own store: the "
-                   "allocation could not be checked against the store.")
+        out.append(
+            f"Trials were read from a {results.plan.source} file, not the campaign's own store: the "
+            "allocation could not be checked against the store."
+        )
     if any(isinstance(a, RouterArmSpec) and a.classifier.backend.kind == "simulated" for a in plan.arms):
-        out.append("Router arms use simulated backends calibrated to published figures: the numbers describe the "
-                   "simulation, not a measured deployment.")
+        out.append(
+            "Router arms use simulated backends calibrated to published figures: the numbers describe the "
+            "simulation, not a measured deployment."
+        )
     caveat = next((r.caveat for r in results.downstream if r.caveat), None)
     if caveat:
         out.append(f"Downstream quality by routing outcome: {caveat}.")

@@ -25,7 +25,15 @@ from reports._charts import (
 )
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
 
-__all__ = ["ChartSet", "OutcomeRow", "build_charts", "comparison_rows", "family_table", "latency_curve", "outcome_rows"]
+__all__ = [
+    "ChartSet",
+    "OutcomeRow",
+    "build_charts",
+    "comparison_rows",
+    "family_table",
+    "latency_curve",
+    "outcome_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +88,36 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
     for arm in results.arms:
         c = arm.clustering
         robust = None if c is None else show(c.robust_estimate, c.robust_interval, fmt_pct)
-        clustering = "" if c is None or c.icc is None else (
-            f"ICC {c.icc:.2f}, design effect {c.design_effect:.2f}" if c.design_effect is not None
-            else f"ICC {c.icc:.2f}")
+        clustering = (
+            ""
+            if c is None or c.icc is None
+            else (
+                f"ICC {c.icc:.2f}, design effect {c.design_effect:.2f}"
+                if c.design_effect is not None
+                else f"ICC {c.icc:.2f}"
+            )
+        )
         boot = arm.routing_latency_bootstrap_p95
         p95 = arm.routing_latency_p95
-        rows.append(OutcomeRow(
-            arm=arm.arm, kind=arm.kind, n=_n_text(arm), accuracy=_prop(arm.accuracy), robust=robust,
-            clustering=clustering, median=_quant(arm.routing_latency_median), p95=_quant(p95),
-            p95_bootstrap="" if boot is None or p95 is None else show(p95.estimate, boot, fmt_ms).interval,
-            cost=show(arm.cost_per_1k.estimate, arm.cost_per_1k.interval, fmt_usd),
-            e2e_median=show(arm.e2e_latency_median.estimate, arm.e2e_latency_median.interval, fmt_ms),
-            e2e_p95=show(arm.e2e_latency_p95.estimate, arm.e2e_latency_p95.interval, fmt_ms),
-            downstream=show(arm.downstream_quality.estimate, arm.downstream_quality.interval, fmt_pct),
-        ))
+        rows.append(
+            OutcomeRow(
+                arm=arm.arm,
+                kind=arm.kind,
+                n=_n_text(arm),
+                accuracy=_prop(arm.accuracy),
+                robust=robust,
+                clustering=clustering,
+                median=_quant(arm.routing_latency_median),
+                p95=_quant(p95),
+                p95_bootstrap=""
+                if boot is None or p95 is None
+                else show(p95.estimate, boot, fmt_ms).interval,
+                cost=show(arm.cost_per_1k.estimate, arm.cost_per_1k.interval, fmt_usd),
+                e2e_median=show(arm.e2e_latency_median.estimate, arm.e2e_latency_median.interval, fmt_ms),
+                e2e_p95=show(arm.e2e_latency_p95.estimate, arm.e2e_latency_p95.interval, fmt_ms),
+                downstream=show(arm.downstream_quality.estimate, arm.downstream_quality.interval, fmt_pct),
+            )
+        )
     return tuple(rows)
 
 
@@ -126,8 +150,13 @@ def build_charts(results: Results, plan: Plan, colours: Mapping[str, str]) -> Ch
     acc_gate = _gate(plan, "routing_accuracy", 0.85)
     p95_gate = _gate(plan, "routing_latency_p95", 2000.0)
     routers = [a for a in results.arms if a.kind == "router"]
-    forest_pts = [p for a in routers if a.accuracy is not None
-                  for p in [_point(a.arm, colours[a.arm], a.accuracy.estimate, a.accuracy.interval)] if p]
+    forest_pts = [
+        p
+        for a in routers
+        if a.accuracy is not None
+        for p in [_point(a.arm, colours[a.arm], a.accuracy.estimate, a.accuracy.interval)]
+        if p
+    ]
     series: list[CdfSeries] = []
     for a in routers:
         curve = latency_curve(a)
@@ -143,15 +172,25 @@ def build_charts(results: Results, plan: Plan, colours: Mapping[str, str]) -> Ch
         acc_pt = None if acc is None else _point(pp.arm, colours[pp.arm], acc.estimate, acc.interval)
         p95_pt = None if q is None else _point(pp.arm, colours[pp.arm], q.estimate, q.interval)
         if acc_pt is not None and p95_pt is not None:
-            pareto.append(ParetoPoint(pp.arm, colours[pp.arm], acc_pt, p95_pt,
-                                      pp.cost_per_1k_usd or 0.0, pp.on_frontier))
+            pareto.append(
+                ParetoPoint(
+                    pp.arm, colours[pp.arm], acc_pt, p95_pt, pp.cost_per_1k_usd or 0.0, pp.on_frontier
+                )
+            )
     families = tuple(plan.taxonomy.labels)
-    fam_rows = [FamilyRow(a.arm, colours[a.arm], tuple(_family_point(a, f, colours[a.arm]) for f in families))
-                for a in routers]
+    fam_rows = [
+        FamilyRow(a.arm, colours[a.arm], tuple(_family_point(a, f, colours[a.arm]) for f in families))
+        for a in routers
+    ]
     confusion = tuple(
-        (a.arm, confusion_chart(a.confusion.rows, a.confusion.columns, a.confusion.counts,
-                                title=a.arm, name=f"confusion-{i}"))
-        for i, a in enumerate(routers) if a.confusion is not None
+        (
+            a.arm,
+            confusion_chart(
+                a.confusion.rows, a.confusion.columns, a.confusion.counts, title=a.arm, name=f"confusion-{i}"
+            ),
+        )
+        for i, a in enumerate(routers)
+        if a.confusion is not None
     )
     return ChartSet(
         forest=forest_chart(forest_pts, threshold=acc_gate, level=level) if forest_pts else "",
@@ -169,7 +208,9 @@ def _family_point(arm: ArmResult, family: str, colour: str) -> IntervalPoint | N
     return _point(family, colour, fa.accuracy.estimate, fa.accuracy.interval)
 
 
-def family_table(results: Results, families: Sequence[str]) -> tuple[tuple[str, tuple[Shown | None, ...]], ...]:
+def family_table(
+    results: Results, families: Sequence[str]
+) -> tuple[tuple[str, tuple[Shown | None, ...]], ...]:
     """Per-family accuracy as table rows: (family, one cell per router arm)."""
     routers = [a for a in results.arms if a.kind == "router"]
     rows = []
@@ -184,11 +225,17 @@ def family_table(results: Results, families: Sequence[str]) -> tuple[tuple[str, 
 
 def comparison_rows(results: Results) -> tuple[tuple[str, Shown, str, str, str], ...]:
     """Paired router comparisons: (a vs b, difference with interval, discordant, p, adjusted p)."""
+
     def p(x: float | None) -> str:
         return "not computable" if x is None else ("< 0.0001" if x < 1e-4 else f"{x:.4f}")
 
     return tuple(
-        (f"{c.a} − {c.b}", show(c.difference.estimate, c.difference.interval, fmt_signed(fmt_pct)),
-         f"{c.discordant_ab:,} / {c.discordant_ba:,}", p(c.mcnemar_p), f"{p(c.p_adjusted)} ({c.correction})")
+        (
+            f"{c.a} − {c.b}",
+            show(c.difference.estimate, c.difference.interval, fmt_signed(fmt_pct)),
+            f"{c.discordant_ab:,} / {c.discordant_ba:,}",
+            p(c.mcnemar_p),
+            f"{p(c.p_adjusted)} ({c.correction})",
+        )
         for c in results.accuracy_comparisons
     )

@@ -65,27 +65,43 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
         flat: list[tuple[str, str]] = []
         _flatten("", design, flat)
         return PowerView("", (), (), (), (), tuple(flat[:_MAX_ROWS]))
-    summary = (f"{design.get('sims', '?')} simulations of the whole design at {design.get('unique_cases', '?')} "
-               f"unique cases; target power {_num(design.get('target_power'), 2)}. Shares are Monte Carlo "
-               "estimates ± their standard error.")
+    summary = (
+        f"{design.get('sims', '?')} simulations of the whole design at {design.get('unique_cases', '?')} "
+        f"unique cases; target power {_num(design.get('target_power'), 2)}. Shares are Monte Carlo "
+        "estimates ± their standard error."
+    )
     power = []
     coverage = []
     for arm, figures in assumed.items():
         for gate, g in (_get(figures, "gates") or {}).items():
-            power.append((str(arm), str(gate), _num(_get(g, "truth")), str(_get(g, "target") or "–"),
-                          _pm(_get(g, "p_pass"), _get(g, "mc_se_pass")),
-                          _pm(_get(g, "power"), _get(g, "power_mc_se"))))
+            power.append(
+                (
+                    str(arm),
+                    str(gate),
+                    _num(_get(g, "truth")),
+                    str(_get(g, "target") or "–"),
+                    _pm(_get(g, "p_pass"), _get(g, "mc_se_pass")),
+                    _pm(_get(g, "power"), _get(g, "power_mc_se")),
+                )
+            )
         cov = _get(figures, "accuracy_interval")
         if isinstance(cov, Mapping):
-            coverage.append((str(arm), _pm(cov.get("coverage"), cov.get("coverage_mc_se")),
-                             _num(cov.get("level"), 2)))
+            coverage.append(
+                (str(arm), _pm(cov.get("coverage"), cov.get("coverage_mc_se")), _num(cov.get("level"), 2))
+            )
     type_i = []
     for gate, per_arm in (design.get("boundary") or {}).items():
         if not isinstance(per_arm, Mapping):
             continue
         for arm, b in per_arm.items():
-            type_i.append((str(gate), str(arm), _pm(_get(b, "type_i_error"), _get(b, "type_i_error_mc_se")),
-                           _num(_get(b, "nominal_alpha"))))
+            type_i.append(
+                (
+                    str(gate),
+                    str(arm),
+                    _pm(_get(b, "type_i_error"), _get(b, "type_i_error_mc_se")),
+                    _num(_get(b, "nominal_alpha")),
+                )
+            )
     min_rows: list[tuple[str, str]] = []
     mc = design.get("min_cases")
     if isinstance(mc, Mapping):

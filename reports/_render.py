@@ -15,8 +15,14 @@ from reports._registration import Registration
 __all__ = ["render_report"]
 
 
-def render_report(results: Results, plan: Plan, registration: Registration,
-                  design: Mapping[str, Any] | None = None, *, corpus: Sequence[Case] = ()) -> str:
+def render_report(
+    results: Results,
+    plan: Plan,
+    registration: Registration,
+    design: Mapping[str, Any] | None = None,
+    *,
+    corpus: Sequence[Case] = (),
+) -> str:
     """The report as one HTML document (inline CSS and SVG, no scripts, no network requests).
 
     Parameters

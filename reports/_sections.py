@@ -79,15 +79,22 @@ def build_baseline(results: Results, plan: Plan, corpus: Sequence[Case]) -> Base
     """Balance of task families across arms, SRM checks, and one example request per family."""
     b = results.balance
     balance = tuple((fam, tuple(row), sum(row)) for fam, row in zip(b.families, b.counts, strict=True))
-    test = (f"χ² = {b.chi2:.2f}, df = {b.df}, {_p(b.p_value)} ({b.unit}s)" if b.chi2 is not None
-            else "χ² test not computable (too few categories or no data)")
+    test = (
+        f"χ² = {b.chi2:.2f}, df = {b.df}, {_p(b.p_value)} ({b.unit}s)"
+        if b.chi2 is not None
+        else "χ² test not computable (too few categories or no data)"
+    )
     srm = tuple(
-        (s.what,
-         ", ".join(f"{arm} {s.observed.get(arm, 0):,} (expected {s.expected.get(arm, 0.0):,.1f})"
-                   for arm in plan.arm_ids),
-         "not computable" if s.chi2 is None else f"χ² = {s.chi2:.2f}, df = {s.df}",
-         _p(s.p_value) + f" (flagged below {s.threshold:g})",
-         s.mismatch)
+        (
+            s.what,
+            ", ".join(
+                f"{arm} {s.observed.get(arm, 0):,} (expected {s.expected.get(arm, 0.0):,.1f})"
+                for arm in plan.arm_ids
+            ),
+            "not computable" if s.chi2 is None else f"χ² = {s.chi2:.2f}, df = {s.df}",
+            _p(s.p_value) + f" (flagged below {s.threshold:g})",
+            s.mismatch,
+        )
         for s in results.srm
     )
     seen: set[str] = set()
@@ -105,11 +112,18 @@ def build_end_to_end(results: Results) -> EndToEndView:
     """Downstream quality by routing outcome and the router-vs-control differences."""
     downstream = tuple(
         DownstreamView(
-            d.arm, d.caveat,
-            tuple((_GROUPS.get(g.group, g.group), show(g.quality.estimate, g.quality.interval, fmt_pct),
-                   None if g.versus_control is None else
-                   show(g.versus_control.estimate, g.versus_control.interval, fmt_signed(fmt_pct)))
-                  for g in d.groups),
+            d.arm,
+            d.caveat,
+            tuple(
+                (
+                    _GROUPS.get(g.group, g.group),
+                    show(g.quality.estimate, g.quality.interval, fmt_pct),
+                    None
+                    if g.versus_control is None
+                    else show(g.versus_control.estimate, g.versus_control.interval, fmt_signed(fmt_pct)),
+                )
+                for g in d.groups
+            ),
         )
         for d in results.downstream
     )
@@ -124,31 +138,49 @@ def build_design(results: Results, plan: Plan, power: Mapping[str, Any] | None) 
     """Design limits as planned and as analysed, and the design diagnosis's figures if given."""
     d = results.design
     method = plan.analysis.ci_method
-    planned_n = plan.sample_size.unique_cases if plan.analysis.unit == "case" else plan.sample_size.requests_total
+    planned_n = (
+        plan.sample_size.unique_cases if plan.analysis.unit == "case" else plan.sample_size.requests_total
+    )
     unit = "cases" if plan.analysis.unit == "case" else "requests"
-    rows: list[tuple[str, str]] = [("Units of analysis for accuracy", f"{d.accuracy_units:,} {unit} analysed, "
-                                    f"{planned_n:,} planned")]
+    rows: list[tuple[str, str]] = [
+        ("Units of analysis for accuracy", f"{d.accuracy_units:,} {unit} analysed, {planned_n:,} planned")
+    ]
     for gate in plan.gates:
         level = gate.rule.level if isinstance(gate.rule, ConfidenceBoundRule) else None
         if gate.metric == "routing_accuracy":
-            planned = (analysis.fewest_correct_to_pass(planned_n, gate.threshold, level, method)
-                       if level is not None and gate.op == ">=" else None)
+            planned = (
+                analysis.fewest_correct_to_pass(planned_n, gate.threshold, level, method)
+                if level is not None and gate.op == ">="
+                else None
+            )
             got = d.fewest_correct_to_pass.get(gate.id)
-            rows.append((f"Gate {gate.id}: fewest correct to pass",
-                         _fewest(got, d.accuracy_units, level) + "; as planned: " + _fewest(planned, planned_n, level)))
+            rows.append(
+                (
+                    f"Gate {gate.id}: fewest correct to pass",
+                    _fewest(got, d.accuracy_units, level)
+                    + "; as planned: "
+                    + _fewest(planned, planned_n, level),
+                )
+            )
         elif "p95" in gate.metric or "median" in gate.metric:
             q = 0.95 if "p95" in gate.metric else 0.5
             need = d.min_n_for_upper_bound.get(gate.id)
             if need is None and level is not None:
                 need = analysis.min_n_for_quantile_upper_bound(q, level)
             if need is None:
-                rows.append((f"Gate {gate.id}: certifiable from above", "point-estimate rule: no bound needed"))
+                rows.append(
+                    (f"Gate {gate.id}: certifiable from above", "point-estimate rule: no bound needed")
+                )
                 continue
             ok = d.smallest_latency_n >= need
-            rows.append((f"Gate {gate.id}: certifiable from above",
-                         f"{'yes' if ok else 'no'}: a distribution-free upper bound on the "
-                         f"{'P95' if q == 0.95 else 'median'} needs n ≥ {need:,}; the smallest arm has "
-                         f"{d.smallest_latency_n:,} latency observations"))
+            rows.append(
+                (
+                    f"Gate {gate.id}: certifiable from above",
+                    f"{'yes' if ok else 'no'}: a distribution-free upper bound on the "
+                    f"{'P95' if q == 0.95 else 'median'} needs n ≥ {need:,}; the smallest arm has "
+                    f"{d.smallest_latency_n:,} latency observations",
+                )
+            )
     return DesignView(tuple(rows), power_view(power) if power else None)
 
 

@@ -50,7 +50,6 @@ _RC: dict[Any, Any] = {
     "axes.labelcolor": "#222222",
     "xtick.color": "#444444",
     "ytick.color": "#444444",
-    "svg.image_inline": True,
 }
 
 _PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
@@ -102,7 +101,9 @@ def figure_to_svg(fig: Figure, name: str, *, title: str) -> str:
     ids = set(_ID.findall(svg))
     svg = _ID.sub(lambda m: f'id="{name}-{m.group(1)}"', svg)
     if ids:
-        refs = re.compile(r"#(" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=["\)])')
+        refs = re.compile(
+            r"#(" + "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)) + r')(?=["\)])'
+        )
         svg = refs.sub(lambda m: f"#{name}-{m.group(1)}", svg)
     label = title.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     svg = svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{label}" ', 1)

@@ -52,14 +52,27 @@ def frozen_starter(folder: Path, *, hostile: bool = False) -> prereg.FrozenPlan:
 def registration_of(frozen: prereg.FrozenPlan) -> Registration:
     """The report's registration facts, copied from the lock record and the log."""
     lock = frozen.lock
-    log = tuple(LogEvent(e.seq, e.kind, e.at_utc, dict(e.detail), e.hash) for e in prereg.read_log(frozen.path))
-    return Registration(str(frozen.path), lock.bytes_sha256, lock.canonical_sha256, lock.corpus_sha256,
-                        lock.frozen_at_utc, lock.git_commit, lock.routetrial_version, lock.analysis_code_sha256,
-                        frozen.analysis_code_matches, lock.parent_sha256, log)
+    log = tuple(
+        LogEvent(e.seq, e.kind, e.at_utc, dict(e.detail), e.hash) for e in prereg.read_log(frozen.path)
+    )
+    return Registration(
+        str(frozen.path),
+        lock.bytes_sha256,
+        lock.canonical_sha256,
+        lock.corpus_sha256,
+        lock.frozen_at_utc,
+        lock.git_commit,
+        lock.routetrial_version,
+        lock.analysis_code_sha256,
+        frozen.analysis_code_matches,
+        lock.parent_sha256,
+        log,
+    )
 
 
-def synthetic_columns(plan: Plan, cases: tuple[prereg.Case, ...], plan_hash: str, replays: int,
-                      seed: int = 7) -> dict[str, object]:
+def synthetic_columns(
+    plan: Plan, cases: tuple[prereg.Case, ...], plan_hash: str, replays: int, seed: int = 7
+) -> dict[str, object]:
     """Trial columns for every arm x case x replay, with plausible accuracy, latency and failures."""
     rng = np.random.default_rng(seed)
     arms = plan.arm_ids
@@ -85,7 +98,7 @@ def synthetic_columns(plan: Plan, cases: tuple[prereg.Case, ...], plan_hash: str
     first_gold = np.array([c.gold_labels[0] for c in cases])[case_i]
     wrong = labels[rng.integers(0, labels.size, n)]
     predicted = np.where(correct, first_gold, wrong).astype(object)
-    is_correct = np.array([p in g.split("|") for p, g in zip(predicted, gold)], dtype=float)
+    is_correct = np.array([p in g.split("|") for p, g in zip(predicted, gold, strict=True)], dtype=float)
     routing_ok = router & ok
     predicted[~routing_ok] = None
     correct_col = np.where(routing_ok, is_correct, np.nan)
@@ -95,19 +108,36 @@ def synthetic_columns(plan: Plan, cases: tuple[prereg.Case, ...], plan_hash: str
     dq = np.where(ok, (rng.random(n) < np.where(router & (is_correct == 1), 0.85, 0.7)).astype(float), np.nan)
     none = np.full(n, None, dtype=object)
     return {
-        "plan_hash": np.full(n, plan_hash), "trial_id": np.array([f"{arms[x]}:{cases[c].id}:{r}" for x, c, r in
-                                                                  zip(arm_i, case_i, replay)]),
-        "seq": np.arange(n), "case_id": np.array([c.id for c in cases])[case_i], "family": families,
-        "arm": np.array(arms)[arm_i], "replay": replay, "scheduled_s": np.arange(n) * 0.1,
-        "sent_s": np.where(sent, np.arange(n) * 0.1, np.nan), "end_s": np.where(sent, np.arange(n) * 0.1 + 3, np.nan),
+        "plan_hash": np.full(n, plan_hash),
+        "trial_id": np.array(
+            [f"{arms[x]}:{cases[c].id}:{r}" for x, c, r in zip(arm_i, case_i, replay, strict=True)]
+        ),
+        "seq": np.arange(n),
+        "case_id": np.array([c.id for c in cases])[case_i],
+        "family": families,
+        "arm": np.array(arms)[arm_i],
+        "replay": replay,
+        "scheduled_s": np.arange(n) * 0.1,
+        "sent_s": np.where(sent, np.arange(n) * 0.1, np.nan),
+        "end_s": np.where(sent, np.arange(n) * 0.1 + 3, np.nan),
         "lateness_ms": np.full(n, np.nan),
-        "routing_status": np.where(router & sent, status, None),
-        "routing_latency_ms": np.where(router & sent, latency, np.nan), "routing_first_token_ms": np.full(n, np.nan),
-        "routing_attempts": np.where(router & sent, 1.0, np.nan), "predicted_label": predicted,
-        "gold_labels": gold, "correct": correct_col, "routed_model": none, "downstream_status": np.where(ok, "ok", None),
-        "downstream_latency_ms": np.where(ok, 3000.0, np.nan), "downstream_correct": dq, "e2e_latency_ms": e2e,
-        "tokens_in": np.full(n, 500), "tokens_out": np.full(n, 300),
-        "cost_usd": np.where(arm_i == a - 1, 0.0004, 0.0001) * sent, "status": status.astype(str), "error": none,
+        "routing_status": np.where(router & sent, status, none),
+        "routing_latency_ms": np.where(router & sent, latency, np.nan),
+        "routing_first_token_ms": np.full(n, np.nan),
+        "routing_attempts": np.where(router & sent, 1.0, np.nan),
+        "predicted_label": predicted,
+        "gold_labels": gold,
+        "correct": correct_col,
+        "routed_model": none,
+        "downstream_status": np.where(ok, np.full(n, "ok", dtype=object), none),
+        "downstream_latency_ms": np.where(ok, 3000.0, np.nan),
+        "downstream_correct": dq,
+        "e2e_latency_ms": e2e,
+        "tokens_in": np.full(n, 500),
+        "tokens_out": np.full(n, 300),
+        "cost_usd": np.where(arm_i == a - 1, 0.0004, 0.0001) * sent,
+        "status": status.astype(str),
+        "error": none,
     }
 
 
@@ -117,15 +147,18 @@ def campaign(folder: Path, *, replays: int = 5, hostile: bool = False, seed: int
     plan = frozen.plan
     if replays != plan.traffic.replays_per_case:
         total = len(frozen.corpus) * replays * len(plan.arms)
-        plan = plan.model_copy(update={
-            "sample_size": SampleSizeSpec(unique_cases=len(frozen.corpus), requests_total=total),
-            "traffic": plan.traffic.model_copy(update={"replays_per_case": replays}),
-        })
+        plan = plan.model_copy(
+            update={
+                "sample_size": SampleSizeSpec(unique_cases=len(frozen.corpus), requests_total=total),
+                "traffic": plan.traffic.model_copy(update={"replays_per_case": replays}),
+            }
+        )
     cols = synthetic_columns(plan, frozen.corpus, frozen.canonical_hash, replays, seed)
     table = analysis.TrialTable.from_columns(cols)
     per_arm = len(frozen.corpus) * replays
     meta = analysis.RunMeta(
-        plan_canonical_sha256=frozen.canonical_hash, plan_bytes_sha256=frozen.bytes_hash,
+        plan_canonical_sha256=frozen.canonical_hash,
+        plan_bytes_sha256=frozen.bytes_hash,
         analysis_code_matches=frozen.analysis_code_matches,
         planned_per_arm={arm: per_arm for arm in plan.arm_ids},
         allocated_per_arm_case={arm: {c.id: replays for c in frozen.corpus} for arm in plan.arm_ids},

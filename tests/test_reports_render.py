@@ -1,0 +1,175 @@
+"""The rendered page: every arm, every section in order, escaped untrusted text, self-contained, small."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from analysis import Interval
+from prereg.errors import AnalysisError
+from reports import CHECKLIST, build_context, render_report
+from test_reports_fixtures import HOSTILE, Campaign, campaign
+
+
+@pytest.fixture(scope="module")
+def camp(tmp_path_factory: pytest.TempPathFactory) -> Campaign:
+    return campaign(tmp_path_factory.mktemp("render"), hostile=True)
+
+
+@pytest.fixture(scope="module")
+def html(camp: Campaign) -> str:
+    return render_report(camp.results, camp.plan, camp.registration, corpus=camp.frozen.corpus)
+
+
+def test_sections_appear_in_the_issue_order(html: str) -> None:
+    """The nine sections are present, top to bottom, in the order the issue lists them."""
+    ids = re.findall(r'<section id="([^"]+)"', html)
+    assert ids == [
+        "verdict",
+        "flow",
+        "registration",
+        "baseline",
+        "outcomes",
+        "end-to-end",
+        "design",
+        "checklist",
+        "limitations",
+    ]
+
+
+def test_page_has_every_arm_of_the_plan(camp: Campaign, html: str) -> None:
+    """Each arm of the plan has a box in the flow diagram and a row in the outcomes; each router a verdict."""
+    for arm in camp.plan.arm_ids:
+        assert f"Allocated to {arm}</text>" in html
+        assert html.count(f"{arm}</td>") >= 3
+    verdict = html[html.index('id="verdict"') : html.index('id="flow"')]
+    assert re.findall(r"<strong>([^<]+)</strong></td>", verdict) == [a.id for a in camp.plan.router_arms]
+
+
+def test_hostile_corpus_text_is_escaped(html: str) -> None:
+    """A case whose text holds <script> and an onerror handler appears as text, never as markup."""
+    assert HOSTILE not in html
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in html
+    assert "<img" not in html and "<script" not in html
+
+
+def test_page_is_self_contained(html: str) -> None:
+    """No scripts, stylesheets, images, frames or fonts from elsewhere: the only URLs are SVG namespaces."""
+    assert not re.search(r"<(script|link|iframe|object|embed|img)\b", html, re.I)
+    assert not re.search(r"@import|url\((?!#)|\bdata:[a-z]+/", html)
+    urls = set(re.findall(r"https?://[^\s\"')<]+", html))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+
+
+def test_no_estimate_without_its_interval(html: str) -> None:
+    """Every printed estimate is followed by its interval (or says there is no estimate)."""
+    for m in re.finditer(r'<span class="est">([^<]*)</span>', html):
+        if m.group(1) == "no estimate":
+            continue
+        assert 'class="ci"' in html[m.end() : m.end() + 40], html[m.start() : m.end() + 80]
+
+
+def test_rendering_is_deterministic(camp: Campaign, html: str) -> None:
+    """The same results, plan and registration render to the same bytes."""
+    assert render_report(camp.results, camp.plan, camp.registration, corpus=camp.frozen.corpus) == html
+
+
+def test_registration_shows_hashes_and_code_match(camp: Campaign, html: str) -> None:
+    """Byte and canonical hashes, freeze time and the analysis-code match are on the page."""
+    reg = camp.registration
+    for text in (reg.bytes_sha256, reg.canonical_sha256, reg.frozen_at_utc, "matches the code that produced"):
+        assert text in html
+
+
+def test_every_checklist_item_is_answered_or_explained(html: str) -> None:
+    """Each CONSORT item links to a section of the page or says why it does not apply."""
+    checklist = html[html.index('id="checklist"') : html.index('id="limitations"')]
+    assert checklist.count("<tr>") == len(CHECKLIST) + 1
+    for item in CHECKLIST:
+        assert (item.section is not None and f'href="#{item.section}"' in checklist) or item.note in checklist
+
+
+def test_results_for_other_arms_are_refused(camp: Campaign) -> None:
+    """Results that do not cover exactly the plan's arms cannot be rendered against it."""
+    results = dataclasses.replace(camp.results, arms=camp.results.arms[:-1])
+    with pytest.raises(AnalysisError, match="expected the plan's arms"):
+        render_report(results, camp.plan, camp.registration)
+
+
+def test_missing_p95_bound_is_stated_as_a_limitation(camp: Campaign) -> None:
+    """An inconclusive P95 gate with no finite upper bound is named in the limitations, not given a number."""
+    gates = tuple(
+        dataclasses.replace(
+            g,
+            verdict="INCONCLUSIVE",
+            deciding_bound=Interval(None, None, 0.95, "order_statistic", "upper", "needs n >= 59"),
+        )
+        if g.metric == "routing_latency_p95_ms" and g.arm == "qwen-2.5-3b"
+        else g
+        for g in camp.results.gates
+    )
+    ctx = build_context(dataclasses.replace(camp.results, gates=gates), camp.plan, camp.registration)
+    assert any(
+        line.startswith(
+            "qwen-2.5-3b: gate latency_p95 is inconclusive because no distribution-free upper bound"
+        )
+        for line in ctx.limitations
+    )
+    cell = next(c for v in ctx.verdicts if v.arm == "qwen-2.5-3b" for c in v.gates if c.gate == "latency_p95")
+    assert "upper 95% bound none at this n" in cell.estimate.interval
+
+
+def test_design_power_figures_are_shown_with_their_monte_carlo_error(camp: Campaign) -> None:
+    """A design diagnosis dict puts power per arm and gate, with MC standard errors, in the Design section."""
+    design = {
+        "kind": "routetrial.design",
+        "schema_version": 1,
+        "sims": 400,
+        "unique_cases": 60,
+        "target_power": 0.8,
+        "assumed": {
+            "qwen-2.5-3b": {
+                "gates": {
+                    "accuracy": {
+                        "truth": 0.793,
+                        "target": "FAIL",
+                        "p_pass": 0.01,
+                        "mc_se_pass": 0.005,
+                        "power": 0.31,
+                        "power_mc_se": 0.023,
+                    }
+                },
+                "accuracy_interval": {"coverage": 0.947, "coverage_mc_se": 0.011, "level": 0.95},
+            }
+        },
+        "boundary": {
+            "accuracy": {
+                "qwen-2.5-3b": {"type_i_error": 0.042, "type_i_error_mc_se": 0.01, "nominal_alpha": 0.05}
+            }
+        },
+        "min_cases": None,
+    }
+    page = render_report(camp.results, camp.plan, camp.registration, design)
+    section = page[page.index('id="design"') : page.index('id="checklist"')]
+    assert "0.310 ± 0.023" in section and "0.042 ± 0.010" in section and "0.947 ± 0.011" in section
+    assert "56 of 60" in section
+
+
+def test_page_size_does_not_grow_with_the_number_of_trials(camp: Campaign, tmp_path: Path) -> None:
+    """Ten times the replays gives a page of about the same size (charts draw summaries, not trials)."""
+    small = render_report(camp.results, camp.plan, camp.registration)
+    big_camp = campaign(tmp_path, replays=50)
+    big = render_report(big_camp.results, big_camp.plan, big_camp.registration)
+    assert len(big.encode()) < 1.15 * len(small.encode()) < 2_000_000
+
+
+@pytest.mark.slow
+def test_million_trial_campaign_page_is_under_2_mb(tmp_path: Path) -> None:
+    """The report of a 1,000,080-trial campaign (4 arms x 60 cases x 4,167 replays) is under 2 MB."""
+    big = campaign(tmp_path, replays=4167)
+    assert big.table.seq.size == 1_000_080
+    page = render_report(big.results, big.plan, big.registration, corpus=big.frozen.corpus)
+    assert len(page.encode()) < 2_000_000
