@@ -8,6 +8,7 @@ console message it logs is observed, not guessed from stderr. Skipped when chrom
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -44,12 +45,21 @@ pytestmark = [
 ]
 
 
+def _above_4(fd: int) -> int:
+    """A close-on-exec copy of ``fd`` numbered 10 or more; the original is closed."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
 class DevTools:
     """A minimal DevTools-protocol client over chromium's debugging pipe."""
 
     def __init__(self, profile: Path) -> None:
         to_chrome_r, self._out = os.pipe()
         self._in, from_chrome_w = os.pipe()
+        # Move chromium's ends above fd 4 first: dup2(3, 3) would keep close-on-exec set.
+        to_chrome_r, from_chrome_w = (_above_4(fd) for fd in (to_chrome_r, from_chrome_w))
 
         def wire() -> None:
             os.dup2(to_chrome_r, 3)
