@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from prereg.canonical import canonical_hash
@@ -79,7 +80,7 @@ class Scenario:
     true_latency_ms: dict[tuple[str, str], float]
     accuracy_exact: bool
 
-    @property
+    @cached_property
     def identity(self) -> str:
         """Canonical hash of the rewritten plan plus the case ids: equal worlds, equal sims."""
         return canonical_hash(self.plan) + ":" + ",".join(c.id for c in self.cases)

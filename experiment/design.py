@@ -64,7 +64,17 @@ from experiment._design_store import (
 )
 from prereg.canonical import analysis_code_hash, canonical_hash
 from prereg.records import Case
-from prereg.schema import ConfidenceBoundRule, GateSpec, Plan
+from prereg.errors import InputError
+from prereg.schema import (
+    ConfidenceBoundRule,
+    GateSpec,
+    Plan,
+    RouterArmSpec,
+    SimulatedClassifierSpec,
+    SimulatedModelSpec,
+    TraceArrival,
+)
+from traffic import read_trace
 
 __all__ = [
     "DEFAULT_GRID",
@@ -117,7 +127,7 @@ class _Simulations:
     ) -> None:
         self._base_seed = base_seed
         self._plan_hash = plan_hash
-        self._base_dir = base_dir
+        self.base_dir = base_dir
         self._engine = engine
         self._progress = progress
         self._done: dict[str, list[SimOutcome]] = {}
@@ -132,7 +142,7 @@ class _Simulations:
                 continue
             planned[scenario.identity] = count
             for start, stop in chunk_bounds(count - have, self._engine.workers):
-                tasks.append(ChunkTask(scenario, self._base_seed, self._plan_hash, self._base_dir,
+                tasks.append(ChunkTask(scenario, self._base_seed, self._plan_hash, self.base_dir,
                                        have + start, have + stop, keep))
         total = sum(t.stop - t.start for t in tasks)
         progress = self._progress
@@ -188,6 +198,7 @@ def diagnose(
     ``plan_hash`` is the plan's canonical SHA-256 (computed when omitted); it names the random
     streams of every simulation, as in a real campaign. ``base_dir`` resolves a trace file.
     """
+    _require_simulated(plan)
     plan_hash = plan_hash or canonical_hash(plan)
     engine = engine or EngineSettings()
     cases = tuple(cases)
@@ -233,6 +244,24 @@ def diagnose(
     if settings.min_cases:
         result["min_cases"] = _min_cases(plan, cases, sims, settings, gates, routers, result)
     return result
+
+
+def _require_simulated(plan: Plan) -> None:
+    """Refuse, before any simulation, a plan whose arms cannot be simulated."""
+    for i, arm in enumerate(plan.arms):
+        if isinstance(arm, RouterArmSpec) and not isinstance(arm.classifier.backend, SimulatedClassifierSpec):
+            raise InputError(
+                "expected 'simulated' (a design is simulated from the plan's assumed truths), "
+                f"found {arm.classifier.backend.kind!r}",
+                field=f"arms[{i}].classifier.backend.kind",
+            )
+    for key, model in plan.models.items():
+        if not isinstance(model.backend, SimulatedModelSpec):
+            raise InputError(
+                "expected 'simulated' (a design is simulated from the plan's assumed truths), "
+                f"found {model.backend.kind!r}",
+                field=f"models.{key}.backend.kind",
+            )
 
 
 def _assumed_figures(
@@ -330,6 +359,11 @@ def _min_cases(
     arm_pos = {a: i for i, a in enumerate(routers)}
     n0 = len(cases)
     n_max = settings.max_cases or 8 * n0
+    arrival = plan.traffic.arrival
+    if isinstance(arrival, TraceArrival):
+        # A trace has a fixed number of timestamps: no corpus may need more requests than that.
+        per_case = plan.traffic.replays_per_case * sum(plan.ratio_of(a) for a in plan.arm_ids)
+        n_max = min(n_max, max(n0, read_trace(arrival, sims.base_dir).size // per_case))
     families = len({c.family for c in cases})
 
     def scenario_for(n: int) -> Scenario:

@@ -200,3 +200,12 @@ def test_chunk_task_is_what_the_engines_ship() -> None:
     plan, cases = make_plan(), make_cases(8)
     task = ChunkTask(assumed_scenario(plan, cases), 11, canonical_hash(plan), Path("."), 0, 2, False)
     assert pickle.loads(pickle.dumps(task)).scenario.identity == task.scenario.identity
+
+
+def test_design_refuses_a_plan_with_a_live_backend() -> None:
+    """A live classifier has no assumed truth to simulate: a one-line input error names the field."""
+    data = make_plan().model_dump(mode="python")
+    data["arms"][1]["classifier"]["backend"] = {"kind": "openai", "base_url": "http://127.0.0.1:1"}
+    plan = type(make_plan()).model_validate(data)
+    with pytest.raises(InputError, match=r"arms\[1\]\.classifier\.backend\.kind"):
+        diagnose(plan, make_cases(20), base_dir=Path("."), settings=SMALL)
