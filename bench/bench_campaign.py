@@ -134,23 +134,27 @@ def main() -> None:
     plan_hash = canonical_hash(plan)
     with tempfile.TemporaryDirectory() as tmp:
         url = str(Path(tmp) / "bench.duckdb")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()
         summary = simulate_campaign(plan, cases(), plan_hash, Path("."), url)
         if profiler is not None:
             profiler.disable()
-        campaign_s = time.perf_counter() - t0
+        campaign_s, campaign_cpu = time.perf_counter() - t0, time.process_time() - c0
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store_mb = (Path(tmp) / "bench.duckdb").stat().st_size / 2**20
     n = sum(summary.planned.values())
+    c0 = time.process_time()
     bare_s = bare_loop(plan, plan_hash)
+    bare_cpu = time.process_time() - c0
     print(f"requests:                 {n:,} ({N_CASES} cases x {replays} replays x 4 arms), "
           f"{summary.virtual_s / 3600:.1f} h virtual")
     print(f"bare SimPy loop:          {n / bare_s:10,.0f} requests/s ({bare_s:.1f} s)")
     print(f"campaign (with store):    {n / campaign_s:10,.0f} requests/s ({campaign_s:.1f} s, target < 60 s)")
     print(f"ratio campaign / bare:    {bare_s / campaign_s:10.2f} (target >= 0.5)")
+    print(f"CPU seconds (all threads): campaign {campaign_cpu:.1f}, bare {bare_cpu:.1f}, "
+          f"ratio {bare_cpu / campaign_cpu:.2f} (steadier than wall time on a shared machine)")
     print(f"peak RSS during campaign: {peak_mb:10,.0f} MB; store file {store_mb:,.0f} MB")
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
