@@ -114,7 +114,7 @@ def test_bad_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], cont
 
 def test_full_disk_leaves_whole_batches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A store that fills up (file size limit) fails in one line, keeps whole batches, then resumes."""
-    plan = frozen_plan(tmp_path, capsys, n_cases=60, replays=100)
+    plan = frozen_plan(tmp_path, capsys, n_cases=60, replays=60)
 
     def small_disk() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
