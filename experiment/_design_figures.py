@@ -8,7 +8,7 @@ the figure so a reader knows how many simulations the figure is worth.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,9 @@ from prereg.schema import ConfidenceBoundRule, GateSpec
 __all__ = [
     "VERDICTS",
     "accuracy_interval_figures",
+    "assumed_figures",
+    "boundary_figures",
+    "curve_figures",
     "failure_figures",
     "gate_figures",
     "gate_truth",
@@ -104,23 +107,37 @@ def accuracy_interval_figures(
     outcomes: Sequence[SimOutcome], arm_pos: int, truth: float
 ) -> dict[str, Any]:
     """Coverage of the arm's two-sided accuracy interval (a missing end is unbounded), its mean
-    width, and the bias of the accuracy estimate."""
+    width and the bias of the accuracy estimate; ``robust`` gives the same for the cluster-robust
+    interval the analysis reports beside it (same level)."""
     arms = [o.arms[arm_pos] for o in outcomes]
-    lower = np.array([a.accuracy_lower for a in arms], dtype=np.float64)
-    upper = np.array([a.accuracy_upper for a in arms], dtype=np.float64)
-    estimate = np.array([a.accuracy for a in arms], dtype=np.float64)
     levels = [a.accuracy_level for a in arms if math.isfinite(a.accuracy_level)]
+    main = _interval_figures(
+        [a.accuracy_lower for a in arms], [a.accuracy_upper for a in arms],
+        [a.accuracy for a in arms], truth,
+    )
+    robust = _interval_figures(
+        [a.robust_lower for a in arms], [a.robust_upper for a in arms],
+        [a.robust_accuracy for a in arms], truth,
+    )
+    return {"truth": _r(truth), "level": _r(levels[0]) if levels else None, **main, "robust": robust}
+
+
+def _interval_figures(
+    lower_values: Sequence[float], upper_values: Sequence[float], estimates: Sequence[float],
+    truth: float,
+) -> dict[str, Any]:
+    lower = np.array(lower_values, dtype=np.float64)
+    upper = np.array(upper_values, dtype=np.float64)
+    estimate = np.array(estimates, dtype=np.float64)
     lo = np.where(np.isnan(lower), -np.inf, lower)
     hi = np.where(np.isnan(upper), np.inf, upper)
     covered = (lo <= truth) & (truth <= hi)
-    n = len(arms)
+    n = lower.size
     coverage = float(covered.mean()) if n else math.nan
     width = hi - lo
     finite_width = width[np.isfinite(width)]
     est = estimate[np.isfinite(estimate)]
     return {
-        "truth": _r(truth),
-        "level": _r(levels[0]) if levels else None,
         "coverage": _r(coverage),
         "coverage_mc_se": _r(mc_se(coverage, n)),
         "below": _r(float((hi < truth).mean())) if n else None,
@@ -183,3 +200,87 @@ def viability_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str,
         "p_inconclusive": _r(shares["INCONCLUSIVE"]),
         "mc_se_pass": _r(mc_se(shares["PASS"], n)),
     }
+
+
+def assumed_figures(
+    scenario: Scenario, outcomes: Sequence[SimOutcome], gates: list[GateSpec], routers: list[str],
+    reference: dict[tuple[str, str], float],
+) -> dict[str, Any]:
+    """Per router arm under the assumed truths: gate verdict shares, power and bias, viability,
+    accuracy interval coverage, failures."""
+    out: dict[str, Any] = {}
+    for pos, arm in enumerate(routers):
+        failures = failure_figures(outcomes, pos)
+        timeouts = sum(o.arms[pos].timeouts for o in outcomes)
+        gate_out = {}
+        for gpos, gate in enumerate(gates):
+            figures = gate_figures(outcomes, pos, gpos, gate, gate_truth(scenario, arm, gate, reference))
+            figures["truth_source"] = (
+                "calibration" if gate.metric == ACCURACY_METRIC else "pooled simulations"
+            )
+            gate_out[gate.id] = figures
+        truth = scenario.true_accuracy[arm]
+        out[arm] = {
+            "true_accuracy": round(truth, 6),
+            "true_accuracy_exact": scenario.accuracy_exact or timeouts == 0,
+            "reference_latency_ms": {
+                g.id: round(reference[(arm, g.metric)], 3)
+                for g in gates if (arm, g.metric) in reference
+            },
+            "gates": gate_out,
+            "viability": viability_figures(outcomes, pos),
+            "accuracy_interval": accuracy_interval_figures(outcomes, pos, truth),
+            **failures,
+        }
+    return out
+
+
+def boundary_figures(
+    scenario: Scenario, outcomes: Sequence[SimOutcome], gate: GateSpec, gpos: int,
+    routers: list[str],
+) -> dict[str, Any]:
+    """Per router arm at a gate's boundary: type I error (P(PASS)) with its Monte Carlo error,
+    the other verdicts, bias, and accuracy interval coverage for an accuracy gate."""
+    out: dict[str, Any] = {}
+    for pos, arm in enumerate(routers):
+        truth = gate_truth(scenario, arm, gate, {})
+        figures = gate_figures(outcomes, pos, gpos, gate, truth)
+        entry: dict[str, Any] = {
+            "truth": figures["truth"],
+            "type_i_error": figures["p_pass"],
+            "type_i_error_mc_se": figures["mc_se_pass"],
+            "nominal_alpha": nominal_alpha(gate),
+            "p_fail": figures["p_fail"],
+            "p_inconclusive": figures["p_inconclusive"],
+            "mean_estimate": figures["mean_estimate"],
+            "bias": figures["bias"],
+            "bias_mc_se": figures["bias_mc_se"],
+        }
+        if gate.metric == ACCURACY_METRIC:
+            entry["accuracy_interval"] = accuracy_interval_figures(
+                outcomes, pos, scenario.true_accuracy[arm]
+            )
+        out[arm] = entry
+    return out
+
+
+def curve_figures(
+    grid: Mapping[float, Sequence[SimOutcome]], gates: list[GateSpec], routers: list[str]
+) -> dict[str, Any]:
+    """Verdict shares of each accuracy gate at each true accuracy of the grid, per arm."""
+    out: dict[str, Any] = {}
+    values = sorted(grid)
+    for gpos, gate in enumerate(gates):
+        if gate.metric != ACCURACY_METRIC:
+            continue
+        per_arm: dict[str, dict[str, list[float]]] = {}
+        for pos, arm in enumerate(routers):
+            rows: dict[str, list[float]] = {"p_pass": [], "p_fail": [], "p_inconclusive": []}
+            for v in values:
+                shares = verdict_shares([o.arms[pos].verdicts[gpos] for o in grid[v]])
+                rows["p_pass"].append(round(shares["PASS"], 6))
+                rows["p_fail"].append(round(shares["FAIL"], 6))
+                rows["p_inconclusive"].append(round(shares["INCONCLUSIVE"], 6))
+            per_arm[arm] = rows
+        out[gate.id] = {"true_accuracy": values, "arms": per_arm}
+    return out

@@ -264,5 +264,5 @@ def sample_size_scenario(plan: Plan, cases: Sequence[Case], n: int) -> Scenario:
 
 def grid_values(start: float, stop: float, step: float) -> tuple[float, ...]:
     """``start, start + step, ..., stop`` (inclusive), rounded to 6 decimals to be exact keys."""
-    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    count = math.floor((stop - start) / step + 1e-9) + 1
     return tuple(round(start + k * step, 6) for k in range(count))

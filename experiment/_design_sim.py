@@ -49,7 +49,8 @@ class ArmSim:
 
     ``verdicts`` and ``estimates`` follow the plan's gates in order (NaN: no estimate);
     ``accuracy_*`` is the arm's accuracy estimate and two-sided interval at ``accuracy_level``
-    (NaN when an end does not exist); ``failed``/``timeouts`` count routing failures.
+    (NaN when an end does not exist), ``robust_*`` the cluster-robust (case bootstrap or GEE)
+    estimate and interval the analysis reports beside it; ``failed``/``timeouts`` count routing failures.
     """
 
     verdicts: tuple[str, ...]
@@ -59,6 +60,9 @@ class ArmSim:
     accuracy_lower: float
     accuracy_upper: float
     accuracy_level: float
+    robust_accuracy: float
+    robust_lower: float
+    robust_upper: float
     failed: int
     timeouts: int
 
@@ -175,6 +179,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
         verdicts = tuple(by_gate[(arm_id, g)].verdict for g in gate_ids)
         estimates = tuple(_nan(by_gate[(arm_id, g)].estimate) for g in gate_ids)
         accuracy = by_arm[arm_id].accuracy
+        clustering = by_arm[arm_id].clustering
         failed = sum(n for (arm, status), n in failures.items() if arm == arm_id)
         timeouts = failures.get((arm_id, "timeout"), 0)
         arm_sims.append(
@@ -186,6 +191,9 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
                 accuracy_lower=_nan(None if accuracy is None else accuracy.interval.lower),
                 accuracy_upper=_nan(None if accuracy is None else accuracy.interval.upper),
                 accuracy_level=math.nan if accuracy is None else accuracy.interval.level,
+                robust_accuracy=_nan(None if clustering is None else clustering.robust_estimate),
+                robust_lower=_nan(None if clustering is None else clustering.robust_interval.lower),
+                robust_upper=_nan(None if clustering is None else clustering.robust_interval.upper),
                 failed=failed,
                 timeouts=timeouts,
             )

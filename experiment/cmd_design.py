@@ -48,10 +48,11 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def format_design(results: dict[str, Any]) -> list[str]:
     """A short plain-text table of the design figures (what ``routetrial design`` prints)."""
-    lines = [
+    header = (
         f"{'arm':<16} {'gate':<14} {'truth':>8} {'P(PASS)':>8} {'P(FAIL)':>8} {'P(INC)':>7} "
         f"{'power':>6} {'type I':>7} {'n @' + format(results['target_power'], '.0%'):>7}"
-    ]
+    )
+    lines = [header]
     gates = results["gates"]
     min_cases = results.get("min_cases")
     for arm in results["arms"]:
@@ -74,9 +75,11 @@ def format_design(results: dict[str, Any]) -> list[str]:
     for arm in results["arms"]:
         cov = results["assumed"][arm]["accuracy_interval"]
         level = "-" if cov["level"] is None else f"{cov['level']:.0%}"
+        robust = cov.get("robust") or {}
         lines.append(
-            f"{arm}: accuracy interval coverage {_fmt(cov['coverage'])} +/- "
-            f"{_fmt(cov['coverage_mc_se'])} (nominal {level}), bias of the accuracy {_fmt(cov['bias'], 4)}"
+            f"{arm}: {level} accuracy interval covers the truth {_fmt(cov['coverage'])} +/- "
+            f"{_fmt(cov['coverage_mc_se'])} (cluster-robust interval {_fmt(robust.get('coverage'))}); "
+            f"bias of the accuracy {_fmt(cov['bias'], 4)}"
         )
     extra = [what for what, key in (("grid point", "curve"), ("corpus size", "min_cases"))
              if results.get(key) is not None]
@@ -105,7 +108,7 @@ def format_design(results: dict[str, Any]) -> list[str]:
 @click.option("--min-cases/--no-min-cases", default=True, show_default=True,
               help="Search the fewest unique cases that reach 80% power.")
 @click.option("--max-cases", type=click.IntRange(min=1), default=None,
-              help="Largest corpus the sample-size search tries (default: 8 x the corpus).")
+              help="Largest corpus the sample-size search tries (default: 4 x the corpus).")
 def design_command(
     plan: Path, sims: int, curve_sims: int, workers: int | None, engine: str,
     dask_scheduler: str | None, grid: bool, min_cases: bool, max_cases: int | None,

@@ -19,28 +19,20 @@ counts, never on the engine or the number of workers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiment._design_engine import (
-    ENGINES,
-    Engine,
-    EngineSettings,
-    chunk_bounds,
-    default_workers,
-    run_tasks,
-)
+from experiment._design_batches import Progress, SimulationBatches
+from experiment._design_engine import ENGINES, Engine, EngineSettings, default_workers
 from experiment._design_figures import (
-    accuracy_interval_figures,
-    failure_figures,
-    gate_figures,
-    gate_truth,
+    assumed_figures,
+    boundary_figures,
+    curve_figures,
     nominal_alpha,
     pooled_quantiles,
     verdict_shares,
-    viability_figures,
 )
 from experiment._design_scenarios import (
     ACCURACY_METRIC,
@@ -53,7 +45,6 @@ from experiment._design_scenarios import (
     sample_size_scenario,
 )
 from experiment._design_search import Pair, search_min_cases
-from experiment._design_sim import ChunkTask, SimOutcome, simulate_chunk
 from experiment._design_store import (
     DESIGN_KIND,
     DESIGN_SCHEMA_VERSION,
@@ -63,8 +54,8 @@ from experiment._design_store import (
     write_design_results,
 )
 from prereg.canonical import analysis_code_hash, canonical_hash
-from prereg.records import Case
 from prereg.errors import InputError
+from prereg.records import Case
 from prereg.schema import (
     ConfidenceBoundRule,
     GateSpec,
@@ -88,15 +79,12 @@ __all__ = [
     "design_results_path",
     "diagnose",
     "load_design_results",
+    "power_warnings",
     "write_design_results",
 ]
 
 #: True accuracies of the P(PASS) curve: 0.70, 0.725, ..., 0.95.
 DEFAULT_GRID: tuple[float, ...] = grid_values(0.70, 0.95, 0.025)
-
-#: Called with a phase name, simulations finished and simulations in the phase.
-Progress = Callable[[str, int, int], None]
-
 
 @dataclass(frozen=True)
 class DesignSettings:
@@ -106,61 +94,16 @@ class DesignSettings:
     grid point and each corpus size of the sample-size search (cheaper figures, larger Monte Carlo
     error, reported); ``grid`` the true accuracies of the curve (empty: no curve);
     ``min_cases``: search the fewest unique cases reaching ``target_power``, up to ``max_cases``
-    (default 8 times the corpus), to within ``rel_tol`` of the answer.
+    (default 4 times the corpus), to within ``rel_tol`` of the answer.
     """
 
-    sims: int = 1000
-    curve_sims: int = 200
+    sims: int = 500
+    curve_sims: int = 100
     grid: tuple[float, ...] = DEFAULT_GRID
     min_cases: bool = True
     target_power: float = 0.8
     max_cases: int | None = None
     rel_tol: float = 0.05
-
-
-class _Simulations:
-    """Simulations run so far, per world (scenario identity), extended on demand in batches."""
-
-    def __init__(
-        self, base_seed: int, plan_hash: str, base_dir: Path, engine: EngineSettings,
-        progress: Progress | None,
-    ) -> None:
-        self._base_seed = base_seed
-        self._plan_hash = plan_hash
-        self.base_dir = base_dir
-        self._engine = engine
-        self._progress = progress
-        self._done: dict[str, list[SimOutcome]] = {}
-
-    def ensure(self, phase: str, wants: Sequence[tuple[Scenario, int, bool]]) -> None:
-        """Run whatever is missing so each scenario has at least its count of simulations."""
-        tasks: list[ChunkTask] = []
-        planned: dict[str, int] = {}
-        for scenario, count, keep in wants:
-            have = max(len(self._done.get(scenario.identity, [])), planned.get(scenario.identity, 0))
-            if count <= have:
-                continue
-            planned[scenario.identity] = count
-            for start, stop in chunk_bounds(count - have, self._engine.workers):
-                tasks.append(ChunkTask(scenario, self._base_seed, self._plan_hash, self.base_dir,
-                                       have + start, have + stop, keep))
-        total = sum(t.stop - t.start for t in tasks)
-        progress = self._progress
-
-        def report(done_tasks: int, all_tasks: int) -> None:
-            # Chunks finish out of order; the bar shows simulations in proportion to chunks.
-            if progress is not None:
-                progress(phase, total * done_tasks // all_tasks, total)
-
-        chunks = run_tasks(simulate_chunk, tasks, self._engine, report if progress else None)
-        for task, outcomes in zip(tasks, chunks):
-            self._done.setdefault(task.scenario.identity, []).extend(outcomes)
-
-    def outcomes(self, scenario: Scenario, count: int) -> list[SimOutcome]:
-        """The first ``count`` simulations of a scenario (in index order)."""
-        done = self._done[scenario.identity]
-        assert [o.index for o in done[:count]] == list(range(min(count, len(done))))
-        return done[:count]
 
 
 def _gate_info(gate: GateSpec) -> dict[str, Any]:
@@ -202,7 +145,7 @@ def diagnose(
     plan_hash = plan_hash or canonical_hash(plan)
     engine = engine or EngineSettings()
     cases = tuple(cases)
-    sims = _Simulations(plan.randomization.seed, plan_hash, base_dir, engine, progress)
+    sims = SimulationBatches(plan.randomization.seed, plan_hash, base_dir, engine, progress)
     routers = [a.id for a in plan.router_arms]
     gates = list(plan.gates)
     has_latency_gate = any(g.metric in LATENCY_METRICS for g in gates)
@@ -231,13 +174,14 @@ def diagnose(
         "unique_cases": len(cases),
         "arms": routers,
         "gates": [_gate_info(g) for g in gates],
-        "assumed": _assumed_figures(assumed, assumed_out, gates, routers, reference),
+        "assumed": assumed_figures(assumed, assumed_out, gates, routers, reference),
         "boundary": {
-            g.id: _boundary_figures(boundaries[g.id], sims.outcomes(boundaries[g.id], settings.sims),
+            g.id: boundary_figures(boundaries[g.id], sims.outcomes(boundaries[g.id], settings.sims),
                                     g, gpos, routers)
             for gpos, g in enumerate(gates)
         },
-        "curve": _curve_figures(grid, sims, settings.curve_sims, gates, routers)
+        "curve": curve_figures({v: sims.outcomes(w, settings.curve_sims) for v, w in grid.items()},
+                               gates, routers)
         if settings.grid and has_accuracy_gate else None,
         "min_cases": None,
     }
@@ -264,89 +208,8 @@ def _require_simulated(plan: Plan) -> None:
             )
 
 
-def _assumed_figures(
-    scenario: Scenario, outcomes: list[SimOutcome], gates: list[GateSpec], routers: list[str],
-    reference: dict[tuple[str, str], float],
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pos, arm in enumerate(routers):
-        failures = failure_figures(outcomes, pos)
-        timeouts = sum(o.arms[pos].timeouts for o in outcomes)
-        gate_out = {}
-        for gpos, gate in enumerate(gates):
-            figures = gate_figures(outcomes, pos, gpos, gate, gate_truth(scenario, arm, gate, reference))
-            figures["truth_source"] = (
-                "calibration" if gate.metric == ACCURACY_METRIC else "pooled simulations"
-            )
-            gate_out[gate.id] = figures
-        truth = scenario.true_accuracy[arm]
-        out[arm] = {
-            "true_accuracy": round(truth, 6),
-            "true_accuracy_exact": scenario.accuracy_exact or timeouts == 0,
-            "reference_latency_ms": {
-                g.id: round(reference[(arm, g.metric)], 3)
-                for g in gates if (arm, g.metric) in reference
-            },
-            "gates": gate_out,
-            "viability": viability_figures(outcomes, pos),
-            "accuracy_interval": accuracy_interval_figures(outcomes, pos, truth),
-            **failures,
-        }
-    return out
-
-
-def _boundary_figures(
-    scenario: Scenario, outcomes: list[SimOutcome], gate: GateSpec, gpos: int, routers: list[str]
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pos, arm in enumerate(routers):
-        truth = gate_truth(scenario, arm, gate, {})
-        figures = gate_figures(outcomes, pos, gpos, gate, truth)
-        entry: dict[str, Any] = {
-            "truth": figures["truth"],
-            "type_i_error": figures["p_pass"],
-            "type_i_error_mc_se": figures["mc_se_pass"],
-            "nominal_alpha": nominal_alpha(gate),
-            "p_fail": figures["p_fail"],
-            "p_inconclusive": figures["p_inconclusive"],
-            "mean_estimate": figures["mean_estimate"],
-            "bias": figures["bias"],
-            "bias_mc_se": figures["bias_mc_se"],
-        }
-        if gate.metric == ACCURACY_METRIC:
-            entry["accuracy_interval"] = accuracy_interval_figures(
-                outcomes, pos, scenario.true_accuracy[arm]
-            )
-        out[arm] = entry
-    return out
-
-
-def _curve_figures(
-    grid: Mapping[float, Scenario], sims: _Simulations, count: int, gates: list[GateSpec],
-    routers: list[str],
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    values = sorted(grid)
-    for gpos, gate in enumerate(gates):
-        if gate.metric != ACCURACY_METRIC:
-            continue
-        per_arm: dict[str, dict[str, list[float]]] = {}
-        for pos, arm in enumerate(routers):
-            rows: dict[str, list[float]] = {"p_pass": [], "p_fail": [], "p_inconclusive": []}
-            for v in values:
-                shares = verdict_shares(
-                    [o.arms[pos].verdicts[gpos] for o in sims.outcomes(grid[v], count)]
-                )
-                rows["p_pass"].append(round(shares["PASS"], 6))
-                rows["p_fail"].append(round(shares["FAIL"], 6))
-                rows["p_inconclusive"].append(round(shares["INCONCLUSIVE"], 6))
-            per_arm[arm] = rows
-        out[gate.id] = {"true_accuracy": values, "arms": per_arm}
-    return out
-
-
 def _min_cases(
-    plan: Plan, cases: tuple[Case, ...], sims: _Simulations, settings: DesignSettings,
+    plan: Plan, cases: tuple[Case, ...], sims: SimulationBatches, settings: DesignSettings,
     gates: list[GateSpec], routers: list[str], result: dict[str, Any],
 ) -> dict[str, Any]:
     targets: dict[Pair, str] = {}
@@ -358,7 +221,7 @@ def _min_cases(
     gate_pos = {g.id: i for i, g in enumerate(gates)}
     arm_pos = {a: i for i, a in enumerate(routers)}
     n0 = len(cases)
-    n_max = settings.max_cases or 8 * n0
+    n_max = settings.max_cases or 4 * n0
     arrival = plan.traffic.arrival
     if isinstance(arrival, TraceArrival):
         # A trace has a fixed number of timestamps: no corpus may need more requests than that.
@@ -409,3 +272,26 @@ def _min_cases(
             }
         out["arms"][arm] = per_gate
     return out
+
+
+def power_warnings(results: dict[str, Any]) -> list[str]:
+    """One line per router arm and gate whose simulated power is below the target.
+
+    For ``routetrial check``: ``results`` is what :func:`load_design_results` returns. A gate
+    whose truth sits on its threshold has no power to report and gives no line.
+    """
+    target = float(results.get("target_power", 0.8))
+    lines = []
+    for arm, figures in results.get("assumed", {}).items():
+        for gate_id, g in figures.get("gates", {}).items():
+            power = g.get("power")
+            if power is None or power >= target:
+                continue
+            n = results.get("unique_cases")
+            lines.append(
+                f"design: {arm} {gate_id}: power {power:.2f} < {target:.2f} at {n} unique cases "
+                f"(P(PASS) {g.get('p_pass', 0.0):.2f}, P(FAIL) {g.get('p_fail', 0.0):.2f}, "
+                f"P(INCONCLUSIVE) {g.get('p_inconclusive', 0.0):.2f}; {results.get('sims')} simulations)"
+            )
+    return lines
+

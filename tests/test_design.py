@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -9,16 +10,6 @@ import numpy as np
 import pytest
 
 from arms._calibration import marginal_accuracy, solve_intercept
-from experiment.cli import main
-from experiment.design import (
-    DesignSettings,
-    EngineSettings,
-    design_json,
-    design_results_path,
-    diagnose,
-    load_design_results,
-    write_design_results,
-)
 from experiment._design_engine import chunk_bounds
 from experiment._design_scenarios import (
     UNREACHABLE_TIMEOUT_MS,
@@ -30,6 +21,17 @@ from experiment._design_scenarios import (
 )
 from experiment._design_search import search_min_cases
 from experiment._design_sim import ChunkTask, run_campaign, sim_seed
+from experiment.cli import main
+from experiment.design import (
+    DesignSettings,
+    EngineSettings,
+    design_json,
+    design_results_path,
+    diagnose,
+    load_design_results,
+    power_warnings,
+    write_design_results,
+)
 from prereg.canonical import canonical_hash
 from prereg.errors import InputError
 from prereg.schema import RouterArmSpec, SimulatedClassifierSpec
@@ -121,7 +123,7 @@ def test_sim_seed_is_fixed_by_index_and_chunks_cover_every_simulation() -> None:
     assert sim_seed(1, "a" * 64, 3) == sim_seed(1, "a" * 64, 3) != sim_seed(1, "a" * 64, 4)
     bounds = chunk_bounds(103, 2)
     assert bounds[0][0] == 0 and bounds[-1][1] == 103
-    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
 
 
 def test_results_do_not_depend_on_the_number_of_workers() -> None:
@@ -209,3 +211,14 @@ def test_design_refuses_a_plan_with_a_live_backend() -> None:
     plan = type(make_plan()).model_validate(data)
     with pytest.raises(InputError, match=r"arms\[1\]\.classifier\.backend\.kind"):
         diagnose(plan, make_cases(20), base_dir=Path("."), settings=SMALL)
+
+
+def test_power_warnings_name_each_underpowered_gate() -> None:
+    """Gates below the target power give one line each; a boundary truth gives none."""
+    results = {"target_power": 0.8, "unique_cases": 60, "sims": 100, "assumed": {"qwen": {"gates": {
+        "accuracy": {"power": 0.28, "p_pass": 0.0, "p_fail": 0.28, "p_inconclusive": 0.72},
+        "latency_p95": {"power": 0.93, "p_pass": 0.93, "p_fail": 0.0, "p_inconclusive": 0.07},
+        "other": {"power": None}}}}}
+    expected = ("design: qwen accuracy: power 0.28 < 0.80 at 60 unique cases "
+                "(P(PASS) 0.00, P(FAIL) 0.28, P(INCONCLUSIVE) 0.72; 100 simulations)")
+    assert power_warnings(results) == [expected]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,7 @@ def write_plan(folder: Path, **kwargs: Any) -> Path:
     """Write ``plan.yaml`` and its corpus into ``folder``; returns the plan path."""
     n = int(kwargs.get("cases", 20))
     lines = [
-        '{"id": "%s", "text": "%s", "family": "%s", "gold_labels": [%s]}'
-        % (c.id, c.text, c.family, ", ".join(f'"{g}"' for g in c.gold_labels))
+        json.dumps({"id": c.id, "text": c.text, "family": c.family, "gold_labels": list(c.gold_labels)})
         for c in make_cases(n)
     ]
     data = ("\n".join(lines) + "\n").encode()

@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
-from experiment._design_scenarios import UNREACHABLE_TIMEOUT_MS, accuracy_scenario, assumed_scenario
+from experiment._design_scenarios import (
+    UNREACHABLE_TIMEOUT_MS,
+    accuracy_scenario,
+    assumed_scenario,
+)
 from experiment.design import DesignSettings, EngineSettings, diagnose
 from tests.test_design_plans import make_cases, make_plan
 
