@@ -26,6 +26,7 @@ __all__ = [
     "TRIAL_COLUMN_NAMES",
     "ScheduleLike",
     "allocation_table",
+    "arrow_to_columns",
     "build_metadata",
     "columns_markdown",
     "records_to_arrow",
@@ -138,6 +139,26 @@ def records_to_arrow(records: Sequence[TrialRecord]) -> pa.Table:
         for lo in range(0, len(records), _SLICE)
     ]
     return pa.concat_tables(slices) if slices else ARROW_TRIAL_SCHEMA.empty_table()
+
+
+def arrow_to_columns(table: pa.Table) -> dict[str, npt.NDArray[Any]]:
+    """A trial table in Arrow form (the store's schema) as numpy columns, in the table's row order.
+
+    Strings are object arrays (None for NULL); numbers and booleans are masked arrays when the
+    column holds NULLs, plain arrays otherwise.
+    """
+    out: dict[str, npt.NDArray[Any]] = {}
+    for field in ARROW_TRIAL_SCHEMA:
+        col = table.column(field.name).combine_chunks()
+        if pa.types.is_string(field.type):
+            out[field.name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+        elif col.null_count:
+            mask = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            filled = col.fill_null(False if pa.types.is_boolean(field.type) else 0)
+            out[field.name] = np.ma.masked_array(filled.to_numpy(zero_copy_only=False), mask=mask)
+        else:
+            out[field.name] = col.to_numpy(zero_copy_only=False)
+    return out
 
 
 def allocation_table(schedule: ScheduleLike, lo: int = 0, hi: int | None = None) -> pa.Table:

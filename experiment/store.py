@@ -38,6 +38,7 @@ from experiment._store_schema import (
     TRIAL_COLUMN_NAMES,
     ScheduleLike,
     allocation_table,
+    arrow_to_columns,
     build_metadata,
     records_to_arrow,
 )
@@ -355,24 +356,8 @@ class TrialStore:
         return table.cast(ARROW_TRIAL_SCHEMA)
 
     def read_columns(self) -> dict[str, npt.NDArray[Any]]:
-        """The trial table as numpy columns ordered by ``seq``.
-
-        Strings are object arrays (None for NULL); numbers and booleans are masked arrays when the
-        column holds NULLs, plain arrays otherwise.
-        """
-        table = self.read_arrow()
-        out: dict[str, npt.NDArray[Any]] = {}
-        for field in ARROW_TRIAL_SCHEMA:
-            col = table.column(field.name).combine_chunks()
-            if pa.types.is_string(field.type):
-                out[field.name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
-            elif col.null_count:
-                mask = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-                filled = col.fill_null(False if pa.types.is_boolean(field.type) else 0)
-                out[field.name] = np.ma.masked_array(filled.to_numpy(zero_copy_only=False), mask=mask)
-            else:
-                out[field.name] = col.to_numpy(zero_copy_only=False)
-        return out
+        """The trial table as numpy columns ordered by ``seq`` (see :func:`arrow_to_columns`)."""
+        return arrow_to_columns(self.read_arrow())
 
     def done_per_arm(self) -> dict[str, int]:
         """Stored trials per arm."""
