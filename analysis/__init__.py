@@ -29,7 +29,13 @@ from analysis._json import results_from_json, results_to_json
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
 from analysis._proportions import CI_METHODS, CiMethod, Side, estimate_proportion, proportion_bounds
-from analysis._quantiles import bootstrap_quantile, estimate_quantile, order_statistic_ranks
+from analysis._quantiles import (
+    CURVE_POINTS,
+    bootstrap_quantile,
+    empirical_curve,
+    estimate_quantile,
+    order_statistic_ranks,
+)
 from analysis._results import (
     SCHEMA_VERSION,
     AccuracyComparison,
@@ -47,6 +53,7 @@ from analysis._results import (
     FlowCounts,
     GateVerdict,
     Interval,
+    LatencyCurve,
     MeanResult,
     ParetoPoint,
     PlanInfo,
@@ -61,6 +68,7 @@ from analysis._table import TrialTable, factorize
 
 __all__ = [
     "CI_METHODS",
+    "CURVE_POINTS",
     "SCHEMA_VERSION",
     "SRM_THRESHOLD",
     "AccuracyComparison",
@@ -80,6 +88,7 @@ __all__ = [
     "FlowCounts",
     "GateVerdict",
     "Interval",
+    "LatencyCurve",
     "MeanResult",
     "ParetoPoint",
     "PlanInfo",
@@ -102,6 +111,7 @@ __all__ = [
     "check_srm",
     "decide_gate",
     "decide_viability",
+    "empirical_curve",
     "estimate_accuracy",
     "estimate_clustered_mean",
     "estimate_proportion",

@@ -10,8 +10,8 @@ from numpy.typing import NDArray
 
 from analysis._clustered import CaseResampler, estimate_accuracy, summarize_clustering
 from analysis._comparisons import estimate_clustered_mean, percentile_interval
-from analysis._quantiles import bootstrap_quantile, estimate_quantile
-from analysis._results import ArmResult, ConfusionMatrix, FamilyAccuracy, FlowCounts, Interval, Unit
+from analysis._quantiles import bootstrap_quantile, empirical_curve, estimate_quantile
+from analysis._results import ArmResult, ConfusionMatrix, FamilyAccuracy, FlowCounts, Interval, LatencyCurve, Unit
 from prereg.schema import AnalysisSpec
 
 __all__ = ["ArmData", "Codes", "analyze_arm", "select_arm"]
@@ -166,6 +166,7 @@ def analyze_arm(
     per_family: tuple[FamilyAccuracy, ...] = ()
     med = p95 = None
     boot_p95: Interval | None = None
+    curve: LatencyCurve | None = None
     if data.router:
         accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method)
         present = np.flatnonzero(np.bincount(data.y_cases, minlength=k_total))
@@ -182,6 +183,7 @@ def analyze_arm(
         confusion = _confusion(data, rows, codes, base)
         med = estimate_quantile(data.routing_latency, 0.5, level)
         p95 = estimate_quantile(data.routing_latency, 0.95, level)
+        curve = empirical_curve(data.routing_latency)
         if spec.latency_interval == "bootstrap" and data.routing_latency.size:
             boot_p95 = percentile_interval(routing_p95_bootstrap(data, resampler), level,
                                            "case_bootstrap_percentile")
@@ -190,6 +192,7 @@ def analyze_arm(
         arm=data.arm, kind="router" if data.router else "control", flow=flow, unique_cases=unique_cases,
         accuracy=accuracy, clustering=clustering, per_family=per_family, confusion=confusion,
         routing_latency_median=med, routing_latency_p95=p95, routing_latency_bootstrap_p95=boot_p95,
+        routing_latency_curve=curve,
         e2e_latency_median=estimate_quantile(e2e_vals, 0.5, level),
         e2e_latency_p95=estimate_quantile(e2e_vals, 0.95, level),
         e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, resampler),

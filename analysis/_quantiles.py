@@ -11,11 +11,14 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from analysis._design_limits import min_n_for_quantile_upper_bound
-from analysis._results import Interval, QuantileResult, Unit
+from analysis._results import Interval, LatencyCurve, QuantileResult, Unit
 
-__all__ = ["bootstrap_quantile", "estimate_quantile", "order_statistic_ranks"]
+__all__ = ["CURVE_POINTS", "bootstrap_quantile", "empirical_curve", "estimate_quantile", "order_statistic_ranks"]
 
 _METHOD = "order_statistic"
+
+#: Most points of a latency curve in the results, whatever the number of requests.
+CURVE_POINTS = 400
 
 
 def order_statistic_ranks(n: int, q: float, level: float, side: str) -> tuple[int | None, int | None]:
@@ -172,3 +175,48 @@ def bootstrap_quantile(
         full = np.cumsum(weights[outside] @ hist, axis=1)
         pos[outside] = (full < target[outside][:, None]).sum(axis=1)
     return np.asarray(edges[np.minimum(pos, edges.size - 1)], dtype=np.float64)
+
+
+def empirical_curve(values: NDArray[np.float64], unit: Unit = "request", points: int = CURVE_POINTS) -> LatencyCurve | None:
+    """The empirical distribution of ``values`` as at most ``points`` (probability, quantile) pairs.
+
+    Parameters
+    ----------
+    values : ndarray of float64
+        Request-level observations (NaN already removed); ties are allowed.
+    unit : {"request", "case"}
+        Unit of the observations (routing latencies are per request).
+    points : int
+        Most pairs returned.
+
+    Returns
+    -------
+    LatencyCurve or None
+        None when there are no observations.
+
+    Notes
+    -----
+    With :math:`n \\le` ``points`` the pairs are :math:`(i/n, x_{(i)})`, :math:`i = 1..n`: the whole
+    ECDF. Otherwise :math:`(j/m, \\hat F^{-1}(j/m))`, :math:`j = 1..m`, with :math:`m` = ``points`` and
+    :math:`\\hat F^{-1}(p) = x_{(\\lceil np \\rceil)}` the lower empirical quantile (numpy's
+    ``inverted_cdf``), so every value drawn is an observed latency. Descriptive only: no interval
+    is attached to the curve; the P95 and median with their intervals are in :func:`estimate_quantile`.
+
+    References
+    ----------
+    .. [1] Hyndman, R. J., Fan, Y. (1996). Sample quantiles in statistical packages. The American
+       Statistician 50(4), 361-365 (definition 1). doi:10.1080/00031305.1996.10473566
+    """
+    n = int(values.size)
+    if n == 0:
+        return None
+    srt = np.sort(values)
+    if n <= points:
+        probs = np.arange(1, n + 1, dtype=np.float64) / n
+        vals = srt
+    else:
+        j = np.arange(1, points + 1, dtype=np.int64)
+        ranks = -((-j * n) // points)  # ceil(n j / m), exact in integers
+        probs = j / points
+        vals = srt[ranks - 1]
+    return LatencyCurve(unit, n, tuple(float(p) for p in probs), tuple(float(v) for v in vals))

@@ -27,6 +27,7 @@ __all__ = [
     "FlowCounts",
     "GateVerdict",
     "Interval",
+    "LatencyCurve",
     "MeanResult",
     "ParetoPoint",
     "PlanInfo",
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 #: Version of the JSON results schema (docs/results-schema.md); bump on any change of meaning.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Unit = Literal["case", "request"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
@@ -95,6 +96,22 @@ class QuantileResult:
     interval: Interval
     lower_bound: Interval
     upper_bound: Interval
+
+
+@dataclass(frozen=True)
+class LatencyCurve:
+    """The empirical distribution of an arm's request-level routing latencies, as quantiles.
+
+    Descriptive (the report draws it as a CDF; no test or gate reads it): ``values_ms[j]`` is the
+    lower empirical quantile (inverse ECDF) at ``probabilities[j]``. With at most
+    :data:`analysis._quantiles.CURVE_POINTS` observations these are every order statistic at
+    ``i / n``; otherwise that many evenly spaced probabilities ``j / CURVE_POINTS``.
+    """
+
+    unit: Unit
+    n: int
+    probabilities: tuple[float, ...]
+    values_ms: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -167,6 +184,7 @@ class ArmResult:
     routing_latency_median: QuantileResult | None
     routing_latency_p95: QuantileResult | None
     routing_latency_bootstrap_p95: Interval | None
+    routing_latency_curve: LatencyCurve | None
     e2e_latency_median: QuantileResult
     e2e_latency_p95: QuantileResult
     e2e_latency_mean: MeanResult

@@ -164,6 +164,20 @@ def _downsample(probabilities: Sequence[float], quantiles: Sequence[float]) -> t
     return p, q
 
 
+def _minor_log_labels(lo: float, hi: float) -> FuncFormatter:
+    """Plain-number labels (200, 300, 500 per decade) for the minor ticks of a log axis spanning at
+    most two decades, none beyond (matplotlib's default would print them as 3x10^2 beside 1,000)."""
+    few = hi / lo <= 100.0
+
+    def label(v: float, _pos: int) -> str:
+        if not few or v <= 0:
+            return ""
+        mantissa = v / 10 ** np.floor(np.log10(v))
+        return f"{v:,.0f}" if round(mantissa) in (2, 3, 5) and abs(mantissa - round(mantissa)) < 1e-6 else ""
+
+    return FuncFormatter(label)
+
+
 @chart_style
 def latency_cdf_chart(
     series: Sequence[CdfSeries], *, gate_ms: float, level: float, name: str = "latency-cdf"
@@ -191,6 +205,7 @@ def latency_cdf_chart(
     ax.set_ylabel("share of requests at or below")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(_minor_log_labels(lo, hi))
     ax.grid(color="#eeeeee", lw=0.6)
     ax.legend(loc="upper left", frameon=False, fontsize=8.5)
     return figure_to_svg(fig, name, title="Cumulative distribution of routing latency per arm")

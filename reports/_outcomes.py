@@ -128,16 +128,11 @@ def _point(label: str, colour: str, estimate: float | None, iv: Interval | None)
 
 
 def latency_curve(arm: ArmResult) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """The arm's routing-latency quantile curve (probabilities, milliseconds), when the results have one.
-
-    Read by name so the report works with results documents written before the curve existed.
-    """
-    curve = getattr(arm, "routing_latency_curve", None)
-    if curve is None:
+    """The arm's routing-latency quantile curve (probabilities, milliseconds), None when it has none."""
+    curve = arm.routing_latency_curve
+    if curve is None or not curve.probabilities or len(curve.probabilities) != len(curve.values_ms):
         return None
-    probabilities = tuple(float(p) for p in curve.probabilities)
-    values = tuple(float(v) for v in curve.values_ms)
-    return (probabilities, values) if probabilities and len(probabilities) == len(values) else None
+    return curve.probabilities, curve.values_ms
 
 
 def _gate(plan: Plan, metric_prefix: str, default: float) -> float:

@@ -174,3 +174,27 @@ def test_factorize_sorted_codes_and_nulls() -> None:
     assert names == ("a", "b") and codes.tolist() == [1, -1, 0, -1]
     names, codes = factorize(np.array(["", None, "x"], dtype=object))
     assert names == ("", "x") and codes.tolist() == [0, -1, 1]
+
+
+def test_empirical_curve_is_the_whole_ecdf_for_small_n() -> None:
+    """Up to CURVE_POINTS values the curve is every order statistic at i/n (ties kept)."""
+    from analysis import empirical_curve
+
+    curve = empirical_curve(np.array([3.0, 1.0, 2.0, 2.0]))
+    assert curve is not None
+    assert (curve.unit, curve.n) == ("request", 4)
+    assert curve.probabilities == (0.25, 0.5, 0.75, 1.0)
+    assert curve.values_ms == (1.0, 2.0, 2.0, 3.0)
+    assert empirical_curve(np.zeros(0)) is None
+
+
+def test_empirical_curve_downsamples_to_inverse_ecdf() -> None:
+    """Beyond CURVE_POINTS values the curve is numpy's inverted_cdf quantile at j/CURVE_POINTS."""
+    from analysis import CURVE_POINTS, empirical_curve
+
+    values = np.array(ref.SAMPLES["n300"] * 7)  # 2,100 values with ties
+    curve = empirical_curve(values)
+    assert curve is not None and len(curve.probabilities) == CURVE_POINTS
+    probs = np.arange(1, CURVE_POINTS + 1) / CURVE_POINTS
+    assert curve.probabilities == pytest.approx(tuple(probs), abs=0)
+    assert np.array_equal(curve.values_ms, np.quantile(values, probs, method="inverted_cdf"))

@@ -173,3 +173,20 @@ def test_million_trial_campaign_page_is_under_2_mb(tmp_path: Path) -> None:
     assert big.table.seq.size == 1_000_080
     page = render_report(big.results, big.plan, big.registration, corpus=big.frozen.corpus)
     assert len(page.encode()) < 2_000_000
+
+
+def test_outcomes_draw_every_chart(camp: Campaign, html: str) -> None:
+    """Forest plot, latency CDF (with the 2,000 ms gate and P95 marks), Pareto, per-family and one
+    confusion matrix per router arm are drawn as inline SVG in the Outcomes section."""
+    outcomes = html[html.index('id="outcomes"') : html.index('id="end-to-end"')]
+    for title in (
+        "Forest plot of routing accuracy per arm",
+        "Cumulative distribution of routing latency per arm",
+        "Accuracy against P95 latency per arm, marker area by cost",
+        "Routing accuracy per task family and arm",
+    ):
+        assert f'aria-label="{title}"' in outcomes
+    for arm in camp.plan.router_arms:
+        assert f'aria-label="Confusion matrix: {arm.id}"' in outcomes
+    assert "P95 gate 2,000 ms" in outcomes and "no latency distribution" not in outcomes
+    assert all(a.routing_latency_curve is not None for a in camp.results.arms if a.kind == "router")
