@@ -38,6 +38,7 @@ import email.utils
 import importlib.util
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -65,6 +66,7 @@ __all__ = [
 TRIAL_HEADER = "x-routetrial-trial"
 
 _MAX_ERROR_CHARS = 200
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Small requests must not wait for Nagle's algorithm: latency is what we measure.
 _NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
@@ -259,6 +261,13 @@ class OpenAIChat:
         pool.client(backend.base_url)
         self._key: str | None = None
         if backend.api_key_env is not None:
+            if not _ENV_NAME.fullmatch(backend.api_key_env):
+                # Never echo the value: a key pasted where its variable's name belongs would leak.
+                raise ArmError(
+                    "backend.api_key_env: expected the NAME of an environment variable (letters, "
+                    "digits and _, not starting with a digit), found a value that is not one "
+                    "(not shown: it may be the key itself)"
+                )
             key = os.environ.get(backend.api_key_env)
             if not key:
                 raise ArmError(
@@ -311,8 +320,10 @@ class OpenAIChat:
         return headers
 
     def _scrub(self, text: str) -> str:
-        text = text.replace("\n", " ")[:_MAX_ERROR_CHARS]
-        return text.replace(self._key, "***") if self._key else text
+        # Scrub before cutting: a key cut in two by the length limit would leak its first part.
+        if self._key:
+            text = text.replace(self._key, "***")
+        return text.replace("\n", " ")[:_MAX_ERROR_CHARS]
 
     async def complete(
         self,

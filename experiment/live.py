@@ -358,7 +358,13 @@ class _LiveRun:
                                     "routing_done_s": on_plan(tl.routing_done_s),
                                     "downstream_first_token_s": on_plan(tl.downstream_first_token_s),
                                     "done_s": on_plan(tl.done_s)})
-        return to_trial_record(self.plan_hash, self.request(seq, plan_s), fixed)
+        trial = to_trial_record(self.plan_hash, self.request(seq, plan_s), fixed)
+        if trial.e2e_latency_ms is not None and end is not None:
+            # The final answer minus the scheduled time, whatever happened in between: the
+            # control arm's call may start after the dispatcher's send (a busy event loop), and
+            # the sum of the routing and downstream latencies would miss that wait.
+            trial = dataclasses.replace(trial, e2e_latency_ms=(end - due) * 1000.0)
+        return trial
 
     # --- the end ------------------------------------------------------------------------------
 
