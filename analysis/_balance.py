@@ -22,7 +22,8 @@ def check_srm(what: str, observed: dict[str, int], ratio: dict[str, int]) -> Srm
     what : {"allocated", "sent"}
         Which counts these are.
     observed : dict
-        Arm id -> count, for every arm of the plan.
+        Arm id -> count of requests (unit of analysis: the request, the randomized unit), for every
+        arm of the plan.
     ratio : dict
         Arm id -> planned weight.
 
@@ -58,10 +59,25 @@ def check_srm(what: str, observed: dict[str, int], ratio: dict[str, int]) -> Srm
 def check_balance(families: tuple[str, ...], arms: tuple[str, ...], counts: NDArray[np.int64]) -> BalanceResult:
     """Family x arm counts and the chi-square test of independence (no continuity correction).
 
+    Parameters
+    ----------
+    families : tuple of str
+        Row names (task families).
+    arms : tuple of str
+        Column names (arm ids).
+    counts : ndarray of int64
+        Sent requests per family and arm (unit of analysis: the request).
+
+    Returns
+    -------
+    BalanceResult
+        ``chi2`` and ``p_value`` are None when the table has no data or one row or column.
+
     Notes
     -----
     :math:`E_{fa} = R_f C_a / N`, :math:`\\chi^2 = \\sum (O-E)^2/E` over cells with
-    :math:`E > 0`, on :math:`(F'-1)(A'-1)` degrees of freedom for the non-empty rows and columns.
+    :math:`E > 0`, on :math:`(F'-1)(A'-1)` degrees of freedom for the non-empty rows and columns;
+    the p-value is ``chi2.sf``.
 
     References
     ----------

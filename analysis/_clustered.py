@@ -86,6 +86,14 @@ def estimate_accuracy(
 def icc_anova(y: NDArray[np.float64], cases: NDArray[np.intp]) -> float | None:
     """Intra-case correlation by the one-way ANOVA estimator (unbalanced clusters allowed).
 
+    Parameters
+    ----------
+    y : ndarray of float64
+        Request-level outcomes (0/1 correctness; any numbers work).
+    cases : ndarray of intp
+        Case code of each request: the cluster (unit of analysis of the clustering: requests within
+        unique cases).
+
     Returns
     -------
     float or None
@@ -125,8 +133,30 @@ def icc_anova(y: NDArray[np.float64], cases: NDArray[np.intp]) -> float | None:
 def bootstrap_case_weights(rng: np.random.Generator, k: int, resamples: int) -> NDArray[np.float64]:
     """How often each of ``k`` cases appears in each resample: a ``resamples x k`` matrix.
 
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the draws.
+    k : int
+        Number of cases (the resampled unit).
+    resamples : int
+        Number of resamples.
+
+    Returns
+    -------
+    ndarray of float64
+        ``resamples x k`` counts; every row sums to ``k``.
+
+    Notes
+    -----
     Drawing ``rng.integers`` indices and counting them with one ``np.bincount`` over offset codes
-    gives the same resamples as indexing, without a Python loop.
+    gives the same resamples as indexing, without a Python loop. Resampling whole cases keeps the
+    replays of a case together (the cluster bootstrap).
+
+    References
+    ----------
+    .. [1] Field, C. A., Welsh, A. H. (2007). Bootstrapping clustered data. JRSS B 69(3), 369-390.
+       doi:10.1111/j.1467-9868.2007.00593.x
     """
     idx = rng.integers(0, k, size=(resamples, k), dtype=np.int64)
     idx += np.arange(resamples, dtype=np.int64)[:, None] * k
@@ -156,8 +186,23 @@ def bootstrap_proportion(
     sums: NDArray[np.float64], counts: NDArray[np.float64], unit: Unit, level: float,
     weights: NDArray[np.float64],
 ) -> Interval:
-    """Percentile interval of the accuracy over case resamples (``weights`` from
-    :func:`bootstrap_case_weights`).
+    """Percentile interval of the accuracy over case resamples.
+
+    Parameters
+    ----------
+    sums, counts : ndarray of float64
+        Per-case sums of correct requests and per-case request counts (cases that occur).
+    unit : {"case", "request"}
+        Unit of analysis: ``case`` averages per-case proportions, ``request`` pools requests.
+    level : float
+        Confidence level of the two-sided interval.
+    weights : ndarray of float64
+        ``resamples x k`` case counts from :func:`bootstrap_case_weights`.
+
+    Returns
+    -------
+    Interval
+        Method ``case_bootstrap_percentile``.
 
     Notes
     -----
@@ -187,6 +232,24 @@ def gee_proportion(
     y: NDArray[np.float64], cases: NDArray[np.intp], level: float, structure: str = "exchangeable",
 ) -> tuple[float | None, Interval]:
     """Population-average proportion from an intercept-only logistic GEE with case clusters.
+
+    Parameters
+    ----------
+    y : ndarray of float64
+        Request-level correctness (0/1); unit of analysis: the request, clustered by case.
+    cases : ndarray of intp
+        Case code of each request (the GEE's groups).
+    level : float
+        Confidence level of the two-sided Wald interval.
+    structure : {"exchangeable", "independence"}
+        Working correlation within a case.
+
+    Returns
+    -------
+    estimate : float or None
+        The fitted proportion (None without requests).
+    interval : Interval
+        Method ``gee_<structure>``; no ends (with a note) when every request has the same outcome.
 
     Notes
     -----
@@ -224,10 +287,32 @@ def summarize_clustering(
     y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, robust: str,
     weights: NDArray[np.float64] | None,
 ) -> ClusteringResult:
-    """ICC, design effect ``1 + (m - 1) ICC`` and the cluster-robust interval the plan names.
+    """ICC, design effect and the cluster-robust interval the plan names.
 
-    ``robust`` is ``"bootstrap"`` (needs ``weights``) or ``"gee"``. The effective number of
-    requests is ``N / design effect``.
+    Parameters
+    ----------
+    y : ndarray of float64
+        Request-level correctness (0/1).
+    cases : ndarray of intp
+        Case codes ``0..k-1`` (every code present), matching the columns of ``weights``.
+    unit : {"case", "request"}
+        Unit of analysis of the bootstrap estimate (see :func:`bootstrap_proportion`).
+    level : float
+        Confidence level.
+    robust : {"bootstrap", "gee"}
+        Cluster-robust method; ``bootstrap`` needs ``weights``.
+    weights : ndarray of float64 or None
+        Case resample counts from :func:`bootstrap_case_weights`.
+
+    Returns
+    -------
+    ClusteringResult
+
+    Notes
+    -----
+    Design effect :math:`1 + (\\bar m - 1)\\hat\\rho` with :math:`\\bar m = N/k` the mean number of
+    replays per case and :math:`\\hat\\rho` from :func:`icc_anova`; the effective number of requests
+    is :math:`N/\\mathrm{deff}`. The GEE alternative always works on requests clustered by case.
 
     References
     ----------

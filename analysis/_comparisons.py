@@ -43,6 +43,25 @@ def case_aggregate(values: NDArray[np.float64], cases: NDArray[np.intp], k: int)
 def percentile_interval(boot: NDArray[np.float64], level: float, method: str = _BOOT) -> Interval:
     """The two-sided percentile interval of bootstrap replicates.
 
+    Parameters
+    ----------
+    boot : ndarray of float64
+        Replicates of a statistic (one per resample).
+    level : float
+        Confidence level.
+    method : str
+        Name recorded in the interval.
+
+    Returns
+    -------
+    Interval
+        On the unit of the statistic the replicates were computed on.
+
+    Notes
+    -----
+    The :math:`(1-\\text{level})/2` and :math:`(1+\\text{level})/2` quantiles of the replicates
+    (``numpy.quantile``, linear interpolation).
+
     References
     ----------
     .. [1] Efron, B., Tibshirani, R. J. (1993). An Introduction to the Bootstrap, chapter 13.
@@ -117,9 +136,36 @@ def paired_quantile_difference(
 ) -> DifferenceResult:
     """Difference of request-level q-quantiles ``a - b``, paired case bootstrap over common cases.
 
+    Parameters
+    ----------
+    values_a, values_b : ndarray of float64
+        Request-level values of each arm (NaN: not observed).
+    cases_a, cases_b : ndarray of intp
+        Case code of each value.
+    q : float
+        Quantile, e.g. 0.5.
+    k_total : int
+        Number of cases in the table.
+    level : float
+        Confidence level of the two-sided percentile interval.
+    resampler : CaseResampler
+        Source of the case resamples.
+
+    Returns
+    -------
+    DifferenceResult
+        Unit ``request`` (quantiles of requests); cases observed in both arms are resampled.
+
+    Notes
+    -----
+    The estimate is ``numpy.quantile`` (linear) of each arm's requests on the common cases; each
+    resample draws those cases with replacement once and evaluates both arms on the same draw
+    (lower empirical quantile, :func:`analysis.bootstrap_quantile`), which keeps the pairing.
+
     References
     ----------
     .. [1] Efron, B., Tibshirani, R. J. (1993). doi:10.1007/978-1-4899-4541-9
+    .. [2] Davison, A. C., Hinkley, D. V. (1997), section 3.8. doi:10.1017/CBO9780511802843
     """
     ka, kb = values_a[~np.isnan(values_a)], values_b[~np.isnan(values_b)]
     ca, cb = cases_a[~np.isnan(values_a)], cases_b[~np.isnan(values_b)]
@@ -140,6 +186,17 @@ def paired_quantile_difference(
 def mcnemar_exact(b: int, c: int) -> float:
     """Exact (binomial) McNemar p-value for discordant counts ``b`` and ``c``.
 
+    Parameters
+    ----------
+    b, c : int
+        Discordant units: ``b`` right under the first arm only, ``c`` under the second only. The
+        analysis passes unique cases (unit of analysis: the case, right when most of its replays are).
+
+    Returns
+    -------
+    float
+        Two-sided exact p-value.
+
     Notes
     -----
     Under no difference, :math:`b \\sim \\mathrm{Bin}(b+c, 1/2)`; the two-sided p-value is
@@ -159,10 +216,23 @@ def mcnemar_exact(b: int, c: int) -> float:
 def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
     """Family-wise adjusted p-values: Holm's step-down, Bonferroni, or none.
 
+    Parameters
+    ----------
+    pvalues : list of float
+        Raw p-values of the planned comparisons (here: one per pair of router arms).
+    method : {"holm", "bonferroni", "none"}
+        The plan's ``analysis.multiplicity``.
+
+    Returns
+    -------
+    list of float
+        Adjusted p-values in the input order, each at most 1.
+
     Notes
     -----
-    Holm: sort :math:`p_{(1)} \\le \\dots \\le p_{(m)}`; :math:`\\tilde p_{(i)} =
-    \\max_{j \\le i} \\min(1, (m-j+1) p_{(j)})`.
+    Unit of analysis: the comparison (one p-value each). Holm: sort
+    :math:`p_{(1)} \\le \\dots \\le p_{(m)}`; :math:`\\tilde p_{(i)} =
+    \\max_{j \\le i} \\min(1, (m-j+1) p_{(j)})`. Bonferroni: :math:`\\min(1, m p_i)`.
 
     References
     ----------
@@ -189,6 +259,26 @@ def estimate_clustered_mean(
     resampler: CaseResampler, scale: float = 1.0,
 ) -> MeanResult:
     """``scale * mean`` of request-level values with a case bootstrap percentile interval.
+
+    Parameters
+    ----------
+    values : ndarray of float64
+        Request-level values (NaN: not observed, left out).
+    cases : ndarray of intp
+        Case code ``0..k_total-1`` of each request.
+    k_total : int
+        Number of cases in the table.
+    level : float
+        Confidence level of the two-sided percentile interval.
+    resampler : CaseResampler
+        Source of the case resamples.
+    scale : float
+        Multiplier (1000 for "per 1,000 requests").
+
+    Returns
+    -------
+    MeanResult
+        Unit ``request`` (the mean is over requests); the interval resamples whole cases.
 
     Notes
     -----

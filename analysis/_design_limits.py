@@ -65,7 +65,7 @@ def min_n_for_quantile_upper_bound(q: float, level: float) -> int:
     Parameters
     ----------
     q : float
-        Quantile in (0, 1), e.g. 0.95 for P95.
+        Quantile in (0, 1), e.g. 0.95 for P95 (unit of analysis: the request, one latency each).
     level : float
         One-sided confidence level in (0, 1), e.g. 0.95.
 

@@ -79,6 +79,23 @@ def decide_gate(
 def decide_viability(arm: str, verdicts: list[GateVerdict]) -> ArmVerdict:
     """PASS when every gate passes, FAIL when any gate fails, INCONCLUSIVE otherwise.
 
+    Parameters
+    ----------
+    arm : str
+        Router arm id.
+    verdicts : list of GateVerdict
+        The arm's gate verdicts (each on its own unit of analysis, see :func:`decide_gate`).
+
+    Returns
+    -------
+    ArmVerdict
+
+    Notes
+    -----
+    An intersection-union test: the arm is declared viable only when every gate's null ("the gate is
+    not met") is rejected, each at the full level, and the overall error rate stays at most that
+    level without splitting alpha.
+
     References
     ----------
     .. [1] Berger, R. L. (1982). doi:10.1080/00401706.1982.10487790

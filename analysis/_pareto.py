@@ -10,8 +10,23 @@ __all__ = ["pareto_frontier"]
 def pareto_frontier(points: list[tuple[str, float | None, float | None, float | None]]) -> tuple[ParetoPoint, ...]:
     """Mark each arm ``(arm, accuracy, p95_ms, cost_per_1k)`` on or off the frontier.
 
-    An arm is dominated when another arm is at least as good on all three and strictly better on
-    one. An arm with a missing estimate is neither on the frontier nor dominating anything.
+    Parameters
+    ----------
+    points : list of tuple
+        ``(arm, accuracy, p95_ms, cost_per_1k)`` point estimates per router arm (None: no estimate);
+        accuracy on the plan's unit of analysis, latency and cost per request.
+
+    Returns
+    -------
+    tuple of ParetoPoint
+        In the input order, each with the arms that dominate it.
+
+    Notes
+    -----
+    An arm is dominated when another arm is at least as good on all three (higher accuracy, lower
+    P95 and cost) and strictly better on one. An arm with a missing estimate is neither on the
+    frontier nor dominating anything. The frontier is of point estimates; the report draws each with
+    its intervals, and it decides no gate.
 
     References
     ----------

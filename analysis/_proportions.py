@@ -47,7 +47,8 @@ def proportion_bounds(
     successes : array_like
         Successes (may be non-integer, e.g. a case-level sum of per-case proportions).
     n : array_like
-        Trials (or clusters); entries of 0 give NaN bounds (no interval without data).
+        Units of analysis: requests, or unique cases for the case unit; entries of 0 give NaN
+        bounds (no interval without data).
     level : float
         Confidence level in (0, 1), e.g. 0.95.
     method : {"wilson", "clopper_pearson", "jeffreys", "agresti_coull"}

@@ -24,6 +24,23 @@ CURVE_POINTS = 400
 def order_statistic_ranks(n: int, q: float, level: float, side: str) -> tuple[int | None, int | None]:
     """1-based ranks ``(l, u)`` of the order statistics bounding the q-quantile; None if absent.
 
+    Parameters
+    ----------
+    n : int
+        Number of observations (unit of analysis: the request; each latency is one observation).
+    q : float
+        Quantile in (0, 1).
+    level : float
+        Confidence level.
+    side : {"two-sided", "lower", "upper"}
+        Which bounds; the other entry is None for a one-sided call.
+
+    Returns
+    -------
+    l, u : int or None
+        Ranks such that :math:`[X_{(l)}, X_{(u)}]` covers the quantile with probability at least
+        ``level``; None where the rank would fall outside ``1..n`` (no finite bound exists).
+
     Notes
     -----
     With :math:`B \\sim \\mathrm{Bin}(n, q)`, :math:`P(X_{(l)} \\le \\xi_q) = P(B \\ge l)` and
@@ -135,8 +152,24 @@ def bootstrap_quantile(
 ) -> NDArray[np.float64]:
     """The q-quantile of each case resample (one value per row of ``weights``), vectorised.
 
-    ``cases`` are codes ``0..k-1`` matching the columns of ``weights`` (from
-    :func:`analysis._clustered.bootstrap_case_weights`).
+    Parameters
+    ----------
+    values : ndarray of float64
+        Request-level observations (unit of analysis: the request, resampled by whole cases).
+    cases : ndarray of intp
+        Codes ``0..k-1`` matching the columns of ``weights`` (from
+        :func:`analysis.bootstrap_case_weights`).
+    q : float
+        Quantile in (0, 1).
+    weights : ndarray of float64
+        ``resamples x k`` case counts.
+    max_bins : int
+        Most distinct values binned on.
+
+    Returns
+    -------
+    ndarray of float64
+        One quantile per resample.
 
     Notes
     -----
