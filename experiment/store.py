@@ -68,9 +68,20 @@ _WRITE_MARKERS = (
 
 
 def store_url(location: str | Path) -> str:
-    """A SQLAlchemy URL from a URL or a plain file path (a path means a DuckDB file)."""
+    """A SQLAlchemy URL from a URL or a plain file path (a path means a DuckDB file).
+
+    Raises :class:`StoreError` for a URL that does not parse.
+    """
     text = str(location)
     if "://" in text:
+        try:
+            sa.engine.make_url(text)
+        except sa.exc.ArgumentError:
+            # The URL is not echoed: it may hold a password.
+            raise StoreError(
+                "store: expected a file path or a SQLAlchemy URL (dialect://...), "
+                "found a URL that does not parse"
+            ) from None
         return text
     return f"duckdb:///{Path(text).expanduser().resolve()}"
 
@@ -128,7 +139,8 @@ class TrialStore:
         ``plan_hash=None`` opens an existing store whatever its plan (for ``status`` and
         ``export``). Raises :class:`StorePlanMismatchError` when the store belongs to another plan,
         :class:`StoreBusyError` when another process holds it, :class:`StoreWriteError` when its
-        location cannot be written, and :class:`StoreError` when there is no store to open.
+        location cannot be written, and :class:`StoreError` when there is no store to open or the
+        URL names a database whose dialect or driver is not installed.
         """
         url = store_url(url)
         where = cls._where(url)
@@ -143,7 +155,14 @@ class TrialStore:
             connect_args["config"] = {"memory_limit": DUCKDB_MEMORY_LIMIT}
             if read_only:
                 connect_args["read_only"] = True
-        engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        try:
+            engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            # An unknown dialect (NoSuchModuleError is an ArgumentError) or a driver not installed.
+            raise StoreError(
+                f"{where}: expected a usable store URL, found {_first_line(exc)} "
+                "(unknown database, or its driver is not installed)"
+            ) from None
         try:
             with cls._translating(where, "open"):
                 conn = engine.connect()
