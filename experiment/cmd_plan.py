@@ -58,6 +58,8 @@ def freeze_command(plan: Path) -> None:
     click.echo(f"  canonical sha256 {record.canonical_sha256}")
     click.echo(f"  bytes sha256     {record.bytes_sha256}")
     click.echo(f"  corpus sha256    {record.corpus_sha256}")
+    if record.trace_sha256 is not None:
+        click.echo(f"  trace sha256     {record.trace_sha256}")
     click.echo(f"  analysis code    {record.analysis_code_sha256}")
     click.echo(f"  git commit       {record.git_commit or '(not in a git repository)'}")
     if record.parent_sha256:
@@ -74,8 +76,9 @@ def verify_command(plan: Path) -> None:
     report = verify(plan)
     if not report.ok:
         raise PlanChangedError(f"{plan}: {report.describe()}")
+    bound = "plan bytes, corpus, trace" if report.lock.trace_sha256 is not None else "plan bytes, corpus"
     click.echo(
-        f"unchanged: {plan} (plan bytes, corpus, analysis code and log agree with the lock "
+        f"unchanged: {plan} ({bound}, analysis code and log agree with the lock "
         f"of {report.lock.frozen_at_utc})"
     )
 

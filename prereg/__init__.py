@@ -40,6 +40,7 @@ from prereg.lock import (
 from prereg.log import LogEntry, append_log, log_path, plan_root, read_log
 from prereg.records import STATUSES, TRIAL_COLUMNS, Case, Column, Status, TrialRecord
 from prereg.schema import DEFAULT_LABELS, Plan
+from prereg.trace import parse_trace
 
 __all__ = [
     "DEFAULT_LABELS",
@@ -90,6 +91,7 @@ __all__ = [
     "lock_path",
     "log_path",
     "parse_corpus",
+    "parse_trace",
     "plan_root",
     "read_lock",
     "read_log",

@@ -6,7 +6,8 @@ Checks, in order: arms (unique ids, at least one router, the control's model def
 routing (every label routed, targets defined), classifier prompts and simulated calibrations
 (labels in the taxonomy), allocation ratio, gates (thresholds in range), graders, the corpus
 (present, matching its pinned hash, labels in the taxonomy, graders defined), the declared sample
-size and the arrival trace.
+size and the arrival trace (present, matching its pin, parseable, sorted, with a timestamp for
+every request).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from prereg.schema import (
     SimulatedModelSpec,
     TraceArrival,
 )
+from prereg.trace import parse_trace
 
 __all__ = ["CheckedPlan", "check_plan", "load_checked_plan", "resolve_beside"]
 
@@ -46,6 +48,8 @@ class CheckedPlan:
     corpus_sha256: str
     bytes_sha256: str
     canonical_sha256: str
+    #: The SHA-256 of the arrival trace file (``kind: trace`` only), bound by the lock with the plan.
+    trace_sha256: str | None = None
 
 
 def load_checked_plan(path: Path) -> CheckedPlan:
@@ -106,7 +110,7 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     if corpus:
         _check_sample_size(plan, len(corpus), problems)
         _check_calibration_covers(plan, corpus, problems)
-    _check_trace(plan, loaded.path, problems)
+    trace_sha = _check_trace(plan, loaded.path, problems)
     problems.raise_first()
     return CheckedPlan(
         path=loaded.path,
@@ -117,6 +121,7 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
         corpus_sha256=corpus_sha,
         bytes_sha256=bytes_hash(loaded.data),
         canonical_sha256=canonical_hash(plan),
+        trace_sha256=trace_sha,
     )
 
 
@@ -398,10 +403,11 @@ def _check_calibration_covers(plan: Plan, corpus: tuple[Case, ...], problems: _P
                 )
 
 
-def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> None:
+def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> str | None:
+    """Check a trace file (present, pinned hash, parseable, sorted, long enough); its SHA-256."""
     arrival = plan.traffic.arrival
     if not isinstance(arrival, TraceArrival):
-        return
+        return None
     path = resolve_beside(plan_path, arrival.path)
     try:
         data = path.read_bytes()
@@ -413,15 +419,31 @@ def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> None:
                 field="traffic.arrival.path",
             )
         )
-        return
-    if arrival.sha256 is not None and bytes_hash(data) != arrival.sha256:
+        return None
+    sha = bytes_hash(data)
+    if arrival.sha256 is not None and sha != arrival.sha256:
         problems.add(
             TraceError(
-                f"expected the pinned hash {arrival.sha256}, found {bytes_hash(data)} for {path}",
+                f"expected the pinned hash {arrival.sha256}, found {sha} for {path}",
                 file=str(plan_path),
                 field="traffic.arrival.sha256",
             )
         )
+    try:
+        times = parse_trace(data, str(path))
+    except TraceError as exc:
+        problems.add(exc)
+        return sha
+    needed = plan.sample_size.requests_total
+    if len(times) < needed:
+        problems.add(
+            TraceError(
+                f"expected at least {needed} timestamps (one per request of sample_size.requests_total), "
+                f"found {len(times)}",
+                file=str(path),
+            )
+        )
+    return sha
 
 
 def _names(mapping: Mapping[str, object]) -> str:

@@ -1,7 +1,7 @@
 """The gate every later command passes through: a frozen, unchanged plan or a clear refusal.
 
 ``run``, ``analyze``, ``report`` and ``design`` call :func:`load_frozen_plan`. It refuses a plan that
-was never frozen (:class:`PlanNotFrozenError`) or whose bytes, corpus or log changed since
+was never frozen (:class:`PlanNotFrozenError`) or whose bytes, corpus, trace or log changed since
 (:class:`PlanChangedError`), with a message saying how to proceed: restore the plan, or amend it
 with ``routetrial amend PLAN --reason TEXT`` and freeze the amendment. A change of the analysis code
 alone is not refused here: it is reported in :attr:`FrozenPlan.analysis_code_matches`, and the
@@ -40,7 +40,7 @@ def load_frozen_plan(path: Path) -> FrozenPlan:
     """Load a plan that is frozen and unchanged (apart, possibly, from the analysis code).
 
     Raises :class:`PlanNotFrozenError` when the plan has no lock record and
-    :class:`PlanChangedError` when plan bytes, corpus, log, lock record or amendment chain disagree
+    :class:`PlanChangedError` when plan bytes, corpus, trace, log, lock record or amendment chain disagree
     with it.
     """
     path = Path(path)

@@ -1,8 +1,8 @@
 """Freezing a plan, verifying it against its lock, and amending it.
 
 ``freeze`` writes ``<plan>.lock.json`` beside the plan (``plan.yaml.lock.json``): the SHA-256 of the
-exact bytes, of the canonical form, of the corpus and of the analysis code, the UTC time, the git
-commit and the routetrial version. A lock is never rewritten: freezing an unchanged plan again
+exact bytes, of the canonical form, of the corpus, of the arrival trace (``kind: trace``) and of the
+analysis code, the UTC time, the git commit and the routetrial version. A lock is never rewritten: freezing an unchanged plan again
 returns the existing record, freezing a changed one is refused. ``verify`` recomputes every hash
 and names what changed. ``amend`` starts ``<stem>.amend-<n><suffix>``, a copy of the frozen plan
 with an ``amendment`` block naming its parent's canonical hash; freezing it extends the chain.
@@ -25,6 +25,7 @@ from prereg.canonical import analysis_code_hash, bytes_hash
 from prereg.check import CheckedPlan, load_checked_plan, resolve_beside
 from prereg.errors import InputError, LockError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
 from prereg.loader import read_plan
+from prereg.schema import TraceArrival
 from prereg.log import append_log, log_problem, plan_root, read_log, utc_now
 
 __all__ = [
@@ -56,12 +57,15 @@ class LockRecord:
     parent_sha256: str | None
     #: The corpus path as written in the plan (relative to the plan file).
     corpus_path: str = ""
+    #: The SHA-256 of the arrival trace file and its path as written (``kind: trace`` only).
+    trace_sha256: str | None = None
+    trace_path: str | None = None
 
 
 @dataclass(frozen=True)
 class Change:
-    """One thing that differs from the lock: ``what`` (``plan bytes``, ``corpus``, ``analysis code``,
-    ``log``, ``lock record``, ``amendment chain``) and how."""
+    """One thing that differs from the lock: ``what`` (``plan bytes``, ``corpus``, ``trace``,
+    ``analysis code``, ``log``, ``lock record``, ``amendment chain``) and how."""
 
     what: str
     detail: str
@@ -136,7 +140,12 @@ def freeze(plan_path: Path) -> LockRecord:
     if lock_path(plan_path).exists():
         existing = read_lock(plan_path)
         changes = _compare(
-            existing, checked.bytes_sha256, checked.canonical_sha256, checked.corpus_sha256, code_sha
+            existing,
+            checked.bytes_sha256,
+            checked.canonical_sha256,
+            checked.corpus_sha256,
+            code_sha,
+            checked.trace_sha256,
         )
         if changes:
             raise PlanChangedError(
@@ -158,6 +167,8 @@ def freeze(plan_path: Path) -> LockRecord:
         analysis_code_sha256=code_sha,
         parent_sha256=parent_sha,
         corpus_path=checked.plan.corpus.path,
+        trace_sha256=checked.trace_sha256,
+        trace_path=_trace_path(checked),
     )
     _write_once(lock_path(plan_path), json.dumps({"format": LOCK_FORMAT, **asdict(record)}, indent=2) + "\n")
     append_log(plan_path, "freeze", _freeze_detail(plan_path, record))
@@ -167,11 +178,14 @@ def freeze(plan_path: Path) -> LockRecord:
 def verify(plan_path: Path) -> VerifyReport:
     """Recompute every hash bound by the lock and name what changed.
 
-    Checks the plan's bytes, its corpus, the analysis code, the log chain (and that it holds this
+    Checks the plan's bytes, its corpus, its arrival trace, the analysis code, the log chain (and that it holds this
     freeze), and for an amendment that its parent is frozen with the hash it names and unchanged.
-    Raises :class:`PlanNotFrozenError` when there is no lock.
+    Raises :class:`PlanNotFrozenError` when there is no lock, and :class:`InputError` when there
+    is neither a plan file nor a lock (a mistyped path).
     """
     plan_path = Path(plan_path)
+    if not plan_path.exists() and not lock_path(plan_path).exists():
+        raise InputError("expected a plan file, found no such file", file=str(plan_path))
     lock = read_lock(plan_path)
     try:
         data = plan_path.read_bytes()
@@ -195,6 +209,13 @@ def verify(plan_path: Path) -> VerifyReport:
         changes.append(
             Change("corpus", f"{corpus_rel or '?'}: frozen {_short(lock.corpus_sha256)}, now {now}")
         )
+    if lock.trace_sha256 is not None:
+        trace_sha = _file_hash(resolve_beside(plan_path, lock.trace_path or ""))
+        if trace_sha != lock.trace_sha256:
+            now = _short(trace_sha) if trace_sha else "missing"
+            changes.append(
+                Change("trace", f"{lock.trace_path}: frozen {_short(lock.trace_sha256)}, now {now}")
+            )
     code_sha = analysis_code_hash()
     if code_sha != lock.analysis_code_sha256:
         changes.append(
@@ -216,8 +237,8 @@ def amend(plan_path: Path, reason: str) -> Path:
     if not reason:
         raise InputError("expected a reason for the amendment, found nothing", field="--reason")
     report = verify(plan_path)
-    # A changed corpus or analysis code is a reason to amend; changed plan bytes or log are not.
-    blocking = [c for c in report.changes if c.what not in ("corpus", "analysis code")]
+    # A changed corpus, trace or analysis code is a reason to amend; changed plan bytes or log are not.
+    blocking = [c for c in report.changes if c.what not in ("corpus", "trace", "analysis code")]
     if blocking:
         raise PlanChangedError(
             f"{plan_path}: cannot amend: " + VerifyReport(plan_path, report.lock, tuple(blocking)).describe()
@@ -291,7 +312,12 @@ def _check_amendment_block(checked: CheckedPlan) -> str | None:
 
 
 def _compare(
-    lock: LockRecord, bytes_sha: str, canonical_sha: str, corpus_sha: str, code_sha: str
+    lock: LockRecord,
+    bytes_sha: str,
+    canonical_sha: str,
+    corpus_sha: str,
+    code_sha: str,
+    trace_sha: str | None,
 ) -> list[Change]:
     changes = []
     if bytes_sha != lock.bytes_sha256:
@@ -305,6 +331,8 @@ def _compare(
         )
     if corpus_sha != lock.corpus_sha256:
         changes.append(Change("corpus", f"frozen {_short(lock.corpus_sha256)}, now {_short(corpus_sha)}"))
+    if lock.trace_sha256 is not None and trace_sha != lock.trace_sha256:
+        changes.append(Change("trace", f"frozen {_short(lock.trace_sha256)}, now {_short(trace_sha)}"))
     if code_sha != lock.analysis_code_sha256:
         changes.append(
             Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}")
@@ -322,7 +350,14 @@ def _freeze_detail(plan_path: Path, record: LockRecord) -> dict[str, str]:
     }
     if record.parent_sha256 is not None:
         detail["parent_sha256"] = record.parent_sha256
+    if record.trace_sha256 is not None:
+        detail["trace_sha256"] = record.trace_sha256
     return detail
+
+
+def _trace_path(checked: CheckedPlan) -> str | None:
+    arrival = checked.plan.traffic.arrival
+    return arrival.path if isinstance(arrival, TraceArrival) else None
 
 
 def _check_log(plan_path: Path, lock: LockRecord) -> list[Change]:
@@ -348,6 +383,8 @@ def _check_parent(plan_path: Path, lock: LockRecord) -> list[Change]:
         parent_report = verify(parent)
     except PlanNotFrozenError:
         return [Change("amendment chain", f"parent {parent.name} is not frozen")]
+    except InputError:
+        return [Change("amendment chain", f"parent {parent.name} and its lock are missing")]
     changes = []
     if parent_report.lock.canonical_sha256 != lock.parent_sha256:
         changes.append(

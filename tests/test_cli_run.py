@@ -99,7 +99,24 @@ def test_unwritable_store_location(tmp_path: Path, capsys: pytest.CaptureFixture
 ])
 def test_bad_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None,
                         needle: str) -> None:
-    """A trace that is missing, unsorted or empty surfaces as one line."""
+    """A trace that is missing, unsorted or empty is refused by freeze in one line; nothing is run."""
+    trace = tmp_path / "trace.txt"
+    if content is not None:
+        trace.write_text(content)
+    plan = write_plan(tmp_path, arrival={"kind": "trace", "path": "trace.txt"})
+    result = cli(capsys, "freeze", plan)
+    assert_one_line_error(result, "trace.txt")
+    assert needle in result[2].lower()
+    assert not (tmp_path / "plan.yaml.lock.json").exists()
+    assert_one_line_error(cli(capsys, "run", plan), "not frozen")
+    assert not (tmp_path / "plan.duckdb").exists()
+
+
+@pytest.mark.parametrize("content", [None, "0.0\n2.0\n1.0\n" + "3.0\n" * 200, ""],
+                         ids=["missing", "unsorted", "empty"])
+def test_trace_changed_after_freezing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      content: str | None) -> None:
+    """The lock pins the trace: deleting or rewriting it after freezing makes run refuse, naming it."""
     trace = tmp_path / "trace.txt"
     trace.write_text("\n".join(str(i * 0.25) for i in range(200)) + "\n")
     plan = frozen_plan(tmp_path, capsys, arrival={"kind": "trace", "path": "trace.txt"})
@@ -107,9 +124,10 @@ def test_bad_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], cont
         trace.unlink()
     else:
         trace.write_text(content)
-    result = cli(capsys, "run", plan)
-    assert_one_line_error(result, "trace.txt")
-    assert needle in result[2].lower()
+    assert_one_line_error(cli(capsys, "run", plan), "changed since freezing: trace (trace.txt: frozen",
+                          "routetrial amend")
+    assert not (tmp_path / "plan.duckdb").exists()
+    assert_one_line_error(cli(capsys, "verify", plan), "trace (trace.txt: frozen")
 
 
 def test_full_disk_leaves_whole_batches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

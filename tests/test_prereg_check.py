@@ -256,8 +256,30 @@ def test_trace_file_must_exist(tmp_path: Path) -> None:
     path = write_plan(tmp_path, plan)
     with pytest.raises(TraceError, match="traffic.arrival.path: expected an arrival trace at"):
         load_checked_plan(path)
-    (tmp_path / "arrivals.txt").write_text("0.0\n0.5\n")
-    assert load_checked_plan(path).plan.traffic.arrival.kind == "trace"
+    (tmp_path / "arrivals.txt").write_text("".join(f"{i * 0.5}\n" for i in range(24)))
+    checked = load_checked_plan(path)
+    assert checked.plan.traffic.arrival.kind == "trace"
+    assert checked.trace_sha256 == bytes_hash((tmp_path / "arrivals.txt").read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0\n2\n1\n" + "3\n" * 30, "line 3: expected timestamps in non-decreasing order, found 1 after 2.0 (line 2)"),
+        ("# nothing\n", "expected at least one timestamp, found none"),
+        ("0\n1\n", "expected at least 24 timestamps (one per request of sample_size.requests_total), found 2"),
+    ],
+    ids=["unsorted", "empty", "too-few"],
+)
+def test_bad_trace_is_refused_by_check(tmp_path: Path, text: str, message: str) -> None:
+    """check (and so freeze) refuses an unsorted, empty or too short trace in one line naming it."""
+    plan = small_plan()
+    plan["traffic"]["arrival"] = {"kind": "trace", "path": "arrivals.txt"}
+    path = write_plan(tmp_path, plan)
+    (tmp_path / "arrivals.txt").write_text(text)
+    with pytest.raises(TraceError) as exc:
+        load_checked_plan(path)
+    assert str(exc.value) == f"{tmp_path / 'arrivals.txt'}: {message}"
 
 
 def test_valid_plan_returns_corpus_and_hashes(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from prereg.schema import (
     PoissonArrival,
     TraceArrival,
 )
+from prereg.trace import parse_trace
 
 __all__ = ["arrival_times", "diurnal_amplitude", "read_trace"]
 
@@ -142,36 +143,7 @@ def read_trace(spec: TraceArrival, base_dir: Path) -> np.ndarray:
                 file=file,
                 field="traffic.arrival.sha256",
             )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TraceError(
-            f"expected UTF-8 text, found an undecodable byte at offset {exc.start}", file=file
-        ) from None
-    values: list[float] = []
-    previous_line = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        token = raw.partition("#")[0].strip()
-        if not token:
-            continue
-        try:
-            value = float(token)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise TraceError(
-                f"line {number}: expected a timestamp in seconds, found {token!r}", file=file
-            )
-        if values and value < values[-1]:
-            raise TraceError(
-                f"line {number}: expected timestamps in non-decreasing order, found {token} "
-                f"after {values[-1]!r} (line {previous_line})",
-                file=file,
-            )
-        values.append(value)
-        previous_line = number
-    if not values:
-        raise TraceError("expected at least one timestamp, found none", file=file)
+    values = parse_trace(data, file)
     times = np.asarray(values, dtype=np.float64)
     times -= times[0]
     return times
