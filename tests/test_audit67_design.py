@@ -94,7 +94,7 @@ def test_dask_asked_for_but_missing_is_one_line(monkeypatch: pytest.MonkeyPatch)
             raise ImportError(name)
         return real(name, package)
 
-    monkeypatch.setattr(_design_engine.importlib, "import_module", no_dask)
+    monkeypatch.setattr(importlib, "import_module", no_dask)
     with pytest.raises(InputError, match=r"routetrial\[distributed\]"):
         _design_engine.run_tasks(abs, [1, -2], EngineSettings("dask", 1))
     assert _design_engine.run_tasks(abs, [1, -2], EngineSettings("local", 2)) == [1, 2]
