@@ -384,7 +384,7 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from _live_plans import live_plan, starter_cases
 from experiment.live import run_live_plan
-plan = live_plan({url!r}, cases=12, replays=2, rate=40.0)
+plan = live_plan({url!r}, cases=12, replays=2, rate=5.0)  # ~10 s: time for `status`
 s = run_live_plan(plan, starter_cases(12), {hash!r}, Path({dir!r}), {store!r})
 print("SUMMARY", s.sent, s.written, s.interrupted, s.stopped, flush=True)
 """
@@ -392,7 +392,7 @@ print("SUMMARY", s.sent, s.written, s.interrupted, s.stopped, flush=True)
 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path: Path) -> None:
-    """SIGTERM mid-run: exit 0, every sent request stored (in-flight ones as interrupted), and a
+    """`status` reports the running live campaign; SIGTERM mid-run: exit 0, every sent request stored (in-flight ones as interrupted), and a
     rerun completes the schedule without sending anything twice."""
     slow = {"median_ms": 150.0, "p95_ms": 250.0, "concurrency": 64}
     _, thread = start_server(sim_plan(latency=slow), starter_cases(12))
@@ -407,6 +407,10 @@ def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path: Path) -> None:
         while not (journal.exists() and journal.read_text().count('"e":"sent"') >= 15):
             assert time.monotonic() < deadline, "the campaign did not start sending"
             time.sleep(0.01)
+        # `routetrial status` from another process while the store is held: the progress file.
+        status = subprocess.run([sys.executable, "-m", "experiment", "status", str(tmp_path / "live.duckdb")],
+                                capture_output=True, text=True, cwd=TESTS_DIR.parent, timeout=60)
+        assert status.returncode == 0 and f"running (pid {proc.pid})" in status.stdout, status
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
