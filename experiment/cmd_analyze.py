@@ -1,7 +1,93 @@
-"""CLI commands (placeholder until its issue lands)."""
+"""The ``analyze`` command: the frozen plan's locked analysis, as a verdict summary and a results JSON.
+
+Wiring only: :func:`experiment.locked_analysis.run_locked_analysis`, then
+:func:`analysis.results_to_json` (the versioned schema of docs/results-schema.md), written
+atomically. Trials come from the plan's store, or from a Parquet or CSV file with the documented
+columns (``--trials``) for data collected elsewhere; the results say which.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-COMMANDS: list[click.Command] = []
+if TYPE_CHECKING:
+    from analysis import Interval, Results
+
+__all__ = ["COMMANDS", "summary_lines"]
+
+
+def _bound(interval: Interval | None) -> str:
+    if interval is None:
+        return "no bound"
+    lo, hi = interval.lower, interval.upper
+    if interval.side == "lower":
+        return f"lower {interval.level:.0%} bound {lo:.4g}" if lo is not None else "no lower bound"
+    if interval.side == "upper":
+        return f"upper {interval.level:.0%} bound {hi:.4g}" if hi is not None else "no finite upper bound"
+    lo_s = "-inf" if lo is None else f"{lo:.4g}"
+    hi_s = "no finite upper end" if hi is None else f"{hi:.4g}"
+    return f"{interval.level:.0%} interval [{lo_s}, {hi_s}]"
+
+
+def summary_lines(results: Results) -> list[str]:
+    """The verdicts in a few lines: each gate with the numbers that decided it, then each arm."""
+    lines = [f"{results.plan.title}: analysed {sum(a.flow.analysed for a in results.arms):,} trials "
+             f"from the {results.plan.source}"]
+    if results.plan.deviations:
+        lines.append(f"deviations: {'; '.join(results.plan.deviations)}")
+    width = max((len(g.arm) for g in results.gates), default=0)
+    for gate in results.gates:
+        estimate = "no estimate" if gate.estimate is None else f"{gate.estimate:.4g}"
+        lines.append(
+            f"  {gate.arm:<{width}}  {gate.metric} {gate.op} {gate.threshold:g}: {gate.verdict:<12} "
+            f"(estimate {estimate}, {_bound(gate.deciding_bound)}; {gate.rule})"
+        )
+    for arm in results.viability:
+        lines.append(f"  {arm.arm:<{width}}  viable: {arm.verdict} ({arm.reason})")
+    for srm in results.srm:
+        if srm.mismatch:
+            lines.append(f"  sample-ratio mismatch in {srm.what} counts (p = {srm.p_value:.3g})")
+    return lines
+
+
+@click.command("analyze")
+@click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--store", "store", metavar="URL",
+              help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).")
+@click.option("--trials", "trials_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Analyse a Parquet or CSV trial file (documented columns) instead of the store.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the results document (docs/results-schema.md) here; '-' for stdout.")
+@click.option("--deviation", metavar="REASON", default=None,
+              help="Record a deviation from the plan (required when the analysis code differs "
+                   "from the frozen code); the reason is logged and marks the results.")
+def analyze_command(
+    plan: Path, store: str | None, trials_file: Path | None, json_out: Path | None, deviation: str | None
+) -> None:
+    """Run the frozen PLAN's locked analysis: gate verdicts, and the results as JSON."""
+    from analysis import results_to_json
+    from experiment.atomic_write import write_text_atomically
+    from experiment.cmd_run import default_store
+    from experiment.locked_analysis import run_locked_analysis
+    from prereg.errors import InputError
+
+    if store is not None and trials_file is not None:
+        raise InputError("expected either --store or --trials, found both", field="analyze")
+    locked = run_locked_analysis(plan, store=store or default_store(plan), trials_file=trials_file,
+                                 deviation=deviation, command="analyze")
+    text = results_to_json(locked.results)
+    if json_out is not None and str(json_out) == "-":
+        click.echo(text, nl=False)
+        return
+    for line in summary_lines(locked.results):
+        click.echo(line)
+    if json_out is not None:
+        written = write_text_atomically(json_out, text)
+        click.echo(f"wrote {written} (results schema v{locked.results.schema_version})")
+    click.echo(f"next: routetrial report {plan}" + (f" --store {store}" if store else ""))
+
+
+COMMANDS: list[click.Command] = [analyze_command]

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-__all__ = ["COMMANDS", "default_store"]
+if TYPE_CHECKING:
+    from prereg.frozen import FrozenPlan
+
+__all__ = ["COMMANDS", "default_store", "run_live_campaign", "run_simulated_campaign"]
 
 
 def default_store(plan: Path) -> str:
@@ -27,12 +31,27 @@ def default_store(plan: Path) -> str:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Trials per store transaction (default 50,000, or $ROUTETRIAL_BATCH_SIZE).")
 def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
-    """Run the simulated campaign of a frozen PLAN, or resume it where a killed run stopped."""
-    from experiment.runner import run_simulated
+    """Run the campaign of a frozen PLAN, or resume it where a killed run stopped.
+
+    A plan whose backends are all simulated runs in virtual time (a night of traffic in seconds);
+    a plan with ``kind: openai`` backends runs live, in wall-clock time, against those servers.
+    """
+    from experiment.live import is_live_plan
     from prereg.frozen import load_frozen_plan
 
     frozen = load_frozen_plan(plan)
     target = store or default_store(plan)
+    if is_live_plan(frozen.plan):
+        run_live_campaign(frozen, target)
+    else:
+        run_simulated_campaign(frozen, target, batch_size)
+    click.echo(f"next: routetrial analyze {plan}" + (f" --store {store}" if store else ""))
+
+
+def run_simulated_campaign(frozen: FrozenPlan, target: str, batch_size: int | None) -> None:
+    """Run (or resume) a simulated campaign into ``target`` and say what was stored."""
+    from experiment.runner import run_simulated
+
     summary = run_simulated(frozen, target, progress=sys.stderr.isatty(), batch_size=batch_size)
     done, planned = sum(summary.done.values()), sum(summary.planned.values())
     resumed = f", {summary.resumed:,} were already stored" if summary.resumed else ""
@@ -41,9 +60,34 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
         f"({summary.written:,} written in {summary.elapsed_s:.1f} s{resumed}; "
         f"{summary.virtual_s / 3600:.2f} h of virtual traffic)"
     )
-    fails = ", ".join(f"{k} {v:,}" for k, v in summary.failures.items()) or "none"
+    _echo_failures(summary.failures)
+
+
+def run_live_campaign(frozen: FrozenPlan, target: str) -> None:
+    """Run (or resume) a live campaign into ``target``; say what was stored and whether it is valid."""
+    from experiment.live import run_live
+
+    summary = run_live(frozen, target, progress=sys.stderr.isatty())
+    done, planned = sum(summary.done.values()), sum(summary.planned.values())
+    resumed = f", {summary.resumed:,} were already stored" if summary.resumed else ""
+    click.echo(
+        f"stored {done:,} of {planned:,} live trials in {target} "
+        f"({summary.written:,} written in {summary.elapsed_s:.1f} s{resumed}; "
+        f"{summary.interrupted:,} interrupted)"
+    )
+    p50 = "n/a" if summary.lateness_p50_ms is None else f"{summary.lateness_p50_ms:.2f} ms"
+    p99 = "n/a" if summary.lateness_p99_ms is None else f"{summary.lateness_p99_ms:.2f} ms"
+    validity = ("valid" if summary.valid else
+                f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms")
+    click.echo(f"dispatch lateness p50 {p50}, p99 {p99}: {validity}")
+    _echo_failures(summary.failures)
+    if summary.stopped:
+        click.echo("stopped before the end of the schedule; run the same command again to resume")
+
+
+def _echo_failures(failures: dict[str, int]) -> None:
+    fails = ", ".join(f"{k} {v:,}" for k, v in failures.items()) or "none"
     click.echo(f"failed trials (data, not errors): {fails}")
-    click.echo(f"next: routetrial analyze {plan} --store {target}")
 
 
 @click.command("status")
