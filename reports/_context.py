@@ -180,7 +180,11 @@ def _gate_bounds(g: GateVerdict) -> str:
             parts.append(
                 (1, f"upper {iv.level:.0%} bound " + ("none at this n" if iv.upper is None else f(iv.upper)))
             )
-    return ", ".join(text for _, text in sorted(parts)) or "decided by the point estimate"
+    if parts:
+        return ", ".join(text for _, text in sorted(parts))
+    if g.estimate is None:
+        return "no estimate, so no bounds"
+    return "decided by the point estimate"
 
 
 def _verdicts(results: Results, plan: Plan, colours: Mapping[str, str]) -> tuple[VerdictRow, ...]:

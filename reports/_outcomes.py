@@ -177,6 +177,7 @@ def build_charts(results: Results, plan: Plan, colours: Mapping[str, str]) -> Ch
         FamilyRow(a.arm, colours[a.arm], tuple(_family_point(a, f, colours[a.arm]) for f in families))
         for a in routers
     ]
+    fam_rows = [row for row in fam_rows if any(pt is not None for pt in row.points)]
     confusion = tuple(
         (
             a.arm,
@@ -185,7 +186,7 @@ def build_charts(results: Results, plan: Plan, colours: Mapping[str, str]) -> Ch
             ),
         )
         for i, a in enumerate(routers)
-        if a.confusion is not None
+        if a.confusion is not None and any(any(row) for row in a.confusion.counts)
     )
     return ChartSet(
         forest=forest_chart(forest_pts, threshold=acc_gate, level=level) if forest_pts else "",
