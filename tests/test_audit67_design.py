@@ -98,3 +98,41 @@ def test_dask_asked_for_but_missing_is_one_line(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(InputError, match=r"routetrial\[distributed\]"):
         _design_engine.run_tasks(abs, [1, -2], EngineSettings("dask", 1))
     assert _design_engine.run_tasks(abs, [1, -2], EngineSettings("local", 2)) == [1, 2]
+
+
+def test_a_design_simulation_is_the_campaign_the_runner_would_store(tmp_path: Path) -> None:
+    """Simulation i of the design is, trial for trial, the simulated campaign `routetrial run` stores
+    under the same seed, and its verdicts are the locked analysis's on that store."""
+    from analysis import RunMeta, TrialTable, analyze
+    from experiment._design_scenarios import assumed_scenario
+    from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate
+    from experiment.runner import simulate_campaign
+    from experiment.store import TrialStore
+    from prereg.canonical import canonical_hash
+
+    plan, cases = make_plan(cases=12, replays=2), make_cases(12)
+    plan_hash = canonical_hash(plan)
+    index = 3
+    seeded = plan.model_copy(update={"randomization": plan.randomization.model_copy(
+        update={"seed": sim_seed(plan.randomization.seed, plan_hash, index)})})
+    url = f"duckdb:///{tmp_path / 'run.duckdb'}"
+    simulate_campaign(seeded, cases, plan_hash, tmp_path, url)
+    with TrialStore.open(url, plan_hash, create=False) as store:
+        table = TrialTable.from_columns(store.read_columns())
+        stored = {k: v.tolist() for k, v in store.read_columns().items()}
+    scenario = assumed_scenario(plan, cases)
+    schedule, records = run_campaign(seeded, scenario, plan_hash, tmp_path)
+    for name in ("seq", "trial_id", "arm", "status", "predicted_label", "correct", "routing_latency_ms",
+                 "e2e_latency_ms", "downstream_correct", "cost_usd"):
+        assert stored[name] == [getattr(r, name) for r in records], name
+    allocated = schedule.allocation_counts()
+    meta = RunMeta(plan_canonical_sha256=plan_hash, plan_bytes_sha256=plan_hash,
+                   analysis_code_matches=True, deviations=(), source="store",
+                   planned_per_arm={a: sum(c.values()) for a, c in allocated.items()},
+                   allocated_per_arm_case=allocated, live=None)
+    from_store = analyze(seeded, table, meta)
+    outcome = simulate(ChunkTask(scenario, plan.randomization.seed, plan_hash, tmp_path, index,
+                                 index + 1, False), index)
+    by_gate = {(v.arm, v.gate): v.verdict for v in from_store.gates}
+    for pos, arm in enumerate(a.id for a in plan.router_arms):
+        assert outcome.arms[pos].verdicts == tuple(by_gate[(arm, g.id)] for g in plan.gates)
