@@ -53,3 +53,16 @@ def test_arm_that_never_ran_keeps_its_place(camp: Campaign) -> None:
     row = html[html.index('id="verdict"') : html.index('id="flow"')].split(f"<strong>{missing}</strong>")[1]
     assert "INCONCLUSIVE" in row.split("</tr>")[0] and "no analysable trials" in row.split("</tr>")[0]
 
+
+
+def test_file_source_and_deviation_are_marked(camp: Campaign) -> None:
+    """Results from a CSV under a deviation: the limitations say so and the (escaped) reason is shown."""
+    import dataclasses
+
+    plan_info = dataclasses.replace(camp.results.plan, source="csv", analysis_code_matches=False,
+                                    deviations=("fixed <b>typo</b> in the grader",))
+    results = dataclasses.replace(camp.results, plan=plan_info)
+    html = render_report(results, camp.plan, camp.registration, corpus=camp.frozen.corpus)
+    limitations = html[html.index('id="limitations"') :]
+    assert "read from a csv file" in limitations
+    assert "<b>typo</b>" not in html and "fixed &lt;b&gt;typo&lt;/b&gt; in the grader" in html
