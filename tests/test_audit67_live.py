@@ -333,7 +333,8 @@ def test_dispatch_is_open_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setattr(live, "build_live_arms", fake_arms)
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
     summary = run_live_plan(plan, CASES, HASH, tmp_path, store)
-    assert (gate["timed_out"], gate["max_outstanding"], summary.written, summary.complete) == (0, 24, 24, True)
+    outcome = (gate["timed_out"], gate["max_outstanding"], summary.written, summary.complete)
+    assert outcome == (0, 24, 24, True)
 
 
 def test_latency_counts_a_held_up_event_loop(
@@ -392,7 +393,8 @@ print("SUMMARY", s.sent, s.written, s.interrupted, s.stopped, flush=True)
 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path: Path) -> None:
-    """`status` reports the running live campaign; SIGTERM mid-run: exit 0, every sent request stored (in-flight ones as interrupted), and a
+    """`status` reports the running live campaign; SIGTERM mid-run: exit 0, every sent request
+    stored (in-flight ones as interrupted), and a
     rerun completes the schedule without sending anything twice."""
     slow = {"median_ms": 150.0, "p95_ms": 250.0, "concurrency": 64}
     _, thread = start_server(sim_plan(latency=slow), starter_cases(12))
