@@ -394,8 +394,8 @@ print("SUMMARY", s.sent, s.written, s.interrupted, s.stopped, flush=True)
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path: Path) -> None:
     """`status` reports the running live campaign; SIGTERM mid-run: exit 0, every sent request
-    stored (in-flight ones as interrupted), and a
-    rerun completes the schedule without sending anything twice."""
+    stored (in-flight ones as interrupted), and a rerun completes the schedule without sending
+    anything twice."""
     slow = {"median_ms": 150.0, "p95_ms": 250.0, "concurrency": 64}
     _, thread = start_server(sim_plan(latency=slow), starter_cases(12))
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
