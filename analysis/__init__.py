@@ -12,7 +12,6 @@ from analysis._clustered import (
     bootstrap_proportion,
     estimate_accuracy,
     gee_proportion,
-    icc_anova,
     summarize_clustering,
 )
 from analysis._comparisons import (
@@ -25,6 +24,7 @@ from analysis._comparisons import (
 )
 from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
 from analysis._gates import decide_gate, decide_viability
+from analysis._icc import bootstrap_icc, icc_anova
 from analysis._json import results_from_json, results_to_json
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
@@ -104,6 +104,7 @@ __all__ = [
     "adjust_pvalues",
     "analyze",
     "bootstrap_case_weights",
+    "bootstrap_icc",
     "bootstrap_proportion",
     "bootstrap_quantile",
     "case_aggregate",

@@ -172,8 +172,12 @@ def analyze_arm(
         present = np.flatnonzero(np.bincount(data.y_cases, minlength=k_total))
         remap = np.searchsorted(present, data.y_cases)
         weights = None
-        if spec.cluster_robust == "bootstrap" and present.size:
-            weights = resampler(int(present.size))
+        if present.size:
+            # the ICC intervals share the accuracy bootstrap's case resamples; under GEE they get
+            # their own stream, so the other bootstraps draw exactly what they drew before
+            icc_resampler = resampler if spec.cluster_robust == "bootstrap" else CaseResampler(
+                rng_for("icc_bootstrap"), b)
+            weights = icc_resampler(int(present.size))
         clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
         per_family = tuple(
             FamilyAccuracy(codes.families[f], estimate_accuracy(

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from analysis._icc import bootstrap_icc, case_moments, icc_anova
 from analysis._proportions import estimate_proportion
 from analysis._results import ClusteringResult, Interval, ProportionResult, Unit
 
@@ -23,7 +24,6 @@ __all__ = [
     "case_sums",
     "estimate_accuracy",
     "gee_proportion",
-    "icc_anova",
     "summarize_clustering",
 ]
 
@@ -81,53 +81,6 @@ def estimate_accuracy(
     sums, counts = case_sums(y, cases)
     x = float((sums / counts).sum()) if counts.size else 0.0
     return estimate_proportion(x, float(counts.size), int(y.size), level, method, unit, side)  # type: ignore[arg-type]
-
-
-def icc_anova(y: NDArray[np.float64], cases: NDArray[np.intp]) -> float | None:
-    """Intra-case correlation by the one-way ANOVA estimator (unbalanced clusters allowed).
-
-    Parameters
-    ----------
-    y : ndarray of float64
-        Request-level outcomes (0/1 correctness; any numbers work).
-    cases : ndarray of intp
-        Case code of each request: the cluster (unit of analysis of the clustering: requests within
-        unique cases).
-
-    Returns
-    -------
-    float or None
-        None when it is undefined (fewer than two cases, no replicate within a case, or no variance).
-
-    Notes
-    -----
-    With :math:`k` cases of sizes :math:`n_i`, :math:`N=\\sum n_i`,
-    :math:`MSB = \\sum n_i(\\bar y_i-\\bar y)^2/(k-1)`, :math:`MSW = \\sum\\sum (y_{ij}-\\bar y_i)^2/(N-k)`,
-    :math:`n_0 = (N - \\sum n_i^2/N)/(k-1)`:
-    :math:`\\hat\\rho = (MSB - MSW)/(MSB + (n_0-1)MSW)`. It may be negative.
-
-    References
-    ----------
-    .. [1] Donner, A. (1986). A review of inference procedures for the intraclass correlation
-       coefficient in the one-way random effects model. International Statistical Review 54(1),
-       67-82. doi:10.2307/1403259
-    """
-    sums, counts = case_sums(y, cases)
-    k, n_total = counts.size, float(counts.sum())
-    if k < 2 or n_total - k <= 0:
-        return None
-    means = sums / counts
-    grand = float(sums.sum()) / n_total
-    msb = float((counts * (means - grand) ** 2).sum()) / (k - 1)
-    # sum of squares within, from sums of y and y^2 (y^2 = y for 0/1 but keep it general)
-    sq = np.bincount(cases, weights=y * y)
-    ssw = float(sq.sum() - (sums**2 / counts).sum())
-    msw = max(ssw, 0.0) / (n_total - k)
-    n0 = (n_total - float((counts**2).sum()) / n_total) / (k - 1)
-    denom = msb + (n0 - 1.0) * msw
-    if denom <= 0.0:
-        return None
-    return (msb - msw) / denom
 
 
 def bootstrap_case_weights(rng: np.random.Generator, k: int, resamples: int) -> NDArray[np.float64]:
@@ -287,7 +240,8 @@ def summarize_clustering(
     y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, robust: str,
     weights: NDArray[np.float64] | None,
 ) -> ClusteringResult:
-    """ICC, design effect and the cluster-robust interval the plan names.
+    """ICC and design effect with their case-bootstrap intervals, and the cluster-robust interval
+    the plan names.
 
     Parameters
     ----------
@@ -300,9 +254,10 @@ def summarize_clustering(
     level : float
         Confidence level.
     robust : {"bootstrap", "gee"}
-        Cluster-robust method; ``bootstrap`` needs ``weights``.
+        Cluster-robust method of the accuracy interval; ``bootstrap`` needs ``weights``.
     weights : ndarray of float64 or None
-        Case resample counts from :func:`bootstrap_case_weights`.
+        Case resample counts from :func:`bootstrap_case_weights`, used by the ICC and design-effect
+        intervals (both methods) and by the bootstrap accuracy interval; None: those have no bounds.
 
     Returns
     -------
@@ -312,18 +267,21 @@ def summarize_clustering(
     -----
     Design effect :math:`1 + (\\bar m - 1)\\hat\\rho` with :math:`\\bar m = N/k` the mean number of
     replays per case and :math:`\\hat\\rho` from :func:`icc_anova`; the effective number of requests
-    is :math:`N/\\mathrm{deff}`. The GEE alternative always works on requests clustered by case.
+    is :math:`N/\\mathrm{deff}`. The ICC and design effect get case-bootstrap percentile intervals
+    from :func:`bootstrap_icc` on the same resamples. The GEE alternative always works on requests
+    clustered by case.
 
     References
     ----------
     .. [1] Kish, L. (1965). Survey Sampling. Wiley. (design effect)
     .. [2] Liang, K.-Y., Zeger, S. L. (1986). doi:10.1093/biomet/73.1.13
     """
-    sums, counts = case_sums(y, cases)
+    sums, squares, counts = case_moments(y, cases)
     k, n_total = int(counts.size), int(y.size)
     m = n_total / k if k else None
     icc = icc_anova(y, cases)
     deff = None if icc is None or m is None else 1.0 + (m - 1.0) * icc
+    icc_iv, deff_iv = bootstrap_icc(sums, squares, counts, level, weights)
     eff_n = None if deff is None or deff <= 0 else n_total / deff
     if robust == "gee":
         est, interval = gee_proportion(y, cases, level)
@@ -335,4 +293,4 @@ def summarize_clustering(
             interval = bootstrap_proportion(sums, counts, unit, level, weights)
         est = None if k == 0 else (float((sums / counts).mean()) if unit == "case" else float(sums.sum() / counts.sum()))
         method = "case_bootstrap_percentile"
-    return ClusteringResult(unit, k, n_total, m, icc, deff, eff_n, method, est, interval)
+    return ClusteringResult(unit, k, n_total, m, icc, icc_iv, deff, deff_iv, eff_n, method, est, interval)

@@ -116,14 +116,21 @@ class LatencyCurve:
 
 @dataclass(frozen=True)
 class ClusteringResult:
-    """How much replays of one case agree: ICC, design effect and a cluster-robust interval."""
+    """How much replays of one case agree: ICC, design effect and a cluster-robust interval.
+
+    ``icc_interval`` and ``design_effect_interval`` are case-bootstrap percentile intervals (the
+    case is the resampled unit); their ends are None, with the reason in ``note``, when the ICC is
+    undefined.
+    """
 
     unit: Unit
     n_cases: int
     n_requests: int
     mean_cluster_size: float | None
     icc: float | None
+    icc_interval: Interval
     design_effect: float | None
+    design_effect_interval: Interval
     effective_n: float | None
     robust_method: str
     robust_estimate: float | None

@@ -13,7 +13,7 @@ ESTIMATORS = (
     "adjust_pvalues", "bootstrap_case_weights", "bootstrap_proportion", "bootstrap_quantile",
     "check_balance", "check_srm", "decide_gate", "decide_viability", "empirical_curve",
     "estimate_accuracy", "estimate_clustered_mean", "estimate_proportion", "estimate_quantile",
-    "fewest_correct_to_pass", "gee_proportion", "icc_anova", "mcnemar_exact",
+    "bootstrap_icc", "fewest_correct_to_pass", "gee_proportion", "icc_anova", "mcnemar_exact",
     "min_n_for_quantile_upper_bound", "order_statistic_ranks", "paired_difference",
     "paired_quantile_difference", "pareto_frontier", "proportion_bounds", "summarize_clustering",
 )
