@@ -85,13 +85,13 @@ def icc_undefined_reason(sums: F64, squares: F64, counts: F64) -> str | None:
     if k == 0:
         return "no cases"
     if k < 2:
-        return "one case: the ICC needs at least two"
+        return "only one case, and the ICC needs at least two"
     if float(counts.sum()) - k <= 0:
-        return "every case has one request: no replicate within a case"
+        return "every case has one request, so no replicate within a case"
     if _point(sums, squares, counts) is None:
         n_total = float(counts.sum())
         if float(squares.sum()) - float(sums.sum()) ** 2 / n_total <= 0.0:
-            return "no variance: every request has the same outcome"
+            return "no variance, every request has the same outcome"
         return "the ANOVA denominator MSB + (n0 - 1) MSW is not positive"
     return None
 
@@ -181,13 +181,13 @@ def bootstrap_icc(
     ok = ~np.isnan(icc)
     left_out, total = int(weights.shape[0] - np.count_nonzero(ok)), int(weights.shape[0])
     if left_out > (1.0 - level) / 2.0 * total:
-        why = (f"ICC undefined in {left_out:,} of {total:,} resamples (every drawn case with one "
-               "request, or no variance): more than one tail of the interval")
+        why = (f"ICC undefined in {left_out:,} of {total:,} resamples (drawn cases with one request "
+               "each or all outcomes equal), more than a tail of the interval, so no bounds")
         return (Interval(None, None, level, _METHOD, "two-sided", why),
                 Interval(None, None, level, _METHOD, "two-sided", why))
     note = None if left_out == 0 else (
-        f"ICC undefined in {left_out:,} of {total:,} resamples (every drawn case with one request, "
-        "or no variance); those are left out")
+        f"ICC undefined in {left_out:,} of {total:,} resamples (drawn cases with one request each or "
+        "all outcomes equal), left out")
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(icc[ok], [a, 1.0 - a])
     dlo, dhi = np.quantile(deff[ok], [a, 1.0 - a])

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analysis import Interval
+from analysis import ClusteringResult, Interval
 
-__all__ = ["OPS", "Shown", "fmt_count", "fmt_ms", "fmt_pct", "fmt_usd", "metric_formatter", "show"]
+__all__ = ["OPS", "Shown", "clustering_text", "fmt_count", "fmt_ms", "fmt_pct", "fmt_usd", "metric_formatter", "show"]
 
 Fmt = Callable[[float], str]
 
@@ -82,3 +82,27 @@ def show(estimate: float | None, interval: Interval | None, f: Fmt) -> Shown:
     else:
         text = f"[{lo}, {hi}]"
     return Shown(f(estimate), text, _interval_note(interval))
+
+
+def _with_interval(name: str, estimate: float | None, iv: Interval) -> str:
+    if estimate is None:
+        return f"{name} undefined: {iv.note}" if iv.note else f"{name} undefined"
+    if iv.lower is None or iv.upper is None:
+        return f"{name} {estimate:.2f}; no interval: {iv.note}" if iv.note else f"{name} {estimate:.2f}; no interval"
+    return f"{name} {estimate:.2f} [{iv.lower:.2f}, {iv.upper:.2f}]"
+
+
+def clustering_text(c: ClusteringResult) -> str:
+    """ICC and design effect, each with its interval (or why it has none), and how it was made."""
+    if c.icc is None:
+        return _with_interval("ICC", None, c.icc_interval)
+    iv = c.icc_interval
+    how = "" if iv.lower is None else f" ({iv.level:.0%} {iv.method.replace('_', ' ')}" + (
+        f"; {iv.note})" if iv.note else ")")
+    text = _with_interval("ICC", c.icc, iv)
+    if c.design_effect is None:
+        return text + how
+    deff = c.design_effect_interval
+    if deff.lower is None and deff.note == iv.note:  # one reason for both: say it once
+        return f"ICC {c.icc:.2f}, design effect {c.design_effect:.2f}; no intervals: {iv.note}"
+    return f"{text}, {_with_interval('design effect', c.design_effect, deff)}{how}"

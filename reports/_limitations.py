@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from analysis import Results
 from prereg.schema import Plan, RouterArmSpec
-from reports._format import metric_formatter
+from reports._format import clustering_text, metric_formatter
 from reports._registration import Registration
 
 __all__ = ["limitations"]
@@ -62,10 +62,16 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
             and c.design_effect > 1.5
             and c.effective_n is not None
         ):
+            lo, hi = c.design_effect_interval.lower, c.design_effect_interval.upper
+            spread = (
+                f" ({c.n_requests / hi:,.0f} to {c.n_requests / lo:,.0f} over the design effect's interval)"
+                if lo is not None and hi is not None and lo > 0
+                else ""
+            )
             out.append(
-                f"{arm.arm}: replays of a case are strongly correlated (ICC {c.icc or 0.0:.2f}, design "
-                f"effect {c.design_effect:.1f}): {c.n_requests:,} requests carry about "
-                f"{c.effective_n:,.0f} independent observations."
+                f"{arm.arm}: replays of a case are strongly correlated ({clustering_text(c)}): "
+                f"{c.n_requests:,} requests carry about {c.effective_n:,.0f} independent observations"
+                f"{spread}."
             )
         if arm.flow.missing:
             out.append(

@@ -23,7 +23,7 @@ from reports._charts import (
     latency_cdf_chart,
     pareto_chart,
 )
-from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
+from reports._format import Shown, clustering_text, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
 
 __all__ = [
     "ChartSet",
@@ -88,15 +88,7 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
     for arm in results.arms:
         c = arm.clustering
         robust = None if c is None else show(c.robust_estimate, c.robust_interval, fmt_pct)
-        clustering = (
-            ""
-            if c is None or c.icc is None
-            else (
-                f"ICC {c.icc:.2f}, design effect {c.design_effect:.2f}"
-                if c.design_effect is not None
-                else f"ICC {c.icc:.2f}"
-            )
-        )
+        clustering = "" if c is None else clustering_text(c)
         boot = arm.routing_latency_bootstrap_p95
         p95 = arm.routing_latency_p95
         rows.append(
