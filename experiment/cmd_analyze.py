@@ -14,36 +14,23 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from analysis import Interval, Results
+    from analysis import Results
 
 __all__ = ["COMMANDS", "summary_lines"]
 
 
-def _bound(interval: Interval | None) -> str:
-    if interval is None:
-        return "no bound"
-    lo, hi = interval.lower, interval.upper
-    if interval.side == "lower":
-        return f"lower {interval.level:.0%} bound {lo:.4g}" if lo is not None else "no lower bound"
-    if interval.side == "upper":
-        return f"upper {interval.level:.0%} bound {hi:.4g}" if hi is not None else "no finite upper bound"
-    lo_s = "-inf" if lo is None else f"{lo:.4g}"
-    hi_s = "no finite upper end" if hi is None else f"{hi:.4g}"
-    return f"{interval.level:.0%} interval [{lo_s}, {hi_s}]"
-
-
 def summary_lines(results: Results) -> list[str]:
     """The verdicts in a few lines: each gate with the numbers that decided it, then each arm."""
-    lines = [f"{results.plan.title}: analysed {sum(a.flow.analysed for a in results.arms):,} trials "
-             f"from the {results.plan.source}"]
+    routed = sum(a.flow.analysed for a in results.arms if a.kind == "router")
+    lines = [f"{results.plan.title}: {routed:,} routing decisions analysed, from the {results.plan.source}"]
     if results.plan.deviations:
         lines.append(f"deviations: {'; '.join(results.plan.deviations)}")
     width = max((len(g.arm) for g in results.gates), default=0)
     for gate in results.gates:
-        estimate = "no estimate" if gate.estimate is None else f"{gate.estimate:.4g}"
+        estimate = "no estimate" if gate.estimate is None else f"estimate {gate.estimate:.4g}"
         lines.append(
-            f"  {gate.arm:<{width}}  {gate.metric} {gate.op} {gate.threshold:g}: {gate.verdict:<12} "
-            f"(estimate {estimate}, {_bound(gate.deciding_bound)}; {gate.rule})"
+            f"  {gate.arm:<{width}}  {gate.metric} {gate.op} {gate.threshold:g}: {gate.verdict} "
+            f"({estimate}; {gate.reason})"
         )
     for arm in results.viability:
         lines.append(f"  {arm.arm:<{width}}  viable: {arm.verdict} ({arm.reason})")

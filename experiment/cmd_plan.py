@@ -41,6 +41,24 @@ def check_command(plan: Path) -> None:
     checked = load_checked_plan(plan)
     for line in _summary(checked):
         click.echo(line)
+    for line in _power_lines(checked):
+        click.echo(line)
+
+
+def _power_lines(checked: CheckedPlan) -> list[str]:
+    """Power from the design diagnosis stored beside the plan: a warning per gate below target."""
+    from experiment.design import design_results_path, load_design_results, power_warnings
+
+    results = load_design_results(checked.path, plan_hash=checked.canonical_sha256)
+    if results is None:
+        stale = " (the stored one is for another version of the plan)" if design_results_path(
+            checked.path).exists() else ""
+        return [f"  power: not simulated yet{stale}; run `routetrial design {checked.path}`"]
+    warnings = power_warnings(results)
+    if not warnings:
+        return [f"  power: every gate reaches {results.get('target_power', 0.8):.0%} at the assumed "
+                f"truths ({results.get('sims')} simulations)"]
+    return [f"  warning: {line}" for line in warnings]
 
 
 @click.command("freeze")
