@@ -23,6 +23,7 @@ from analysis._comparisons import (
     paired_quantile_difference,
 )
 from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
+from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._icc import bootstrap_icc, icc_anova
 from analysis._json import results_from_json, results_to_json
@@ -72,6 +73,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SRM_THRESHOLD",
     "AccuracyComparison",
+    "ArmGateResult",
     "ArmResult",
     "ArmVerdict",
     "BalanceResult",
@@ -86,6 +88,7 @@ __all__ = [
     "DownstreamResult",
     "FamilyAccuracy",
     "FlowCounts",
+    "GateResults",
     "GateVerdict",
     "Interval",
     "LatencyCurve",

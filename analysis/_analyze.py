@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis._arm import ArmData, Codes, analyze_arm, routing_p95_bootstrap, select_arm
+from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p95_bootstrap, select_arm
 from analysis._balance import check_balance, check_srm
-from analysis._clustered import CaseResampler, estimate_accuracy
+from analysis._clustered import CaseResampler, estimate_accuracy, robust_accuracy
 from analysis._comparisons import (
     adjust_pvalues,
     case_aggregate,
@@ -19,6 +20,7 @@ from analysis._comparisons import (
     paired_quantile_difference,
 )
 from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
+from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
@@ -27,6 +29,7 @@ from analysis._results import (
     SCHEMA_VERSION,
     AccuracyComparison,
     ArmResult,
+    ArmVerdict,
     ControlComparison,
     DesignResult,
     DownstreamGroup,
@@ -42,7 +45,7 @@ from prereg.errors import AnalysisError
 from prereg.schema import GateSpec, Plan
 from prereg.seeding import derive_rng
 
-__all__ = ["analyze"]
+__all__ = ["analysis_inputs", "analyze", "arm_data", "decide_gates"]
 
 RngFor = Callable[[str], np.random.Generator]
 _QUANTILE = {"routing_latency_p95_ms": 0.95, "routing_latency_median_ms": 0.5}
@@ -99,7 +102,57 @@ def _gate_bounds(gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor)
     return res.estimate, res.lower_bound, res.upper_bound, "request"
 
 
-def analyze(plan: Plan, table: TrialTable, meta: RunMeta) -> Results:
+def analysis_inputs(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[
+        Codes, tuple[str, ...], NDArray[np.intp], Callable[[str], RngFor]]:
+    """The checked table's codes, its arms and arm codes, and the analysis' named random streams."""
+    codes = _codes(plan, table)
+    arms, arm_codes = _check(plan, table, meta, codes)
+    seed, phash = plan.randomization.seed, meta.plan_canonical_sha256
+
+    def rng_for(scope: str) -> RngFor:
+        return lambda what: derive_rng(seed, phash, f"analysis:{what}:{scope}")
+
+    return codes, arms, arm_codes, rng_for
+
+
+def arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...],
+             arm_codes: NDArray[np.intp], a: str) -> tuple[NDArray[np.intp], ArmData]:
+    """Arm ``a``'s rows of the table and its data under the plan's failure rules."""
+    rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
+    router = plan.arm(a).kind == "router"
+    return rows, select_arm(a, router, rows, plan.analysis, codes, table.correct, table.routing_latency_ms,
+                            table.e2e_latency_ms, table.cost_usd, table.downstream_correct)
+
+
+def decide_gates(plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor]) -> tuple[
+        list[GateVerdict], list[ArmVerdict]]:
+    """Every router arm's gate verdicts (plan order of arms, then gates) and its viability."""
+    gates: list[GateVerdict] = []
+    viability = []
+    for a in (r.id for r in plan.router_arms):
+        mine = []
+        for g in plan.gates:
+            est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
+            mine.append(decide_gate(a, g, unit, est, lo, hi))  # type: ignore[arg-type]
+        gates.extend(mine)
+        viability.append(decide_viability(a, mine))
+    return gates, viability
+
+
+@overload
+def analyze(plan: Plan, table: TrialTable, meta: RunMeta) -> Results: ...
+
+
+@overload
+def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *, scope: Literal["all"]) -> Results: ...
+
+
+@overload
+def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *, scope: Literal["gates"]) -> GateResults: ...
+
+
+def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
+            scope: Literal["all", "gates"] = "all") -> Results | GateResults:
     """Run the plan's locked analysis on a campaign's trials.
 
     Parameters
@@ -110,50 +163,43 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta) -> Results:
         Every trial row of the campaign.
     meta : RunMeta
         Hashes, source and planned/allocated counts.
+    scope : {"all", "gates"}
+        ``all``: the whole results document. ``gates``: only what decides the gates, for a
+        design diagnosis that reruns the analysis many times: the gate verdicts, viability and
+        each router arm's accuracy with its cluster-robust interval (no comparisons, downstream
+        groups, Pareto front, SRM or balance checks, per-family figures, ICC, latency curves).
 
     Returns
     -------
-    Results
+    Results or GateResults
         Deterministic for the same plan, trials and meta: every bootstrap draws from a stream
-        derived from the plan's seed, its canonical hash and the stream's name.
+        derived from the plan's seed, its canonical hash and the stream's name. A
+        :class:`GateResults` holds the same values as the matching fields of the full
+        :class:`Results` (the same functions compute them from the same streams).
 
     Raises
     ------
     AnalysisError
         Trials from another plan, an arm the plan does not define, or duplicate trials.
     """
+    if scope == "gates":
+        return _analyze_gates(plan, table, meta)
     spec = plan.analysis
     level = 1.0 - spec.alpha
-    codes = _codes(plan, table)
-    arms, arm_codes = _check(plan, table, meta, codes)
-    seed, phash = plan.randomization.seed, meta.plan_canonical_sha256
-
-    def rng_for(scope: str) -> RngFor:
-        return lambda what: derive_rng(seed, phash, f"analysis:{what}:{scope}")
+    codes, arms, arm_codes, rng_for = analysis_inputs(plan, table, meta)
 
     results: list[ArmResult] = []
     data: dict[str, ArmData] = {}
     for arm_spec in plan.arms:
         a = arm_spec.id
-        rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
-        router = arm_spec.kind == "router"
-        d = select_arm(a, router, rows, spec, codes, table.correct, table.routing_latency_ms,
-                       table.e2e_latency_ms, table.cost_usd, table.downstream_correct)
+        rows, d = arm_data(plan, table, codes, arms, arm_codes, a)
         alloc = None if meta.allocated_per_arm_case is None else sum(meta.allocated_per_arm_case.get(a, {}).values())
         data[a] = d
         results.append(analyze_arm(d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0),
                                    alloc, rng_for(a)))
 
     routers = [a.id for a in plan.router_arms]
-    gates: list[GateVerdict] = []
-    viability = []
-    for a in routers:
-        mine = []
-        for g in plan.gates:
-            est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
-            mine.append(decide_gate(a, g, unit, est, lo, hi))  # type: ignore[arg-type]
-        gates.extend(mine)
-        viability.append(decide_viability(a, mine))
+    gates, viability = decide_gates(plan, data, rng_for)
 
     comparisons = _accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
     controls = [a.id for a in plan.arms if a.kind == "control"]
@@ -197,6 +243,34 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta) -> Results:
         accuracy_comparisons=tuple(comparisons), control_comparisons=tuple(control_cmp),
         downstream=tuple(downstream), pareto=pareto, srm=tuple(srm), balance=balance,
     )
+
+
+def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
+    """The gate verdicts, viability and router accuracies of :func:`analyze`, nothing else.
+
+    Each figure comes from the call that computes it in the full analysis: the accuracy from
+    :func:`estimate_accuracy`, the robust interval from :func:`robust_accuracy` (which
+    :func:`summarize_clustering` calls) on the first case resamples of the arm's ``bootstrap``
+    stream (the ones the full analysis draws first), the verdicts from :func:`decide_gates`.
+    """
+    spec = plan.analysis
+    level = 1.0 - spec.alpha
+    codes, arms, arm_codes, rng_for = analysis_inputs(plan, table, meta)
+    data: dict[str, ArmData] = {}
+    accuracy: list[ArmGateResult] = []
+    for arm_spec in plan.router_arms:
+        a = arm_spec.id
+        _, d = arm_data(plan, table, codes, arms, arm_codes, a)
+        data[a] = d
+        acc = estimate_accuracy(d.y, d.y_cases, spec.unit, level, spec.ci_method)
+        remap, n_present = present_cases(d, codes.k_cases)
+        weights = None
+        if n_present and spec.cluster_robust == "bootstrap":
+            weights = CaseResampler(rng_for(a)("bootstrap"), spec.bootstrap.resamples)(n_present)
+        method, est, interval = robust_accuracy(d.y, remap, spec.unit, level, spec.cluster_robust, weights)
+        accuracy.append(ArmGateResult(a, acc, method, est, interval))
+    gates, viability = decide_gates(plan, data, rng_for)
+    return GateResults(tuple(accuracy), tuple(gates), tuple(viability))
 
 
 def _design(plan: Plan, results: list[ArmResult]) -> DesignResult:

@@ -14,7 +14,7 @@ from analysis._quantiles import bootstrap_quantile, empirical_curve, estimate_qu
 from analysis._results import ArmResult, ConfusionMatrix, FamilyAccuracy, FlowCounts, Interval, LatencyCurve, Unit
 from prereg.schema import AnalysisSpec
 
-__all__ = ["ArmData", "Codes", "analyze_arm", "select_arm"]
+__all__ = ["ArmData", "Codes", "analyze_arm", "present_cases", "routing_p95_bootstrap", "select_arm"]
 
 FAILED_COLUMN = "(failed)"
 
@@ -169,15 +169,14 @@ def analyze_arm(
     curve: LatencyCurve | None = None
     if data.router:
         accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method)
-        present = np.flatnonzero(np.bincount(data.y_cases, minlength=k_total))
-        remap = np.searchsorted(present, data.y_cases)
+        remap, n_present = present_cases(data, k_total)
         weights = None
-        if present.size:
+        if n_present:
             # the ICC intervals share the accuracy bootstrap's case resamples; under GEE they get
             # their own stream, so the other bootstraps draw exactly what they drew before
             icc_resampler = resampler if spec.cluster_robust == "bootstrap" else CaseResampler(
                 rng_for("icc_bootstrap"), b)
-            weights = icc_resampler(int(present.size))
+            weights = icc_resampler(n_present)
         clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
         per_family = tuple(
             FamilyAccuracy(codes.families[f], estimate_accuracy(
@@ -205,6 +204,12 @@ def analyze_arm(
             data.downstream[~np.isnan(data.downstream)], data.cases[~np.isnan(data.downstream)],
             unit, level, spec.ci_method),
     )
+
+
+def present_cases(data: ArmData, k_total: int) -> tuple[NDArray[np.intp], int]:
+    """The accuracy requests' case codes renumbered ``0..k-1`` over the cases they cover, and ``k``."""
+    present = np.flatnonzero(np.bincount(data.y_cases, minlength=k_total))
+    return np.searchsorted(present, data.y_cases), int(present.size)
 
 
 def routing_p95_bootstrap(data: ArmData, resampler: CaseResampler) -> NDArray[np.float64]:

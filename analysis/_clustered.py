@@ -24,6 +24,7 @@ __all__ = [
     "case_sums",
     "estimate_accuracy",
     "gee_proportion",
+    "robust_accuracy",
     "summarize_clustering",
 ]
 
@@ -283,14 +284,56 @@ def summarize_clustering(
     deff = None if icc is None or m is None else 1.0 + (m - 1.0) * icc
     icc_iv, deff_iv = bootstrap_icc(sums, squares, counts, level, weights)
     eff_n = None if deff is None or deff <= 0 else n_total / deff
+    method, est, interval = _robust(y, cases, sums, counts, unit, level, robust, weights)
+    return ClusteringResult(unit, k, n_total, m, icc, icc_iv, deff, deff_iv, eff_n, method, est, interval)
+
+
+def robust_accuracy(
+    y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, robust: str,
+    weights: NDArray[np.float64] | None,
+) -> tuple[str, float | None, Interval]:
+    """The cluster-robust accuracy of :func:`summarize_clustering` alone, without the ICC.
+
+    Parameters
+    ----------
+    y, cases, unit, level, robust, weights
+        As for :func:`summarize_clustering` (``weights`` is read only under ``bootstrap``).
+
+    Returns
+    -------
+    method : str
+        ``case_bootstrap_percentile`` or ``gee_exchangeable``.
+    estimate : float or None
+        The robust point estimate (None without cases).
+    interval : Interval
+        The two-sided cluster-robust interval at ``level``.
+
+    Notes
+    -----
+    The same computation as the ``robust_*`` fields of :func:`summarize_clustering`, which calls
+    it: equal inputs give equal results.
+
+    References
+    ----------
+    .. [1] Field, C. A., Welsh, A. H. (2007). doi:10.1111/j.1467-9868.2007.00593.x
+    .. [2] Liang, K.-Y., Zeger, S. L. (1986). doi:10.1093/biomet/73.1.13
+    """
+    sums, _, counts = case_moments(y, cases)
+    return _robust(y, cases, sums, counts, unit, level, robust, weights)
+
+
+def _robust(
+    y: NDArray[np.float64], cases: NDArray[np.intp], sums: NDArray[np.float64],
+    counts: NDArray[np.float64], unit: Unit, level: float, robust: str,
+    weights: NDArray[np.float64] | None,
+) -> tuple[str, float | None, Interval]:
+    k = int(counts.size)
     if robust == "gee":
         est, interval = gee_proportion(y, cases, level)
-        method = "gee_exchangeable"
+        return "gee_exchangeable", est, interval
+    if weights is None or k == 0:
+        interval = Interval(None, None, level, "case_bootstrap_percentile", "two-sided", "no cases")
     else:
-        if weights is None or k == 0:
-            interval = Interval(None, None, level, "case_bootstrap_percentile", "two-sided", "no cases")
-        else:
-            interval = bootstrap_proportion(sums, counts, unit, level, weights)
-        est = None if k == 0 else (float((sums / counts).mean()) if unit == "case" else float(sums.sum() / counts.sum()))
-        method = "case_bootstrap_percentile"
-    return ClusteringResult(unit, k, n_total, m, icc, icc_iv, deff, deff_iv, eff_n, method, est, interval)
+        interval = bootstrap_proportion(sums, counts, unit, level, weights)
+    est = None if k == 0 else (float((sums / counts).mean()) if unit == "case" else float(sums.sum() / counts.sum()))
+    return "case_bootstrap_percentile", est, interval

@@ -5,8 +5,11 @@ These objects know nothing of SimPy or of any clock: they turn a case into an ou
 the network round trip, timeouts and retries around them; the live test server
 (``routetrial serve``) sleeps for the service time and answers with the outcome.
 
-Random numbers are drawn in vectorised blocks of 65,536 and consumed in call order, so a call costs
-a list index rather than a generator call; the outcomes are a deterministic function of the
+Random numbers are drawn in vectorised blocks and consumed in call order, so a call costs a list
+index rather than a generator call. Blocks grow from 256 to 65,536 draws (doubling), so a short
+campaign does not pay for 65,536 draws per backend; the values drawn do not depend on the block
+sizes (a PCG64 generator yields the same sequence whether ``random`` and ``lognormal`` are called
+once for ``n + m`` values or twice, for ``n`` then ``m``). The outcomes are a deterministic function of the
 generator's seed and of the order of calls (in SimPy that order is itself deterministic). The
 ``replay`` argument is part of the interface (a live server sees it) and does not enter the draws:
 replays of a case are related through the case's difficulty, drawn once at construction.
@@ -35,6 +38,7 @@ from prereg.schema import FailureSpec, LatencySpec, SimulatedClassifierSpec, Sim
 __all__ = ["ClassifierBehaviour", "ModelBehaviour"]
 
 _CHUNK = 65_536
+_FIRST_CHUNK = 256
 
 _CaseRow = tuple[float, str, tuple[str, ...], tuple[float, ...]]
 
@@ -47,7 +51,7 @@ class _Draws:
     the i-th request of a backend always gets the i-th pair.
     """
 
-    __slots__ = ("_i", "_mu", "_s", "_s_rng", "_sigma", "_u", "_u_rng")
+    __slots__ = ("_i", "_mu", "_next_size", "_s", "_s_rng", "_sigma", "_u", "_u_rng")
 
     def __init__(self, rng: np.random.Generator, latency: LatencySpec) -> None:
         # Separate child streams for the two kinds of draw, each a block at a time.
@@ -56,13 +60,16 @@ class _Draws:
         self._u: list[float] = []
         self._s: list[float] = []
         self._i = 0
+        self._next_size = _FIRST_CHUNK
 
     def next(self) -> tuple[float, float]:
         """The next ``(lognormal service time in ms, uniform on [0, 1))``."""
         i = self._i
         if i == len(self._u):
-            self._u = self._u_rng.random(_CHUNK).tolist()
-            self._s = self._s_rng.lognormal(self._mu, self._sigma, _CHUNK).tolist()
+            size = self._next_size
+            self._next_size = min(2 * size, _CHUNK)
+            self._u = self._u_rng.random(size).tolist()
+            self._s = self._s_rng.lognormal(self._mu, self._sigma, size).tolist()
             i = 0
         self._i = i + 1
         return self._s[i], self._u[i]

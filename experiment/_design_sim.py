@@ -165,7 +165,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
         allocated_per_arm_case=allocated,
         live=None,
     )
-    results = analyze(plan, TrialTable.from_records(records), meta)
+    results = analyze(plan, TrialTable.from_records(records), meta, scope="gates")
     routers = [a.id for a in plan.router_arms]
     gate_ids = [g.id for g in plan.gates]
     by_gate = {(v.arm, v.gate): v for v in results.gates}
@@ -179,7 +179,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
         verdicts = tuple(by_gate[(arm_id, g)].verdict for g in gate_ids)
         estimates = tuple(_nan(by_gate[(arm_id, g)].estimate) for g in gate_ids)
         accuracy = by_arm[arm_id].accuracy
-        clustering = by_arm[arm_id].clustering
+        robust = by_arm[arm_id]
         failed = sum(n for (arm, status), n in failures.items() if arm == arm_id)
         timeouts = failures.get((arm_id, "timeout"), 0)
         arm_sims.append(
@@ -187,13 +187,13 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
                 verdicts=verdicts,
                 estimates=estimates,
                 viability=viability[arm_id],
-                accuracy=_nan(None if accuracy is None else accuracy.estimate),
-                accuracy_lower=_nan(None if accuracy is None else accuracy.interval.lower),
-                accuracy_upper=_nan(None if accuracy is None else accuracy.interval.upper),
-                accuracy_level=math.nan if accuracy is None else accuracy.interval.level,
-                robust_accuracy=_nan(None if clustering is None else clustering.robust_estimate),
-                robust_lower=_nan(None if clustering is None else clustering.robust_interval.lower),
-                robust_upper=_nan(None if clustering is None else clustering.robust_interval.upper),
+                accuracy=_nan(accuracy.estimate),
+                accuracy_lower=_nan(accuracy.interval.lower),
+                accuracy_upper=_nan(accuracy.interval.upper),
+                accuracy_level=accuracy.interval.level,
+                robust_accuracy=_nan(robust.robust_estimate),
+                robust_lower=_nan(robust.robust_interval.lower),
+                robust_upper=_nan(robust.robust_interval.upper),
                 failed=failed,
                 timeouts=timeouts,
             )
