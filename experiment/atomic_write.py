@@ -16,6 +16,12 @@ from prereg.errors import InputError
 __all__ = ["write_text_atomically"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomically(out: Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``out`` atomically, creating its folder; return the path."""
     out = Path(out)
@@ -23,6 +29,9 @@ def write_text_atomically(out: Path, text: str) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         try:
+            # mkstemp makes the file private (0600); a report or results file is as readable as
+            # any other file the user writes.
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
             os.replace(tmp, out)

@@ -161,3 +161,20 @@ def test_unfrozen_plan_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     plan = write_plan(tmp_path)
     code, _, err = run(["analyze", plan], capsys)
     assert code == USER_ERROR_EXIT and "freeze" in err and err.count("\n") == 1
+
+
+def test_written_files_follow_the_umask(
+    campaign: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The results file is as readable as any file the user writes (not private like a temp file)."""
+    import os
+    import stat
+
+    plan, store = campaign
+    out = tmp_path / "r.json"
+    old = os.umask(0o022)
+    try:
+        assert run(["analyze", plan, "--store", store, "--json", out], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
