@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import accumulate
 
 import numpy as np
@@ -41,6 +42,7 @@ _CHUNK = 65_536
 _FIRST_CHUNK = 256
 
 _CaseRow = tuple[float, str, tuple[str, ...], tuple[float, ...]]
+_LabelRow = tuple[str, tuple[str, ...], tuple[float, ...]]
 
 
 class _Draws:
@@ -124,18 +126,23 @@ class ClassifierBehaviour:
             z = np.asarray(case_z, dtype=float)
             if z.shape != (len(cases),):
                 raise ArmError(f"case_z: expected {len(cases)} values, found {z.shape}")
-        intercepts = solve_intercepts(
-            {f: spec.accuracy[f] for f in families}, spec.case_difficulty_sd
+        intercepts = _intercepts(
+            tuple((f, spec.accuracy[f]) for f in families), spec.case_difficulty_sd
         )
         b = np.array([intercepts[c.family] for c in cases])
         self.difficulty: dict[str, float] = {}
         p_correct = expit(b + spec.case_difficulty_sd * z) if len(cases) else b
         self._rows: dict[str, _CaseRow] = {}
+        # the labels a case can get depend on its family and gold labels only: one row per kind
+        kinds: dict[tuple[str, tuple[str, ...]], _LabelRow] = {}
         for case, u, p in zip(
             cases, (spec.case_difficulty_sd * z).tolist(), p_correct.tolist(), strict=True
         ):
             self.difficulty[case.id] = u
-            self._rows[case.id] = _case_row(case, float(p), label_set, spec)
+            kind = (case.family, case.gold_labels)
+            if kind not in kinds:
+                kinds[kind] = _label_row(case, label_set, spec)
+            self._rows[case.id] = (float(p), *kinds[kind])
         self._http, self._fail, self._rescale = _failure_thresholds(spec.failures)
         self._draws = _Draws(rng, spec.latency)
 
@@ -176,9 +183,15 @@ def _check_confusion(spec: SimulatedClassifierSpec, labels: tuple[str, ...]) -> 
                 )
 
 
-def _case_row(
-    case: Case, p: float, labels: tuple[str, ...], spec: SimulatedClassifierSpec
-) -> _CaseRow:
+@lru_cache(maxsize=256)
+def _intercepts(accuracy: tuple[tuple[str, float], ...], difficulty_sd: float) -> dict[str, float]:
+    """:func:`solve_intercepts`, remembered: a design diagnosis builds the same classifiers for
+    thousands of simulations (callers must not mutate the dict)."""
+    return solve_intercepts(dict(accuracy), difficulty_sd)
+
+
+def _label_row(case: Case, labels: tuple[str, ...], spec: SimulatedClassifierSpec) -> _LabelRow:
+    """``(right, wrong labels, cumulative weights)`` of a case: see :class:`ClassifierBehaviour`."""
     gold = set(case.gold_labels)
     right = case.family if case.family in gold else case.gold_labels[0]
     wrong = tuple(label for label in labels if label not in gold)
@@ -193,7 +206,7 @@ def _case_row(
     cum = [c / total for c in accumulate(w for _, w in kept)]
     if cum:
         cum[-1] = 1.0
-    return p, right, tuple(label for label, _ in kept), tuple(cum)
+    return right, tuple(label for label, _ in kept), tuple(cum)
 
 
 class ModelBehaviour:
