@@ -8,6 +8,7 @@ level ``2L - 1``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -31,6 +32,12 @@ def _tail(level: float, side: Side) -> float:
     if not 0.0 < level < 1.0:
         raise InputError(f"expected a confidence level in (0, 1), found {level}", field="level")
     return (1.0 - level) / 2.0 if side == "two-sided" else 1.0 - level
+
+
+@lru_cache(maxsize=64)
+def _z(a: float) -> float:
+    """``norm.isf(a)``, remembered (a plan asks for the same few tail probabilities many times)."""
+    return float(stats.norm.isf(a))
 
 
 def proportion_bounds(
@@ -102,7 +109,7 @@ def proportion_bounds(
     empty = nn == 0
     safe_n = np.where(empty, 1.0, nn)
     p = x / safe_n
-    z = float(stats.norm.isf(a))
+    z = _z(a)
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "wilson":
             z2 = z * z

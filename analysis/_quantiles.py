@@ -6,6 +6,8 @@ with 60 observations a two-sided 95% interval for a P95 would need rank 61.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
@@ -56,6 +58,13 @@ def order_statistic_ranks(n: int, q: float, level: float, side: str) -> tuple[in
     .. [2] David, H. A., Nagaraja, H. N. (2003). Order Statistics, 3rd ed., section 7.1.
        doi:10.1002/0471722162
     """
+    return _ranks(n, q, level, side)
+
+
+@lru_cache(maxsize=4096)
+def _ranks(n: int, q: float, level: float, side: str) -> tuple[int | None, int | None]:
+    """:func:`order_statistic_ranks`, remembered: a pure function of four numbers, which a design
+    diagnosis asks for with the same few arguments thousands of times."""
     if n <= 0:
         return None, None
     a = (1.0 - level) / 2.0 if side == "two-sided" else 1.0 - level

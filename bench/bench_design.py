@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis import RunMeta, analyze
+from analysis import RunMeta, TrialTable, analyze
 from experiment._design_engine import (
     EngineSettings,
     chunk_bounds,
@@ -24,7 +24,7 @@ from experiment._design_engine import (
     run_tasks,
 )
 from experiment._design_scenarios import assumed_scenario
-from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate_chunk, trial_table
+from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate_chunk
 from prereg.check import load_checked_plan
 from prereg.starter import init_plan
 
@@ -71,7 +71,7 @@ def main() -> None:
         t0 = time.process_time()
         schedule, records = run_campaign(seeded, scenario, plan_hash, Path("."))
         t1 = time.process_time()
-        table = trial_table(records)
+        table = TrialTable.from_records(records)
         t2 = time.process_time()
         allocated = schedule.allocation_counts()
         meta = RunMeta(plan_hash, plan_hash, True, (), "store",

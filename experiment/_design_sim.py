@@ -19,22 +19,18 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
-from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 import simpy
 
 from arms import ArmRequest, ArmResult, build_simulated_arms, to_trial_record
 from experiment._design_scenarios import Scenario
-from prereg.records import TRIAL_COLUMNS, TrialRecord
+from prereg.records import TrialRecord
 from prereg.schema import Plan
 from prereg.seeding import derive_seed_sequence
 from traffic import Schedule, build_schedule, request_stream
-
-if TYPE_CHECKING:
-    from analysis import TrialTable
 
 __all__ = [
     "ArmSim",
@@ -44,10 +40,7 @@ __all__ = [
     "sim_seed",
     "simulate",
     "simulate_chunk",
-    "trial_table",
 ]
-
-_NAMES = tuple(c.name for c in TRIAL_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,32 +139,9 @@ def run_campaign(
     return schedule, [r for r in records if r is not None]
 
 
-def trial_table(records: list[TrialRecord]) -> TrialTable:
-    """``TrialTable.from_records(records)`` for records made by :func:`arms.to_trial_record`.
-
-    The same table (a test checks it column by column), built faster: the rows are transposed in
-    one pass and each column goes to :meth:`TrialTable.from_columns` as a typed array (float64
-    with NaN for NULL, str, or object for nullable text) instead of a list of Python objects,
-    which relies on the record's field types (numbers, booleans or None where the column is
-    numeric).
-    """
-    from analysis import TrialTable
-
-    if not records:
-        return TrialTable.from_records(records)
-    columns = zip(*map(attrgetter(*_NAMES), records), strict=True)
-    data: dict[str, np.ndarray] = {}
-    for column, values in zip(TRIAL_COLUMNS, columns, strict=True):
-        if column.sql_type != "VARCHAR":
-            data[column.name] = np.array(values, dtype=np.float64)
-        else:
-            data[column.name] = np.array(values, dtype=object if column.nullable else str)
-    return TrialTable.from_columns(data)
-
-
 def simulate(task: ChunkTask, index: int) -> SimOutcome:
     """Simulation ``index`` of the task's scenario: campaign, locked analysis, summary."""
-    from analysis import RunMeta, analyze
+    from analysis import RunMeta, TrialTable, analyze
 
     scenario = task.scenario
     base = scenario.plan
@@ -195,7 +165,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
         allocated_per_arm_case=allocated,
         live=None,
     )
-    results = analyze(plan, trial_table(records), meta, scope="gates")
+    results = analyze(plan, TrialTable.from_records(records), meta, scope="gates")
     routers = [a.id for a in plan.router_arms]
     gate_ids = [g.id for g in plan.gates]
     by_gate = {(v.arm, v.gate): v for v in results.gates}

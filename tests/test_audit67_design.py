@@ -105,7 +105,7 @@ def test_a_design_simulation_is_the_campaign_the_runner_would_store(tmp_path: Pa
     under the same seed, and its verdicts are the locked analysis's on that store."""
     from analysis import RunMeta, TrialTable, analyze
     from experiment._design_scenarios import assumed_scenario
-    from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate, trial_table
+    from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate
     from experiment.runner import simulate_campaign
     from experiment.store import TrialStore
     from prereg.canonical import canonical_hash
@@ -137,33 +137,4 @@ def test_a_design_simulation_is_the_campaign_the_runner_would_store(tmp_path: Pa
     for pos, arm in enumerate(a.id for a in plan.router_arms):
         assert outcome.arms[pos].verdicts == tuple(by_gate[(arm, g.id)] for g in plan.gates)
     # the design's table and gate-only analysis give the store's gate verdicts, bounds and all
-    assert analyze(seeded, trial_table(records), meta, scope="gates").gates == from_store.gates
-
-
-@pytest.mark.parametrize("timeout_ms", [10_000.0, 1_500.0])
-def test_the_design_trial_table_equals_the_one_from_records(timeout_ms: float) -> None:
-    """`trial_table` builds, column for column (dtype, NULLs, values), what `TrialTable.from_records`
-    builds from the same records, with and without timeouts and failed decisions."""
-    import numpy as np
-
-    from analysis import TrialTable
-    from experiment._design_scenarios import assumed_scenario
-    from experiment._design_sim import run_campaign, sim_seed, trial_table
-    from prereg.records import TRIAL_COLUMNS
-
-    plan = make_plan(cases=12, replays=2, unparseable=0.2, timeout_ms=timeout_ms)
-    seeded = plan.model_copy(update={"randomization": plan.randomization.model_copy(
-        update={"seed": sim_seed(plan.randomization.seed, "h" * 64, 2)})})
-    _, records = run_campaign(seeded, assumed_scenario(plan, make_cases(12)), "h" * 64, Path("."))
-    statuses = {r.routing_status for r in records}
-    assert statuses >= {None, "ok", "unparseable"}
-    assert ("timeout" in statuses) == (timeout_ms < 10_000.0)
-    fast, slow = trial_table(records), TrialTable.from_records(records)
-    for column in TRIAL_COLUMNS:
-        a, b = getattr(fast, column.name), getattr(slow, column.name)
-        assert a.dtype == b.dtype, column.name
-        if a.dtype.kind == "f":
-            np.testing.assert_array_equal(a, b, strict=True, err_msg=column.name)
-        else:
-            assert a.tolist() == b.tolist(), column.name
-    assert len(trial_table([])) == 0
+    assert analyze(seeded, TrialTable.from_records(records), meta, scope="gates").gates == from_store.gates
