@@ -396,7 +396,9 @@ def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path: Path) -> None:
     """`status` reports the running live campaign; SIGTERM mid-run: exit 0, every sent request
     stored (in-flight ones as interrupted), and a rerun completes the schedule without sending
     anything twice."""
-    slow = {"median_ms": 150.0, "p95_ms": 250.0, "concurrency": 64}
+    # Service times above the 200 ms gap between sends keep requests in flight at every moment,
+    # so the signal always lands on some (150 ms left a quarter of the moments with none).
+    slow = {"median_ms": 600.0, "p95_ms": 900.0, "concurrency": 64}
     _, thread = start_server(sim_plan(latency=slow), starter_cases(12))
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
     journal = tmp_path / "live.duckdb.live.jsonl"
