@@ -45,7 +45,7 @@ from prereg.errors import AnalysisError
 from prereg.schema import GateSpec, Plan
 from prereg.seeding import derive_rng
 
-__all__ = ["analysis_inputs", "analyze", "arm_data", "decide_gates"]
+__all__ = ["analyze"]
 
 RngFor = Callable[[str], np.random.Generator]
 _QUANTILE = {"routing_latency_p95_ms": 0.95, "routing_latency_median_ms": 0.5}
@@ -102,7 +102,7 @@ def _gate_bounds(gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor)
     return res.estimate, res.lower_bound, res.upper_bound, "request"
 
 
-def analysis_inputs(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[
+def _analysis_inputs(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[
         Codes, tuple[str, ...], NDArray[np.intp], Callable[[str], RngFor]]:
     """The checked table's codes, its arms and arm codes, and the analysis' named random streams."""
     codes = _codes(plan, table)
@@ -115,7 +115,7 @@ def analysis_inputs(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[
     return codes, arms, arm_codes, rng_for
 
 
-def arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...],
+def _arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...],
              arm_codes: NDArray[np.intp], a: str) -> tuple[NDArray[np.intp], ArmData]:
     """Arm ``a``'s rows of the table and its data under the plan's failure rules."""
     rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
@@ -124,7 +124,7 @@ def arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...],
                             table.e2e_latency_ms, table.cost_usd, table.downstream_correct)
 
 
-def decide_gates(plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor]) -> tuple[
+def _decide_gates(plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor]) -> tuple[
         list[GateVerdict], list[ArmVerdict]]:
     """Every router arm's gate verdicts (plan order of arms, then gates) and its viability."""
     gates: list[GateVerdict] = []
@@ -186,20 +186,20 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
         return _analyze_gates(plan, table, meta)
     spec = plan.analysis
     level = 1.0 - spec.alpha
-    codes, arms, arm_codes, rng_for = analysis_inputs(plan, table, meta)
+    codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
 
     results: list[ArmResult] = []
     data: dict[str, ArmData] = {}
     for arm_spec in plan.arms:
         a = arm_spec.id
-        rows, d = arm_data(plan, table, codes, arms, arm_codes, a)
+        rows, d = _arm_data(plan, table, codes, arms, arm_codes, a)
         alloc = None if meta.allocated_per_arm_case is None else sum(meta.allocated_per_arm_case.get(a, {}).values())
         data[a] = d
         results.append(analyze_arm(d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0),
                                    alloc, rng_for(a)))
 
     routers = [a.id for a in plan.router_arms]
-    gates, viability = decide_gates(plan, data, rng_for)
+    gates, viability = _decide_gates(plan, data, rng_for)
 
     comparisons = _accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
     controls = [a.id for a in plan.arms if a.kind == "control"]
@@ -251,16 +251,16 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
     Each figure comes from the call that computes it in the full analysis: the accuracy from
     :func:`estimate_accuracy`, the robust interval from :func:`robust_accuracy` (which
     :func:`summarize_clustering` calls) on the first case resamples of the arm's ``bootstrap``
-    stream (the ones the full analysis draws first), the verdicts from :func:`decide_gates`.
+    stream (the ones the full analysis draws first), the verdicts from :func:`_decide_gates`.
     """
     spec = plan.analysis
     level = 1.0 - spec.alpha
-    codes, arms, arm_codes, rng_for = analysis_inputs(plan, table, meta)
+    codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
     data: dict[str, ArmData] = {}
     accuracy: list[ArmGateResult] = []
     for arm_spec in plan.router_arms:
         a = arm_spec.id
-        _, d = arm_data(plan, table, codes, arms, arm_codes, a)
+        _, d = _arm_data(plan, table, codes, arms, arm_codes, a)
         data[a] = d
         acc = estimate_accuracy(d.y, d.y_cases, spec.unit, level, spec.ci_method)
         remap, n_present = present_cases(d, codes.k_cases)
@@ -269,7 +269,7 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
             weights = CaseResampler(rng_for(a)("bootstrap"), spec.bootstrap.resamples)(n_present)
         method, est, interval = robust_accuracy(d.y, remap, spec.unit, level, spec.cluster_robust, weights)
         accuracy.append(ArmGateResult(a, acc, method, est, interval))
-    gates, viability = decide_gates(plan, data, rng_for)
+    gates, viability = _decide_gates(plan, data, rng_for)
     return GateResults(tuple(accuracy), tuple(gates), tuple(viability))
 
 
