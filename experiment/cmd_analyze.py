@@ -42,15 +42,33 @@ def summary_lines(results: Results) -> list[str]:
 
 @click.command("analyze")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--store", "store", metavar="URL",
-              help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).")
-@click.option("--trials", "trials_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Analyse a Parquet or CSV trial file (documented columns) instead of the store.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the results document (docs/results-schema.md) here; '-' for stdout.")
-@click.option("--deviation", metavar="REASON", default=None,
-              help="Record a deviation from the plan (required when the analysis code differs "
-                   "from the frozen code); the reason is logged and marks the results.")
+@click.option(
+    "--store",
+    "store",
+    metavar="URL",
+    help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
+)
+@click.option(
+    "--trials",
+    "trials_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Analyse a Parquet or CSV trial file (documented columns) instead of the store.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the results document (docs/results-schema.md) here; '-' for stdout.",
+)
+@click.option(
+    "--deviation",
+    metavar="REASON",
+    default=None,
+    help="Record a deviation from the plan (required when the analysis code differs "
+    "from the frozen code); the reason is logged and marks the results.",
+)
 def analyze_command(
     plan: Path, store: str | None, trials_file: Path | None, json_out: Path | None, deviation: str | None
 ) -> None:
@@ -63,8 +81,13 @@ def analyze_command(
 
     if store is not None and trials_file is not None:
         raise InputError("expected either --store or --trials, found both", field="analyze")
-    locked = run_locked_analysis(plan, store=store or default_store(plan), trials_file=trials_file,
-                                 deviation=deviation, command="analyze")
+    locked = run_locked_analysis(
+        plan,
+        store=store or default_store(plan),
+        trials_file=trials_file,
+        deviation=deviation,
+        command="analyze",
+    )
     text = results_to_json(locked.results)
     if json_out is not None and str(json_out) == "-":
         click.echo(text, nl=False)

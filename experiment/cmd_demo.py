@@ -26,8 +26,13 @@ def _step(number: int, text: str) -> None:
 
 @click.command("demo")
 @click.argument("folder", required=False, default="demo", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--design-sims", type=click.IntRange(min=0), default=200, show_default=True,
-              help="Simulations per world for the design diagnosis (0 skips it).")
+@click.option(
+    "--design-sims",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Simulations per world for the design diagnosis (0 skips it).",
+)
 @click.pass_context
 def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     """Run a simulated replication of Study 2 end to end in FOLDER (default: ./demo).
@@ -57,9 +62,18 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
 
     _step(2, "design diagnosis: what this design can show, by simulation")
     if design_sims:
-        ctx.invoke(design_command, plan=plan, sims=design_sims, curve_sims=max(20, design_sims // 5),
-                   workers=None, engine="local", dask_scheduler=None, grid=True, min_cases=True,
-                   max_cases=None)
+        ctx.invoke(
+            design_command,
+            plan=plan,
+            sims=design_sims,
+            curve_sims=max(20, design_sims // 5),
+            workers=None,
+            engine="local",
+            dask_scheduler=None,
+            grid=True,
+            min_cases=True,
+            max_cases=None,
+        )
     else:
         click.echo("skipped (--design-sims 0)")
 

@@ -75,8 +75,9 @@ def load_file_trials(
     not depend on the file's producer having kept them.
     """
     columns = read_trial_file(path, frozen.canonical_hash)
-    schedule = build_schedule(frozen.plan, [c.id for c in frozen.corpus], frozen.canonical_hash,
-                              frozen.path.parent)
+    schedule = build_schedule(
+        frozen.plan, [c.id for c in frozen.corpus], frozen.canonical_hash, frozen.path.parent
+    )
     allocation = schedule.allocation_counts()
     run = RunMeta(
         plan_canonical_sha256=frozen.canonical_hash,
@@ -112,8 +113,11 @@ def run_locked_analysis(
         )
     deviations: tuple[str, ...] = ()
     if deviation:
-        what = ("analysis code differs from the frozen hash" if not frozen.analysis_code_matches
-                else "declared by the analyst")
+        what = (
+            "analysis code differs from the frozen hash"
+            if not frozen.analysis_code_matches
+            else "declared by the analyst"
+        )
         append_log(frozen.path, "deviation", {"command": command, "reason": deviation, "what": what})
         deviations = (deviation,)
     if trials_file is not None:

@@ -73,15 +73,19 @@ def read_trial_file(path: Path, plan_hash: str) -> dict[str, npt.NDArray[Any]]:
         try:
             arrays.append(column.cast(field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            raise InputError(f"expected {field.type}, found {column.type}", file=str(path),
-                             field=field.name) from None
+            raise InputError(
+                f"expected {field.type}, found {column.type}", file=str(path), field=field.name
+            ) from None
         if not field.nullable and column.null_count:
             raise InputError("expected no empty values, found some", file=str(path), field=field.name)
     table = pa.Table.from_arrays(arrays, schema=ARROW_TRIAL_SCHEMA)
-    others = pc.unique(pc.filter(table.column("plan_hash"), pc.not_equal(table.column("plan_hash"), plan_hash)))
+    others = pc.unique(
+        pc.filter(table.column("plan_hash"), pc.not_equal(table.column("plan_hash"), plan_hash))
+    )
     if len(others):
         raise InputError(
-            f"expected trials of the frozen plan {plan_hash[:12]}…, found trials of {others[0].as_py()[:12]}…",
+            f"expected trials of the frozen plan {plan_hash[:12]}…, "
+            f"found trials of {others[0].as_py()[:12]}…",
             file=str(path),
             field="plan_hash",
         )

@@ -9,22 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from _cli import run_cli as cli
 from _experiment_plans import write_plan
-from experiment.cli import main
 from experiment.progress import ProgressState, write_progress
 from experiment.store import TrialStore, progress_path, store_url
 from prereg.errors import StoreError
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    """Run ``routetrial ARGS`` in this process: exit code, stdout, stderr."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_unparseable_url_is_a_store_error_without_the_url() -> None:

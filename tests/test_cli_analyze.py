@@ -6,24 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from _cli import run_cli
 from _experiment_plans import write_plan
 
 import prereg.lock
 from analysis import results_from_json
-from experiment.cli import USER_ERROR_EXIT, main
+from experiment.cli import USER_ERROR_EXIT
 from experiment.runner import run_simulated
 from prereg.frozen import load_frozen_plan
 from prereg.log import read_log
-
-
-def run(args: list[str | Path], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +33,15 @@ def test_analyze_prints_verdicts_and_writes_deterministic_json(
     """Every router arm's gates are printed with their verdict; two runs write byte-identical JSON."""
     plan, store = campaign
     first, second = tmp_path / "a.json", tmp_path / "b.json"
-    code, out, err = run(["analyze", plan, "--store", store, "--json", first], capsys)
+    code, out, err = run_cli(capsys, "analyze", plan, "--store", store, "--json", first)
     assert code == 0, err
     for arm in ("phi", "qwen", "deepseek"):
-        assert any(line.strip().startswith(arm) and "routing_accuracy >= 0.85" in line for line in out.splitlines())
+        assert any(
+            line.strip().startswith(arm) and "routing_accuracy >= 0.85" in line for line in out.splitlines()
+        )
         assert any(line.strip().startswith(arm) and "viable:" in line for line in out.splitlines())
     assert f"wrote {first}" in out
-    assert run(["analyze", plan, "--json", second], capsys)[0] == 0  # default store beside the plan
+    assert run_cli(capsys, "analyze", plan, "--json", second)[0] == 0  # default store beside the plan
     assert first.read_bytes() == second.read_bytes()
     results = results_from_json(first.read_text(encoding="utf-8"))
     assert results.plan.source == "store" and results.plan.deviations == ()
@@ -60,7 +53,7 @@ def test_json_to_stdout_is_the_results_document(
 ) -> None:
     """``--json -`` prints the results document and nothing else."""
     plan, store = campaign
-    code, out, _ = run(["analyze", plan, "--store", store, "--json", "-"], capsys)
+    code, out, _ = run_cli(capsys, "analyze", plan, "--store", store, "--json", "-")
     assert code == 0 and results_from_json(out).schema_version == json.loads(out)["schema_version"]
 
 
@@ -71,10 +64,10 @@ def test_trial_file_from_export_gives_the_same_results(
     """Re-analysing an exported Parquet or CSV file gives the store's results, marked with its source."""
     plan, store = campaign
     exported = tmp_path / f"trials.{fmt}"
-    assert run(["export", store, "--format", fmt, "--out", exported], capsys)[0] == 0
+    assert run_cli(capsys, "export", store, "--format", fmt, "--out", exported)[0] == 0
     from_store, from_file = tmp_path / "store.json", tmp_path / "file.json"
-    assert run(["analyze", plan, "--store", store, "--json", from_store], capsys)[0] == 0
-    code, _, err = run(["analyze", plan, "--trials", exported, "--json", from_file], capsys)
+    assert run_cli(capsys, "analyze", plan, "--store", store, "--json", from_store)[0] == 0
+    code, _, err = run_cli(capsys, "analyze", plan, "--trials", exported, "--json", from_file)
     assert code == 0, err
     a = json.loads(from_store.read_text(encoding="utf-8"))
     b = json.loads(from_file.read_text(encoding="utf-8"))
@@ -88,14 +81,14 @@ def test_trial_file_of_another_plan_is_refused(
     """Trials that ran under another plan are a one-line error naming the file and the column."""
     plan, store = campaign
     exported = tmp_path / "trials.csv"
-    run(["export", store, "--format", "csv", "--out", exported], capsys)
+    run_cli(capsys, "export", store, "--format", "csv", "--out", exported)
     lines = exported.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
     col = header.index("plan_hash")
     row = lines[1].split(",")
     row[col] = "f" * 64
     exported.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n", encoding="utf-8")
-    code, _, err = run(["analyze", plan, "--trials", exported], capsys)
+    code, _, err = run_cli(capsys, "analyze", plan, "--trials", exported)
     assert code == USER_ERROR_EXIT and err.count("\n") == 1
     assert str(exported) in err and "plan_hash" in err and "Traceback" not in err
 
@@ -110,33 +103,48 @@ def test_trial_file_of_another_plan_is_refused(
     ],
 )
 def test_bad_trial_files_get_one_line(
-    campaign: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    name: str, content: str | None, expected: str,
+    campaign: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: str | None,
+    expected: str,
 ) -> None:
     """A missing, foreign, malformed or mis-named trial file is a one-line error naming the file."""
     plan, _ = campaign
     path = tmp_path / name
     if content is not None:
         path.write_text(content, encoding="utf-8")
-    code, _, err = run(["analyze", plan, "--trials", path], capsys)
+    code, _, err = run_cli(capsys, "analyze", plan, "--trials", path)
     assert code == USER_ERROR_EXIT and expected in err and str(path) in err
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_changed_analysis_code_needs_a_logged_deviation(
-    campaign: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    campaign: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Analysis code that differs from the frozen hash is refused; with --deviation it runs, logged and marked."""
+    """Analysis code unlike the frozen hash is refused; with --deviation it runs, logged and marked."""
     plan, store = campaign
     monkeypatch.setattr(prereg.lock, "analysis_code_hash", lambda: "e" * 64)
     before = len(read_log(plan))
-    code, _, err = run(["analyze", plan, "--store", store], capsys)
+    code, _, err = run_cli(capsys, "analyze", plan, "--store", store)
     assert code == USER_ERROR_EXIT and "--deviation" in err and err.count("\n") == 1
     assert len(read_log(plan)) == before
     out_json = tmp_path / "r.json"
-    code, out, err = run(["analyze", plan, "--store", store, "--json", out_json,
-                          "--deviation", "fixed a typo in a label"], capsys)
+    code, out, err = run_cli(
+        capsys,
+        "analyze",
+        plan,
+        "--store",
+        store,
+        "--json",
+        out_json,
+        "--deviation",
+        "fixed a typo in a label",
+    )
     assert code == 0, err
     assert "deviations: fixed a typo in a label" in out
     results = results_from_json(out_json.read_text(encoding="utf-8"))
@@ -152,14 +160,14 @@ def test_store_and_trials_together_are_refused(
 ) -> None:
     """--store and --trials name two sources: the command refuses to guess."""
     plan, store = campaign
-    code, _, err = run(["analyze", plan, "--store", store, "--trials", "t.csv"], capsys)
+    code, _, err = run_cli(capsys, "analyze", plan, "--store", store, "--trials", "t.csv")
     assert code == USER_ERROR_EXIT and "either --store or --trials" in err
 
 
 def test_unfrozen_plan_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """An unfrozen plan is refused with a message that says how to freeze it."""
     plan = write_plan(tmp_path)
-    code, _, err = run(["analyze", plan], capsys)
+    code, _, err = run_cli(capsys, "analyze", plan)
     assert code == USER_ERROR_EXIT and "freeze" in err and err.count("\n") == 1
 
 
@@ -174,7 +182,7 @@ def test_written_files_follow_the_umask(
     out = tmp_path / "r.json"
     old = os.umask(0o022)
     try:
-        assert run(["analyze", plan, "--store", store, "--json", out], capsys)[0] == 0
+        assert run_cli(capsys, "analyze", plan, "--store", store, "--json", out)[0] == 0
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644

@@ -13,18 +13,27 @@ ROUTETRIAL = Path(sys.executable).parent / "routetrial"
 
 
 def _demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROUTETRIAL), "demo", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=900, check=False)
+    return subprocess.run(
+        [str(ROUTETRIAL), "demo", *args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+    )
 
 
 @pytest.mark.slow
 def test_demo_runs_the_study_end_to_end_and_resumes(tmp_path: Path) -> None:
-    """A fresh folder gets a frozen plan, a full store, results, design figures and a report; a rerun reuses them."""
+    """A fresh folder gets a frozen plan, store, results, design figures and a report; a rerun reuses them."""
     first = _demo(tmp_path, "--design-sims", "20")
     assert first.returncode == 0, first.stderr
     folder = tmp_path / "demo"
-    for name in ("plan.yaml", "plan.yaml.lock.json", "plan.yaml.log.jsonl", "corpus.jsonl", "plan.duckdb",
-                 "plan.design.json", "results.json", "report.html"):
+    for name in (
+        "plan.yaml",
+        "plan.yaml.lock.json",
+        "plan.yaml.log.jsonl",
+        "corpus.jsonl",
+        "plan.duckdb",
+        "plan.design.json",
+        "results.json",
+        "report.html",
+    ):
         assert (folder / name).is_file(), name
     assert "stored 1,200 of 1,200 trials" in first.stdout
     assert "unchanged: demo/plan.yaml" in first.stdout

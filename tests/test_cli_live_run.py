@@ -19,13 +19,14 @@ ROUTETRIAL = Path(sys.executable).parent / "routetrial"
 
 
 def _cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROUTETRIAL), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [str(ROUTETRIAL), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 @pytest.mark.slow
 def test_run_dispatches_a_live_plan_over_http(tmp_path: Path) -> None:
-    """``routetrial run`` sends a frozen live plan to the server, stores every trial and says if it was valid."""
+    """``routetrial run`` sends a frozen live plan to the server, stores every trial, reports its lateness."""
     served = tmp_path / "served"
     served.mkdir()
     proc, url = serve(served, "--error-rate", "0.05", "--seed", "3")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli import run_cli as _main
 from strategies import SMALL_CORPUS, corpus_bytes, small_plan, write_plan
 
-from experiment.cli import main
 from prereg.canonical import bytes_hash
 
 ROUTETRIAL = Path(sys.executable).parent / "routetrial"
@@ -20,16 +20,6 @@ ROUTETRIAL = Path(sys.executable).parent / "routetrial"
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(ROUTETRIAL), *map(str, args)], capture_output=True, text=True, timeout=60)
-
-
-def _main(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- through a real subprocess -----------------------------------------------------------------

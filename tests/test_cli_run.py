@@ -15,22 +15,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from _cli import run_cli as cli
 from _experiment_plans import write_plan
-from experiment.cli import main
 from experiment.store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    """Run ``routetrial ARGS`` in this process: exit code, stdout, stderr."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def frozen_plan(directory: Path, capsys: pytest.CaptureFixture[str], **kwargs: Any) -> Path:

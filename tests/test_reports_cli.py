@@ -7,8 +7,10 @@ from types import ModuleType
 
 import pytest
 
+from _cli import run_cli
+
 import reports
-from experiment.cli import USER_ERROR_EXIT, main
+from experiment.cli import USER_ERROR_EXIT
 from experiment.runner import run_simulated
 from prereg.frozen import load_frozen_plan
 from test_reports_fixtures import frozen_starter
@@ -24,23 +26,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return frozen.path, url
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def test_report_command_writes_one_self_contained_page(
     store: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The command writes the page where --out says, names it, and leaves no temporary file behind."""
     plan, url = store
     out = tmp_path / "nested" / "report.html"
-    code, stdout, _ = run(["report", str(plan), "--store", url, "--out", str(out)], capsys)
+    code, stdout, _ = run_cli(capsys, "report", str(plan), "--store", url, "--out", str(out))
     assert code == 0 and f"wrote {out}" in stdout
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
@@ -54,7 +46,7 @@ def test_unfrozen_plan_is_refused_in_one_line(tmp_path: Path, capsys: pytest.Cap
     """A plan without a lock record gets a one-line error and the user-error exit status."""
     plan = tmp_path / "plan.yaml"
     plan.write_text("study: {}\n", encoding="utf-8")
-    code, _, err = run(["report", str(plan), "--store", str(tmp_path / "s.duckdb")], capsys)
+    code, _, err = run_cli(capsys, "report", str(plan), "--store", str(tmp_path / "s.duckdb"))
     assert code == USER_ERROR_EXIT
     assert err.startswith("routetrial: error:") and err.count("\n") == 1 and "Traceback" not in err
 
@@ -65,9 +57,7 @@ def test_missing_store_is_refused_in_one_line(
     """A store path with no store behind it is a one-line user error, and no report is written."""
     plan, _ = store
     out = tmp_path / "r.html"
-    code, _, err = run(
-        ["report", str(plan), "--store", str(tmp_path / "none.duckdb"), "--out", str(out)], capsys
-    )
+    code, _, err = run_cli(capsys, "report", plan, "--store", tmp_path / "none.duckdb", "--out", out)
     assert code == USER_ERROR_EXIT and "no store here" in err and not out.exists()
 
 
