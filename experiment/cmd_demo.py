@@ -42,12 +42,13 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     """
     from experiment.cmd_analyze import summary_lines
     from experiment.cmd_design import design_command
-    from experiment.cmd_plan import check_command, freeze_command, init_command, verify_command
-    from experiment.cmd_report import registration_of
+    from experiment.cmd_plan import check_command, freeze_command, verify_command
+    from experiment.cmd_report import render_locked
     from experiment.cmd_run import run_simulated_campaign, default_store
     from experiment.locked_analysis import run_locked_analysis
     from prereg.lock import lock_path
     from prereg.log import log_path
+    from prereg.starter import init_plan
 
     started = time.perf_counter()
     plan = folder / "plan.yaml"
@@ -55,7 +56,8 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     if plan.exists():
         click.echo(f"reusing {plan} (delete {folder}/ to start afresh)")
     else:
-        ctx.invoke(init_command, folder=folder)
+        plan, corpus = init_plan(folder)
+        click.echo(f"wrote {plan} and {corpus} (the starter plan: a simulated replication of Study 2)")
     ctx.invoke(check_command, plan=plan)
     ctx.invoke(freeze_command, plan=plan)
     ctx.invoke(verify_command, plan=plan)
@@ -96,12 +98,7 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     click.echo(f"wrote {results_path}")
 
     _step(6, "verdict report")
-    from experiment.design import load_design_results
-    from reports import render_report
-
-    frozen = locked.frozen
-    design = load_design_results(frozen.path, plan_hash=frozen.canonical_hash)
-    html = render_report(locked.results, frozen.plan, registration_of(frozen), design, corpus=frozen.corpus)
+    html = render_locked(locked)
     report = write_text_atomically(folder / "report.html", html)
     click.echo(f"done in {time.perf_counter() - started:.0f} s. Where things are:")
     for what, path in (

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from experiment.locked_analysis import LockedAnalysis
     from prereg.frozen import FrozenPlan
     from reports import Registration
 
-__all__ = ["COMMANDS", "build_report", "registration_of", "write_report"]
+__all__ = ["COMMANDS", "build_report", "registration_of", "render_locked", "write_report"]
 
 
 def registration_of(frozen: FrozenPlan) -> Registration:
@@ -42,20 +43,25 @@ def registration_of(frozen: FrozenPlan) -> Registration:
     )
 
 
+def render_locked(locked: LockedAnalysis) -> str:
+    """The report of a locked analysis (HTML text), with the design figures stored beside the plan."""
+    from experiment.design import load_design_results
+    from reports import render_report
+
+    frozen = locked.frozen
+    design = load_design_results(frozen.path, plan_hash=frozen.canonical_hash)
+    return render_report(locked.results, frozen.plan, registration_of(frozen), design, corpus=frozen.corpus)
+
+
 def build_report(plan: Path, store: str, *, deviation: str | None = None) -> str:
     """Analyse a frozen plan's store and render the report (HTML text).
 
     A change of the analysis code since freezing is refused unless ``deviation`` gives a reason;
     the reason is then appended to the plan's hash-chained log and shown in the report.
     """
-    from experiment.design import load_design_results
     from experiment.locked_analysis import run_locked_analysis
-    from reports import render_report
 
-    locked = run_locked_analysis(plan, store=store, deviation=deviation, command="report")
-    frozen = locked.frozen
-    design = load_design_results(frozen.path, plan_hash=frozen.canonical_hash)
-    return render_report(locked.results, frozen.plan, registration_of(frozen), design, corpus=frozen.corpus)
+    return render_locked(run_locked_analysis(plan, store=store, deviation=deviation, command="report"))
 
 
 def write_report(plan: Path, store: str, out: Path, *, deviation: str | None = None) -> Path:
