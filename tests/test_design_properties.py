@@ -1,4 +1,4 @@
-"""Design diagnosis, audited against issue 7: what the other design tests leave out.
+"""Design diagnosis: what the other design tests leave out.
 
 The P(PASS) curve's shape (exact under common random numbers), the sample-size search's answer
 read back from a real run, the latency gate's type I error at its boundary (slow), and the
