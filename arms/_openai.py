@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import importlib.util
 import json
 import os
 import re
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +50,7 @@ from typing import Any
 
 import httpx
 
+from arms._transport import LeanTransport
 from prereg.errors import ArmError
 from prereg.records import Status
 from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
@@ -118,6 +121,12 @@ def _fast_fail_sniffio() -> None:
         sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle takes tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
 class ClientPool:
     """One shared ``httpx.AsyncClient`` per base URL, its connection pool sized for the load.
 
@@ -140,7 +149,9 @@ class ClientPool:
         if found is None:
             # Timeouts are enforced per attempt with asyncio.timeout, so one deadline covers
             # connect, pool wait, headers and the whole stream.
-            transport = httpx.AsyncHTTPTransport(limits=self._limits, socket_options=_NODELAY)
+            # httpcore's own pool costs O(connections) per request: see arms/_transport.py.
+            transport = LeanTransport(ssl_context=_ssl_context(), limits=self._limits,
+                                      socket_options=_NODELAY)
             found = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None))
             self._clients[key] = found
         return found

@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -48,7 +48,7 @@ import numpy as np
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from arms import ClassifierBehaviour, ModelBehaviour
@@ -245,10 +245,10 @@ class SimulatedServer:
         entry.service_ms = reply.service_ms
         target = self.classifiers.get(model) if kind == "classifier" else self.models.get(model)
         usage = bool((body.get("stream_options") or {}).get("include_usage", False))
-        if stream and reply.code == 200:
-            return StreamingResponse(self._stream(entry, t0, target, reply, fault, usage),
-                                     media_type="text/event-stream")
         await self._serve(target, reply.service_ms)
+        if stream and reply.code == 200:
+            return self._done(entry, t0, Response(self._events(entry, reply, fault, usage),
+                                                  media_type="text/event-stream"))
         if reply.code != 200:
             return self._error(entry, t0, reply.code, reply.text)
         if fault == "garbage":
@@ -264,18 +264,16 @@ class SimulatedServer:
         async with target.slots:
             await asyncio.sleep(service_ms / 1000.0)
 
-    async def _stream(self, entry: ServedRequest, t0: float, target: _Model | None, reply: _Reply,
-                      fault: Fault | None, usage: bool) -> AsyncIterator[bytes]:
-        await self._serve(target, reply.service_ms)
+    @staticmethod
+    def _events(entry: ServedRequest, reply: _Reply, fault: Fault | None, usage: bool) -> bytes:
+        # A simulated reply is complete once its service time is over, so its SSE events go out
+        # in one write: one event per write cost the server a system call and an ASGI message
+        # each, enough to saturate it at a few hundred requests/s (bench/bench_live.py).
         if fault == "garbage":
-            events = [GARBAGE_STREAM]
-        else:
-            text = "" if fault == "empty" else reply.text
-            events = stream_events(entry.model, text, reply.tokens_in, reply.tokens_out, entry.n, usage=usage)
-        for i, event in enumerate(events):
-            if i == len(events) - 1:
-                entry.handler_ms = (time.perf_counter() - t0) * 1000.0
-            yield event
+            return GARBAGE_STREAM
+        text = "" if fault == "empty" else reply.text
+        return b"".join(stream_events(entry.model, text, reply.tokens_in, reply.tokens_out, entry.n,
+                                      usage=usage))
 
     def _done(self, entry: ServedRequest, t0: float, response: Response) -> Response:
         entry.status_code = response.status_code
