@@ -28,7 +28,7 @@ response (``slow_ms`` added to the service time).
 
 The server's record of a request (:class:`ServedRequest`) holds ``handler_ms``: from the moment
 the handler saw the request to the moment the last byte of the reply was handed to the HTTP layer
-(queueing and service included). Non-streamed replies also carry it as ``x-service-ms``. The log
+(queueing and service included). Replies also carry it as ``x-service-ms``. The log
 keeps the last 20,000 requests.
 """
 
