@@ -1,4 +1,4 @@
-"""Live mode, audited against issue 6: what the other live tests leave out, over real HTTP.
+"""Live mode over real HTTP: what the other live tests leave out.
 
 Secrets across a whole campaign, cost from usage, time to first token, the judge grader through
 the server, backoff time counted, a reply cut off mid-body, open-loop dispatch, latency from the
