@@ -28,6 +28,7 @@ __all__ = [
     "forest_chart",
     "latency_cdf_chart",
     "pareto_chart",
+    "pass_curve_chart",
 ]
 
 #: Points drawn per latency curve, whatever the number of trials.
@@ -353,3 +354,39 @@ def confusion_chart(
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
     return figure_to_svg(fig, name, title=f"Confusion matrix: {title}")
+
+
+@chart_style
+def pass_curve_chart(
+    true_accuracy: Sequence[float],
+    p_pass: Sequence[tuple[str, str, Sequence[float]]],
+    *,
+    threshold: float,
+    sims: int,
+    name: str = "pass-curve",
+) -> str:
+    """P(PASS) of the accuracy gate over a grid of true accuracies, one line per arm.
+
+    ``p_pass`` holds (label, colour, shares) per arm, each share a Monte Carlo estimate over
+    ``sims`` simulations; a band of two standard errors is drawn around each line.
+    """
+    fig = new_figure(7.2, 3.4)
+    ax = fig.add_subplot()
+    x = np.asarray(true_accuracy, dtype=float)
+    for label, colour, shares in p_pass:
+        y = np.asarray(shares, dtype=float)
+        se = np.sqrt(np.clip(y * (1 - y), 0.0, None) / max(sims, 1))
+        ax.fill_between(x, np.clip(y - 2 * se, 0, 1), np.clip(y + 2 * se, 0, 1), color=colour, alpha=0.15, lw=0)
+        ax.plot(x, y, "o-", color=colour, lw=1.5, ms=3.5, label=label)
+    ax.axvline(threshold, color=_GATE, ls="--", lw=1.2)
+    ax.text(threshold, 1.0, f" gate {threshold:g}", color=_GATE, transform=ax.get_xaxis_transform(),
+            va="bottom", fontsize=8.5)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(float(x.min()), float(x.max()))
+    ax.set_xlabel("true routing accuracy (simulated)")
+    ax.set_ylabel("P(PASS)")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.grid(color="#eeeeee", lw=0.6)
+    ax.legend(loc="upper left", frameon=False, fontsize=8.5)
+    return figure_to_svg(fig, name, title="Probability of passing the accuracy gate by true accuracy")

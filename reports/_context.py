@@ -271,7 +271,7 @@ def build_context(
         comparisons=comparison_rows(results),
         results=results,
         end_to_end=build_end_to_end(results),
-        design=build_design(results, plan, design),
+        design=build_design(results, plan, design, colours),
         checklist=tuple((item, dict(SECTIONS).get(item.section or "", "")) for item in CHECKLIST),
         limitations=limitations(results, plan, registration),
         colours=colours,

@@ -3,8 +3,8 @@
 The dict's layout is the design results file, ``kind: routetrial.design``, schema version 1: per
 router arm and gate the simulated verdict shares and power at the assumed truth, the type I error
 at each gate's boundary, coverage of the accuracy interval, and the fewest unique cases for the
-target power. Every share is a Monte Carlo estimate and is printed with its Monte Carlo standard
-error. A dict of another layout is shown as flattened key/value rows rather than refused.
+target power, and P(PASS) over a grid of true accuracies. Every share is a Monte Carlo estimate and
+is printed with its Monte Carlo standard error. A dict of another layout is shown as flattened key/value rows rather than refused.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ class PowerView:
     power: tuple[tuple[str, str, str, str, str, str], ...]
     type_i: tuple[tuple[str, str, str, str], ...]
     coverage: tuple[tuple[str, str, str], ...]
-    min_cases: tuple[tuple[str, str], ...]
+    min_cases: tuple[tuple[str, str, str, str, str, str], ...]
+    curve_x: tuple[float, ...]
+    curve: tuple[tuple[str, tuple[float, ...]], ...]
+    curve_sims: int
     other: tuple[tuple[str, str], ...]
 
 
@@ -64,7 +67,7 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
     if design.get("kind") != "routetrial.design" or not isinstance(assumed, Mapping):
         flat: list[tuple[str, str]] = []
         _flatten("", design, flat)
-        return PowerView("", (), (), (), (), tuple(flat[:_MAX_ROWS]))
+        return PowerView("", (), (), (), (), (), (), 0, tuple(flat[:_MAX_ROWS]))
     summary = (
         f"{design.get('sims', '?')} simulations of the whole design at {design.get('unique_cases', '?')} "
         f"unique cases; target power {_num(design.get('target_power'), 2)}. Shares are Monte Carlo "
@@ -102,8 +105,57 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
                     _num(_get(b, "nominal_alpha")),
                 )
             )
-    min_rows: list[tuple[str, str]] = []
+    curve_x, curve = _curve(design)
+    return PowerView(
+        summary,
+        tuple(power),
+        tuple(type_i),
+        tuple(coverage),
+        _min_cases(design),
+        curve_x,
+        curve,
+        int(design.get("curve_sims") or 0),
+        (),
+    )
+
+
+def _min_cases(design: Mapping[str, Any]) -> tuple[tuple[str, str, str, str, str, str], ...]:
+    """Per arm and gate: the verdict aimed at, the fewest unique cases for the target power, the
+    power simulated there, and the largest size tried when none sufficed."""
     mc = design.get("min_cases")
-    if isinstance(mc, Mapping):
-        _flatten("", mc, min_rows)
-    return PowerView(summary, tuple(power), tuple(type_i), tuple(coverage), tuple(min_rows[:_MAX_ROWS]), ())
+    if not isinstance(mc, Mapping) or not isinstance(mc.get("arms"), Mapping):
+        return ()
+    n_max = mc.get("n_max")
+    rows = []
+    for arm, gates in mc["arms"].items():
+        if not isinstance(gates, Mapping):
+            continue
+        for gate, m in gates.items():
+            target = _get(m, "target")
+            n = _get(m, "n")
+            if target is None:
+                n_text = "–"
+            elif n is None:
+                n_text = f"> {n_max:,}" if isinstance(n_max, int) else "not reached"
+            else:
+                n_text = f"{n:,}"
+            rows.append((str(arm), str(gate), str(target or "–"), n_text, _num(_get(m, "power")),
+                         str(_get(m, "note") or "")))
+    return tuple(rows[:_MAX_ROWS])
+
+
+def _curve(design: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[tuple[str, tuple[float, ...]], ...]]:
+    """The P(PASS) curve of the accuracy gate over the grid of true accuracies, per arm."""
+    acc = _get(design, "curve", "accuracy")
+    if not isinstance(acc, Mapping):
+        return (), ()
+    x = acc.get("true_accuracy")
+    arms = acc.get("arms")
+    if not isinstance(x, list) or not isinstance(arms, Mapping):
+        return (), ()
+    out = []
+    for arm, shares in arms.items():
+        p = _get(shares, "p_pass")
+        if isinstance(p, list) and len(p) == len(x):
+            out.append((str(arm), tuple(float(v) for v in p)))
+    return tuple(float(v) for v in x), tuple(out)

@@ -11,6 +11,7 @@ from analysis import Results
 from prereg.records import Case
 from prereg.schema import ConfidenceBoundRule, Plan
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
+from reports._charts import pass_curve_chart
 from reports._power import PowerView, power_view
 
 __all__ = ["BaselineView", "DesignView", "EndToEndView", "build_baseline", "build_design", "build_end_to_end"]
@@ -67,6 +68,7 @@ class DesignView:
 
     rows: tuple[tuple[str, str], ...]
     power: PowerView | None
+    curve_svg: str = ""
 
 
 def _p(p: float | None) -> str:
@@ -134,7 +136,12 @@ def build_end_to_end(results: Results) -> EndToEndView:
     return EndToEndView(downstream, tuple(versus))
 
 
-def build_design(results: Results, plan: Plan, power: Mapping[str, Any] | None) -> DesignView:
+def build_design(
+    results: Results,
+    plan: Plan,
+    power: Mapping[str, Any] | None,
+    colours: Mapping[str, str] | None = None,
+) -> DesignView:
     """Design limits as planned and as analysed, and the design diagnosis's figures if given."""
     d = results.design
     method = plan.analysis.ci_method
@@ -181,7 +188,19 @@ def build_design(results: Results, plan: Plan, power: Mapping[str, Any] | None) 
                     f"{d.smallest_latency_n:,} latency observations",
                 )
             )
-    return DesignView(tuple(rows), power_view(power) if power else None)
+    view = power_view(power) if power else None
+    return DesignView(tuple(rows), view, _curve_svg(plan, view, colours or {}))
+
+
+def _curve_svg(plan: Plan, view: PowerView | None, colours: Mapping[str, str]) -> str:
+    """The P(PASS) curve of the (first) accuracy gate, when the design diagnosis simulated one."""
+    if view is None or not view.curve:
+        return ""
+    gate = next((g for g in plan.gates if g.metric == "routing_accuracy"), None)
+    if gate is None:
+        return ""
+    series = [(arm, colours.get(arm, "#444444"), shares) for arm, shares in view.curve]
+    return pass_curve_chart(view.curve_x, series, threshold=gate.threshold, sims=view.curve_sims)
 
 
 def _fewest(x: int | None, n: int, level: float | None) -> str:

@@ -158,6 +158,38 @@ def test_design_power_figures_are_shown_with_their_monte_carlo_error(camp: Campa
     assert "56 of 60" in section
 
 
+def test_design_sample_size_and_pass_curve_are_shown(camp: Campaign) -> None:
+    """The sample-size search is a table (with "> n_max" where power is never reached) and the
+    P(PASS) curve over true accuracies is drawn as an inline SVG chart."""
+    grid = [0.75, 0.8, 0.85, 0.9, 0.95]
+    design = {
+        "kind": "routetrial.design",
+        "sims": 200,
+        "curve_sims": 40,
+        "unique_cases": 60,
+        "target_power": 0.8,
+        "assumed": {"qwen-2.5-3b": {"gates": {}}},
+        "boundary": {},
+        "curve": {"accuracy": {"true_accuracy": grid,
+                               "arms": {"qwen-2.5-3b": {"p_pass": [0.0, 0.0, 0.05, 0.6, 0.95]}}}},
+        "min_cases": {
+            "n_max": 240,
+            "arms": {"qwen-2.5-3b": {
+                "accuracy": {"target": "FAIL", "n": 187, "power": 0.8, "note": None},
+                "latency_p95": {"target": "PASS", "n": None, "power": None,
+                                "note": "power stays below 0.8 up to 240 cases"},
+            }},
+        },
+    }
+    page = render_report(camp.results, camp.plan, camp.registration, design)
+    section = page[page.index('id="design"') : page.index('id="checklist"')]
+    assert "Fewest unique cases for the target power" in section
+    assert ">187</td>" in section and "&gt; 240" in section and "power stays below 0.8 up to 240" in section
+    assert "arms ›" not in section  # no flattened key paths
+    assert "<svg" in section and "Probability of passing the accuracy gate" in section
+    assert "Share of 40 simulations per grid point" in section
+
+
 def test_page_size_does_not_grow_with_the_number_of_trials(camp: Campaign, tmp_path: Path) -> None:
     """Ten times the replays gives a page of about the same size (charts draw summaries, not trials)."""
     small = render_report(camp.results, camp.plan, camp.registration)
