@@ -12,10 +12,28 @@ call starts the moment the routing decision arrives.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any
+
 from arms._protocol import ArmRequest, ArmResult
 from prereg.records import Status, TrialRecord
 
-__all__ = ["to_trial_record"]
+__all__ = ["make_trial_record", "to_trial_record"]
+
+# TrialRecord is a frozen dataclass: its generated __init__ sets each of its 28 fields through
+# object.__setattr__, about 7 us a record, 7 s of a 1,000,000-request campaign's main thread.
+# Setting the slots through their member descriptors builds the same object (equal, hashable and
+# still frozen to everyone else) in under half the time.
+_NEW = object.__new__
+_SETTERS = tuple(getattr(TrialRecord, f.name).__set__ for f in fields(TrialRecord))
+
+
+def make_trial_record(values: tuple[Any, ...]) -> TrialRecord:
+    """``TrialRecord(*values)``, faster: ``values`` in field order, exactly one per field."""
+    record: TrialRecord = _NEW(TrialRecord)
+    for set_field, value in zip(_SETTERS, values, strict=True):
+        set_field(record, value)
+    return record
 
 
 def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmResult) -> TrialRecord:
@@ -48,35 +66,37 @@ def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmResult) -> T
         )
     elif status == "ok":
         status = "not_sent"
-    return TrialRecord(
-        plan_hash=plan_hash,
-        trial_id=request.trial_id,
-        seq=request.seq,
-        case_id=case.id,
-        family=case.family,
-        arm=request.arm,
-        replay=request.replay,
-        scheduled_s=request.scheduled_s,
-        sent_s=result.sent_s,
-        end_s=result.end_s,
-        lateness_ms=result.lateness_ms,
-        routing_status=None if routing is None else routing.status,
-        routing_latency_ms=None if routing is None else routing.latency_ms,
-        routing_first_token_ms=None if routing is None else routing.first_token_ms,
-        routing_attempts=None if routing is None else routing.attempts,
-        predicted_label=None if routing is None else routing.predicted_label,
-        gold_labels="|".join(case.gold_labels),
-        correct=correct,
-        routed_model=None if downstream is None else downstream.model,
-        downstream_status=None if downstream is None else downstream.status,
-        downstream_latency_ms=None if downstream is None else downstream.latency_ms,
-        downstream_correct=(
-            None if downstream is None or downstream.status != "ok" else downstream.correct
-        ),
-        e2e_latency_ms=e2e,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        cost_usd=cost,
-        status=status,
-        error=error,
+    return make_trial_record(
+        (
+            plan_hash,  # plan_hash
+            request.trial_id,  # trial_id
+            request.seq,  # seq
+            case.id,  # case_id
+            case.family,  # family
+            request.arm,  # arm
+            request.replay,  # replay
+            request.scheduled_s,  # scheduled_s
+            result.sent_s,  # sent_s
+            result.end_s,  # end_s
+            result.lateness_ms,  # lateness_ms
+            None if routing is None else routing.status,  # routing_status
+            None if routing is None else routing.latency_ms,  # routing_latency_ms
+            None if routing is None else routing.first_token_ms,  # routing_first_token_ms
+            None if routing is None else routing.attempts,  # routing_attempts
+            None if routing is None else routing.predicted_label,  # predicted_label
+            "|".join(case.gold_labels),  # gold_labels
+            correct,  # correct
+            None if downstream is None else downstream.model,  # routed_model
+            None if downstream is None else downstream.status,  # downstream_status
+            None if downstream is None else downstream.latency_ms,  # downstream_latency_ms
+            None
+            if downstream is None or downstream.status != "ok"
+            else downstream.correct,  # downstream_correct
+            e2e,  # e2e_latency_ms
+            tokens_in,  # tokens_in
+            tokens_out,  # tokens_out
+            cost,  # cost_usd
+            status,  # status
+            error,  # error
+        )
     )

@@ -177,3 +177,20 @@ def test_utilisation_uses_the_mean_service_time() -> None:
     case = cases(1)[0]
     mean_s = np.mean([b.answer(case, 0)[2] for _ in range(200_000)]) / 1000.0
     assert utilisation(2.0, 988.0, 2295.0, 4) == pytest.approx(2.0 * mean_s / 4, rel=0.01)
+
+
+def test_fast_trial_record_is_the_frozen_dataclass_it_replaces() -> None:
+    """make_trial_record builds a record equal to TrialRecord(*values), with its hash, and still frozen."""
+    import dataclasses
+
+    from arms._records import make_trial_record
+    from prereg.records import TrialRecord
+
+    values = tuple(f"v{i}" for i in range(len(dataclasses.fields(TrialRecord))))
+    record = make_trial_record(values)
+    assert record == TrialRecord(*values) and hash(record) == hash(TrialRecord(*values))
+    assert dataclasses.astuple(record) == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.seq = 1  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        make_trial_record(values[:-1])
