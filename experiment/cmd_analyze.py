@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from experiment.cmd_run import store_option
+
 if TYPE_CHECKING:
     from analysis import Results
 
@@ -42,12 +44,7 @@ def summary_lines(results: Results) -> list[str]:
 
 @click.command("analyze")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--store",
-    "store",
-    metavar="URL",
-    help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
-)
+@store_option
 @click.option(
     "--trials",
     "trials_file",

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from experiment.cmd_run import store_option
+
 if TYPE_CHECKING:
     from experiment.locked_analysis import LockedAnalysis
     from prereg.frozen import FrozenPlan
@@ -73,12 +75,7 @@ def write_report(plan: Path, store: str, out: Path, *, deviation: str | None = N
 
 @click.command("report")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--store",
-    "store",
-    metavar="URL",
-    help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
-)
+@store_option
 @click.option(
     "--out",
     "out",

@@ -16,7 +16,7 @@ import click
 if TYPE_CHECKING:
     from prereg.frozen import FrozenPlan
 
-__all__ = ["COMMANDS", "default_store", "run_live_campaign", "run_simulated_campaign"]
+__all__ = ["COMMANDS", "default_store", "run_live_campaign", "run_simulated_campaign", "store_option"]
 
 
 def default_store(plan: Path) -> str:
@@ -24,10 +24,16 @@ def default_store(plan: Path) -> str:
     return str(plan.with_suffix(".duckdb"))
 
 
+#: The ``--store`` option of every command that reads or writes a plan's store.
+store_option = click.option(
+    "--store", "store", metavar="URL",
+    help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
+)
+
+
 @click.command("run")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--store", "store", metavar="URL",
-              help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).")
+@store_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Trials per store transaction (default 50,000, or $ROUTETRIAL_BATCH_SIZE).")
 def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
