@@ -94,7 +94,8 @@ def analyze_command(
     if json_out is not None:
         written = write_text_atomically(json_out, text)
         click.echo(f"wrote {written} (results schema v{locked.results.schema_version})")
-    click.echo(f"next: routetrial report {plan}" + (f" --store {store}" if store else ""))
+    if trials_file is None:  # the report reads a store; a trial file has none
+        click.echo(f"next: routetrial report {plan}" + (f" --store {store}" if store else ""))
 
 
 COMMANDS: list[click.Command] = [analyze_command]
