@@ -185,7 +185,6 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
     if scope == "gates":
         return _analyze_gates(plan, table, meta)
     spec = plan.analysis
-    level = 1.0 - spec.alpha
     codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
 
     results: list[ArmResult] = []

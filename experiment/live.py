@@ -53,7 +53,7 @@ import click
 import numpy as np
 
 from arms import ArmRequest, to_trial_record
-from arms._live_arms import LiveArmResult, LiveControlArm, LiveRouterArm, build_live_arms
+from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool
 from experiment._live_journal import Journal, interrupted_record, journal_path, read_in_flight
 from experiment._store_writer import BatchWriter

@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from experiment._store_schema import (
-    ALLOCATION_COLUMNS,
     ARROW_TRIAL_SCHEMA,
     TRIAL_COLUMN_NAMES,
     ScheduleLike,
