@@ -356,13 +356,17 @@ def build_app(server: SimulatedServer) -> Starlette:
     ])
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (``port=0``: a free one), ready for uvicorn."""
+def bind_socket(host: str, port: int, backlog: int = 4096) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port=0``: a free one), ready for uvicorn."""
     # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP, and
     # without it Nagle + delayed ACK add ~40 ms to every keep-alive reply.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening at once means a client that connects after the "serving" line (or right after
+    # ServerThread.start) waits in the kernel backlog instead of being refused while uvicorn
+    # is still importing and building its server.
+    sock.listen(backlog)
     return sock
 
 

@@ -55,3 +55,21 @@ def test_serve_injects_rate_limits_with_retry_after(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert (reply.status_code, reply.headers["retry-after"]) == (429, "2")
+
+
+def test_bound_socket_accepts_before_the_server_runs() -> None:
+    """A client that connects as soon as the port is announced is queued, not refused.
+
+    ``serve`` prints its URL before uvicorn has started; CI once saw ``Connection refused``
+    there because the socket was bound but not yet listening.
+    """
+    import socket
+
+    from experiment.serve import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=2.0):
+            pass
+    finally:
+        sock.close()
