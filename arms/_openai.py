@@ -2,11 +2,12 @@
 
 This module is the only place in ``arms`` that speaks HTTP. :class:`OpenAIChat` sends one chat
 request to one model (vLLM, SGLang, Ollama, llama.cpp's server, DeepSeek...) and returns a
-:class:`ChatResult` whatever happens: httpx exceptions are translated once, here, into a trial
+:class:`ChatResult` whatever happens: aiohttp exceptions are translated once, here, into a trial
 status and never escape. The mapping::
 
-    asyncio / httpx timeout (per attempt, the plan's timeout_ms)   -> timeout
+    timeout (per attempt, the plan's timeout_ms)                   -> timeout
     connection refused, reset or closed mid-response               -> connection_error
+    a reply that is not HTTP/1.1                                   -> connection_error
     HTTP 429                                                       -> rate_limited (Retry-After kept)
     any other non-2xx status                                       -> http_error
     a body or SSE event that is not the expected JSON               -> unparseable
@@ -35,22 +36,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
-import importlib.util
 import json
 import os
 import re
-import socket
-import ssl
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 
-from arms._transport import LeanTransport
 from prereg.errors import ArmError
 from prereg.records import Status
 from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
@@ -70,8 +66,8 @@ TRIAL_HEADER = "x-routetrial-trial"
 
 _MAX_ERROR_CHARS = 200
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Small requests must not wait for Nagle's algorithm: latency is what we measure.
-_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+#: How long an idle kept-alive connection is kept (s); servers close theirs after 5-75 s.
+KEEPALIVE_S = 30.0
 
 
 class _Unparseable(Exception):
@@ -108,75 +104,69 @@ class _Attempt:
     retry_after_s: float | None = None
 
 
-def _fast_fail_sniffio() -> None:
-    """Make httpcore's per-request ``import sniffio`` fail at once when sniffio is absent.
-
-    httpcore (1.x) imports sniffio inside every request; without the package installed (anyio 4
-    no longer needs it) each failed import searches ``sys.path``, about 0.4 ms of CPU per request
-    on the event loop that also dispatches the schedule. A ``None`` entry in ``sys.modules`` is
-    Python's documented way to make an import fail fast; httpcore then assumes asyncio, which is
-    what runs here. Nothing changes when sniffio is installed.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context per process: loading the CA bundle takes tens of milliseconds."""
-    return httpx.create_ssl_context()
-
-
 class ClientPool:
-    """One shared ``httpx.AsyncClient`` per base URL, its connection pool sized for the load.
+    """One shared ``aiohttp.ClientSession`` per base URL, its connection pool sized for the load.
+
+    Why aiohttp: the harness's own time per call is part of every latency it reports, and its
+    C HTTP parser and O(1) connection reuse cost about 0.3 ms per call on this machine, against
+    about 1.3 ms for httpx + httpcore + h11 (``bench/bench_live.py``; docs/live.md, Performance).
 
     ``max_connections`` should cover the expected number of requests in flight (arrival rate x
     the longest timeout); beyond it requests wait for a connection, and since latency is measured
-    from the scheduled send time that wait is counted, not hidden.
+    from the scheduled send time that wait is counted, not hidden. Sessions are made inside the
+    event loop that uses them (:meth:`warm_up`, or the first request); constructing the pool and
+    the chats that use it needs no loop, so a plan's arms can be checked before a run starts.
     """
 
     def __init__(self, max_connections: int = 256) -> None:
-        _fast_fail_sniffio()
-        self._limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self.max_connections = max_connections
+        self._bases: list[str] = []
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
 
-    def client(self, base_url: str) -> httpx.AsyncClient:
-        """The shared client for ``base_url`` (created on first use)."""
+    def register(self, base_url: str) -> str:
+        """Note ``base_url`` (its session is made in the loop); returns its key."""
         key = base_url.rstrip("/")
-        found = self._clients.get(key)
-        if found is None:
+        if key not in self._bases:
+            self._bases.append(key)
+        return key
+
+    def client(self, base_url: str) -> aiohttp.ClientSession:
+        """The shared session for ``base_url``, made on first use (in the running loop)."""
+        key = self.register(base_url)
+        found = self._sessions.get(key)
+        if found is None or found.closed:
             # Timeouts are enforced per attempt with asyncio.timeout, so one deadline covers
-            # connect, pool wait, headers and the whole stream.
-            # httpcore's own pool costs O(connections) per request: see arms/_transport.py.
-            transport = LeanTransport(ssl_context=_ssl_context(), limits=self._limits,
-                                      socket_options=_NODELAY)
-            found = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(None))
-            self._clients[key] = found
+            # connect, pool wait, headers and the whole stream. aiohttp sets TCP_NODELAY on
+            # every connection: small requests must not wait for Nagle's algorithm.
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0,
+                                             keepalive_timeout=KEEPALIVE_S)
+            found = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None),
+                                          raise_for_status=False)
+            self._sessions[key] = found
         return found
 
     async def warm_up(self, timeout_s: float = 2.0) -> None:
-        """One ``GET {base_url}/models`` per client, errors ignored, before the campaign's clock starts.
+        """One ``GET {base_url}/models`` per base URL, errors ignored, before the campaign's clock starts.
 
-        The first request through a new client pays one-off costs (lazy imports in the HTTP
+        The first request through a new session pays one-off costs (lazy imports in the HTTP
         stack, the TCP / TLS handshake) that would otherwise land on the first scheduled
         requests and delay the dispatcher; every OpenAI-compatible server answers ``/models``.
         """
-        async def one(base: str, client: httpx.AsyncClient) -> None:
+        async def one(base: str) -> None:
             try:
                 async with asyncio.timeout(timeout_s):
-                    await client.get(f"{base}/models")
-            except (TimeoutError, httpx.HTTPError):
+                    async with self.client(base).get(f"{base}/models") as response:
+                        await response.read()
+            except (TimeoutError, aiohttp.ClientError):
                 pass
 
-        await asyncio.gather(*(one(base, c) for base, c in self._clients.items()))
+        await asyncio.gather(*(one(base) for base in self._bases))
 
     async def aclose(self) -> None:
-        """Close every client."""
-        clients, self._clients = list(self._clients.values()), {}
-        for c in clients:
-            await c.aclose()
+        """Close every session."""
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
 
 def chat_url(base_url: str) -> str:
@@ -267,9 +257,7 @@ class OpenAIChat:
         self.retry = retry
         self.labels = tuple(labels) if labels is not None else None
         self.url = chat_url(backend.base_url)
-        # Create the shared client now: building one (its TLS context) takes tens of
-        # milliseconds, which must not happen inside the first scheduled request.
-        pool.client(backend.base_url)
+        pool.register(backend.base_url)
         self._key: str | None = None
         if backend.api_key_env is not None:
             if not _ENV_NAME.fullmatch(backend.api_key_env):
@@ -323,7 +311,8 @@ class OpenAIChat:
         return body
 
     def _headers(self, tag: str | None) -> dict[str, str]:
-        headers = {"accept": "text/event-stream" if self.backend.stream else "application/json"}
+        headers = {"accept": "text/event-stream" if self.backend.stream else "application/json",
+                   "content-type": "application/json"}
         if self._key is not None:
             headers["authorization"] = f"Bearer {self._key}"
         if tag is not None:
@@ -344,7 +333,7 @@ class OpenAIChat:
         tag: str | None = None,
     ) -> ChatResult:
         """Send the request, retrying as the plan says; never raises for a failed call."""
-        body = self.request_body(messages)
+        body = json.dumps(self.request_body(messages)).encode()
         headers = self._headers(tag)
         started = clock()
         attempt = _Attempt(status="not_sent")
@@ -375,21 +364,21 @@ class OpenAIChat:
         )
 
     async def _attempt(
-        self, body: dict[str, Any], headers: dict[str, str], clock: Callable[[], float]
+        self, body: bytes, headers: dict[str, str], clock: Callable[[], float]
     ) -> _Attempt:
         out = _Attempt(status="ok")
-        client = self._pool.client(self.backend.base_url)
+        session = self._pool.client(self.backend.base_url)
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with client.stream("POST", self.url, json=body, headers=headers) as response:
+                async with session.post(self.url, data=body, headers=headers) as response:
                     out.first_byte_s = clock()
-                    out.http_status = response.status_code
-                    if response.status_code >= 300:
-                        raw = await response.aread()
-                        out.status = "rate_limited" if response.status_code == 429 else "http_error"
+                    out.http_status = response.status
+                    if response.status >= 300:
+                        raw = await response.read()
+                        out.status = "rate_limited" if response.status == 429 else "http_error"
                         out.retry_after_s = parse_retry_after(response.headers.get("retry-after"))
                         detail = raw.decode("utf-8", "replace").strip()
-                        out.error = f"HTTP {response.status_code}: {detail}"
+                        out.error = f"HTTP {response.status}: {detail}"
                         return out
                     ctype = response.headers.get("content-type", "")
                     if ctype.startswith("text/event-stream"):
@@ -399,7 +388,7 @@ class OpenAIChat:
         except _Unparseable as exc:
             out.status, out.error = "unparseable", str(exc)
             return out
-        except (TimeoutError, httpx.HTTPError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             out.status, out.error = _translate(exc, self.timeout_s)
             return out
         if out.status == "ok" and not (out.text or "").strip():
@@ -407,8 +396,8 @@ class OpenAIChat:
         return out
 
     @staticmethod
-    async def _read_json(response: httpx.Response, out: _Attempt, clock: Callable[[], float]) -> None:
-        obj = _loads(await response.aread(), "response body")
+    async def _read_json(response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]) -> None:
+        obj = _loads(await response.read(), "response body")
         out.first_token_s = clock()
         if "error" in obj:
             out.status, out.error = "http_error", f"error object in body: {obj['error']}"
@@ -420,13 +409,16 @@ class OpenAIChat:
             out.tokens_in, out.tokens_out = usage
 
     @staticmethod
-    async def _read_stream(response: httpx.Response, out: _Attempt, clock: Callable[[], float]) -> None:
+    async def _read_stream(response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]) -> None:
         parts: list[str] = []
         finished = False
-        async for line in response.aiter_lines():
-            # Read to the end even after [DONE]: leaving a body unread makes httpx close the
+        async for raw in response.content:
+            # Read to the end even after [DONE]: leaving a body unread makes aiohttp close the
             # connection, and a new connection per request costs milliseconds.
-            if finished or not line or line.startswith(":"):
+            if finished:
+                continue
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            if not line or line.startswith(":"):
                 continue
             if not line.startswith("data:"):
                 if line.startswith(("event:", "id:", "retry:")):
@@ -453,12 +445,13 @@ class OpenAIChat:
 
 
 def _translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
-    """The trial status and error text of an exception raised by httpx or asyncio.timeout."""
-    if isinstance(exc, TimeoutError | httpx.TimeoutException):
+    """The trial status and error text of an exception raised by aiohttp or asyncio.timeout."""
+    if isinstance(exc, TimeoutError):
         return "timeout", f"no complete reply within {timeout_s * 1000:.0f} ms"
-    if isinstance(exc, httpx.DecodingError):
+    if isinstance(exc, aiohttp.ClientPayloadError) and isinstance(exc.__cause__, ContentEncodingError):
         return "unparseable", f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, httpx.TransportError):
-        # ConnectError (refused), ReadError / RemoteProtocolError (reset or closed mid-reply).
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
+        # Refused, reset, closed mid-reply, a body shorter than its length, or a reply that is
+        # not HTTP at all: the server did not deliver a response.
         return "connection_error", f"{type(exc).__name__}: {exc}"
     return "http_error", f"{type(exc).__name__}: {exc}"

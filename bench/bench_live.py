@@ -17,15 +17,16 @@ load; run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import yaml
 
@@ -87,10 +88,11 @@ def campaign(url: str, workdir: Path, rate: float, seconds: float) -> dict[str, 
     backend = {"kind": "openai", "base_url": url, "structured": "choice", "stream": True}
     plan = Plan.model_validate(plan_doc(backend, backend, rate, replays, {"timeout_ms": 10_000.0}))
     base = url.removesuffix("/v1")
-    httpx.delete(f"{base}/_log")
+    urllib.request.urlopen(urllib.request.Request(f"{base}/_log", method="DELETE")).read()
     store = f"duckdb:///{workdir / f'live-{rate:g}.duckdb'}"
     summary = run_live_plan(plan, load_corpus(STARTER), HASH, workdir, store)
-    log = httpx.get(f"{base}/_log", timeout=60).json()
+    with urllib.request.urlopen(f"{base}/_log", timeout=60) as reply:
+        log = json.load(reply)
     served = {(e["trial"], e["kind"]): e["handler_ms"] for e in log if e["handler_ms"] is not None}
     with TrialStore.open(store, HASH, create=False) as s:
         cols = {k: v.tolist() for k, v in s.read_columns().items()}

@@ -71,7 +71,7 @@ def serve_command(plan: Path, host: str, port: int, error_rate: float, rate_limi
     click.echo(f"serving {', '.join(served)} on http://{host}:{sock.getsockname()[1]}/v1 "
                "(Ctrl-C stops)", err=True)
     config = uvicorn.Config(build_app(server), log_level="warning", access_log=False, lifespan="off",
-                            backlog=4096)
+                            http="httptools", backlog=4096)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -381,8 +381,9 @@ class ServerThread:
         self._sock = bind_socket(host, port)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
+        # httptools: the C parser halves the server's own cost per request against h11.
         config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                timeout_keep_alive=30, backlog=4096)
+                                http="httptools", timeout_keep_alive=30, backlog=4096)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         daemon=True, name="routetrial-serve")
