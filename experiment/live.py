@@ -71,6 +71,12 @@ START_LEAD_S = 0.05
 #: How often finished trials are committed.
 FLUSH_EVERY_S = 0.5
 _MAX_SLEEP_S = 0.25
+#: The timer wakes the dispatcher this long before a send is due (see the final approach in
+#: ``dispatch``): the resolution of the event loop's selector.
+_APPROACH_S = 0.001
+#: The GIL switch interval during dispatch. At Python's default (5 ms) a store batch being built
+#: on the writer thread can hold the dispatcher off for up to 5 ms; at 0.2 ms it cannot.
+_SWITCH_INTERVAL_S = 0.0002
 
 
 @dataclass(frozen=True)
@@ -302,17 +308,25 @@ class _LiveRun:
         stopper = asyncio.create_task(stop.wait())
         # Collections of long-lived objects would pause the loop for milliseconds mid-schedule.
         gc.freeze()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(_SWITCH_INTERVAL_S)
         try:
             for seq in self.pending:
                 plan_s = float(sched[seq])
                 due = plan_s * scale
                 # Sleep until an absolute deadline; in slices, so a signal is seen within 0.25 s.
-                delay = origin + due - loop.time()
+                deadline = origin + due
+                delay = deadline - loop.time() - _APPROACH_S
                 while delay > 0.0 and not stop.is_set():
                     await asyncio.sleep(min(delay, _MAX_SLEEP_S))
-                    delay = origin + due - loop.time()
+                    delay = deadline - loop.time() - _APPROACH_S
                 if stop.is_set():
                     break
+                # The final approach: the selector sleeps in whole milliseconds rounded up, so a
+                # timer set for the deadline fires up to 1 ms late. Yielding to the loop instead
+                # keeps its I/O served and sends within one loop iteration of the deadline.
+                while loop.time() < deadline:
+                    await asyncio.sleep(0)
                 sent = clock()
                 self.journal.sent(seq, plan_s + (sent - due))
                 self.sent += 1
@@ -324,6 +338,7 @@ class _LiveRun:
                 waiting: list[asyncio.Future[Any]] = [drain, stopper]
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            sys.setswitchinterval(switch)
             gc.unfreeze()
             for task in list(tasks.values()):
                 task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ def test_small_campaign_stores_every_trial(served: tuple[SimulatedServer, str], 
     server, url = served
     server.faults = FaultSpec()
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
+    switch = sys.getswitchinterval()
     summary = run_live_plan(live_plan(url, cases=12, rate=50.0), CASES, HASH, tmp_path, store)
+    assert sys.getswitchinterval() == switch  # the dispatcher's GIL setting is undone
     cols = stored(store)
     assert sorted(cols["seq"]) == list(range(24))
     assert len(set(cols["trial_id"])) == 24
