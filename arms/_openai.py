@@ -66,8 +66,10 @@ TRIAL_HEADER = "x-routetrial-trial"
 
 _MAX_ERROR_CHARS = 200
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: How long an idle kept-alive connection is kept (s); servers close theirs after 5-75 s.
-KEEPALIVE_S = 30.0
+#: How long an idle kept-alive connection is kept (s). Below uvicorn's 5 s (vLLM, SGLang and
+#: ``routetrial serve`` run on it): a POST sent on a connection the server is closing at that
+#: moment fails, and that failure would be the harness's, not the server's.
+KEEPALIVE_S = 4.0
 
 
 class _Unparseable(Exception):
@@ -145,12 +147,15 @@ class ClientPool:
             self._sessions[key] = found
         return found
 
-    async def warm_up(self, timeout_s: float = 2.0) -> None:
-        """One ``GET {base_url}/models`` per base URL, errors ignored, before the campaign's clock starts.
+    async def warm_up(self, timeout_s: float = 2.0, connections: int = 1) -> None:
+        """``connections`` concurrent ``GET {base_url}/models`` per base URL, errors ignored.
 
-        The first request through a new session pays one-off costs (lazy imports in the HTTP
-        stack, the TCP / TLS handshake) that would otherwise land on the first scheduled
-        requests and delay the dispatcher; every OpenAI-compatible server answers ``/models``.
+        Run before the campaign's clock starts. The first request through a new session pays
+        one-off costs (lazy imports in the HTTP stack, the TCP / TLS handshake) that would
+        otherwise land on the first scheduled requests and delay the dispatcher; concurrent
+        requests leave that many connections open and kept alive, so the first burst of the
+        schedule does not pay a handshake per request either. Every OpenAI-compatible server
+        answers ``/models``.
         """
         async def one(base: str) -> None:
             try:
@@ -160,7 +165,8 @@ class ClientPool:
             except (TimeoutError, aiohttp.ClientError):
                 pass
 
-        await asyncio.gather(*(one(base) for base in self._bases))
+        n = max(1, min(connections, self.max_connections))
+        await asyncio.gather(*(one(base) for base in self._bases for _ in range(n)))
 
     async def aclose(self) -> None:
         """Close every session."""
@@ -410,14 +416,35 @@ class OpenAIChat:
 
     @staticmethod
     async def _read_stream(response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]) -> None:
-        parts: list[str] = []
-        finished = False
-        async for raw in response.content:
+        # Whatever arrived is split into lines here: one await per network read instead of one
+        # per SSE line (a reply that arrives in one piece is parsed without yielding).
+        state = _Stream()
+        tail = b""
+        async for data in response.content.iter_any():
+            lines = (tail + data).split(b"\n")
+            tail = lines.pop()
             # Read to the end even after [DONE]: leaving a body unread makes aiohttp close the
             # connection, and a new connection per request costs milliseconds.
-            if finished:
-                continue
-            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+            if not state.finished and not state.feed(lines, out, clock):
+                return
+        if tail and not state.finished:
+            state.feed([tail], out, clock)
+        out.text = "".join(state.parts)
+
+
+class _Stream:
+    """The SSE lines of one streamed reply, folded into an :class:`_Attempt` as they arrive."""
+
+    __slots__ = ("finished", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.finished = False
+
+    def feed(self, lines: list[bytes], out: _Attempt, clock: Callable[[], float]) -> bool:
+        """Take complete lines; False once the stream carried an error event (stop reading)."""
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
             if not line or line.startswith(":"):
                 continue
             if not line.startswith("data:"):
@@ -426,22 +453,22 @@ class OpenAIChat:
                 raise _Unparseable(f"malformed SSE line: {line[:60]!r}")
             data = line[5:].strip()
             if data == "[DONE]":
-                finished = True
-                continue
+                self.finished = True
+                return True
             chunk = _loads(data, "SSE event")
             if "error" in chunk:
                 out.status, out.error = "http_error", f"error event in stream: {chunk['error']}"
-                return
+                return False
             for choice in _choices(chunk):
                 piece = _content(choice, "delta")
                 if piece:
                     if out.first_token_s is None:
                         out.first_token_s = clock()
-                    parts.append(piece)
+                    self.parts.append(piece)
             usage = _usage(chunk)
             if usage is not None:
                 out.tokens_in, out.tokens_out = usage
-        out.text = "".join(parts)
+        return True
 
 
 def _translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:

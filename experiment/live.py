@@ -77,6 +77,9 @@ _APPROACH_S = 0.001
 #: The GIL switch interval during dispatch. At Python's default (5 ms) a store batch being built
 #: on the writer thread can hold the dispatcher off for up to 5 ms; at 0.2 ms it cannot.
 _SWITCH_INTERVAL_S = 0.0002
+#: Connections opened per server before the clock starts: more than a few hundred requests/s
+#: keep in flight against a fast server, so a run's start does not open them mid-schedule.
+_WARM_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -257,7 +260,7 @@ class _LiveRun:
         handled = _install_signals(loop, stop)
         pool = ClientPool(pool_size(self.plan))
         arms = build_live_arms(self.plan, self.cases, pool)
-        await pool.warm_up()
+        await pool.warm_up(connections=_WARM_CONNECTIONS)
         writer = BatchWriter(self.store, self.on_commit)
         buffer: list[TrialRecord] = []
         scale = self.time_scale
