@@ -477,8 +477,14 @@ def _translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
         return "timeout", f"no complete reply within {timeout_s * 1000:.0f} ms"
     if isinstance(exc, aiohttp.ClientPayloadError) and isinstance(exc.__cause__, ContentEncodingError):
         return "unparseable", f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError):
-        # Refused, reset, closed mid-reply, a body shorter than its length, or a reply that is
-        # not HTTP at all: the server did not deliver a response.
+    # Refused, reset, closed mid-reply, a body shorter than its length, or a reply that is not
+    # HTTP at all: the server did not deliver a response. aiohttp's own texts for the last two
+    # mislead (a repr of the half-read response; a "400" the server never sent), hence ours.
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection_error", ("ServerDisconnectedError: the server closed the connection "
+                                    "before its reply was complete")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "connection_error", f"the reply is not valid HTTP: {exc.message}"
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
         return "connection_error", f"{type(exc).__name__}: {exc}"
     return "http_error", f"{type(exc).__name__}: {exc}"

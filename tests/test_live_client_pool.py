@@ -363,6 +363,12 @@ def test_server_that_does_not_deliver_a_reply_gives_connection_error(tag: str) -
             result = await guarded(call(client, tag), tag)
             assert (result.status, result.text, result.http_status) == ("connection_error", None, None)
             assert result.error
+            # The text says what happened, not aiohttp's repr of a half-read response or a
+            # status code the server never sent.
+            if tag == "mid-headers":
+                assert "closed the connection before its reply was complete" in result.error
+            if tag == "garbage":
+                assert result.error.startswith("the reply is not valid HTTP") and "400" not in result.error
             assert (await guarded(call(client), "after the hang-up")).status == "ok"
             assert srv.opened == 2
 
