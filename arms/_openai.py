@@ -134,9 +134,10 @@ class ClientPool:
 
     def client(self, base_url: str) -> aiohttp.ClientSession:
         """The shared session for ``base_url``, made on first use (in the running loop)."""
-        key = self.register(base_url)
+        key = base_url.rstrip("/")
         found = self._sessions.get(key)
         if found is None or found.closed:
+            self.register(key)
             # Timeouts are enforced per attempt with asyncio.timeout, so one deadline covers
             # connect, pool wait, headers and the whole stream. aiohttp sets TCP_NODELAY on
             # every connection: small requests must not wait for Nagle's algorithm.
@@ -427,8 +428,8 @@ class OpenAIChat:
             # connection, and a new connection per request costs milliseconds.
             if not state.finished and not state.feed(lines, out, clock):
                 return
-        if tail and not state.finished:
-            state.feed([tail], out, clock)
+        if tail and not state.finished and not state.feed([tail], out, clock):
+            return
         out.text = "".join(state.parts)
 
 

@@ -48,7 +48,7 @@ def serve_command(plan: Path, host: str, port: int, error_rate: float, rate_limi
     """
     import uvicorn
 
-    from experiment.serve import FaultSpec, SimulatedServer, bind_socket, build_app
+    from experiment.serve import FaultSpec, SimulatedServer, bind_socket, build_app, uvicorn_config
     from prereg import canonical_hash, load_corpus, load_plan
     from prereg.errors import InputError
 
@@ -70,9 +70,7 @@ def serve_command(plan: Path, host: str, port: int, error_rate: float, rate_limi
     sock = bind_socket(host, port)
     click.echo(f"serving {', '.join(served)} on http://{host}:{sock.getsockname()[1]}/v1 "
                "(Ctrl-C stops)", err=True)
-    config = uvicorn.Config(build_app(server), log_level="warning", access_log=False, lifespan="off",
-                            http="httptools", backlog=4096)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(build_app(server))).run(sockets=[sock])
 
 
 COMMANDS: list[click.Command] = [serve_command]

@@ -31,15 +31,6 @@ def served() -> Iterator[tuple[SimulatedServer, str]]:
     thread.stop()
 
 
-@pytest.fixture()
-def srv(served: tuple[SimulatedServer, str]) -> Iterator[tuple[SimulatedServer, str]]:
-    server, url = served
-    server.faults = FaultSpec()
-    server.log.clear()
-    yield server, url
-    server.faults = FaultSpec()
-
-
 def run_arm(plan: Plan, arm: str = "router", case: Case | None = None, replay: int = 0) -> LiveArmResult:
     """Send one request through a live arm and return its result."""
     case = case or CASES[0]

@@ -51,15 +51,6 @@ def served() -> Iterator[tuple[SimulatedServer, str]]:
     thread.stop()
 
 
-@pytest.fixture()
-def srv(served: tuple[SimulatedServer, str]) -> Iterator[tuple[SimulatedServer, str]]:
-    server, url = served
-    server.faults = FaultSpec()
-    server.log.clear()
-    yield server, url
-    server.faults = FaultSpec()
-
-
 def columns(url: str) -> list[dict[str, Any]]:
     with TrialStore.open(url, HASH, create=False) as store:
         cols = {k: v.tolist() for k, v in store.read_columns().items()}
