@@ -22,13 +22,21 @@ from analysis._comparisons import (
     paired_difference,
     paired_quantile_difference,
 )
-from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
+from analysis._design_limits import (
+    fewest_correct_to_pass,
+    gate_requirement,
+    min_cases_for_quantile_bound,
+    min_n_for_quantile_upper_bound,
+)
+from analysis._effective_n import effective_n_bounds
+from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._icc import bootstrap_icc, icc_anova
 from analysis._json import results_from_json, results_to_json
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
+from analysis._plan_warnings import plan_warnings
 from analysis._proportions import CI_METHODS, CiMethod, Side, estimate_proportion, proportion_bounds
 from analysis._quantiles import (
     CURVE_POINTS,
@@ -52,6 +60,7 @@ from analysis._results import (
     DownstreamResult,
     FamilyAccuracy,
     FlowCounts,
+    GateRequirement,
     GateVerdict,
     Interval,
     LatencyCurve,
@@ -88,6 +97,7 @@ __all__ = [
     "DownstreamResult",
     "FamilyAccuracy",
     "FlowCounts",
+    "GateRequirement",
     "GateResults",
     "GateVerdict",
     "Interval",
@@ -115,21 +125,26 @@ __all__ = [
     "check_srm",
     "decide_gate",
     "decide_viability",
+    "effective_n_bounds",
     "empirical_curve",
     "estimate_accuracy",
     "estimate_clustered_mean",
+    "estimate_clustered_quantile",
     "estimate_proportion",
     "estimate_quantile",
     "factorize",
     "fewest_correct_to_pass",
+    "gate_requirement",
     "gee_proportion",
     "icc_anova",
     "mcnemar_exact",
+    "min_cases_for_quantile_bound",
     "min_n_for_quantile_upper_bound",
     "order_statistic_ranks",
     "paired_difference",
     "paired_quantile_difference",
     "pareto_frontier",
+    "plan_warnings",
     "proportion_bounds",
     "results_from_json",
     "results_to_json",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Mapping
 from typing import Literal, overload
@@ -19,11 +20,13 @@ from analysis._comparisons import (
     paired_difference,
     paired_quantile_difference,
 )
-from analysis._design_limits import fewest_correct_to_pass, min_n_for_quantile_upper_bound
+from analysis._design_limits import gate_requirement
+from analysis._plan_warnings import plan_warnings
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
+from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._quantiles import estimate_quantile
 from analysis._results import (
     SCHEMA_VERSION,
@@ -39,6 +42,7 @@ from analysis._results import (
     PlanInfo,
     Results,
     SrmResult,
+    Unit,
 )
 from analysis._table import TrialTable, factorize
 from prereg.errors import AnalysisError
@@ -85,14 +89,19 @@ def _check(plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes) -> tuple[
 
 
 def _gate_bounds(gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor) -> tuple[
-        float | None, Interval | None, Interval | None, str]:
+        float | None, Interval | None, Interval | None, Unit]:
+    """The estimate and the one-sided lower and upper bounds that decide ``gate``, and their unit."""
     spec = plan.analysis
     level = gate.rule.level if gate.rule.kind == "confidence_bound" else 1.0 - spec.alpha
     if gate.metric == "routing_accuracy":
-        lo = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "lower")
-        hi = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "upper")
+        lo = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "lower", spec.min_cases)
+        hi = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "upper", spec.min_cases)
         return lo.estimate, lo.interval, hi.interval, spec.unit
     q = _QUANTILE[gate.metric]
+    if spec.latency_interval == "clustered":
+        res = estimate_clustered_quantile(data.routing_latency, data.routing_latency_cases, q, level,
+                                          spec.ci_method, spec.min_cases)
+        return res.estimate, res.lower_bound, res.upper_bound, "case"
     res = estimate_quantile(data.routing_latency, q, level)
     if spec.latency_interval == "bootstrap" and q == 0.95 and data.routing_latency.size:
         boot = routing_p95_bootstrap(data, CaseResampler(rng_for_arm("gate_p95"), spec.bootstrap.resamples))
@@ -124,16 +133,31 @@ def _arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...]
                             table.e2e_latency_ms, table.cost_usd, table.downstream_correct)
 
 
-def _decide_gates(plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor]) -> tuple[
-        list[GateVerdict], list[ArmVerdict]]:
-    """Every router arm's gate verdicts (plan order of arms, then gates) and its viability."""
+def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
+    """Why a live run's latencies cannot decide a gate (dispatch lateness over the plan's bound)."""
+    if meta.live is None or "p99_ms" not in meta.live:
+        return None
+    p99, bound = meta.live["p99_ms"], plan.traffic.max_lateness_p99_ms
+    if p99 <= bound:
+        return None
+    return (f"invalid run: dispatch lateness p99 {p99:.3g} ms is above the plan's bound of {bound:g} ms "
+            "(traffic.max_lateness_p99_ms), so the latencies measure the harness as well as the router")
+
+
+def _decide_gates(plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor],
+                  invalid: str | None) -> tuple[list[GateVerdict], list[ArmVerdict]]:
+    """Every router arm's gate verdicts (plan order of arms, then gates) and its viability; latency
+    gates of an invalid live run are INCONCLUSIVE whatever their bounds say."""
     gates: list[GateVerdict] = []
     viability = []
     for a in (r.id for r in plan.router_arms):
         mine = []
         for g in plan.gates:
             est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
-            mine.append(decide_gate(a, g, unit, est, lo, hi))  # type: ignore[arg-type]
+            verdict = decide_gate(a, g, unit, est, lo, hi)
+            if invalid is not None and g.metric in _QUANTILE:
+                verdict = dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=invalid)
+            mine.append(verdict)
         gates.extend(mine)
         viability.append(decide_viability(a, mine))
     return gates, viability
@@ -198,7 +222,7 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
                                    alloc, rng_for(a)))
 
     routers = [a.id for a in plan.router_arms]
-    gates, viability = _decide_gates(plan, data, rng_for)
+    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
 
     comparisons = _accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
     controls = [a.id for a in plan.arms if a.kind == "control"]
@@ -261,31 +285,31 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
         a = arm_spec.id
         _, d = _arm_data(plan, table, codes, arms, arm_codes, a)
         data[a] = d
-        acc = estimate_accuracy(d.y, d.y_cases, spec.unit, level, spec.ci_method)
+        acc = estimate_accuracy(d.y, d.y_cases, spec.unit, level, spec.ci_method, min_cases=spec.min_cases)
         remap, n_present = present_cases(d, codes.k_cases)
         weights = None
         if n_present and spec.cluster_robust == "bootstrap":
             weights = CaseResampler(rng_for(a)("bootstrap"), spec.bootstrap.resamples)(n_present)
         method, est, interval = robust_accuracy(d.y, remap, spec.unit, level, spec.cluster_robust, weights)
         accuracy.append(ArmGateResult(a, acc, method, est, interval))
-    gates, viability = _decide_gates(plan, data, rng_for)
+    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
     return GateResults(tuple(accuracy), tuple(gates), tuple(viability))
 
 
 def _design(plan: Plan, results: list[ArmResult]) -> DesignResult:
+    """Every gate's requirement at the planned size, and the smallest arm actually analysed."""
     units = plan.sample_size.unique_cases
     if plan.analysis.unit == "request":
         units *= plan.traffic.replays_per_case
-    fewest: dict[str, int | None] = {}
-    need: dict[str, int] = {}
-    for g in plan.gates:
-        level = g.rule.level if g.rule.kind == "confidence_bound" else 0.5 + (1.0 - plan.analysis.alpha) / 2.0
-        if g.metric == "routing_accuracy" and g.op == ">=":
-            fewest[g.id] = fewest_correct_to_pass(units, g.threshold, level, plan.analysis.ci_method)
-        elif g.metric in _QUANTILE:
-            need[g.id] = min_n_for_quantile_upper_bound(_QUANTILE[g.metric], level)
-    lat = [r.routing_latency_p95.n for r in results if r.routing_latency_p95 is not None]
-    return DesignResult(units, fewest, need, min(lat) if lat else 0)
+    reqs = tuple(gate_requirement(g, plan.analysis, plan.sample_size.unique_cases, plan.traffic.replays_per_case)
+                 for g in plan.gates)
+    routers = [r for r in results if r.kind == "router"]
+    lat = [r.routing_latency_p95.n for r in routers if r.routing_latency_p95 is not None]
+    cases = [r.unique_cases for r in routers]
+    smallest = min(cases) if cases else 0
+    return DesignResult(units, reqs, smallest, min(lat) if lat else 0,
+                        plan_warnings(plan, min(smallest, plan.sample_size.unique_cases) if cases
+                                      else plan.sample_size.unique_cases))
 
 
 def _accuracy_comparisons(routers: list[str], data: dict[str, ArmData], plan: Plan, k: int,

@@ -10,8 +10,18 @@ from numpy.typing import NDArray
 
 from analysis._clustered import CaseResampler, estimate_accuracy, summarize_clustering
 from analysis._comparisons import estimate_clustered_mean, percentile_interval
+from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._quantiles import bootstrap_quantile, empirical_curve, estimate_quantile
-from analysis._results import ArmResult, ConfusionMatrix, FamilyAccuracy, FlowCounts, Interval, LatencyCurve, Unit
+from analysis._results import (
+    ArmResult,
+    ConfusionMatrix,
+    FamilyAccuracy,
+    FlowCounts,
+    Interval,
+    LatencyCurve,
+    QuantileResult,
+    Unit,
+)
 from prereg.schema import AnalysisSpec
 
 __all__ = ["ArmData", "Codes", "analyze_arm", "present_cases", "routing_p95_bootstrap", "select_arm"]
@@ -157,7 +167,15 @@ def analyze_arm(
     cost per 1,000 requests and downstream quality, each with its interval and unit."""
     level = 1.0 - spec.alpha
     unit: Unit = spec.unit
+    mc = spec.min_cases
     b = spec.bootstrap.resamples
+
+    def quantile(values: NDArray[np.float64], cases: NDArray[np.intp], q: float) -> QuantileResult:
+        # the plan's latency interval: clustered by case, or order statistics of independent values
+        if spec.latency_interval == "clustered":
+            return estimate_clustered_quantile(values, cases, q, level, spec.ci_method, mc)
+        return estimate_quantile(values, q, level)
+
     k_total = codes.k_cases
     flow = _flow(rows, codes, scheduled, allocated, data.excluded, int(data.y.size) if data.router else 0)
     unique_cases = int(np.count_nonzero(np.bincount(codes.case[rows], minlength=k_total)))
@@ -168,7 +186,7 @@ def analyze_arm(
     boot_p95: Interval | None = None
     curve: LatencyCurve | None = None
     if data.router:
-        accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method)
+        accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method, min_cases=mc)
         remap, n_present = present_cases(data, k_total)
         weights = None
         if n_present:
@@ -180,29 +198,31 @@ def analyze_arm(
         clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
         per_family = tuple(
             FamilyAccuracy(codes.families[f], estimate_accuracy(
-                data.y[data.y_family == f], data.y_cases[data.y_family == f], unit, level, spec.ci_method))
+                data.y[data.y_family == f], data.y_cases[data.y_family == f], unit, level, spec.ci_method,
+                min_cases=mc))
             for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families))))
         base = codes.status[rows] != _code(codes.statuses, "not_sent")
         confusion = _confusion(data, rows, codes, base)
-        med = estimate_quantile(data.routing_latency, 0.5, level)
-        p95 = estimate_quantile(data.routing_latency, 0.95, level)
+        med = quantile(data.routing_latency, data.routing_latency_cases, 0.5)
+        p95 = quantile(data.routing_latency, data.routing_latency_cases, 0.95)
         curve = empirical_curve(data.routing_latency)
         if spec.latency_interval == "bootstrap" and data.routing_latency.size:
             boot_p95 = percentile_interval(routing_p95_bootstrap(data, resampler), level,
                                            "case_bootstrap_percentile")
-    e2e_vals = data.e2e[~np.isnan(data.e2e)]
+    e2e_ok = ~np.isnan(data.e2e)
+    e2e_vals, e2e_cases = data.e2e[e2e_ok], data.cases[e2e_ok]
     return ArmResult(
         arm=data.arm, kind="router" if data.router else "control", flow=flow, unique_cases=unique_cases,
         accuracy=accuracy, clustering=clustering, per_family=per_family, confusion=confusion,
         routing_latency_median=med, routing_latency_p95=p95, routing_latency_bootstrap_p95=boot_p95,
         routing_latency_curve=curve,
-        e2e_latency_median=estimate_quantile(e2e_vals, 0.5, level),
-        e2e_latency_p95=estimate_quantile(e2e_vals, 0.95, level),
+        e2e_latency_median=quantile(e2e_vals, e2e_cases, 0.5),
+        e2e_latency_p95=quantile(e2e_vals, e2e_cases, 0.95),
         e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, resampler),
         cost_per_1k=estimate_clustered_mean(data.cost, data.cases, k_total, level, resampler, 1000.0),
         downstream_quality=estimate_accuracy(
             data.downstream[~np.isnan(data.downstream)], data.cases[~np.isnan(data.downstream)],
-            unit, level, spec.ci_method),
+            unit, level, spec.ci_method, min_cases=mc),
     )
 
 

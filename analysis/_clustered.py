@@ -13,8 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
+from analysis._clustered_quantile import too_few_cases
+from analysis._effective_n import effective_n_bounds, method_name
 from analysis._icc import bootstrap_icc, case_moments, icc_anova
-from analysis._proportions import estimate_proportion
+from analysis._proportions import Side, estimate_proportion
 from analysis._results import ClusteringResult, Interval, ProportionResult, Unit
 
 __all__ = [
@@ -42,7 +44,7 @@ def case_sums(y: NDArray[np.float64], cases: NDArray[np.intp]) -> tuple[NDArray[
 
 def estimate_accuracy(
     y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, method: str,
-    side: str = "two-sided",
+    side: Side = "two-sided", min_cases: int = 2,
 ) -> ProportionResult:
     """Accuracy on the plan's unit of analysis with the plan's interval method.
 
@@ -53,35 +55,60 @@ def estimate_accuracy(
     cases : ndarray of intp
         Case code of each request.
     unit : {"case", "request"}
-        ``case``: each case contributes its proportion correct over its replays,
-        ``x = n_cases * mean(p_i)``, ``n = n_cases``; ``request``: ``x = sum(y)``, ``n = len(y)``.
+        ``case``: each case contributes its proportion correct over its replays and the interval
+        is calibrated for replays that agree (:func:`analysis._effective_n.effective_n_bounds`);
+        ``request``: ``x = sum(y)``, ``n = len(y)``, every request an independent observation.
     level : float
         Confidence level.
     method : str
-        Interval method (see :func:`analysis.proportion_bounds`).
+        Binomial interval method (see :func:`analysis.proportion_bounds`), on the effective n for
+        unit ``case``.
     side : {"two-sided", "lower", "upper"}
         Which interval.
+    min_cases : int
+        Unit ``case``: fewest cases for an interval (the plan's ``analysis.min_cases``); below it
+        the interval has no ends and says so.
 
     Returns
     -------
     ProportionResult
+        Unit ``case``: ``successes = k * mean(p_i)`` over ``n = k`` cases, with the effective n and
+        the degrees of freedom the interval used.
 
     Notes
     -----
-    The case-level estimator :math:`\\bar p = k^{-1}\\sum_i \\bar y_i` treats the :math:`k` unique cases
-    as the independent units (the replays of a mostly deterministic router carry little new
-    information); plugging :math:`x = k\\bar p` into a binomial interval with :math:`n = k` is the
-    usual "effective sample size" approximation.
+    The case-level estimator :math:`\\bar p = k^{-1}\\sum_i \\bar y_i` weights every unique case
+    equally (the marginal accuracy when every case is equally likely in traffic). Its interval is
+    the binomial interval on the effective number of observations :math:`n^*_{df}`, between the
+    number of cases (replays that always agree) and the number of requests (replays independent),
+    as the between-case variance says. A binomial interval on :math:`n = k` instead covers far more
+    often than its level when replays carry information, and one on :math:`n = N` far less when
+    they agree.
 
     References
     ----------
-    .. [1] Brown, L. D., Cai, T. T., DasGupta, A. (2001). doi:10.1214/ss/1009213286
+    .. [1] Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24(2), 193-201.
+    .. [2] Brown, L. D., Cai, T. T., DasGupta, A. (2001). doi:10.1214/ss/1009213286
     """
     if unit == "request":
-        return estimate_proportion(float(y.sum()), float(y.size), int(y.size), level, method, unit, side)  # type: ignore[arg-type]
+        return estimate_proportion(float(y.sum()), float(y.size), int(y.size), level, method, unit, side)
     sums, counts = case_sums(y, cases)
-    x = float((sums / counts).sum()) if counts.size else 0.0
-    return estimate_proportion(x, float(counts.size), int(y.size), level, method, unit, side)  # type: ignore[arg-type]
+    k = int(counts.size)
+    name = method_name(method)
+    if k == 0:
+        return ProportionResult(unit, 0.0, 0.0, int(y.size), None,
+                                Interval(None, None, level, name, side, "no units to analyse"))
+    means = sums / counts
+    p = float(means.mean())
+    if k < min_cases:
+        return ProportionResult(unit, p * k, float(k), int(y.size), p,
+                                Interval(None, None, level, name, side, too_few_cases(k, min_cases)))
+    r = means - p
+    b = effective_n_bounds(np.array([p]), np.array([float((r * r).mean())]),
+                           np.array([float((r**4).mean())]), k, int(y.size), level, method, side)
+    lo, hi = float(b.lower[0]), float(b.upper[0])
+    return ProportionResult(unit, p * k, float(k), int(y.size), p, Interval(lo, hi, level, name, side),
+                            float(b.n_eff[0]), float(b.df[0]))
 
 
 def bootstrap_case_weights(rng: np.random.Generator, k: int, resamples: int) -> NDArray[np.float64]:

@@ -25,6 +25,7 @@ __all__ = [
     "DownstreamResult",
     "FamilyAccuracy",
     "FlowCounts",
+    "GateRequirement",
     "GateVerdict",
     "Interval",
     "LatencyCurve",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Version of the JSON results schema (docs/results-schema.md); bump on any change of meaning.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Unit = Literal["case", "request"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
@@ -63,7 +64,9 @@ class ProportionResult:
     """A proportion on a unit of analysis: ``successes / n`` with its interval.
 
     Unit ``case``: ``n`` is the number of cases and ``successes`` the sum of per-case proportions
-    (non-integer); unit ``request``: counts of requests.
+    (non-integer); the interval is computed on ``effective_n`` observations (between the cases and
+    the requests, from the between-case variance) with ``df`` degrees of freedom for the variance.
+    Unit ``request``: counts of requests; ``effective_n`` and ``df`` are None.
     """
 
     unit: Unit
@@ -72,6 +75,8 @@ class ProportionResult:
     n_requests: int
     estimate: float | None
     interval: Interval
+    effective_n: float | None = None
+    df: float | None = None
 
 
 @dataclass(frozen=True)
@@ -327,14 +332,40 @@ class BalanceResult:
 
 
 @dataclass(frozen=True)
+class GateRequirement:
+    """What one gate needs at a design's size, under its rule and the plan's analysis.
+
+    ``decidable``: a PASS is possible at all. ``fewest_correct``: accuracy gates, the fewest correct
+    units (cases, or requests for unit ``request``) that pass; for the clustered case unit it holds
+    when every replay of a case agrees, and fewer suffice when replays disagree (the effective n
+    then grows towards the requests). ``min_cases``: the fewest cases at which a PASS is possible
+    (latency gates) or an interval exists. ``needs``: that condition in words.
+    """
+
+    gate: str
+    metric: str
+    rule: str
+    unit: str
+    n: int
+    decidable: bool
+    fewest_correct: int | None
+    min_cases: int | None
+    needs: str
+
+
+
+@dataclass(frozen=True)
 class DesignResult:
-    """What this design could show: per accuracy gate the fewest correct to pass, and for latency
-    quantile gates the smallest n with a finite upper bound against the n actually analysed."""
+    """What this design could show: per gate its requirement at the planned size
+    (:func:`analysis.gate_requirement`, the answer ``check`` and design diagnosis give too), and
+    the fewest cases and routing latencies any router arm actually analysed; ``warnings``: the
+    plan's analysis choices whose error rates are not calibrated (:func:`analysis.plan_warnings`)."""
 
     accuracy_units: int
-    fewest_correct_to_pass: dict[str, int | None]
-    min_n_for_upper_bound: dict[str, int]
+    requirements: tuple[GateRequirement, ...]
+    smallest_cases: int
     smallest_latency_n: int
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)

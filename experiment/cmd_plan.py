@@ -14,7 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from prereg.check import CheckedPlan
-    from prereg.schema import GateSpec, Plan
+    from prereg.schema import Plan
 
 __all__ = ["COMMANDS", "design_summary"]
 
@@ -157,44 +157,21 @@ def _summary(checked: CheckedPlan) -> list[str]:
 
 
 def design_summary(plan: Plan, n_cases: int) -> list[str]:
-    """What the design can show for each gate: the fewest correct answers to pass an accuracy gate
-    and whether a latency quantile gate can be certified, at the plan's unit of analysis."""
+    """What the design can show for each gate (:func:`analysis.gate_requirement`, the answer the
+    results document and design diagnosis give too), per distinct arm size."""
+    import analysis
+
     unit = plan.analysis.unit
     lines = [f"  design (unit of analysis: {unit}; what n per arm can show):"]
     sizes: dict[int, list[str]] = {}
     for arm in plan.router_arms:
-        n = n_cases if unit == "case" else n_cases * plan.traffic.replays_per_case * plan.ratio_of(arm.id)
-        sizes.setdefault(n, []).append(arm.id)
+        sizes.setdefault(plan.traffic.replays_per_case * plan.ratio_of(arm.id), []).append(arm.id)
     for gate in plan.gates:
-        for n, arms in sizes.items():
+        for replays, arms in sizes.items():
             scope = "" if len(sizes) == 1 else f" [{', '.join(arms)}]"
-            lines.append(f"    gate {gate.id}{scope}: {_gate_line(plan, gate, n)}")
+            req = analysis.gate_requirement(gate, plan.analysis, n_cases, replays)
+            head = f"{gate.metric} {gate.op} {gate.threshold:g} ({req.rule}, unit {req.unit}, n = {req.n})"
+            verdict = "decidable" if req.decidable else "can NOT pass at this n: only FAIL or INCONCLUSIVE"
+            lines.append(f"    gate {gate.id}{scope}: {head}: {verdict}; {req.needs}")
+    lines.extend(f"  warning: {w}" for w in analysis.plan_warnings(plan, n_cases))
     return lines
-
-
-def _gate_line(plan: Plan, gate: GateSpec, n: int) -> str:
-    import analysis
-
-    rule = gate.rule
-    head = f"{gate.metric} {gate.op} {gate.threshold:g}"
-    if gate.metric == "routing_accuracy":
-        if rule.kind == "point_estimate":
-            k = next((k for k in range(n + 1) if k / n >= gate.threshold), None)
-            how = "by the point estimate"
-        else:
-            k = analysis.fewest_correct_to_pass(n, gate.threshold, rule.level, plan.analysis.ci_method)
-            how = f"by a one-sided {rule.level:.0%} {plan.analysis.ci_method} bound"
-        if k is None:
-            return f"{head} {how}: cannot PASS at n = {n} (even {n} of {n} correct falls short)"
-        return f"{head} {how}: PASS needs at least {k} of {n} correct ({k / n:.3f})"
-    q = 0.95 if gate.metric == "routing_latency_p95_ms" else 0.5
-    if rule.kind == "point_estimate":
-        return f"{head} by the point estimate: decidable at any n (n = {n})"
-    needed = analysis.min_n_for_quantile_upper_bound(q, rule.level)
-    how = f"by a one-sided {rule.level:.0%} distribution-free upper bound"
-    if n >= needed:
-        return f"{head} {how}: can be certified (n = {n}, at least {needed} needed)"
-    return (
-        f"{head} {how}: can NOT be certified at n = {n} (at least {needed} needed): "
-        f"the gate can only FAIL or be INCONCLUSIVE"
-    )

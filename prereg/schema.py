@@ -137,15 +137,31 @@ class PriceSpec(_Spec):
 class LatencySpec(_Spec):
     """A service-time distribution fitted to a median and a P95, served at finite concurrency.
 
-    Service time is lognormal with the given median and 95th percentile; ``concurrency`` requests
-    are served at once and the rest queue, so latency grows under load. ``network_rtt_ms`` is added
-    for hosted APIs.
+    Service time is lognormal with the given median and 95th percentile over all requests (the
+    marginal distribution); ``concurrency`` requests are served at once and the rest queue, so
+    latency grows under load. ``network_rtt_ms`` is added for hosted APIs.
+
+    ``case_icc`` is the share of the variance of the log service time that belongs to the case:
+    ``log service = mu + sigma * (sqrt(case_icc) * a_c + sqrt(1 - case_icc) * e)`` with ``a_c``
+    drawn once per case and ``e`` per request, both standard normal, so the median and P95 stay
+    the given ones whatever ``case_icc``. Why: in live mode replays of a case share their prompt,
+    hence their prefill, so their latencies are correlated, and a latency interval that treated
+    them as independent would be too narrow; the simulation must show that. 0 makes every request
+    independent; the default 0.5 is illustrative (measure it: the ICC of log latency by case in a
+    pilot run).
     """
 
     median_ms: float = Field(gt=0.0)
     p95_ms: float = Field(gt=0.0)
     concurrency: int = Field(default=4, ge=1)
     network_rtt_ms: float = Field(default=0.0, ge=0.0)
+    case_icc: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=0.99,
+        description="Share of the log service time's variance that belongs to the case (same prompt,"
+        " same prefill): replays of one case are correlated as in live mode",
+    )
 
     @model_validator(mode="after")
     def _p95_above_median(self) -> LatencySpec:
@@ -454,7 +470,17 @@ class AnalysisSpec(_Spec):
     unit: Literal["case", "request"] = "case"
     cluster_robust: Literal["bootstrap", "gee"] = "bootstrap"
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
-    latency_interval: Literal["order_statistic", "bootstrap"] = "order_statistic"
+    latency_interval: Literal["clustered", "order_statistic", "bootstrap"] = "clustered"
+    min_cases: int = Field(
+        default=10,
+        ge=2,
+        le=1_000_000,
+        description="Fewest unique cases for an interval; below it an interval is null with a note",
+    )
+    family: tuple[Literal["router_vs_router", "router_vs_control", "downstream_groups"], ...] = Field(
+        default=("router_vs_router", "router_vs_control", "downstream_groups"),
+        description="The planned comparisons adjusted together by `multiplicity`; others are exploratory",
+    )
     failures: FailureHandlingSpec = Field(default_factory=FailureHandlingSpec)
     stopping: StoppingSpec = Field(default_factory=StoppingSpec)
     exclusions: list[str] = Field(default_factory=list)

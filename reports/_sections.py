@@ -9,7 +9,7 @@ from typing import Any
 import analysis
 from analysis import Results
 from prereg.records import Case
-from prereg.schema import ConfidenceBoundRule, Plan
+from prereg.schema import Plan
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
 from reports._charts import pass_curve_chart
 from reports._power import PowerView, power_view
@@ -144,50 +144,20 @@ def build_design(
 ) -> DesignView:
     """Design limits as planned and as analysed, and the design diagnosis's figures if given."""
     d = results.design
-    method = plan.analysis.ci_method
-    planned_n = (
-        plan.sample_size.unique_cases if plan.analysis.unit == "case" else plan.sample_size.requests_total
-    )
     unit = "cases" if plan.analysis.unit == "case" else "requests"
     rows: list[tuple[str, str]] = [
-        ("Units of analysis for accuracy", f"{d.accuracy_units:,} {unit} analysed, {planned_n:,} planned")
+        ("Units of analysis for accuracy", f"{d.accuracy_units:,} {unit} planned per arm; the smallest "
+         f"router arm analysed {d.smallest_cases:,} cases and {d.smallest_latency_n:,} latencies")
     ]
-    for gate in plan.gates:
-        level = gate.rule.level if isinstance(gate.rule, ConfidenceBoundRule) else None
-        if gate.metric == "routing_accuracy":
-            planned = (
-                analysis.fewest_correct_to_pass(planned_n, gate.threshold, level, method)
-                if level is not None and gate.op == ">="
-                else None
-            )
-            got = d.fewest_correct_to_pass.get(gate.id)
-            rows.append(
-                (
-                    f"Gate {gate.id}: fewest correct to pass",
-                    _fewest(got, d.accuracy_units, level)
-                    + "; as planned: "
-                    + _fewest(planned, planned_n, level),
-                )
-            )
-        elif "p95" in gate.metric or "median" in gate.metric:
-            q = 0.95 if "p95" in gate.metric else 0.5
-            need = d.min_n_for_upper_bound.get(gate.id)
-            if need is None and level is not None:
-                need = analysis.min_n_for_quantile_upper_bound(q, level)
-            if need is None:
-                rows.append(
-                    (f"Gate {gate.id}: certifiable from above", "point-estimate rule: no bound needed")
-                )
-                continue
-            ok = d.smallest_latency_n >= need
-            rows.append(
-                (
-                    f"Gate {gate.id}: certifiable from above",
-                    f"{'yes' if ok else 'no'}: a distribution-free upper bound on the "
-                    f"{'P95' if q == 0.95 else 'median'} needs n ≥ {need:,}; the smallest arm has "
-                    f"{d.smallest_latency_n:,} latency observations",
-                )
-            )
+    for req in d.requirements:
+        # the planned requirement, and whether the smallest analysed arm meets it
+        analysed = analysis.gate_requirement(
+            plan.gates[[g.id for g in plan.gates].index(req.gate)], plan.analysis, d.smallest_cases,
+            plan.traffic.replays_per_case) if req.gate in {g.id for g in plan.gates} else req
+        status = "decidable" if req.decidable else "cannot pass at the planned size"
+        rows.append((f"Gate {req.gate} ({req.rule})",
+                     f"{status}: {req.needs}; as analysed: "
+                     f"{'decidable' if analysed.decidable else 'cannot pass'}"))
     view = power_view(power) if power else None
     return DesignView(tuple(rows), view, _curve_svg(plan, view, colours or {}))
 
@@ -201,11 +171,3 @@ def _curve_svg(plan: Plan, view: PowerView | None, colours: Mapping[str, str]) -
         return ""
     series = [(arm, colours.get(arm, "#444444"), shares) for arm, shares in view.curve]
     return pass_curve_chart(view.curve_x, series, threshold=gate.threshold, sims=view.curve_sims)
-
-
-def _fewest(x: int | None, n: int, level: float | None) -> str:
-    if level is None:
-        return "point-estimate rule"
-    if x is None or n <= 0:
-        return f"cannot pass at n = {n:,} (even {n:,}/{n:,} does not clear the bound)"
-    return f"{x:,} of {n:,} ({x / n:.1%})"

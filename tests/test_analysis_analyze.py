@@ -38,7 +38,7 @@ def test_same_trials_give_byte_identical_json() -> None:
     text = results_to_json(_run())
     assert results_to_json(_run()) == text
     assert results_to_json(results_from_json(text)) == text
-    assert '"schema_version": 2' in text
+    assert '"schema_version": 3' in text
 
 
 def test_study2_shape_counts_and_units() -> None:
@@ -49,8 +49,10 @@ def test_study2_shape_counts_and_units() -> None:
     assert qwen.unique_cases == 60
     assert qwen.accuracy is not None and (qwen.accuracy.unit, qwen.accuracy.n) == ("case", 60.0)
     assert qwen.clustering is not None and qwen.clustering.design_effect is not None
-    assert res.design.fewest_correct_to_pass == {"accuracy": 56}
-    assert res.design.min_n_for_upper_bound == {"p95": 59}
+    req = {r.gate: r for r in res.design.requirements}
+    assert (req["accuracy"].fewest_correct, req["accuracy"].unit, req["accuracy"].decidable) == (56, "case", True)
+    assert (req["p95"].min_cases, req["p95"].unit, req["p95"].decidable) == (53, "case", True)
+    assert res.design.warnings == ()
     assert _arm(res, "control").accuracy is None
     assert [c.correction for c in res.accuracy_comparisons] == ["holm"] * 3
     assert len(res.downstream) == 3 and res.downstream[0].groups[-1].group == "control"
@@ -122,13 +124,15 @@ def test_ties_in_latency_and_p95_gate() -> None:
     assert verdicts[("phi", "p95")].verdict == "FAIL"
 
 
-def test_p95_gate_inconclusive_below_59_requests() -> None:
-    """With 10 cases x 5 replays (50 requests) no finite upper bound exists: INCONCLUSIVE with the reason."""
+def test_p95_gate_inconclusive_below_53_cases() -> None:
+    """With 10 cases x 5 replays no clustered upper bound exists: INCONCLUSIVE with the reason."""
     res = _run(synthetic_columns(n_cases=10))
     gate = next(g for g in res.gates if (g.arm, g.gate) == ("qwen", "p95"))
     assert gate.verdict in ("INCONCLUSIVE", "FAIL")
     if gate.verdict == "INCONCLUSIVE":
-        assert "n >= 59" in gate.reason
+        assert "needs at least 53 cases" in gate.reason
+    req = next(r for r in res.design.requirements if r.gate == "p95")
+    assert req.decidable  # as planned (60 cases); the data had 10
 
 
 def test_gee_and_bootstrap_latency_options() -> None:

@@ -16,6 +16,8 @@ ESTIMATORS = (
     "bootstrap_icc", "fewest_correct_to_pass", "gee_proportion", "icc_anova", "mcnemar_exact",
     "min_n_for_quantile_upper_bound", "order_statistic_ranks", "paired_difference",
     "paired_quantile_difference", "pareto_frontier", "proportion_bounds", "summarize_clustering",
+    "effective_n_bounds", "estimate_clustered_quantile", "gate_requirement", "min_cases_for_quantile_bound",
+    "plan_warnings",
 )
 
 

@@ -34,10 +34,11 @@ def test_newcomer_path_init_check_freeze_verify(tmp_path: Path) -> None:
     plan = folder / "plan.yaml"
     check = _run("check", plan)
     assert check.returncode == 0, check.stderr
-    assert "PASS needs at least 56 of 60 correct" in check.stdout
+    assert "PASS needs at least 56 of 60 cases correct when every replay agrees" in check.stdout
     assert (
         "routing_latency_p95_ms <= 2000" in check.stdout
-        and "can be certified (n = 60, at least 59 needed)" in check.stdout
+        and "PASS needs at least 53 cases for a one-sided 0.95 upper bound of the 0.95 quantile (this design has 60)"
+        in check.stdout
     )
     freeze = _run("freeze", plan)
     assert freeze.returncode == 0 and (folder / "plan.yaml.lock.json").exists()
@@ -213,8 +214,9 @@ def test_check_reports_an_uncertifiable_p95(tmp_path: Path, capsys: pytest.Captu
     """With 6 unique cases the P95 gate cannot be certified and check says so."""
     code, out, _ = _main(capsys, "check", write_plan(tmp_path))
     assert code == 0
-    assert "can NOT be certified at n = 6 (at least 59 needed)" in out
-    assert "cannot PASS at n = 6" in out
+    assert "can NOT pass at this n" in out
+    assert "needs at least 10 cases for an interval (analysis.min_cases)" in out
+    assert "needs at least 53 cases for a one-sided 0.95 upper bound of the 0.95 quantile" in out
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
