@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p95_bootstrap, select_arm
-from analysis._balance import check_balance, check_srm
+from analysis._balance import SRM_THRESHOLD, check_balance, check_srm
 from analysis._clustered import CaseResampler, estimate_accuracy, robust_accuracy
 from analysis._design_limits import gate_requirement
 from analysis._plan_warnings import plan_warnings
@@ -229,6 +229,10 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
     if meta.allocated_per_arm_case is not None:
         srm.append(check_srm("allocated", {a: sum(meta.allocated_per_arm_case.get(a, {}).values())
                                            for a in plan.arm_ids}, ratio))
+    else:
+        srm.append(SrmResult("allocated", {}, {}, None, 0, None, SRM_THRESHOLD, False,
+                             "not checkable: the allocation written before the first request is not "
+                             f"in a {meta.source} trial file; only what was sent is checked"))
     srm.append(check_srm("sent", {r.arm: r.flow.sent for r in results}, ratio))
     sent = codes.status != (codes.statuses.index("not_sent") if "not_sent" in codes.statuses else -2)
     arm_pos = np.array([plan.arm_ids.index(a) for a in arms] + [0], dtype=np.intp)[arm_codes] if len(table) else arm_codes

@@ -183,7 +183,8 @@ def bootstrap_proportion(
     Returns
     -------
     Interval
-        Method ``case_bootstrap_percentile``.
+        Method ``case_bootstrap_percentile``; no ends, with a note, when every case has the same
+        proportion (every resample would repeat the estimate: zero width from finite data).
 
     Notes
     -----
@@ -200,6 +201,10 @@ def bootstrap_proportion(
     """
     if counts.size == 0:
         return Interval(None, None, level, "case_bootstrap_percentile", "two-sided", "no cases")
+    if np.ptp(sums / counts) == 0.0:
+        # every resample would give the same value: a zero-width interval the data cannot support
+        return Interval(None, None, level, "case_bootstrap_percentile", "two-sided",
+                        "every case has the same proportion, so a case bootstrap cannot vary: no interval")
     if unit == "case":
         stat = weights @ (sums / counts) / weights.sum(axis=1)
     else:

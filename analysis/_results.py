@@ -306,7 +306,11 @@ class ParetoPoint:
 
 @dataclass(frozen=True)
 class SrmResult:
-    """Sample-ratio-mismatch check: observed counts per arm against the planned ratio."""
+    """Sample-ratio-mismatch check: observed counts per arm against the planned ratio.
+
+    ``note`` says why a check could not be made (then ``chi2`` and ``p_value`` are None and
+    ``mismatch`` is False), e.g. the allocation of a campaign read from a trial file.
+    """
 
     what: Literal["allocated", "sent"]
     observed: dict[str, int]
@@ -316,6 +320,7 @@ class SrmResult:
     p_value: float | None
     threshold: float
     mismatch: bool
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,13 @@ def load_store_trials(
 def load_file_trials(
     frozen: FrozenPlan, path: Path, deviations: tuple[str, ...] = ()
 ) -> tuple[TrialTable, RunMeta]:
-    """Trials from a Parquet or CSV file, against the allocation the plan itself re-derives.
+    """Trials from a Parquet or CSV file, against the schedule the plan itself re-derives.
 
-    The allocation is a deterministic function of the frozen plan (seed and canonical hash), so
-    the planned counts per arm and case, and with them the flow and the sample-ratio check, do
-    not depend on the file's producer having kept them.
+    The schedule is a deterministic function of the frozen plan (seed and canonical hash), so the
+    planned counts per arm, and with them the flow, do not depend on the file's producer having
+    kept them. The allocation actually written before the first request is not in a trial file:
+    re-deriving it would make its sample-ratio check compare the plan with itself, so it is
+    unknown here and the results say that check is not possible.
     """
     columns = read_trial_file(path, frozen.canonical_hash)
     schedule = build_schedule(
@@ -86,7 +88,7 @@ def load_file_trials(
         deviations=deviations,
         source=trial_file_format(Path(path)),
         planned_per_arm={arm: sum(cases.values()) for arm, cases in allocation.items()},
-        allocated_per_arm_case=allocation,
+        allocated_per_arm_case=None,
         live=None,
     )
     return TrialTable.from_columns(columns), run

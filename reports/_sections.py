@@ -93,7 +93,7 @@ def build_baseline(results: Results, plan: Plan, corpus: Sequence[Case]) -> Base
                 f"{arm} {s.observed.get(arm, 0):,} (expected {s.expected.get(arm, 0.0):,.1f})"
                 for arm in plan.arm_ids
             ),
-            "not computable" if s.chi2 is None else f"χ² = {s.chi2:.2f}, df = {s.df}",
+            (s.note or "not computable") if s.chi2 is None else f"χ² = {s.chi2:.2f}, df = {s.df}",
             _p(s.p_value) + f" (flagged below {s.threshold:g})",
             s.mismatch,
         )
