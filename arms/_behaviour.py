@@ -6,18 +6,31 @@ the network round trip, timeouts and retries around them; the live test server
 (``routetrial serve``) sleeps for the service time and answers with the outcome.
 
 Random numbers are drawn in vectorised blocks and consumed in call order, so a call costs a list
-index rather than a generator call. Blocks grow from 256 to 65,536 draws (doubling), so a short
-campaign does not pay for 65,536 draws per backend; the values drawn do not depend on the block
-sizes (a PCG64 generator yields the same sequence whether ``random`` and ``lognormal`` are called
-once for ``n + m`` values or twice, for ``n`` then ``m``). The outcomes are a deterministic function of the
-generator's seed and of the order of calls (in SimPy that order is itself deterministic). The
-``replay`` argument is part of the interface (a live server sees it) and does not enter the draws:
-replays of a case are related through the case's difficulty, drawn once at construction.
+index and one multiplication rather than a generator call. Blocks grow from 256 to 65,536 draws
+(doubling), so a short campaign does not pay for 65,536 draws per backend; the values drawn do not
+depend on the block sizes (a PCG64 generator yields the same sequence whether ``random`` and
+``lognormal`` are called once for ``n + m`` values or twice, for ``n`` then ``m``). The outcomes
+are a deterministic function of the generator's seed, the corpus (its order included) and the
+order of calls (in SimPy that order is itself deterministic). The ``replay`` argument is part of
+the interface (a live server sees it) and does not enter the draws: replays of a case are related
+through what was drawn for the case once, at construction (its difficulty and its latency effect).
 
 Calibration (see :mod:`arms._calibration` and ``docs/calibration.md``): a classifier answers a case
 of gold family ``f`` correctly with probability ``logistic(b_f + u_c)``, ``u_c ~ N(0, sd^2)``, where
-``b_f`` makes the marginal accuracy equal the plan's ``accuracy[f]``; service times are lognormal
-with the plan's median and P95.
+``b_f`` makes the marginal accuracy equal the plan's ``accuracy[f]``.
+
+Service time is lognormal with the plan's median and P95 *marginally* (over cases and requests),
+with a case effect: ``log service = mu + sigma * (sqrt(icc) * a_c + sqrt(1 - icc) * e)``, where
+``(mu, sigma)`` is :func:`~arms._calibration.fit_lognormal` of the median and P95, ``icc`` is
+``latency.case_icc``, ``a_c ~ N(0, 1)`` is drawn once per case (in corpus order, from the backend's
+generator, like the classifier's difficulty) and ``e ~ N(0, 1)`` afresh per request. The bracket
+is standard normal whatever ``icc``, so the marginal median and P95 are the plan's exactly, and
+``icc`` is the intra-case correlation of the log service time. Why: in live mode replays of a case
+share their prompt and hence their prefill (and output length at temperature 0), so their
+latencies are correlated; a simulation that drew them independently would make an interval that
+treats requests as independent look calibrated when it is not. The per-case part
+``exp(mu + sigma * sqrt(icc) * a_c)`` is computed once per case, the per-request part
+``exp(sigma * sqrt(1 - icc) * e)`` a block at a time, so a request costs one product.
 """
 
 from __future__ import annotations
@@ -41,40 +54,61 @@ __all__ = ["ClassifierBehaviour", "ModelBehaviour"]
 _CHUNK = 65_536
 _FIRST_CHUNK = 256
 
-_CaseRow = tuple[float, str, tuple[str, ...], tuple[float, ...]]
+#: ``(p correct, right label, wrong labels, cumulative weights, latency scale)`` of a case.
+_CaseRow = tuple[float, str, tuple[str, ...], tuple[float, ...], float]
 _LabelRow = tuple[str, tuple[str, ...], tuple[float, ...]]
 
 
 class _Draws:
-    """Pre-drawn ``(service_ms, uniform)`` pairs, refilled a block at a time.
+    """Pre-drawn ``(within-case service factor, uniform)`` pairs, refilled a block at a time.
 
     Each request consumes exactly one pair: the uniform decides failure, correctness and the wrong
     label by successive rescaling (given ``u >= a``, ``(u - a) / (1 - a)`` is again uniform), so
-    the i-th request of a backend always gets the i-th pair.
+    the i-th request of a backend always gets the i-th pair. The service time is the case's scale
+    (:func:`_case_scales`) times the factor ``exp(sigma * sqrt(1 - icc) * e)``, ``e`` standard
+    normal, drawn in blocks as ``lognormal(0, sigma * sqrt(1 - icc))`` (numpy computes that as
+    ``exp(0 + s * e)`` from the same standard normal, so it is the same draw).
     """
 
-    __slots__ = ("_i", "_mu", "_next_size", "_s", "_s_rng", "_sigma", "_u", "_u_rng")
+    __slots__ = ("_i", "_next_size", "_s", "_s_rng", "_within_sigma", "_u", "_u_rng")
 
     def __init__(self, rng: np.random.Generator, latency: LatencySpec) -> None:
-        # Separate child streams for the two kinds of draw, each a block at a time.
+        # Separate child streams for the two kinds of draw, each a block at a time. Spawning does
+        # not depend on (or move) the parent's state, so the parent's own draws (case difficulty,
+        # case latency effects) are unaffected by the order of construction.
         self._u_rng, self._s_rng = rng.spawn(2)
-        self._mu, self._sigma = fit_lognormal(latency.median_ms, latency.p95_ms)
+        _, sigma = fit_lognormal(latency.median_ms, latency.p95_ms)
+        self._within_sigma = sigma * math.sqrt(1.0 - latency.case_icc)
         self._u: list[float] = []
         self._s: list[float] = []
         self._i = 0
         self._next_size = _FIRST_CHUNK
 
-    def next(self) -> tuple[float, float]:
-        """The next ``(lognormal service time in ms, uniform on [0, 1))``."""
+    def next(self, case_scale: float) -> tuple[float, float]:
+        """The next ``(service ms, uniform on [0, 1))`` for a case whose scale is ``case_scale``."""
         i = self._i
         if i == len(self._u):
             size = self._next_size
             self._next_size = min(2 * size, _CHUNK)
             self._u = self._u_rng.random(size).tolist()
-            self._s = self._s_rng.lognormal(self._mu, self._sigma, size).tolist()
+            self._s = self._s_rng.lognormal(0.0, self._within_sigma, size).tolist()
             i = 0
         self._i = i + 1
-        return self._s[i], self._u[i]
+        return case_scale * self._s[i], self._u[i]
+
+
+def _case_scales(
+    rng: np.random.Generator, cases: Sequence[Case], latency: LatencySpec
+) -> list[float]:
+    """``exp(mu + sigma * sqrt(icc) * a_c)`` per case, in corpus order, ``a_c`` drawn from ``rng``.
+
+    The ``a_c`` are drawn whatever ``icc`` (at 0 every scale is the median), so the generator is
+    left in the same state and the rest of a backend's draws do not depend on ``case_icc``.
+    """
+    mu, sigma = fit_lognormal(latency.median_ms, latency.p95_ms)
+    a = rng.standard_normal(len(cases))
+    scales: list[float] = np.exp(mu + sigma * math.sqrt(latency.case_icc) * a).tolist()
+    return scales
 
 
 def _failure_thresholds(failures: FailureSpec) -> tuple[float, float, float]:
@@ -95,11 +129,12 @@ class ClassifierBehaviour:
     Parameters are the plan's classifier spec, the taxonomy's labels, the corpus and a generator.
     Each case's difficulty ``u_c = sd * z_c`` is fixed at construction, ``z_c`` standard normal
     drawn from ``rng`` in corpus order, or given as ``case_z`` (one per case, in corpus order) when
-    difficulty is shared between classifiers. A correct answer names the case's primary family
-    (or its first gold label when the family is not among them); a wrong answer is drawn from the
-    spec's confusion row for the family, normalised over the labels that are not gold, or
-    uniformly among those when the row is absent or puts no weight there. A case whose gold labels
-    cover the whole taxonomy can only be answered correctly.
+    difficulty is shared between classifiers; then each case's latency effect ``a_c`` is drawn
+    from ``rng``, in corpus order (see the module docstring). A correct answer names the case's
+    primary family (or its first gold label when the family is not among them); a wrong answer is
+    drawn from the spec's confusion row for the family, normalised over the labels that are not
+    gold, or uniformly among those when the row is absent or puts no weight there. A case whose
+    gold labels cover the whole taxonomy can only be answered correctly.
     """
 
     def __init__(
@@ -132,17 +167,18 @@ class ClassifierBehaviour:
         b = np.array([intercepts[c.family] for c in cases])
         self.difficulty: dict[str, float] = {}
         p_correct = expit(b + spec.case_difficulty_sd * z) if len(cases) else b
+        scales = _case_scales(rng, cases, spec.latency)
         self._rows: dict[str, _CaseRow] = {}
         # the labels a case can get depend on its family and gold labels only: one row per kind
         kinds: dict[tuple[str, tuple[str, ...]], _LabelRow] = {}
-        for case, u, p in zip(
-            cases, (spec.case_difficulty_sd * z).tolist(), p_correct.tolist(), strict=True
+        for case, u, p, scale in zip(
+            cases, (spec.case_difficulty_sd * z).tolist(), p_correct.tolist(), scales, strict=True
         ):
             self.difficulty[case.id] = u
             kind = (case.family, case.gold_labels)
             if kind not in kinds:
                 kinds[kind] = _label_row(case, label_set, spec)
-            self._rows[case.id] = (float(p), *kinds[kind])
+            self._rows[case.id] = (float(p), *kinds[kind], scale)
         self._http, self._fail, self._rescale = _failure_thresholds(spec.failures)
         self._draws = _Draws(rng, spec.latency)
 
@@ -153,12 +189,12 @@ class ClassifierBehaviour:
     def decide(self, case: Case, replay: int) -> tuple[str | None, Status, float]:
         """``(label, status, service_ms)`` for one request; the label is None on a failure."""
         try:
-            p, right, wrong, cum = self._rows[case.id]
+            p, right, wrong, cum, scale = self._rows[case.id]
         except KeyError:
             raise ArmError(
                 f"case {case.id!r}: not in the corpus this classifier was built for"
             ) from None
-        service, u = self._draws.next()
+        service, u = self._draws.next(scale)
         fail = self._fail
         if u < fail:
             return None, ("http_error" if u < self._http else "unparseable"), service
@@ -214,23 +250,42 @@ class ModelBehaviour:
 
     A request is answered correctly with probability ``quality[case.family]``: the quality of the
     model the request reached, for the request's *true* family, so a misrouted request is answered
-    as well as the wrong model answers that kind of request. Draws are independent per request.
+    as well as the wrong model answers that kind of request. Correctness and failures are drawn
+    independently per request. Service times carry a per-case effect (the module docstring): the
+    corpus is given so that each case's latency effect ``a_c`` is drawn once, from ``rng`` in corpus
+    order; a request for a case outside it is an :class:`~prereg.errors.ArmError`.
     """
 
-    def __init__(self, spec: SimulatedModelSpec, rng: np.random.Generator) -> None:
-        self._quality = dict(spec.quality)
+    def __init__(
+        self, spec: SimulatedModelSpec, cases: Sequence[Case], rng: np.random.Generator
+    ) -> None:
+        quality = dict(spec.quality)
+        scales = _case_scales(rng, cases, spec.latency)
+        # A case whose family has no quality figure is kept out of the rows and raises on use, as
+        # before the case effect (a server for a partial plan still starts).
+        self._rows: dict[str, tuple[float, float]] = {
+            c.id: (quality[c.family], scale)
+            for c, scale in zip(cases, scales, strict=True)
+            if c.family in quality
+        }
+        self._corpus = frozenset(c.id for c in cases)
         self._http, self._fail, self._rescale = _failure_thresholds(spec.failures)
         self._draws = _Draws(rng, spec.latency)
 
     def answer(self, case: Case, replay: int) -> tuple[bool, Status, float]:
         """``(correct, status, service_ms)`` for one request; ``correct`` is False on a failure."""
         try:
-            q = self._quality[case.family]
+            q, scale = self._rows[case.id]
         except KeyError:
+            if case.id in self._corpus:
+                raise ArmError(
+                    f"backend.quality: expected a figure for task family {case.family!r}, "
+                    f"found none"
+                ) from None
             raise ArmError(
-                f"backend.quality: expected a figure for task family {case.family!r}, found none"
+                f"case {case.id!r}: not in the corpus this model was built for"
             ) from None
-        service, u = self._draws.next()
+        service, u = self._draws.next(scale)
         fail = self._fail
         if u < fail:
             return False, ("http_error" if u < self._http else "unparseable"), service

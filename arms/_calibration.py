@@ -1,7 +1,8 @@
 """Calibration of the simulated backends: logit intercepts for a marginal accuracy, lognormal fits.
 
 Two closed pieces of arithmetic turn the plan's figures into the parameters the simulation draws
-from; ``docs/calibration.md`` says which figures come from the study and which are illustrative.
+from, and a third says how to set them from a reported accuracy; ``docs/calibration.md`` says
+which figures come from the study and which are illustrative.
 
 Accuracy with per-case difficulty
     A case ``c`` of gold family ``f`` is answered correctly with probability
@@ -18,14 +19,23 @@ Service time from a median and a P95
     ``z_0.95 = norm.isf(0.05) = 1.6449``: the median and the 95th percentile are reproduced
     exactly. Its mean is ``median * exp(sigma^2 / 2)`` (:func:`mean_service_ms`), which is what
     loads a server (:func:`utilisation`). The plan's median and P95 are *service* times; observed
-    latency adds the queue wait and the network round trip (``docs/calibration.md``).
+    latency adds the queue wait and the network round trip (``docs/calibration.md``). They are
+    *marginal* figures: the behaviours split ``sigma`` into a per-case part and a per-request part
+    (``latency.case_icc``, :mod:`arms._behaviour`) without changing the marginal lognormal, so this
+    fit, the mean and the utilisation hold whatever the ICC.
+
+A reported accuracy and the failures
+    ``accuracy[f]`` is per answered request; HTTP errors and unparseable answers are drawn before
+    it, and a study's accuracy counts them as wrong (Study 2's 238/300). To reproduce a reported
+    figure ``A``, set the answered accuracy to ``A / P(no failure)``: the starter plan does, and
+    ``experiment._design_scenarios.true_accuracy`` computes the resulting marginal.
 
 Which figures come from the study (``shared/STUDY.md``, Study 2): Qwen-2.5-3B accuracy 0.793 and
 median 988 ms; DeepSeek-V3 accuracy 0.830 and P95 about 2,295 ms; Phi-4-mini "below Qwen-2.5-3B";
 the gates (0.85, 2,000 ms). Illustrative (chosen for the starter plan, to be replaced by your own
 measurements): Phi-4-mini's figures, per-family accuracies and confusion rows, the case difficulty
-SD 1.5, the P95s and medians the study does not give, concurrency, round trips, failure rates and
-downstream qualities.
+SD 1.5, the latency case ICC 0.5, the P95s and medians the study does not give, concurrency, round
+trips, failure rates and downstream qualities.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ outcomes are a deterministic function of the frozen plan):
 - ``"cases"``: a standard normal per case, the part of case difficulty that every router shares
   (an ambiguous request trips every classifier, so router errors are correlated across arms, as
   real ones are; this is what a paired comparison of routers by case exploits);
-- ``"arm:<id>"``: the router's own part of each case's difficulty, then its labels, failures and
-  service times;
-- ``"model:<key>"``: each downstream model's answers, failures and service times, consumed by
-  every arm that sends to the model in the order the requests arrive.
+- ``"arm:<id>"``: the router's own part of each case's difficulty, then each case's latency
+  effect (a standard normal per case, in corpus order), then its labels, failures and service
+  times;
+- ``"model:<key>"``: each case's latency effect for the model (drawn once, in corpus order), then
+  its answers, failures and service times, consumed by every arm that sends to the model in the
+  order the requests arrive.
 
 A router's standardised difficulty is ``sqrt(r) * shared + sqrt(1 - r) * own`` with
 ``r = SHARED_DIFFICULTY`` (illustrative, 0.5), still standard normal, so the calibration to the
@@ -57,7 +59,7 @@ def build_simulated_arms(
 
     def model(key: str, where: str) -> Endpoint[bool]:
         if key not in models:
-            models[key] = _model_endpoint(plan, key, where, families, seed, plan_hash)
+            models[key] = _model_endpoint(plan, key, where, cases, families, seed, plan_hash)
         return models[key]
 
     shared_z = derive_rng(seed, plan_hash, "cases").standard_normal(len(cases))
@@ -77,7 +79,13 @@ def build_simulated_arms(
 
 
 def _model_endpoint(
-    plan: Plan, key: str, where: str, families: list[str], seed: int, plan_hash: str
+    plan: Plan,
+    key: str,
+    where: str,
+    cases: Sequence[Case],
+    families: list[str],
+    seed: int,
+    plan_hash: str,
 ) -> Endpoint[bool]:
     spec = plan.models.get(key)
     if spec is None:
@@ -94,7 +102,7 @@ def _model_endpoint(
             f"models.{key}.backend.quality: expected a figure for every task family, "
             f"missing {', '.join(missing)}"
         )
-    behaviour = ModelBehaviour(backend, derive_rng(seed, plan_hash, f"model:{key}"))
+    behaviour = ModelBehaviour(backend, cases, derive_rng(seed, plan_hash, f"model:{key}"))
     return Endpoint(
         key,
         behaviour.answer,

@@ -169,7 +169,7 @@ class SimulatedServer:
         for key, model in plan.models.items():
             if isinstance(model.backend, SimulatedModelSpec):
                 mspec = model.backend
-                m = _Model(ModelBehaviour(mspec, derive_rng(seed, plan_hash, f"serve:model:{key}")),
+                m = _Model(ModelBehaviour(mspec, cases, derive_rng(seed, plan_hash, f"serve:model:{key}")),
                            mspec.latency.concurrency, (mspec.tokens.input, mspec.tokens.output), key)
                 self.models.setdefault(model.model, m)
                 self.models.setdefault(key, m)

@@ -130,19 +130,24 @@ def test_failures_come_at_their_rates_with_no_label() -> None:
 
 
 def test_lognormal_fit_reproduces_median_and_p95_exactly_and_in_a_large_sample() -> None:
-    """The fitted lognormal has the spec's median and P95; 200,000 service times agree within 1%."""
+    """The fitted lognormal has the spec's median and P95; 200,000 service times agree within 1%.
+
+    With ``case_icc: 0`` one case's service times are the marginal distribution (with a case
+    effect they are not: tests/test_arms_latency_icc.py checks the marginal over many cases).
+    """
     mu, sigma = fit_lognormal(988.0, 2295.0)
     assert lognorm.ppf([0.5, 0.95], sigma, scale=np.exp(mu)) == pytest.approx([988.0, 2295.0])
-    b = ModelBehaviour(model_spec(), rng())
     case = cases(1)[0]
+    b = ModelBehaviour(model_spec(latency={**LATENCY, "case_icc": 0.0}), [case], rng())
     service = np.array([b.answer(case, 0)[2] for _ in range(200_000)])
     assert np.quantile(service, [0.5, 0.95]) == pytest.approx([988.0, 2295.0], rel=0.01)
 
 
 def test_model_answers_at_its_quality_for_the_true_family() -> None:
     """A model's answers are correct at its quality for the request's own family."""
-    b = ModelBehaviour(model_spec(quality={"code": 0.9, "math": 0.2}), rng())
-    math_share = np.mean([b.answer(c, 0)[0] for c in cases(10_000, "math")])
+    corpus = cases(10_000, "math")
+    b = ModelBehaviour(model_spec(quality={"code": 0.9, "math": 0.2}), corpus, rng())
+    math_share = np.mean([b.answer(c, 0)[0] for c in corpus])
     assert math_share == pytest.approx(0.2, abs=0.02)
 
 
@@ -155,6 +160,19 @@ def test_same_generator_seed_gives_the_same_outcomes() -> None:
     run_a = [a.decide(x, 0) for x in corpus]
     assert run_a == [b.decide(x, 0) for x in corpus]
     assert run_a != [c.decide(x, 0) for x in corpus]
+    m, n = (ModelBehaviour(model_spec(), corpus, rng(7)) for _ in range(2))
+    assert [m.answer(x, 0) for x in corpus] == [n.answer(x, 0) for x in corpus]
+
+
+def test_a_model_refuses_a_case_outside_its_corpus_or_without_a_quality_figure() -> None:
+    """A model raises ArmError for a case outside its corpus or a family without a quality figure."""
+    corpus = cases(3) + cases(2, "math")
+    b = ModelBehaviour(model_spec(), corpus, rng())
+    assert b.answer(corpus[0], 0)[1] in ("ok", "http_error", "unparseable")
+    with pytest.raises(ArmError, match="not in the corpus"):
+        b.answer(Case("elsewhere", "text", "code", ("code",)), 0)
+    with pytest.raises(ArmError, match="task family 'math'"):
+        b.answer(corpus[-1], 0)
 
 
 @pytest.mark.parametrize(
@@ -173,8 +191,8 @@ def test_misconfigured_classifier_is_an_arm_error(fields: dict[str, Any], messag
 
 def test_utilisation_uses_the_mean_service_time() -> None:
     """Offered load is rate x the sampled mean service time / concurrency (not the median)."""
-    b = ModelBehaviour(model_spec(), rng())
     case = cases(1)[0]
+    b = ModelBehaviour(model_spec(latency={**LATENCY, "case_icc": 0.0}), [case], rng())
     mean_s = np.mean([b.answer(case, 0)[2] for _ in range(200_000)]) / 1000.0
     assert utilisation(2.0, 988.0, 2295.0, 4) == pytest.approx(2.0 * mean_s / 4, rel=0.01)
 

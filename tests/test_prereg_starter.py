@@ -38,10 +38,9 @@ def test_starter_plan_replicates_study_2(starter: Path) -> None:
     ]
 
 
-def test_calibration_matches_the_study(starter: Path) -> None:
-    """Mean simulated accuracies: Qwen 0.793 and DeepSeek 0.830 (study), Phi-4-mini below Qwen."""
-    assert _accuracy(starter, "qwen-2.5-3b") == pytest.approx(0.793, abs=0.001)
-    assert _accuracy(starter, "deepseek-v3") == pytest.approx(0.830, abs=0.001)
+def test_phi_is_below_qwen(starter: Path) -> None:
+    """Phi-4-mini routes below Qwen-2.5-3B (the study's only statement about it); the marginal
+    figures, failures included, are checked in tests/test_starter_calibration.py."""
     assert _accuracy(starter, "phi-4-mini") < _accuracy(starter, "qwen-2.5-3b")
 
 
