@@ -1,8 +1,11 @@
 """From simulations to design figures: verdict probabilities, coverage, bias, Monte Carlo error.
 
-Every probability ``p`` estimated from ``N`` independent simulations carries the Monte Carlo
-standard error ``sqrt(p (1 - p) / N)``; a mean carries ``sd / sqrt(N)``. Both are reported beside
-the figure so a reader knows how many simulations the figure is worth.
+Every probability estimated from ``N`` independent simulations, ``k`` of which had the event, is
+reported as the share ``k / N`` with its 95% Wilson score interval (``<name>_ci: [lower,
+upper]``, :data:`MC_LEVEL`, ``analysis.proportion_bounds``): unlike ``sqrt(p (1 - p) / N)`` it is
+not of width zero at 0/N or N/N (200 of 200 gives [0.981, 1]), and it keeps close to its level
+for shares near 0 or 1 (Brown, Cai & DasGupta 2001). A mean carries ``sd / sqrt(N)``
+(``<name>_mc_se``). Every figure says how many simulations it rests on (``sims``).
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from analysis import proportion_bounds
 from experiment._design_scenarios import ACCURACY_METRIC, LATENCY_METRICS, Scenario
 from experiment._design_sim import SimOutcome
 from prereg.schema import ConfidenceBoundRule, GateSpec
 
 __all__ = [
+    "ICC_TOLERANCE",
+    "MC_LEVEL",
+    "MC_METHOD",
     "VERDICTS",
     "accuracy_interval_figures",
     "assumed_figures",
@@ -26,20 +33,39 @@ __all__ = [
     "failure_figures",
     "gate_figures",
     "gate_truth",
-    "mc_se",
+    "icc_point_figures",
     "nominal_alpha",
     "pooled_quantiles",
+    "share_ci",
     "target_verdict",
+    "verdict_counts",
     "verdict_shares",
     "viability_figures",
 ]
 
+#: Level and method of the Monte Carlo interval of every share.
+MC_LEVEL = 0.95
+MC_METHOD = "wilson"
+#: A world of the ICC grid whose mean realised ICC is further than this (or than 4 Monte Carlo
+#: standard errors, when larger) from the one asked for gets a note: the simulated arms did not
+#: produce the correlation the row is labelled with.
+ICC_TOLERANCE = 0.1
+
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
 
-def mc_se(p: float, n: int) -> float:
-    """Monte Carlo standard error of a share ``p`` estimated from ``n`` simulations."""
-    return math.sqrt(max(p * (1.0 - p), 0.0) / n) if n else math.nan
+def share_ci(k: int, n: int) -> list[float] | None:
+    """The 95% Wilson interval ``[lower, upper]`` of a share of ``k`` in ``n`` simulations
+    (rounded to 6 decimals; None without simulations)."""
+    if n <= 0:
+        return None
+    lower, upper = proportion_bounds(k, n, MC_LEVEL, MC_METHOD)
+    return [round(float(lower), 6), round(float(upper), 6)]
+
+
+def _share(prefix: str, k: int, n: int) -> dict[str, Any]:
+    """``{prefix: k / n, prefix_ci: [lower, upper]}``."""
+    return {prefix: _r(k / n) if n else None, f"{prefix}_ci": share_ci(k, n)}
 
 
 def _r(x: float | None, digits: int = 6) -> float | None:
@@ -49,10 +75,26 @@ def _r(x: float | None, digits: int = 6) -> float | None:
     return round(float(x), digits)
 
 
+def verdict_counts(verdicts: Sequence[str]) -> dict[str, int]:
+    """Number of simulations ending in each verdict (keys ``PASS``, ``FAIL``, ``INCONCLUSIVE``)."""
+    return {v: sum(1 for x in verdicts if x == v) for v in VERDICTS}
+
+
 def verdict_shares(verdicts: Sequence[str]) -> dict[str, float]:
     """Share of each verdict (keys ``PASS``, ``FAIL``, ``INCONCLUSIVE``)."""
     n = len(verdicts)
-    return {v: (sum(1 for x in verdicts if x == v) / n if n else math.nan) for v in VERDICTS}
+    return {v: (k / n if n else math.nan) for v, k in verdict_counts(verdicts).items()}
+
+
+def _verdict_figures(verdicts: Sequence[str]) -> dict[str, Any]:
+    """``p_pass``, ``p_fail``, ``p_inconclusive``, each with its ``_ci``."""
+    n = len(verdicts)
+    counts = verdict_counts(verdicts)
+    return {
+        **_share("p_pass", counts["PASS"], n),
+        **_share("p_fail", counts["FAIL"], n),
+        **_share("p_inconclusive", counts["INCONCLUSIVE"], n),
+    }
 
 
 def target_verdict(gate: GateSpec, truth: float | None) -> str | None:
@@ -73,22 +115,21 @@ def nominal_alpha(gate: GateSpec) -> float | None:
 def gate_figures(
     outcomes: Sequence[SimOutcome], arm_pos: int, gate_pos: int, gate: GateSpec, truth: float | None
 ) -> dict[str, Any]:
-    """Verdict shares (with MC SE), power against the truth, and bias of the gate's estimate."""
+    """Verdict shares and power against the truth (each with its Wilson interval), and bias of
+    the gate's estimate."""
     n = len(outcomes)
     verdicts = [o.arms[arm_pos].verdicts[gate_pos] for o in outcomes]
-    shares = verdict_shares(verdicts)
+    counts = verdict_counts(verdicts)
     estimates = np.array([o.arms[arm_pos].estimates[gate_pos] for o in outcomes], dtype=np.float64)
     finite = estimates[np.isfinite(estimates)]
     target = target_verdict(gate, truth)
     out: dict[str, Any] = {
         "truth": _r(truth),
         "target": target,
-        "p_pass": _r(shares["PASS"]),
-        "p_fail": _r(shares["FAIL"]),
-        "p_inconclusive": _r(shares["INCONCLUSIVE"]),
-        "mc_se_pass": _r(mc_se(shares["PASS"], n)),
-        "power": _r(shares[target]) if target is not None else None,
-        "power_mc_se": _r(mc_se(shares[target], n)) if target is not None else None,
+        "sims": n,
+        **_verdict_figures(verdicts),
+        **(_share("power", counts[target], n) if target is not None
+           else {"power": None, "power_ci": None}),
         "mean_estimate": _r(float(finite.mean())) if finite.size else None,
         "estimates": int(finite.size),
     }
@@ -133,15 +174,14 @@ def _interval_figures(
     hi = np.where(np.isnan(upper), np.inf, upper)
     covered = (lo <= truth) & (truth <= hi)
     n = lower.size
-    coverage = float(covered.mean()) if n else math.nan
     width = hi - lo
     finite_width = width[np.isfinite(width)]
     est = estimate[np.isfinite(estimate)]
     return {
-        "coverage": _r(coverage),
-        "coverage_mc_se": _r(mc_se(coverage, n)),
-        "below": _r(float((hi < truth).mean())) if n else None,
-        "above": _r(float((lo > truth).mean())) if n else None,
+        "sims": n,
+        **_share("coverage", int(covered.sum()), n),
+        **_share("below", int((hi < truth).sum()), n),
+        **_share("above", int((lo > truth).sum()), n),
         "mean_width": _r(float(finite_width.mean())) if finite_width.size else None,
         "mean_estimate": _r(float(est.mean())) if est.size else None,
         "bias": _r(float(est.mean()) - truth) if est.size else None,
@@ -190,16 +230,9 @@ def failure_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str, f
     }
 
 
-def viability_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str, float | None]:
+def viability_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str, Any]:
     """Shares of the arm's overall verdict (PASS only when every gate passes)."""
-    shares = verdict_shares([o.arms[arm_pos].viability for o in outcomes])
-    n = len(outcomes)
-    return {
-        "p_pass": _r(shares["PASS"]),
-        "p_fail": _r(shares["FAIL"]),
-        "p_inconclusive": _r(shares["INCONCLUSIVE"]),
-        "mc_se_pass": _r(mc_se(shares["PASS"], n)),
-    }
+    return {"sims": len(outcomes), **_verdict_figures([o.arms[arm_pos].viability for o in outcomes])}
 
 
 def assumed_figures(
@@ -239,19 +272,22 @@ def boundary_figures(
     scenario: Scenario, outcomes: Sequence[SimOutcome], gate: GateSpec, gpos: int,
     routers: list[str],
 ) -> dict[str, Any]:
-    """Per router arm at a gate's boundary: type I error (P(PASS)) with its Monte Carlo error,
-    the other verdicts, bias, and accuracy interval coverage for an accuracy gate."""
+    """Per router arm at a gate's boundary: type I error (P(PASS)), the other verdicts (each with
+    its Wilson interval), bias, and accuracy interval coverage for an accuracy gate."""
     out: dict[str, Any] = {}
     for pos, arm in enumerate(routers):
         truth = gate_truth(scenario, arm, gate, {})
         figures = gate_figures(outcomes, pos, gpos, gate, truth)
         entry: dict[str, Any] = {
             "truth": figures["truth"],
+            "sims": figures["sims"],
             "type_i_error": figures["p_pass"],
-            "type_i_error_mc_se": figures["mc_se_pass"],
+            "type_i_error_ci": figures["p_pass_ci"],
             "nominal_alpha": nominal_alpha(gate),
             "p_fail": figures["p_fail"],
+            "p_fail_ci": figures["p_fail_ci"],
             "p_inconclusive": figures["p_inconclusive"],
+            "p_inconclusive_ci": figures["p_inconclusive_ci"],
             "mean_estimate": figures["mean_estimate"],
             "bias": figures["bias"],
             "bias_mc_se": figures["bias_mc_se"],
@@ -267,20 +303,47 @@ def boundary_figures(
 def curve_figures(
     grid: Mapping[float, Sequence[SimOutcome]], gates: list[GateSpec], routers: list[str]
 ) -> dict[str, Any]:
-    """Verdict shares of each accuracy gate at each true accuracy of the grid, per arm."""
+    """Verdict shares of each accuracy gate at each true accuracy of the grid, per arm, each with
+    its Wilson interval (``<share>_ci``: one ``[lower, upper]`` per grid point)."""
     out: dict[str, Any] = {}
     values = sorted(grid)
     for gpos, gate in enumerate(gates):
         if gate.metric != ACCURACY_METRIC:
             continue
-        per_arm: dict[str, dict[str, list[float]]] = {}
+        per_arm: dict[str, dict[str, list[Any]]] = {}
         for pos, arm in enumerate(routers):
-            rows: dict[str, list[float]] = {"p_pass": [], "p_fail": [], "p_inconclusive": []}
+            rows: dict[str, list[Any]] = {}
             for v in values:
-                shares = verdict_shares([o.arms[pos].verdicts[gpos] for o in grid[v]])
-                rows["p_pass"].append(round(shares["PASS"], 6))
-                rows["p_fail"].append(round(shares["FAIL"], 6))
-                rows["p_inconclusive"].append(round(shares["INCONCLUSIVE"], 6))
+                for key, value in _verdict_figures([o.arms[pos].verdicts[gpos] for o in grid[v]]).items():
+                    rows.setdefault(key, []).append(value)
             per_arm[arm] = rows
-        out[gate.id] = {"true_accuracy": values, "arms": per_arm}
+        out[gate.id] = {"true_accuracy": values, "sims": len(grid[values[0]]) if values else 0,
+                        "arms": per_arm}
     return out
+
+
+def icc_point_figures(
+    scenario: Scenario, outcomes: Sequence[SimOutcome], gate: GateSpec, gpos: int,
+    routers: list[str], icc: float,
+) -> dict[str, Any]:
+    """Per router arm in a gate's boundary world at one ICC of the grid: the boundary figures
+    (type I error, P(FAIL), coverage for accuracy, with Wilson intervals) and the ICC the
+    simulations realised (mean of the per-simulation ANOVA estimates), with a note when it is
+    further than :data:`ICC_TOLERANCE` from ``icc``."""
+    figures = boundary_figures(scenario, outcomes, gate, gpos, routers)
+    accuracy = gate.metric == ACCURACY_METRIC
+    for pos, arm in enumerate(routers):
+        values = np.array([o.arms[pos].correct_icc if accuracy else o.arms[pos].latency_icc
+                           for o in outcomes], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        realised = float(finite.mean()) if finite.size else math.nan
+        se = float(finite.std(ddof=1)) / math.sqrt(finite.size) if finite.size > 1 else math.nan
+        figures[arm]["realised_icc"] = _r(realised)
+        figures[arm]["realised_icc_mc_se"] = _r(se)
+        tolerance = max(ICC_TOLERANCE, 4.0 * se) if math.isfinite(se) else math.inf
+        figures[arm]["note"] = (
+            None if not math.isfinite(realised) or abs(realised - icc) <= tolerance
+            else f"the simulated arms realised an ICC of {realised:.2f}, not {icc:.2f}: "
+            "this world lacks the correlation it is labelled with"
+        )
+    return figures

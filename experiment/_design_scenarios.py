@@ -24,6 +24,18 @@ Latency boundary
     by construction. Caveat: this is the boundary of the latency *distribution*, not of the plan's
     server under its load; an order-statistic interval does not depend on the shape, a bootstrap
     or a point estimate does a little.
+
+ICC grid (accuracy)
+    Like the accuracy boundary, with every router classifier's ``case_difficulty_sd`` chosen so
+    that the binary replay ICC of correctness at the boundary accuracy is the grid's value
+    (:func:`experiment._design_icc.difficulty_for_icc`); the plan's per-family accuracy is the one
+    the arms' calibration turns into the exact intercept, so the true marginal accuracy is the
+    threshold exactly at every ICC.
+
+ICC grid (latency)
+    Like the latency boundary, with every router classifier's ``latency.case_icc`` (the share of
+    the log service time's variance that belongs to the case) set to the grid's value; the
+    marginal lognormal, hence the true quantile, is unchanged.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from experiment._design_icc import difficulty_for_icc
 from prereg.canonical import canonical_hash
 from prereg.records import Case
 from prereg.schema import GateSpec, Plan, RouterArmSpec, SimulatedClassifierSpec
@@ -43,9 +56,11 @@ __all__ = [
     "LATENCY_METRICS",
     "UNREACHABLE_TIMEOUT_MS",
     "Scenario",
+    "accuracy_icc_scenario",
     "accuracy_scenario",
     "assumed_scenario",
     "grid_values",
+    "icc_key",
     "latency_boundary_scenario",
     "resize_corpus",
     "sample_size_scenario",
@@ -178,12 +193,51 @@ def accuracy_scenario(plan: Plan, cases: Sequence[Case], accuracy: float, key: s
     )
 
 
-def latency_boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Scenario:
+def accuracy_icc_scenario(
+    plan: Plan, cases: Sequence[Case], accuracy: float, icc: float, key: str
+) -> Scenario:
+    """Every router classifier at true marginal ``accuracy`` with a binary replay ICC of ``icc``.
+
+    As :func:`accuracy_scenario` (every family, no failures or timeouts), with the case
+    difficulty SD that gives the ICC; raises ``ValueError`` when the ICC is out of the simulated
+    arms' reach at this accuracy (:func:`experiment._design_icc.difficulty_for_icc`).
+    """
+    labels = plan.taxonomy.labels
+    difficulty = difficulty_for_icc(accuracy, icc)
+
+    def edit(classifier: dict[str, Any], backend: dict[str, Any]) -> None:
+        families = set(backend["accuracy"]) | set(labels) | {c.family for c in cases}
+        backend["accuracy"] = {f: difficulty.plan_accuracy for f in sorted(families)}
+        backend["case_difficulty_sd"] = difficulty.sd
+        _no_failures(classifier, backend)
+
+    rewritten = _rewrite_classifiers(plan, edit)
+    return Scenario(
+        key=key,
+        plan=rewritten,
+        cases=tuple(cases),
+        # the exact marginal accuracy (the plan's figure is its Gauss-Hermite image)
+        true_accuracy={a: accuracy for a in _simulated_router_ids(rewritten)},
+        true_latency_ms={},
+        accuracy_exact=True,
+    )
+
+
+def icc_key(gate: GateSpec, icc: float) -> str:
+    """The key of a gate's ICC-grid world: ``icc:<gate>:<icc, 2 decimals>``."""
+    return f"icc:{gate.id}:{icc:.2f}"
+
+
+def latency_boundary_scenario(
+    plan: Plan, cases: Sequence[Case], gate: GateSpec, *, case_icc: float | None = None,
+    key: str | None = None,
+) -> Scenario:
     """Every router classifier's routing-latency quantile exactly at the gate's threshold.
 
     No queueing (concurrency = the campaign's request count), no network, no failures, no
     timeouts; the lognormal keeps the plan's median (P95 gate) or its P95/median ratio (median
-    gate). A median that is not below a P95 threshold is moved to threshold / 2.
+    gate). A median that is not below a P95 threshold is moved to threshold / 2. ``case_icc``,
+    when given, replaces every router classifier's ``latency.case_icc`` (the ICC grid).
     """
     quantile = LATENCY_METRICS[gate.metric]
     threshold = gate.threshold
@@ -200,12 +254,14 @@ def latency_boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec)
             latency["p95_ms"] = threshold * (p95 / median)
         latency["network_rtt_ms"] = 0.0
         latency["concurrency"] = max(1, requests)
+        if case_icc is not None:
+            latency["case_icc"] = case_icc
         _no_failures(classifier, backend)
 
     rewritten = _rewrite_classifiers(plan, edit)
     routers = _simulated_router_ids(rewritten)
     return Scenario(
-        key=f"boundary:{gate.id}",
+        key=key or f"boundary:{gate.id}",
         plan=rewritten,
         cases=tuple(cases),
         true_accuracy={a: true_accuracy(rewritten, cases, a) for a in routers},

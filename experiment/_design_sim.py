@@ -51,6 +51,9 @@ class ArmSim:
     ``accuracy_*`` is the arm's accuracy estimate and two-sided interval at ``accuracy_level``
     (NaN when an end does not exist), ``robust_*`` the cluster-robust (case bootstrap or GEE)
     estimate and interval the analysis reports beside it; ``failed``/``timeouts`` count routing failures.
+    ``correct_icc`` and ``latency_icc`` are the one-way ANOVA intra-case correlations of the
+    correctness and of the log routing latency over the arm's decisions that ended ``ok`` (NaN
+    where undefined): what the ICC grid's worlds realised.
     """
 
     verdicts: tuple[str, ...]
@@ -65,6 +68,8 @@ class ArmSim:
     robust_upper: float
     failed: int
     timeouts: int
+    correct_icc: float = math.nan
+    latency_icc: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +179,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
     failures = Counter(
         (r.arm, r.routing_status) for r in records if r.routing_status not in (None, "ok")
     )
+    iccs = _replay_iccs(records, routers)
     arm_sims = []
     for arm_id in routers:
         verdicts = tuple(by_gate[(arm_id, g)].verdict for g in gate_ids)
@@ -196,10 +202,35 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
                 robust_upper=_nan(robust.robust_interval.upper),
                 failed=failed,
                 timeouts=timeouts,
+                correct_icc=iccs[arm_id][0],
+                latency_icc=iccs[arm_id][1],
             )
         )
     latencies = _routing_latencies(plan, records, routers) if task.keep_latencies else None
     return SimOutcome(index=index, arms=tuple(arm_sims), latencies=latencies)
+
+
+def _replay_iccs(records: list[TrialRecord], routers: list[str]) -> dict[str, tuple[float, float]]:
+    """Per router arm, the ANOVA ICC of correctness and of log routing latency (``ok`` decisions)."""
+    from analysis import icc_anova
+
+    codes: dict[str, int] = {}
+    rows: dict[str, tuple[list[int], list[float], list[float]]] = {a: ([], [], []) for a in routers}
+    for r in records:
+        row = rows.get(r.arm)
+        if row is None or r.routing_status != "ok" or r.routing_latency_ms is None:
+            continue
+        row[0].append(codes.setdefault(r.case_id, len(codes)))
+        row[1].append(1.0 if r.correct else 0.0)
+        row[2].append(r.routing_latency_ms)
+    out: dict[str, tuple[float, float]] = {}
+    for arm, (cases, correct, latency) in rows.items():
+        c = np.asarray(cases, dtype=np.intp)
+        lat = np.asarray(latency, dtype=np.float64)
+        log_lat = np.log(np.maximum(lat, 1e-9))
+        out[arm] = (_nan(icc_anova(np.asarray(correct, dtype=np.float64), c)) if c.size else math.nan,
+                    _nan(icc_anova(log_lat, c)) if c.size else math.nan)
+    return out
 
 
 def _routing_latencies(

@@ -23,7 +23,7 @@ __all__ = [
 
 DESIGN_KIND = "routetrial.design"
 #: Version of the design results layout (docs/design.md); bump on any change of meaning.
-DESIGN_SCHEMA_VERSION = 1
+DESIGN_SCHEMA_VERSION = 2
 
 
 def design_results_path(plan_path: Path) -> Path:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-__all__ = ["COMMANDS", "format_design"]
+__all__ = ["COMMANDS", "format_design", "format_icc_grid"]
 
 
 class _Bars:
@@ -44,6 +44,53 @@ class _Bars:
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _ci(value: float | None, ci: list[float] | None, digits: int = 3) -> str:
+    """``0.045 [0.024, 0.083]``: a share with its Monte Carlo interval."""
+    if value is None:
+        return "-"
+    if not ci:
+        return _fmt(value, digits)
+    return f"{value:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def format_icc_grid(results: dict[str, Any]) -> list[str]:
+    """The ICC grid as a small table: per gate, ICC and router arm, P(PASS) at the boundary (the
+    type I error), P(FAIL) and, for accuracy gates, coverage of the accuracy interval."""
+    grid = results.get("icc_grid")
+    if not grid:
+        return []
+    lines = [
+        f"ICC grid: each gate at its boundary, replays of a case correlated ({grid['sims']} "
+        f"simulations per gate and ICC; 95% Wilson intervals)",
+        f"{'gate':<14} {'ICC of':<11} {'ICC':>4}  {'arm':<16} {'P(PASS) = type I':>22} "
+        f"{'P(FAIL)':>22} {'coverage':>22}",
+    ]
+    notes: list[str] = []
+    for gate_id, g in grid["gates"].items():
+        for point in g["points"]:
+            icc = f"{point['icc']:.2f}"
+            if point["arms"] is None:
+                lines.append(f"{gate_id:<14} {g['icc_of']:<11} {icc:>4}  {'-':<16} {'-':>22} "
+                             f"{'-':>22} {'-':>22}")
+                notes.append(f"{gate_id} at ICC {icc}: {point['note']}")
+                continue
+            for arm, a in point["arms"].items():
+                cov = a.get("accuracy_interval") or {}
+                lines.append(
+                    f"{gate_id:<14} {g['icc_of']:<11} {icc:>4}  {arm:<16} "
+                    f"{_ci(a['type_i_error'], a['type_i_error_ci']):>22} "
+                    f"{_ci(a['p_fail'], a['p_fail_ci']):>22} "
+                    f"{_ci(cov.get('coverage'), cov.get('coverage_ci')):>22}"
+                )
+                if a.get("note"):
+                    notes.append(f"{gate_id} at ICC {icc}, {arm}: {a['note']}")
+    alphas = sorted({g["nominal_alpha"] for g in grid["gates"].values() if g["nominal_alpha"] is not None})
+    if alphas:
+        lines.append(f"nominal alpha {', '.join(f'{a:g}' for a in alphas)}; coverage of the "
+                     "two-sided accuracy interval at the plan's level.")
+    return lines + [f"note: {n}" for n in notes]
 
 
 def format_design(results: dict[str, Any]) -> list[str]:
@@ -77,8 +124,9 @@ def format_design(results: dict[str, Any]) -> list[str]:
         level = "-" if cov["level"] is None else f"{cov['level']:.0%}"
         robust = cov.get("robust") or {}
         lines.append(
-            f"{arm}: {level} accuracy interval covers the truth {_fmt(cov['coverage'])} +/- "
-            f"{_fmt(cov['coverage_mc_se'])} (cluster-robust interval {_fmt(robust.get('coverage'))}); "
+            f"{arm}: {level} accuracy interval covers the truth "
+            f"{_ci(cov['coverage'], cov.get('coverage_ci'))} (cluster-robust interval "
+            f"{_ci(robust.get('coverage'), robust.get('coverage_ci'))}); "
             f"bias of the accuracy {_fmt(cov['bias'], 4)}"
         )
     extra = [what for what, key in (("grid point", "curve"), ("corpus size", "min_cases"))
@@ -86,9 +134,11 @@ def format_design(results: dict[str, Any]) -> list[str]:
     per = f", {results['curve_sims']} per {' and '.join(extra)}" if extra else ""
     lines.append(
         f"{results['sims']} simulations per world{per}. type I: P(PASS) with the truth on the "
-        f"threshold; power: P(the verdict the truth deserves); n: fewest unique cases for that power."
+        f"threshold; power: P(the verdict the truth deserves); n: fewest unique cases for that power. "
+        f"Shares in [ ] are 95% Wilson intervals over the simulations."
     )
-    return lines
+    icc = format_icc_grid(results)
+    return lines + ([""] + icc if icc else [])
 
 
 @click.command("design")
@@ -104,7 +154,13 @@ def format_design(results: dict[str, Any]) -> list[str]:
 @click.option("--dask-scheduler", metavar="ADDRESS", default=None,
               help="With --engine dask: an existing scheduler (default: a local cluster).")
 @click.option("--grid/--no-grid", default=True, show_default=True,
-              help="Simulate the P(PASS) curve over true accuracies 0.70..0.95.")
+              help="Simulate the grids: the P(PASS) curve over true accuracies 0.70..0.95 and each "
+              "gate's boundary over the ICC grid.")
+@click.option("--icc-grid", "icc_grid", metavar="ICCS", default="0,0.3,0.6,0.9", show_default=True,
+              help="Comma-separated ICCs (0..0.99) at which each gate's boundary is simulated "
+              "('' for none).")
+@click.option("--icc-sims", type=click.IntRange(min=1), default=None,
+              help="Simulations per gate and ICC (default: --sims, at most 200).")
 @click.option("--min-cases/--no-min-cases", default=True, show_default=True,
               help="Search the fewest unique cases that reach 80% power.")
 @click.option("--max-cases", type=click.IntRange(min=1), default=None,
@@ -112,12 +168,14 @@ def format_design(results: dict[str, Any]) -> list[str]:
 def design_command(
     plan: Path, sims: int, curve_sims: int, workers: int | None, engine: str,
     dask_scheduler: str | None, grid: bool, min_cases: bool, max_cases: int | None,
+    icc_grid: str = "0,0.3,0.6,0.9", icc_sims: int | None = None,
 ) -> None:
     """Simulate PLAN's whole design many times: power, type I error, coverage, sample size.
 
     Runs the plan's traffic, simulated arms and locked analysis in memory (no store) under the
-    plan's assumed truths, at each gate's boundary and over a grid of true accuracies, and writes
-    <plan stem>.design.json beside the plan. The plan need not be frozen.
+    plan's assumed truths, at each gate's boundary (also over a grid of replay ICCs) and over a
+    grid of true accuracies, and writes <plan stem>.design.json beside the plan. The plan need
+    not be frozen.
     """
     from experiment.design import (
         DEFAULT_GRID,
@@ -128,10 +186,11 @@ def design_command(
     )
     from prereg.check import load_checked_plan
 
+    iccs = _parse_iccs(icc_grid) if grid else ()
     checked = load_checked_plan(plan)
     settings = DesignSettings(
         sims=sims, curve_sims=curve_sims, grid=DEFAULT_GRID if grid else (),
-        min_cases=min_cases, max_cases=max_cases,
+        min_cases=min_cases, max_cases=max_cases, icc_grid=iccs, icc_sims=icc_sims,
     )
     runner = EngineSettings(
         "dask" if engine == "dask" else "local", workers, dask_address=dask_scheduler
@@ -153,6 +212,22 @@ def design_command(
     for line in format_design(results):
         click.echo(line)
     click.echo(f"results: {path}")
+
+
+def _parse_iccs(text: str) -> tuple[float, ...]:
+    """``"0,0.3"`` -> ``(0.0, 0.3)``; a one-line input error names ``--icc-grid`` otherwise."""
+    from prereg.errors import InputError
+
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise InputError(f"expected comma-separated numbers, found {part!r}",
+                             field="--icc-grid") from None
+    return tuple(values)
 
 
 COMMANDS: list[click.Command] = [design_command]

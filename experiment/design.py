@@ -10,7 +10,12 @@ store) in several worlds (:mod:`experiment._design_scenarios`):
 - each gate's boundary (true accuracy exactly at the threshold, true routing P95 exactly at the
   threshold): the type I error, P(PASS) where PASS is not deserved;
 - a grid of true accuracies: the P(PASS) curve of each accuracy gate;
+- each gate's boundary again over a grid of intra-case correlations of the replays (correctness
+  ICC for accuracy gates, log-latency ICC for latency gates): type I error, P(FAIL) and coverage
+  where replays of a case are not independent (:mod:`experiment._design_icc`);
 - resized corpora: the fewest unique cases that give the target power (default 80%).
+
+Every share comes with its 95% Wilson interval over the simulations (``<share>_ci``).
 
 Results are written beside the plan (``<stem>.design.json``) and read back as a plain dict by
 :func:`load_design_results`; they depend only on the plan, its corpus, the seed and the simulation
@@ -27,20 +32,27 @@ from typing import Any
 from experiment._design_batches import Progress, SimulationBatches
 from experiment._design_engine import ENGINES, Engine, EngineSettings, default_workers
 from experiment._design_figures import (
+    MC_LEVEL,
+    MC_METHOD,
     assumed_figures,
     boundary_figures,
     curve_figures,
+    icc_point_figures,
     nominal_alpha,
     pooled_quantiles,
-    verdict_shares,
+    share_ci,
+    verdict_counts,
 )
+from experiment._design_icc import DEFAULT_ICC_GRID, MAX_ICC, difficulty_for_icc
 from experiment._design_scenarios import (
     ACCURACY_METRIC,
     LATENCY_METRICS,
     Scenario,
+    accuracy_icc_scenario,
     accuracy_scenario,
     assumed_scenario,
     grid_values,
+    icc_key,
     latency_boundary_scenario,
     sample_size_scenario,
 )
@@ -69,6 +81,8 @@ from traffic import read_trace
 
 __all__ = [
     "DEFAULT_GRID",
+    "DEFAULT_ICC_GRID",
+    "DEFAULT_ICC_SIMS",
     "ENGINES",
     "DesignSettings",
     "Engine",
@@ -85,6 +99,9 @@ __all__ = [
 
 #: True accuracies of the P(PASS) curve: 0.70, 0.725, ..., 0.95.
 DEFAULT_GRID: tuple[float, ...] = grid_values(0.70, 0.95, 0.025)
+#: Most simulations per world of the ICC grid when ``icc_sims`` is not given (never above ``sims``).
+DEFAULT_ICC_SIMS = 200
+
 
 @dataclass(frozen=True)
 class DesignSettings:
@@ -93,6 +110,8 @@ class DesignSettings:
     ``sims`` simulations under the assumed truths and at each boundary; ``curve_sims`` at each
     grid point and each corpus size of the sample-size search (cheaper figures, larger Monte Carlo
     error, reported); ``grid`` the true accuracies of the curve (empty: no curve);
+    ``icc_grid`` the ICCs at which each gate's boundary is simulated again (empty: none), with
+    ``icc_sims`` simulations per gate and ICC (default ``min(sims, DEFAULT_ICC_SIMS)``);
     ``min_cases``: search the fewest unique cases reaching ``target_power``, up to ``max_cases``
     (default 4 times the corpus), to within ``rel_tol`` of the answer.
     """
@@ -104,6 +123,25 @@ class DesignSettings:
     target_power: float = 0.8
     max_cases: int | None = None
     rel_tol: float = 0.05
+    icc_grid: tuple[float, ...] = DEFAULT_ICC_GRID
+    icc_sims: int | None = None
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.icc_grid if not 0.0 <= v <= MAX_ICC]
+        if bad:
+            raise InputError(f"expected ICCs in [0, {MAX_ICC}], found {bad[0]:g}", field="--icc-grid")
+        if self.icc_sims is not None and self.icc_sims < 1:
+            raise InputError(f"expected at least 1, found {self.icc_sims}", field="--icc-sims")
+
+    @property
+    def icc_sim_count(self) -> int:
+        """Simulations per world of the ICC grid."""
+        return self.icc_sims if self.icc_sims is not None else min(self.sims, DEFAULT_ICC_SIMS)
+
+    @property
+    def icc_values(self) -> tuple[float, ...]:
+        """The ICC grid sorted, without repeats (6 decimals)."""
+        return tuple(sorted({round(float(v), 6) for v in self.icc_grid}))
 
 
 def _gate_info(gate: GateSpec) -> dict[str, Any]:
@@ -123,6 +161,53 @@ def _boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Sce
     if gate.metric == ACCURACY_METRIC:
         return accuracy_scenario(plan, cases, gate.threshold, key=f"boundary:{gate.id}")
     return latency_boundary_scenario(plan, cases, gate)
+
+
+#: One world of the ICC grid: the ICC, the scenario (None when it cannot be built) and why not.
+IccWorld = tuple[float, Scenario | None, str | None]
+
+
+def _icc_world(plan: Plan, cases: Sequence[Case], gate: GateSpec, icc: float) -> IccWorld:
+    """A gate's boundary world at one ICC, or the reason there is none."""
+    key = icc_key(gate, icc)
+    if gate.metric != ACCURACY_METRIC:
+        return icc, latency_boundary_scenario(plan, cases, gate, case_icc=icc, key=key), None
+    try:
+        return icc, accuracy_icc_scenario(plan, cases, gate.threshold, icc, key=key), None
+    except ValueError as exc:
+        return icc, None, str(exc)
+
+
+def _icc_grid_figures(
+    worlds: dict[str, list[IccWorld]], sims: SimulationBatches, count: int, gates: list[GateSpec],
+    routers: list[str], values: tuple[float, ...],
+) -> dict[str, Any]:
+    """Per gate and ICC of the grid: the boundary figures of every router arm (see docs/design.md)."""
+    out: dict[str, Any] = {"sims": count, "values": list(values), "gates": {}}
+    for gpos, gate in enumerate(gates):
+        accuracy = gate.metric == ACCURACY_METRIC
+        points = []
+        for icc, world, note in worlds[gate.id]:
+            sd = difficulty_for_icc(gate.threshold, icc).sd if accuracy and world is not None else None
+            point: dict[str, Any] = {
+                "icc": icc,
+                "case_difficulty_sd": None if sd is None else round(sd, 6),
+                "case_icc": None if accuracy else icc,
+                "note": note,
+                "arms": None,
+            }
+            if world is not None:
+                point["arms"] = icc_point_figures(world, sims.outcomes(world, count), gate, gpos,
+                                                  routers, icc)
+            points.append(point)
+        out["gates"][gate.id] = {
+            "metric": gate.metric,
+            "threshold": gate.threshold,
+            "nominal_alpha": nominal_alpha(gate),
+            "icc_of": "correctness" if accuracy else "log_latency",
+            "points": points,
+        }
+    return out
 
 
 def diagnose(
@@ -159,6 +244,12 @@ def diagnose(
     if has_accuracy_gate:
         wants += [(s, settings.curve_sims, False) for s in grid.values()]
     sims.ensure("scenarios", wants)
+    icc_values = settings.icc_values
+    icc_sims = settings.icc_sim_count
+    icc_worlds = {g.id: [_icc_world(plan, cases, g, v) for v in icc_values] for g in gates}
+    if icc_values:
+        sims.ensure("ICC grid", [(w, icc_sims, False) for points in icc_worlds.values()
+                                 for _, w, _ in points if w is not None])
 
     assumed_out = sims.outcomes(assumed, settings.sims)
     reference = pooled_quantiles(assumed_out, gates, routers)
@@ -170,6 +261,8 @@ def diagnose(
         "seed": plan.randomization.seed,
         "sims": settings.sims,
         "curve_sims": settings.curve_sims,
+        "icc_sims": icc_sims if icc_values else None,
+        "mc_interval": {"method": MC_METHOD, "level": MC_LEVEL},
         "target_power": settings.target_power,
         "unique_cases": len(cases),
         "arms": routers,
@@ -183,6 +276,8 @@ def diagnose(
         "curve": curve_figures({v: sims.outcomes(w, settings.curve_sims) for v, w in grid.items()},
                                gates, routers)
         if settings.grid and has_accuracy_gate else None,
+        "icc_grid": _icc_grid_figures(icc_worlds, sims, icc_sims, gates, routers, icc_values)
+        if icc_values and gates else None,
         "min_cases": None,
     }
     if settings.min_cases:
@@ -240,24 +335,28 @@ def _min_cases(
         for n, world in worlds.items():
             outcomes = sims.outcomes(world, settings.curve_sims)
             powers[n] = {
-                pair: verdict_shares(
+                pair: verdict_counts(
                     [o.arms[arm_pos[pair[0]]].verdicts[gate_pos[pair[1]]] for o in outcomes]
-                )[target]
+                )[target] / len(outcomes)
                 for pair, target in targets.items()
             }
         return powers
+
+    def ci(power: float) -> list[float] | None:
+        return share_ci(round(power * settings.curve_sims), settings.curve_sims)
 
     found = search_min_cases(
         evaluate, list(targets), n0, target=settings.target_power,
         n_min=min(families, n0), n_max=n_max, rel_tol=settings.rel_tol,
     )
-    out: dict[str, Any] = {"n_max": n_max, "rel_tol": settings.rel_tol, "arms": {}}
+    out: dict[str, Any] = {"n_max": n_max, "rel_tol": settings.rel_tol, "sims": settings.curve_sims,
+                           "arms": {}}
     for arm in routers:
         per_gate: dict[str, Any] = {}
         for gate in gates:
             pair = (arm, gate.id)
             if pair not in found:
-                per_gate[gate.id] = {"n": None, "target": None, "power": None,
+                per_gate[gate.id] = {"n": None, "target": None, "power": None, "power_ci": None,
                                      "note": "truth on the threshold or unknown"}
                 continue
             r = found[pair]
@@ -265,8 +364,10 @@ def _min_cases(
                 "n": r.n,
                 "target": targets[pair],
                 "power": None if r.power is None else round(r.power, 6),
+                "power_ci": None if r.power is None else ci(r.power),
                 "bracket": [r.lo, r.hi],
                 "evaluated": {str(n): round(p, 6) for n, p in sorted(r.evaluated.items())},
+                "evaluated_ci": {str(n): ci(p) for n, p in sorted(r.evaluated.items())},
                 "note": None if r.n is not None else f"power stays below {settings.target_power:g} "
                 f"up to {n_max} cases",
             }
@@ -288,8 +389,10 @@ def power_warnings(results: dict[str, Any]) -> list[str]:
             if power is None or power >= target:
                 continue
             n = results.get("unique_cases")
+            ci = g.get("power_ci")
+            interval = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if isinstance(ci, list) and len(ci) == 2 else ""
             lines.append(
-                f"design: {arm} {gate_id}: power {power:.2f} < {target:.2f} at {n} unique cases "
+                f"design: {arm} {gate_id}: power {power:.2f}{interval} < {target:.2f} at {n} unique cases "
                 f"(P(PASS) {g.get('p_pass', 0.0):.2f}, P(FAIL) {g.get('p_fail', 0.0):.2f}, "
                 f"P(INCONCLUSIVE) {g.get('p_inconclusive', 0.0):.2f}; {results.get('sims')} simulations)"
             )

@@ -1,10 +1,13 @@
 """The design diagnosis's figures (a plain dict from ``routetrial design``) as table rows.
 
-The dict's layout is the design results file, ``kind: routetrial.design``, schema version 1: per
+The dict's layout is the design results file, ``kind: routetrial.design``, schema version 2: per
 router arm and gate the simulated verdict shares and power at the assumed truth, the type I error
-at each gate's boundary, coverage of the accuracy interval, and the fewest unique cases for the
-target power, and P(PASS) over a grid of true accuracies. Every share is a Monte Carlo estimate and
-is printed with its Monte Carlo standard error. A dict of another layout is shown as flattened key/value rows rather than refused.
+at each gate's boundary, the type I error, P(FAIL) and coverage at each boundary over a grid of
+replay ICCs, coverage of the accuracy interval, the fewest unique cases for the target power, and
+P(PASS) over a grid of true accuracies. Every share is a Monte Carlo estimate and is printed with
+its 95% Wilson interval over the simulations (``<share>_ci``); a schema-1 dict, which gave a
+standard error instead (``mc_se_pass``, ``power_mc_se``, ...), is printed with "± SE". A dict of
+another layout is shown as flattened key/value rows rather than refused.
 """
 
 from __future__ import annotations
@@ -31,15 +34,22 @@ class PowerView:
     curve: tuple[tuple[str, tuple[float, ...]], ...]
     curve_sims: int
     other: tuple[tuple[str, str], ...]
+    #: (gate, what the ICC is of, ICC, arm, P(PASS) = type I error, P(FAIL), coverage)
+    icc: tuple[tuple[str, str, str, str, str, str, str], ...] = ()
+    icc_sims: int = 0
+    icc_notes: tuple[str, ...] = ()
 
 
 def _num(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "–"
 
 
-def _pm(v: Any, se: Any) -> str:
+def _share(v: Any, ci: Any, se: Any = None) -> str:
+    """A Monte Carlo share with its interval (``0.045 [0.024, 0.083]``), or ``± SE`` (schema 1)."""
     if not isinstance(v, (int, float)):
         return "–"
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(c, (int, float)) for c in ci):
+        return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
     return f"{v:.3f} ± {se:.3f}" if isinstance(se, (int, float)) else f"{v:.3f}"
 
 
@@ -68,10 +78,12 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
         flat: list[tuple[str, str]] = []
         _flatten("", design, flat)
         return PowerView("", (), (), (), (), (), (), 0, tuple(flat[:_MAX_ROWS]))
+    how = ("with their 95% Wilson intervals over the simulations" if isinstance(design.get("mc_interval"), Mapping)
+           else "± their standard error")
     summary = (
         f"{design.get('sims', '?')} simulations of the whole design at {design.get('unique_cases', '?')} "
         f"unique cases; target power {_num(design.get('target_power'), 2)}. Shares are Monte Carlo "
-        "estimates ± their standard error."
+        f"estimates {how}."
     )
     power = []
     coverage = []
@@ -83,14 +95,15 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
                     str(gate),
                     _num(_get(g, "truth")),
                     str(_get(g, "target") or "–"),
-                    _pm(_get(g, "p_pass"), _get(g, "mc_se_pass")),
-                    _pm(_get(g, "power"), _get(g, "power_mc_se")),
+                    _share(_get(g, "p_pass"), _get(g, "p_pass_ci"), _get(g, "mc_se_pass")),
+                    _share(_get(g, "power"), _get(g, "power_ci"), _get(g, "power_mc_se")),
                 )
             )
         cov = _get(figures, "accuracy_interval")
         if isinstance(cov, Mapping):
             coverage.append(
-                (str(arm), _pm(cov.get("coverage"), cov.get("coverage_mc_se")), _num(cov.get("level"), 2))
+                (str(arm), _share(cov.get("coverage"), cov.get("coverage_ci"), cov.get("coverage_mc_se")),
+                 _num(cov.get("level"), 2))
             )
     type_i = []
     for gate, per_arm in (design.get("boundary") or {}).items():
@@ -101,11 +114,12 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
                 (
                     str(gate),
                     str(arm),
-                    _pm(_get(b, "type_i_error"), _get(b, "type_i_error_mc_se")),
+                    _share(_get(b, "type_i_error"), _get(b, "type_i_error_ci"), _get(b, "type_i_error_mc_se")),
                     _num(_get(b, "nominal_alpha")),
                 )
             )
     curve_x, curve = _curve(design)
+    icc, icc_notes = _icc_grid(design)
     return PowerView(
         summary,
         tuple(power),
@@ -116,7 +130,47 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
         curve,
         int(design.get("curve_sims") or 0),
         (),
+        icc,
+        int(_get(design, "icc_grid", "sims") or 0),
+        icc_notes,
     )
+
+
+_ICC_OF = {"correctness": "correctness", "log_latency": "log latency"}
+
+
+def _icc_grid(design: Mapping[str, Any]) -> tuple[tuple[tuple[str, str, str, str, str, str, str], ...], tuple[str, ...]]:
+    """Rows of the ICC grid (gate, what the ICC is of, ICC, arm, type I error, P(FAIL), coverage)
+    and the notes of worlds that could not be built or lacked the ICC asked for."""
+    gates = _get(design, "icc_grid", "gates")
+    if not isinstance(gates, Mapping):
+        return (), ()
+    rows = []
+    notes = []
+    for gate, g in gates.items():
+        points = _get(g, "points")
+        if not isinstance(points, list):
+            continue
+        of = _ICC_OF.get(str(_get(g, "icc_of")), str(_get(g, "icc_of") or "–"))
+        for point in points:
+            icc = _num(_get(point, "icc"), 2)
+            arms = _get(point, "arms")
+            if not isinstance(arms, Mapping):
+                rows.append((str(gate), of, icc, "–", "–", "–", "–"))
+                if _get(point, "note"):
+                    notes.append(f"{gate} at ICC {icc}: {_get(point, 'note')}")
+                continue
+            for arm, a in arms.items():
+                cov = _get(a, "accuracy_interval")
+                rows.append((
+                    str(gate), of, icc, str(arm),
+                    _share(_get(a, "type_i_error"), _get(a, "type_i_error_ci")),
+                    _share(_get(a, "p_fail"), _get(a, "p_fail_ci")),
+                    _share(_get(cov, "coverage"), _get(cov, "coverage_ci")) if isinstance(cov, Mapping) else "–",
+                ))
+                if _get(a, "note"):
+                    notes.append(f"{gate} at ICC {icc}, {arm}: {_get(a, 'note')}")
+    return tuple(rows[:_MAX_ROWS]), tuple(notes[:_MAX_ROWS])
 
 
 def _min_cases(design: Mapping[str, Any]) -> tuple[tuple[str, str, str, str, str, str], ...]:

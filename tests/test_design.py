@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from experiment._design_scenarios import (
     sample_size_scenario,
 )
 from experiment._design_search import search_min_cases
+from experiment._design_store import DESIGN_SCHEMA_VERSION
 from experiment._design_sim import ChunkTask, run_campaign, sim_seed
 from experiment.cli import main
 from experiment.design import (
@@ -136,6 +138,7 @@ def test_results_do_not_depend_on_the_number_of_workers() -> None:
     assert set(one["boundary"]) == {"accuracy", "latency_p95"}
     assert one["curve"]["accuracy"]["true_accuracy"] == [0.8, 0.85]
     assert one["min_cases"]["n_max"] == 30
+    assert one["icc_grid"]["values"] == [0.0, 0.3, 0.6, 0.9] and one["icc_sims"] == 4
 
 
 def test_dask_engine_gives_the_same_results_as_the_local_pool() -> None:
@@ -161,13 +164,17 @@ def test_results_file_round_trips_and_refuses_another_plan(tmp_path: Path) -> No
     """Results are stored beside the plan and load back only for the same plan hash."""
     plan_path = tmp_path / "study.yaml"
     assert load_design_results(plan_path) is None
-    results = {"kind": "routetrial.design", "schema_version": 1, "plan": {"canonical_sha256": "ab"}}
+    results = {"kind": "routetrial.design", "schema_version": DESIGN_SCHEMA_VERSION,
+               "plan": {"canonical_sha256": "ab"}}
     written = write_design_results(plan_path, results)
     assert written == design_results_path(plan_path) == tmp_path / "study.design.json"
     assert load_design_results(plan_path) == results
     assert load_design_results(plan_path, plan_hash="ab") == results
     assert load_design_results(plan_path, plan_hash="cd") is None
     written.write_text("{not json", encoding="utf-8")
+    assert load_design_results(plan_path) is None
+    # a file of the previous layout (standard errors instead of intervals) is not read as this one
+    write_design_results(plan_path, {**results, "schema_version": 1})
     assert load_design_results(plan_path) is None
 
 
@@ -181,6 +188,7 @@ def test_design_command_prints_a_table_and_writes_results(
     assert "small" in out and "type I" in out and str(tmp_path / "plan.design.json") in out
     loaded = load_design_results(plan_path)
     assert loaded is not None and loaded["sims"] == 3 and loaded["curve"] is None
+    assert loaded["icc_grid"] is None and "ICC grid" not in out  # --no-grid: no grids at all
     assert json.loads((tmp_path / "plan.design.json").read_text())["arms"] == ["small"]
 
 
@@ -215,10 +223,12 @@ def test_design_refuses_a_plan_with_a_live_backend() -> None:
 
 def test_power_warnings_name_each_underpowered_gate() -> None:
     """Gates below the target power give one line each; a boundary truth gives none."""
-    results = {"target_power": 0.8, "unique_cases": 60, "sims": 100, "assumed": {"qwen": {"gates": {
+    results: dict[str, Any] = {"target_power": 0.8, "unique_cases": 60, "sims": 100, "assumed": {"qwen": {"gates": {
         "accuracy": {"power": 0.28, "p_pass": 0.0, "p_fail": 0.28, "p_inconclusive": 0.72},
         "latency_p95": {"power": 0.93, "p_pass": 0.93, "p_fail": 0.0, "p_inconclusive": 0.07},
         "other": {"power": None}}}}}
     expected = ("design: qwen accuracy: power 0.28 < 0.80 at 60 unique cases "
                 "(P(PASS) 0.00, P(FAIL) 0.28, P(INCONCLUSIVE) 0.72; 100 simulations)")
     assert power_warnings(results) == [expected]
+    results["assumed"]["qwen"]["gates"]["accuracy"]["power_ci"] = [0.2, 0.37]
+    assert power_warnings(results) == [expected.replace("0.28 <", "0.28 [0.20, 0.37] <")]

@@ -26,7 +26,7 @@ GRID = (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 def small_design() -> dict[str, Any]:
     """One router arm on 40 cases: curve over GRID and the sample-size search, a few sims each."""
     plan = make_plan(cases=40, replays=1, routers=("small",), control=False, unparseable=0.0)
-    settings = DesignSettings(sims=4, curve_sims=12, grid=GRID, max_cases=160)
+    settings = DesignSettings(sims=4, curve_sims=12, grid=GRID, max_cases=160, icc_grid=())
     return diagnose(plan, make_cases(40), base_dir=Path("."), settings=settings,
                     engine=EngineSettings("local", 1))
 
@@ -40,7 +40,8 @@ def test_pass_curve_rises_with_the_true_accuracy(small_design: dict[str, Any]) -
     p_pass, p_fail = rows["p_pass"], rows["p_fail"]
     assert all(a <= b for a, b in zip(p_pass, p_pass[1:]))
     assert all(a >= b for a, b in zip(p_fail, p_fail[1:]))
-    assert (p_pass[0], p_fail[0], p_fail[-1]) == (0.0, 1.0, 0.0) and p_pass[-1] > 0.5
+    # at 0.6 a campaign of 40 cases may still (rarely) land near 0.85: FAIL nearly always, not always
+    assert (p_pass[0], p_fail[-1]) == (0.0, 0.0) and p_fail[0] >= 0.75 and p_pass[-1] > 0.5
     for k in range(len(GRID)):
         assert p_pass[k] + p_fail[k] + rows["p_inconclusive"][k] == pytest.approx(1.0)
 
@@ -72,16 +73,16 @@ def test_min_cases_is_the_smallest_size_tried_that_reached_the_target(
 def test_latency_type_i_error_at_the_p95_boundary_is_at_most_alpha() -> None:
     """At 60 routing latencies whose true P95 is the 2,000 ms threshold, the distribution-free
     95% upper bound is the sample maximum, which passes with probability 0.95**60 = 0.046; the
-    simulated type I error agrees within 3 Monte Carlo SE and stays within alpha + 2 SE."""
+    simulated type I error's 95% Wilson interval contains it, and its lower end is at most alpha."""
     plan = make_plan(cases=60, replays=1, routers=("small",), control=False, unparseable=0.0,
                      gates=("latency_p95",), timeout_ms=UNREACHABLE_TIMEOUT_MS)
-    settings = DesignSettings(sims=1000, curve_sims=1, grid=(), min_cases=False)
+    settings = DesignSettings(sims=1000, curve_sims=1, grid=(), min_cases=False, icc_grid=())
     figures = diagnose(plan, make_cases(60), base_dir=Path("."), settings=settings,
                        engine=EngineSettings("local", 2))
     b = figures["boundary"]["latency_p95"]["small"]
     assert (b["truth"], b["nominal_alpha"]) == (2000.0, 0.05)
-    assert b["type_i_error"] <= 0.05 + 2 * b["type_i_error_mc_se"]
-    assert abs(b["type_i_error"] - 0.95**60) <= 3 * b["type_i_error_mc_se"]
+    lo, hi = b["type_i_error_ci"]
+    assert lo <= 0.05 and lo <= 0.95**60 <= hi
     assert b["bias"] < 0.0  # the sample P95 of 60 draws is biased low
 
 
