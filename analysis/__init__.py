@@ -18,7 +18,6 @@ from analysis._comparisons import (
     adjust_pvalues,
     case_aggregate,
     estimate_clustered_mean,
-    mcnemar_exact,
     paired_difference,
     paired_quantile_difference,
 )
@@ -35,6 +34,7 @@ from analysis._gates import decide_gate, decide_viability
 from analysis._icc import bootstrap_icc, icc_anova
 from analysis._json import results_from_json, results_to_json
 from analysis._meta import RunMeta
+from analysis._paired import paired_mean_difference, paired_proportion_difference
 from analysis._pareto import pareto_frontier
 from analysis._plan_warnings import plan_warnings
 from analysis._proportions import CI_METHODS, CiMethod, Side, estimate_proportion, proportion_bounds
@@ -137,11 +137,12 @@ __all__ = [
     "gate_requirement",
     "gee_proportion",
     "icc_anova",
-    "mcnemar_exact",
     "min_cases_for_quantile_bound",
     "min_n_for_quantile_upper_bound",
     "order_statistic_ranks",
     "paired_difference",
+    "paired_mean_difference",
+    "paired_proportion_difference",
     "paired_quantile_difference",
     "pareto_frontier",
     "plan_warnings",

@@ -116,7 +116,8 @@ def _arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...]
     rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
     router = plan.arm(a).kind == "router"
     return rows, select_arm(a, router, rows, plan.analysis, codes, table.correct, table.routing_latency_ms,
-                            table.e2e_latency_ms, table.cost_usd, table.downstream_correct)
+                            table.e2e_latency_ms, table.cost_usd, table.downstream_correct,
+                            table.routing_cost_usd)
 
 
 def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
@@ -222,7 +223,10 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
         if r.kind == "router":
             acc = None if r.accuracy is None else r.accuracy.estimate
             p95 = None if r.routing_latency_p95 is None else r.routing_latency_p95.estimate
-            points.append((r.arm, acc, p95, r.cost_per_1k.estimate))
+            # the pre-registered axes only: the router's own cost, not the downstream answer's
+            # (which depends on where it routed and flips the frontier from seed to seed)
+            cost = None if r.routing_cost_per_1k is None else r.routing_cost_per_1k.estimate
+            points.append((r.arm, acc, p95, cost))
     pareto = pareto_frontier(points)
     ratio = {a: plan.ratio_of(a) for a in plan.arm_ids}
     srm: list[SrmResult] = []

@@ -60,6 +60,7 @@ class ArmData:
     e2e: NDArray[np.float64]
     cases: NDArray[np.intp]
     cost: NDArray[np.float64]
+    routing_cost: NDArray[np.float64]
     downstream: NDArray[np.float64]
     correct_raw: NDArray[np.float64]
     routing_ok: NDArray[np.bool_]
@@ -73,7 +74,7 @@ def _code(names: tuple[str, ...], name: str) -> int:
 def select_arm(arm: str, router: bool, rows: NDArray[np.intp], spec: AnalysisSpec, codes: Codes,
                correct: NDArray[np.float64], routing_latency: NDArray[np.float64],
                e2e: NDArray[np.float64], cost: NDArray[np.float64],
-               downstream: NDArray[np.float64]) -> ArmData:
+               downstream: NDArray[np.float64], routing_cost: NDArray[np.float64]) -> ArmData:
     """Apply the plan's failure and exclusion rules to one arm's rows.
 
     Not-sent trials never count; plan exclusions (case ids) are dropped; interrupted trials are
@@ -130,6 +131,7 @@ def select_arm(arm: str, router: bool, rows: NDArray[np.intp], spec: AnalysisSpe
         routing_latency=rl[rl_keep], routing_latency_cases=codes.case[rows][rl_keep],
         e2e=np.where(e_keep, e, np.nan), cases=codes.case[rows],
         cost=np.where(base, cost[rows], np.nan),
+        routing_cost=np.where(base, routing_cost[rows], np.nan),
         downstream=np.where(base_int, downstream[rows], np.nan),
         correct_raw=np.where(base_int, c, np.nan), routing_ok=routing_ok & base_int,
         excluded=excluded,
@@ -220,6 +222,8 @@ def analyze_arm(
         e2e_latency_p95=quantile(e2e_vals, e2e_cases, 0.95),
         e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, resampler),
         cost_per_1k=estimate_clustered_mean(data.cost, data.cases, k_total, level, resampler, 1000.0),
+        routing_cost_per_1k=estimate_clustered_mean(data.routing_cost, data.cases, k_total, level, resampler,
+                                                    1000.0) if data.router else None,
         downstream_quality=estimate_accuracy(
             data.downstream[~np.isnan(data.downstream)], data.cases[~np.isnan(data.downstream)],
             unit, level, spec.ci_method, min_cases=mc),

@@ -1,17 +1,22 @@
-"""Paired comparisons: routers against routers on accuracy, routers against the control on
-secondary outcomes, and multiplicity adjustment.
+"""Paired comparisons by case bootstrap, and multiplicity adjustment.
 
 Every arm sees every case, so comparisons are paired by case: a case bootstrap resamples the same
-cases for both arms, and McNemar's test counts cases on which the arms disagree.
+cases for both arms. The planned comparisons (:mod:`analysis._planned_comparisons`) use
+:func:`paired_quantile_difference` for medians and the estimators of :mod:`analysis._paired`
+(MOVER for proportions, the paired t for means) for the rest, each with a test dual to its
+interval; :func:`adjust_pvalues` adjusts a family of p-values.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from analysis._clustered import CaseResampler
+from analysis._clustered_quantile import too_few_cases
+from analysis._paired import Paired
 from analysis._quantiles import bootstrap_quantile
 from analysis._results import DifferenceResult, Interval, MeanResult, Unit
 from prereg.errors import InputError
@@ -21,9 +26,9 @@ __all__ = [
     "adjust_pvalues",
     "case_aggregate",
     "estimate_clustered_mean",
-    "mcnemar_exact",
     "paired_difference",
     "paired_quantile_difference",
+    "paired_quantile_prepared",
     "percentile_interval",
 ]
 
@@ -90,6 +95,10 @@ def paired_difference(
 ) -> DifferenceResult:
     """``scale * (mean_a - mean_b)`` over cases both arms observed, with a paired case bootstrap.
 
+    Descriptive: no test, and the percentile interval has width zero when every case has the same
+    difference. The planned comparisons use :func:`analysis.paired_proportion_difference` and
+    :func:`analysis.paired_mean_difference` instead, whose tests are dual to their intervals.
+
     Parameters
     ----------
     a, b : CaseAgg
@@ -129,10 +138,55 @@ def paired_difference(
     return DifferenceResult(unit, k, est, percentile_interval(boot, level))
 
 
+def _dual_percentile(boot: NDArray[np.float64], level: float) -> tuple[float | None, float | None, str | None]:
+    """The percentile interval whose ends are order statistics dual to the bootstrap p-value."""
+    b = boot.size
+    j = math.floor((1.0 - level) / 2.0 * (b + 1) + 1e-9)
+    if j < 1:
+        need = math.ceil(2.0 / (1.0 - level)) - 1
+        return None, None, f"a {level:g} percentile interval needs at least {need} resamples, found {b}"
+    srt = np.sort(boot)
+    lo, hi = float(srt[j - 1]), float(srt[b - j])
+    if lo == hi:
+        return None, None, (f"the case bootstrap puts more than {level:g} of its resamples on one "
+                            "value, so the data carry no width for an interval")
+    return lo, hi, None
+
+
+def paired_quantile_prepared(
+    values_a: NDArray[np.float64], cases_a: NDArray[np.intp],
+    values_b: NDArray[np.float64], cases_b: NDArray[np.intp],
+    q: float, k_total: int, resampler: CaseResampler, min_cases: int = 2,
+) -> Paired:
+    """The level-free part of :func:`paired_quantile_difference` (see there): the estimate, the
+    bootstrap p-value, and the percentile interval at any level from one set of resamples."""
+    ka, kb = values_a[~np.isnan(values_a)], values_b[~np.isnan(values_b)]
+    ca, cb = cases_a[~np.isnan(values_a)], cases_b[~np.isnan(values_b)]
+    common = (np.bincount(ca, minlength=k_total) > 0) & (np.bincount(cb, minlength=k_total) > 0)
+    k = int(common.sum())
+    if k == 0:
+        return Paired("request", 0, None, _BOOT, None, None, "no case observed in both arms")
+    remap = np.cumsum(common) - 1
+    in_a, in_b = common[ca], common[cb]
+    va, vb = ka[in_a], kb[in_b]
+    est = float(np.quantile(va, q) - np.quantile(vb, q))
+    if k < min_cases:
+        return Paired("request", k, est, _BOOT, None, None, too_few_cases(k, min_cases))
+    w = resampler(k)
+    boot = bootstrap_quantile(va, remap[ca[in_a]], q, w) - bootstrap_quantile(vb, remap[cb[in_b]], q, w)
+    if float(np.ptp(boot)) == 0.0:
+        return Paired("request", k, est, _BOOT, None, None,
+                      "every case resample gives the same difference, so the data carry no "
+                      "variance for an interval")
+    below, above = int((boot <= 0.0).sum()), int((boot >= 0.0).sum())
+    p = min(1.0, 2.0 * (min(below, above) + 1) / (boot.size + 1))
+    return Paired("request", k, est, _BOOT, lambda level: _dual_percentile(boot, level), p, None)
+
+
 def paired_quantile_difference(
     values_a: NDArray[np.float64], cases_a: NDArray[np.intp],
     values_b: NDArray[np.float64], cases_b: NDArray[np.intp],
-    q: float, k_total: int, level: float, resampler: CaseResampler,
+    q: float, k_total: int, level: float, resampler: CaseResampler, min_cases: int = 2,
 ) -> DifferenceResult:
     """Difference of request-level q-quantiles ``a - b``, paired case bootstrap over common cases.
 
@@ -150,67 +204,37 @@ def paired_quantile_difference(
         Confidence level of the two-sided percentile interval.
     resampler : CaseResampler
         Source of the case resamples.
+    min_cases : int
+        Fewest common cases for an interval and a test (the plan's ``analysis.min_cases``).
 
     Returns
     -------
     DifferenceResult
         Unit ``request`` (quantiles of requests); cases observed in both arms are resampled.
+        ``p_value`` is the bootstrap test dual to the interval; no interval and no test (with a
+        note) below ``min_cases`` or when every resample gives the same difference; no interval
+        (with a note) when the interval would have width zero.
 
     Notes
     -----
     The estimate is ``numpy.quantile`` (linear) of each arm's requests on the common cases; each
-    resample draws those cases with replacement once and evaluates both arms on the same draw
-    (lower empirical quantile, :func:`analysis.bootstrap_quantile`), which keeps the pairing.
+    of the :math:`B` resamples draws those cases with replacement once and evaluates both arms on
+    the same draw (lower empirical quantile, :func:`analysis.bootstrap_quantile`), which keeps the
+    pairing. With :math:`a = (1-\\text{level})/2` and :math:`j = \\lfloor a(B+1) \\rfloor` the
+    interval is the :math:`j`-th smallest and :math:`j`-th largest replicate (Davison and Hinkley
+    1997, chapter 5), and the p-value is
+    :math:`\\min(1, 2\\min(\\#\\{\\theta^*_b \\le 0\\} + 1, \\#\\{\\theta^*_b \\ge 0\\} + 1)/(B+1))`, so
+    that :math:`p \\le \\alpha` exactly when the :math:`1-\\alpha` interval excludes 0 (never
+    :math:`p = 0` from finitely many resamples). Without :math:`j \\ge 1` the level is beyond what
+    the resamples resolve, and the interval has no ends.
 
     References
     ----------
     .. [1] Efron, B., Tibshirani, R. J. (1993). doi:10.1007/978-1-4899-4541-9
-    .. [2] Davison, A. C., Hinkley, D. V. (1997), section 3.8. doi:10.1017/CBO9780511802843
+    .. [2] Davison, A. C., Hinkley, D. V. (1997), section 3.8 and chapter 5. doi:10.1017/CBO9780511802843
     """
-    ka, kb = values_a[~np.isnan(values_a)], values_b[~np.isnan(values_b)]
-    ca, cb = cases_a[~np.isnan(values_a)], cases_b[~np.isnan(values_b)]
-    common = (np.bincount(ca, minlength=k_total) > 0) & (np.bincount(cb, minlength=k_total) > 0)
-    k = int(common.sum())
-    if k == 0:
-        return DifferenceResult("request", 0, None, Interval(None, None, level, _BOOT, "two-sided",
-                                                             "no case observed in both arms"))
-    remap = np.cumsum(common) - 1
-    in_a, in_b = common[ca], common[cb]
-    va, vb = ka[in_a], kb[in_b]
-    est = float(np.quantile(va, q) - np.quantile(vb, q))
-    w = resampler(k)
-    boot = bootstrap_quantile(va, remap[ca[in_a]], q, w) - bootstrap_quantile(vb, remap[cb[in_b]], q, w)
-    return DifferenceResult("request", k, est, percentile_interval(boot, level))
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Exact (binomial) McNemar p-value for discordant counts ``b`` and ``c``.
-
-    Parameters
-    ----------
-    b, c : int
-        Discordant units: ``b`` right under the first arm only, ``c`` under the second only. The
-        analysis passes unique cases (unit of analysis: the case, right when most of its replays are).
-
-    Returns
-    -------
-    float
-        Two-sided exact p-value.
-
-    Notes
-    -----
-    Under no difference, :math:`b \\sim \\mathrm{Bin}(b+c, 1/2)`; the two-sided p-value is
-    :math:`\\min(1, 2 P(B \\le \\min(b, c)))`, and 1 when there are no discordant pairs.
-
-    References
-    ----------
-    .. [1] McNemar, Q. (1947). Note on the sampling error of the difference between correlated
-       proportions or percentages. Psychometrika 12(2), 153-157. doi:10.1007/BF02295996
-    """
-    n = b + c
-    if n == 0:
-        return 1.0
-    return float(min(1.0, 2.0 * stats.binom.cdf(min(b, c), n, 0.5)))
+    prepared = paired_quantile_prepared(values_a, cases_a, values_b, cases_b, q, k_total, resampler, min_cases)
+    return prepared.at(level)
 
 
 def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
@@ -219,7 +243,7 @@ def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
     Parameters
     ----------
     pvalues : list of float
-        Raw p-values of the planned comparisons (here: one per pair of router arms).
+        Raw p-values of the planned comparisons (the members of the plan's ``analysis.family``).
     method : {"holm", "bonferroni", "none"}
         The plan's ``analysis.multiplicity``.
 
@@ -232,12 +256,17 @@ def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
     -----
     Unit of analysis: the comparison (one p-value each). Holm: sort
     :math:`p_{(1)} \\le \\dots \\le p_{(m)}`; :math:`\\tilde p_{(i)} =
-    \\max_{j \\le i} \\min(1, (m-j+1) p_{(j)})`. Bonferroni: :math:`\\min(1, m p_i)`.
+    \\max_{j \\le i} \\min(1, (m-j+1) p_{(j)})`. Bonferroni: :math:`\\min(1, m p_i)`. Both control
+    the family-wise error rate at alpha when a member is rejected at ``p_adjusted <= alpha``; the
+    Bonferroni intervals at level :math:`1 - \\alpha/m` are simultaneous, and as Holm's smallest
+    critical value is :math:`\\alpha/m`, every such interval that excludes 0 is a Holm rejection.
 
     References
     ----------
     .. [1] Holm, S. (1979). A simple sequentially rejective multiple test procedure.
        Scandinavian Journal of Statistics 6(2), 65-70. https://www.jstor.org/stable/4615733
+    .. [2] Dunn, O. J. (1961). Multiple comparisons among means. JASA 56(293), 52-64.
+       doi:10.1080/01621459.1961.10482090
     """
     p = np.asarray(pvalues, dtype=np.float64)
     m = p.size

@@ -1,4 +1,5 @@
-"""The Pareto frontier of router arms over accuracy (higher), P95 latency and cost (lower)."""
+"""The Pareto frontier of router arms over accuracy (higher), routing P95 latency and the router's
+own cost (lower): the pre-registered axes of a routing decision."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ def pareto_frontier(points: list[tuple[str, float | None, float | None, float | 
     ----------
     points : list of tuple
         ``(arm, accuracy, p95_ms, cost_per_1k)`` point estimates per router arm (None: no estimate);
-        accuracy on the plan's unit of analysis, latency and cost per request.
+        accuracy on the plan's unit of analysis, routing latency and the classifier's own cost per
+        1,000 requests (unit: the request).
 
     Returns
     -------

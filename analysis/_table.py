@@ -129,6 +129,7 @@ class TrialTable:
     tokens_in: NDArray[np.int64]
     tokens_out: NDArray[np.int64]
     cost_usd: NDArray[np.float64]
+    routing_cost_usd: NDArray[np.float64]
     status: NDArray[np.str_]
     error: NDArray[np.object_]
 

@@ -20,7 +20,7 @@ from prereg.records import Status, TrialRecord
 
 __all__ = ["make_trial_record", "to_trial_record"]
 
-# TrialRecord is a frozen dataclass: its generated __init__ sets each of its 28 fields through
+# TrialRecord is a frozen dataclass: its generated __init__ sets each of its 29 fields through
 # object.__setattr__, about 7 us a record, 7 s of a 1,000,000-request campaign's main thread.
 # Setting the slots through their member descriptors builds the same object (equal, hashable and
 # still frozen to everyone else) in under half the time.
@@ -96,6 +96,7 @@ def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmResult) -> T
             tokens_in,  # tokens_in
             tokens_out,  # tokens_out
             cost,  # cost_usd
+            None if routing is None else routing.cost_usd,  # routing_cost_usd
             status,  # status
             error,  # error
         )

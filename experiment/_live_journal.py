@@ -111,5 +111,5 @@ def interrupted_record(
         predicted_label=None, gold_labels="|".join(case.gold_labels), correct=None,
         routed_model=None, downstream_status=None if router else "interrupted",
         downstream_latency_ms=None, downstream_correct=None, e2e_latency_ms=None,
-        tokens_in=0, tokens_out=0, cost_usd=0.0, status="interrupted", error=INTERRUPTED_ERROR,
+        tokens_in=0, tokens_out=0, cost_usd=0.0, routing_cost_usd=None, status="interrupted", error=INTERRUPTED_ERROR,
     )

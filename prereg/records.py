@@ -104,6 +104,7 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("tokens_in", "BIGINT", False, "input tokens, classifier and downstream"),
     Column("tokens_out", "BIGINT", False, "output tokens, classifier and downstream"),
     Column("cost_usd", "DOUBLE", False, "tokens x the plan's prices, classifier and downstream"),
+    Column("routing_cost_usd", "DOUBLE", True, "the classifier's part of cost_usd; NULL for the control"),
     Column("status", "VARCHAR", False, "overall status: the first failure of the trial, else 'ok'"),
     Column("error", "VARCHAR", True, "error text of the first failure"),
 )
@@ -139,5 +140,6 @@ class TrialRecord:
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    routing_cost_usd: float | None
     status: Status
     error: str | None

@@ -478,8 +478,9 @@ class AnalysisSpec(_Spec):
         description="Fewest unique cases for an interval; below it an interval is null with a note",
     )
     family: tuple[Literal["router_vs_router", "router_vs_control", "downstream_groups"], ...] = Field(
-        default=("router_vs_router", "router_vs_control", "downstream_groups"),
-        description="The planned comparisons adjusted together by `multiplicity`; others are exploratory",
+        default=("router_vs_router", "router_vs_control"),
+        description="The planned comparisons adjusted together by `multiplicity`; others are exploratory"
+        " (the downstream groups by routing outcome are not randomized, so not in the default family)",
     )
     failures: FailureHandlingSpec = Field(default_factory=FailureHandlingSpec)
     stopping: StoppingSpec = Field(default_factory=StoppingSpec)

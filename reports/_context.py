@@ -18,9 +18,9 @@ from prereg.errors import AnalysisError
 from prereg.records import Case
 from prereg.schema import Plan, RouterArmSpec
 from reports._checklist import CHECKLIST, ChecklistItem
-from reports._flow import ArmFlow, Flow, breakdown, check_flow
+from reports._flow import NEVER_RUN, ArmFlow, Flow, breakdown, check_flow
 from reports._flow_svg import flow_svg
-from reports._format import OPS, Shown, metric_formatter
+from reports._format import OPS, Shown, fmt_against, metric_formatter
 from reports._limitations import limitations
 from reports._outcomes import ChartSet, OutcomeRow, build_charts, comparison_rows, outcome_rows
 from reports._registration import Registration
@@ -90,7 +90,7 @@ class ReportContext:
     baseline: BaselineView
     outcomes: tuple[OutcomeRow, ...]
     charts: ChartSet
-    comparisons: tuple[tuple[str, Shown, str, str, str], ...]
+    comparisons: tuple[tuple[str, Shown, str, str], ...]
     results: Results
     end_to_end: EndToEndView
     design: DesignView
@@ -108,7 +108,7 @@ def arm_colours(plan: Plan) -> dict[str, str]:
     }
 
 
-_NEVER_RUN = "never run (no trial row)"
+
 
 
 def flow_from_results(results: Results, plan: Plan) -> Flow:
@@ -126,12 +126,12 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
             # The analysis counts exclusions among trial rows; scheduled requests without a row
             # are the remaining way out of the analysed node.
             analysed = f.analysed
-            excluded = {**f.excluded, _NEVER_RUN: f.missing}
+            excluded = {**f.excluded, NEVER_RUN: f.missing}
         else:
             # The control has no routing decision: its analysed node is the end-to-end analysis.
             analysed = arm.e2e_latency_median.n
             excluded = {
-                _NEVER_RUN: f.missing,
+                NEVER_RUN: f.missing,
                 "not sent": f.not_sent,
                 "no end-to-end outcome (failed or excluded by the plan)": f.sent - analysed,
             }
@@ -142,7 +142,7 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
                 allocated=allocated,
                 allocated_cases=arm.unique_cases,
                 sent=f.sent,
-                not_sent=breakdown({_NEVER_RUN: f.missing, "not sent": f.not_sent}),
+                not_sent=breakdown({NEVER_RUN: f.missing, "not sent": f.not_sent}),
                 completed=f.completed,
                 failed=breakdown(f.failed_by_status),
                 analysed=analysed,
@@ -169,16 +169,19 @@ def _analysed_cases(arm: ArmResult) -> int:
 
 def _gate_bounds(g: GateVerdict) -> str:
     """Both one-sided bounds of a gate's metric: whichever clears or misses the threshold decided it."""
-    f = metric_formatter(g.metric)
+    def f(x: float) -> str:
+        return fmt_against(x, g.threshold, g.metric)
+
     parts = []
     for iv in (g.deciding_bound, g.opposite_bound):
         if iv is None:
             continue
         if iv.side == "lower":
-            parts.append((0, f"lower {iv.level:.0%} bound " + ("none" if iv.lower is None else f(iv.lower))))
+            parts.append((0, f"one-sided {iv.level:.0%} lower bound " + ("none" if iv.lower is None else f(iv.lower))))
         elif iv.side == "upper":
             parts.append(
-                (1, f"upper {iv.level:.0%} bound " + ("none at this n" if iv.upper is None else f(iv.upper)))
+                (1, f"one-sided {iv.level:.0%} upper bound "
+                 + ("none at this n" if iv.upper is None else f(iv.upper)))
             )
     if parts:
         return ", ".join(text for _, text in sorted(parts))

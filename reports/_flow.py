@@ -15,7 +15,7 @@ from typing import Literal
 
 from prereg.errors import AnalysisError
 
-__all__ = ["ArmFlow", "Flow", "check_flow"]
+__all__ = ["NEVER_RUN", "ArmFlow", "Flow", "check_flow"]
 
 Breakdown = tuple[tuple[str, int], ...]
 
@@ -27,6 +27,10 @@ def _total(items: Breakdown) -> int:
 def breakdown(counts: Mapping[str, int]) -> Breakdown:
     """A reason -> count mapping as sorted pairs, zero counts dropped (largest first, then by name)."""
     return tuple(sorted(((k, int(v)) for k, v in counts.items() if v), key=lambda kv: (-kv[1], kv[0])))
+
+
+#: The reason of a scheduled request that has no trial row (the results' ``flow.missing``).
+NEVER_RUN = "never run (no trial row)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +51,18 @@ class ArmFlow:
 
     @property
     def not_sent_total(self) -> int:
-        """Allocated requests that were never sent."""
+        """Allocated requests that were never sent: no trial row, or a row with status ``not_sent``."""
         return _total(self.not_sent)
+
+    @property
+    def never_run(self) -> int:
+        """Allocated requests without a trial row (the results' ``flow.missing``)."""
+        return dict(self.not_sent).get(NEVER_RUN, 0)
+
+    @property
+    def not_sent_rows(self) -> int:
+        """Trial rows with status ``not_sent`` (the results' ``flow.not_sent``)."""
+        return self.not_sent_total - self.never_run
 
     @property
     def failed_total(self) -> int:

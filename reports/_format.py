@@ -12,7 +12,19 @@ from dataclasses import dataclass
 
 from analysis import ClusteringResult, Interval
 
-__all__ = ["OPS", "Shown", "clustering_text", "fmt_count", "fmt_ms", "fmt_pct", "fmt_usd", "metric_formatter", "show"]
+__all__ = [
+    "OPS",
+    "Shown",
+    "clustering_text",
+    "fmt_against",
+    "fmt_count",
+    "fmt_level",
+    "fmt_ms",
+    "fmt_pct",
+    "fmt_usd",
+    "metric_formatter",
+    "show",
+]
 
 Fmt = Callable[[float], str]
 
@@ -59,10 +71,31 @@ def metric_formatter(metric: str) -> Fmt:
     return fmt_ms if metric.endswith("_ms") or "latency" in metric else fmt_pct
 
 
+def fmt_against(x: float, threshold: float, metric: str) -> str:
+    """``x`` in the metric's unit with enough digits that it never reads as ``threshold`` unless it is.
+
+    A bound of 2000.3 ms beside a gate of 2,000 ms prints "2,000.3 ms", and 0.8496 beside 85%
+    prints "84.96%": a reader compares the two printed numbers, so they must differ when the
+    values do (up to six more decimals).
+    """
+    ms = metric.endswith("_ms") or "latency" in metric
+    scale, unit, base = (1.0, " ms", 0) if ms else (100.0, "%", 1)
+    for digits in range(base, base + 7):
+        text = f"{scale * x:,.{digits}f}"
+        if x == threshold or text != f"{scale * threshold:,.{digits}f}":
+            return text + unit
+    return text + unit
+
+
+def fmt_level(level: float) -> str:
+    """A confidence level as a percentage with the digits it has: 0.95 -> 95%, 1 - 0.05/21 -> 99.76%."""
+    return f"{100 * level:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def _interval_note(iv: Interval) -> str:
     side = {"two-sided": "two-sided", "lower": "one-sided lower", "upper": "one-sided upper"}[iv.side]
     method = iv.method.replace("_", " ")
-    text = f"{iv.level:.0%} {side}, {method}"
+    text = f"{fmt_level(iv.level)} {side}, {method}"
     return f"{text}; {iv.note}" if iv.note else text
 
 

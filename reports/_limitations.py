@@ -7,9 +7,9 @@ a deviation from the plan, correlated replays, trials that never ran).
 
 from __future__ import annotations
 
-from analysis import Results
+from analysis import GateVerdict, Results
 from prereg.schema import Plan, RouterArmSpec
-from reports._format import clustering_text, metric_formatter
+from reports._format import clustering_text, fmt_against, fmt_pct
 from reports._registration import Registration
 
 __all__ = ["limitations"]
@@ -20,16 +20,20 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
     out: list[str] = []
     by_arm = {a.arm: a for a in results.arms}
     said: set[tuple[str, str]] = set()
+    invalid = next((g.reason for g in results.gates if g.reason.startswith("invalid run")), None)
     for g in results.gates:
-        if g.verdict != "INCONCLUSIVE":
+        if g.verdict != "INCONCLUSIVE" or g.reason == invalid:
             continue
-        f = metric_formatter(g.metric)
+
+        def f(x: float, g: GateVerdict = g) -> str:
+            return fmt_against(x, g.threshold, g.metric)
+
         bounds = [b for b in (g.deciding_bound, g.opposite_bound) if b is not None]
-        if any(b.side == "upper" and b.upper is None for b in bounds):
+        missing = next((b for b in bounds if b.side == "upper" and b.upper is None), None)
+        if missing is not None:
             out.append(
-                f"{g.arm}: gate {g.gate} is inconclusive because no distribution-free upper bound on "
-                f"the {g.metric.replace('_', ' ')} exists at this n; more observations per arm are "
-                "needed to certify it from above."
+                f"{g.arm}: gate {g.gate} is inconclusive because no upper bound on the "
+                f"{g.metric.replace('_', ' ')} exists at this n ({missing.note or 'no bound'})."
             )
         else:
             est = "no estimate" if g.estimate is None else f(g.estimate)
@@ -44,34 +48,35 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
                 f"the threshold {f(g.threshold)} at the pre-registered level ({g.reason})."
             )
         said.add((g.arm, g.metric))
-    acc_gate = next((gg for gg in plan.gates if gg.metric == "routing_accuracy"), None)
+    if invalid is not None:
+        out.append(f"Every latency gate is INCONCLUSIVE: {invalid}.")
+    # a PASS or FAIL by a confidence bound already says the data separate the estimate from the
+    # gate; only a point-estimate verdict can stand beside an interval that contains its threshold
+    point_gates = [gg for gg in plan.gates if gg.metric == "routing_accuracy" and gg.rule.kind == "point_estimate"]
     for arm in results.arms:
         acc = arm.accuracy
-        if acc is not None and acc_gate is not None and (arm.arm, acc_gate.metric) not in said:
+        for acc_gate in point_gates:
+            if acc is None or (arm.arm, acc_gate.metric) in said:
+                continue
             lo, hi = acc.interval.lower, acc.interval.upper
             if lo is not None and hi is not None and lo <= acc_gate.threshold <= hi:
                 out.append(
-                    f"{arm.arm}: the {acc.interval.level:.0%} accuracy interval [{lo:.3f}, {hi:.3f}] "
-                    f"contains the gate {acc_gate.threshold:g}; n = {acc.n:,.0f} {acc.unit}s cannot "
-                    "tell the two apart."
+                    f"{arm.arm}: gate {acc_gate.id} was decided by the point estimate, but the "
+                    f"{acc.interval.level:.0%} accuracy interval [{fmt_pct(lo)}, {fmt_pct(hi)}] contains "
+                    f"{fmt_pct(acc_gate.threshold)}: the data cannot tell the two apart."
                 )
         c = arm.clustering
         if (
-            c is not None
+            acc is not None
+            and acc.effective_n is not None
+            and c is not None
             and c.design_effect is not None
             and c.design_effect > 1.5
-            and c.effective_n is not None
         ):
-            lo, hi = c.design_effect_interval.lower, c.design_effect_interval.upper
-            spread = (
-                f" ({c.n_requests / hi:,.0f} to {c.n_requests / lo:,.0f} over the design effect's interval)"
-                if lo is not None and hi is not None and lo > 0
-                else ""
-            )
             out.append(
-                f"{arm.arm}: replays of a case are strongly correlated ({clustering_text(c)}): "
-                f"{c.n_requests:,} requests carry about {c.effective_n:,.0f} independent observations"
-                f"{spread}."
+                f"{arm.arm}: replays of a case are strongly correlated ({clustering_text(c)}): its "
+                f"{acc.n_requests:,} accuracy requests over {acc.n:,.0f} cases count as about "
+                f"{acc.effective_n:,.0f} independent observations in the accuracy interval and gate."
             )
         if arm.flow.missing:
             out.append(
@@ -98,11 +103,6 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
         )
     for d in results.plan.deviations:
         out.append(f"Deviation recorded for this analysis: {d}")
-    if results.plan.live and results.plan.live.get("p99_ms", 0.0) > plan.traffic.max_lateness_p99_ms:
-        out.append(
-            f"Dispatch lateness p99 {results.plan.live['p99_ms']:.1f} ms exceeds the plan's bound "
-            f"{plan.traffic.max_lateness_p99_ms:g} ms: the run is invalid for latency outcomes."
-        )
     if results.plan.source != "store":
         out.append(
             f"Trials were read from a {results.plan.source} file, not the campaign's own store: the "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from analysis import ArmResult, Interval, ProportionResult, QuantileResult, Results
+from analysis import ArmResult, DifferenceResult, Interval, ProportionResult, QuantileResult, Results
 from prereg.schema import Plan
 from reports._charts import (
     CdfSeries,
@@ -211,19 +211,27 @@ def family_table(
     return tuple(rows)
 
 
-def comparison_rows(results: Results) -> tuple[tuple[str, Shown, str, str, str], ...]:
-    """Paired router comparisons: (a vs b, difference with interval, discordant, p, adjusted p)."""
+def fmt_p(x: float | None) -> str:
+    """A p-value as printed: four decimals, ``< 0.0001`` below that, or why there is none."""
+    return "not computable" if x is None else ("< 0.0001" if x < 1e-4 else f"{x:.4f}")
 
-    def p(x: float | None) -> str:
-        return "not computable" if x is None else ("< 0.0001" if x < 1e-4 else f"{x:.4f}")
 
+def adjusted_p(d: DifferenceResult) -> str:
+    """The adjusted p-value with its correction, or ``exploratory`` for a comparison outside the family."""
+    if not d.in_family:
+        return "exploratory (not in the planned family)"
+    return f"{fmt_p(d.p_adjusted)} ({d.correction}, {d.family_size} comparisons)"
+
+
+def comparison_rows(results: Results) -> tuple[tuple[str, Shown, str, str], ...]:
+    """Paired router comparisons: (a vs b, difference with interval, p, adjusted p); the test and
+    the interval are of the same estimand (difference of mean per-case accuracy)."""
     return tuple(
         (
             f"{c.a} − {c.b}",
             show(c.difference.estimate, c.difference.interval, fmt_signed(fmt_pct)),
-            f"{c.discordant_ab:,} / {c.discordant_ba:,}",
-            p(c.mcnemar_p),
-            f"{p(c.p_adjusted)} ({c.correction})",
+            fmt_p(c.difference.p_value),
+            adjusted_p(c.difference),
         )
         for c in results.accuracy_comparisons
     )

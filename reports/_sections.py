@@ -11,6 +11,7 @@ from analysis import Results
 from prereg.records import Case
 from prereg.schema import Plan
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
+from reports._outcomes import adjusted_p
 from reports._charts import pass_curve_chart
 from reports._power import PowerView, power_view
 
@@ -51,7 +52,7 @@ class DownstreamView:
 
     arm: str
     caveat: str
-    groups: tuple[tuple[str, Shown, Shown | None], ...]
+    groups: tuple[tuple[str, Shown, Shown | None, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class EndToEndView:
     """Downstream quality per routing outcome, and each router against the control."""
 
     downstream: tuple[DownstreamView, ...]
-    versus_control: tuple[tuple[str, str, Shown], ...]
+    versus_control: tuple[tuple[str, str, Shown, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ def build_end_to_end(results: Results) -> EndToEndView:
                     None
                     if g.versus_control is None
                     else show(g.versus_control.estimate, g.versus_control.interval, fmt_signed(fmt_pct)),
+                    "" if g.versus_control is None else adjusted_p(g.versus_control),
                 )
                 for g in d.groups
             ),
@@ -132,7 +134,8 @@ def build_end_to_end(results: Results) -> EndToEndView:
     versus = []
     for c in results.control_comparisons:
         label, f = _OUTCOMES.get(c.outcome, (c.outcome, fmt_pct))
-        versus.append((c.arm, label, show(c.difference.estimate, c.difference.interval, fmt_signed(f))))
+        versus.append((c.arm, label, show(c.difference.estimate, c.difference.interval, fmt_signed(f)),
+                       adjusted_p(c.difference)))
     return EndToEndView(downstream, tuple(versus))
 
 

@@ -85,7 +85,7 @@ def columns(rng: np.random.Generator, *, accuracy: float, icc: float, latency_ic
         "correct": correct.astype(np.float64), "routed_model": np.full(n, "big"),
         "downstream_status": np.full(n, "ok"), "downstream_latency_ms": np.full(n, 500.0),
         "downstream_correct": np.ones(n), "e2e_latency_ms": latency + 500.0,
-        "tokens_in": np.full(n, 500), "tokens_out": np.full(n, 4), "cost_usd": np.full(n, 0.0),
+        "tokens_in": np.full(n, 500), "tokens_out": np.full(n, 4), "cost_usd": np.full(n, 0.0), "routing_cost_usd": np.full(n, 0.0),
         "status": np.full(n, "ok"), "error": np.full(n, None, dtype=object),
     }
 

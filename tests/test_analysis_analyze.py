@@ -54,7 +54,7 @@ def test_study2_shape_counts_and_units() -> None:
     assert (req["p95"].min_cases, req["p95"].unit, req["p95"].decidable) == (53, "case", True)
     assert res.design.warnings == ()
     assert _arm(res, "control").accuracy is None
-    assert [c.correction for c in res.accuracy_comparisons] == ["holm"] * 3
+    assert [c.difference.correction for c in res.accuracy_comparisons] == ["holm"] * 3
     assert len(res.downstream) == 3 and res.downstream[0].groups[-1].group == "control"
     assert not any(s.mismatch for s in res.srm)
 

@@ -13,11 +13,11 @@ ESTIMATORS = (
     "adjust_pvalues", "bootstrap_case_weights", "bootstrap_proportion", "bootstrap_quantile",
     "check_balance", "check_srm", "decide_gate", "decide_viability", "empirical_curve",
     "estimate_accuracy", "estimate_clustered_mean", "estimate_proportion", "estimate_quantile",
-    "bootstrap_icc", "fewest_correct_to_pass", "gee_proportion", "icc_anova", "mcnemar_exact",
+    "bootstrap_icc", "fewest_correct_to_pass", "gee_proportion", "icc_anova",
     "min_n_for_quantile_upper_bound", "order_statistic_ranks", "paired_difference",
     "paired_quantile_difference", "pareto_frontier", "proportion_bounds", "summarize_clustering",
     "effective_n_bounds", "estimate_clustered_quantile", "gate_requirement", "min_cases_for_quantile_bound",
-    "plan_warnings",
+    "plan_warnings", "paired_mean_difference", "paired_proportion_difference",
 )
 
 

@@ -1,4 +1,4 @@
-"""Quantile intervals, McNemar, multiplicity, SRM, balance, ICC, GEE, bootstrap and Pareto
+"""Quantile intervals, multiplicity, SRM, balance, ICC, GEE, bootstrap and Pareto
 against scipy/statsmodels reference values and exact enumeration (tests/reference)."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from analysis import (
     estimate_quantile,
     gee_proportion,
     icc_anova,
-    mcnemar_exact,
     order_statistic_ranks,
     pareto_frontier,
 )
@@ -71,12 +70,6 @@ def test_ties_and_empty() -> None:
     assert (res.estimate, res.interval.lower, res.upper_bound.upper) == (1234.0, 1234.0, 1234.0)
     empty = estimate_quantile(np.zeros(0), 0.5, 0.95)
     assert empty.estimate is None and empty.interval.note == "no observations"
-
-
-@pytest.mark.parametrize(("bc", "expected"), sorted(ref.MCNEMAR_EXACT.items()))
-def test_mcnemar_matches_statsmodels(bc: tuple[int, int], expected: float) -> None:
-    """Exact McNemar p-values equal statsmodels' mcnemar(exact=True)."""
-    assert mcnemar_exact(*bc) == pytest.approx(expected, rel=1e-12)
 
 
 def test_multiplicity_matches_statsmodels() -> None:

@@ -70,7 +70,8 @@ def test_defined_icc_without_bounds_gives_the_reason_once(camp: Campaign) -> Non
 
 
 def test_correlated_replays_limitation_carries_the_intervals(camp: Campaign) -> None:
-    """A design effect above 1.5: the limitation gives both intervals and the effective n range."""
+    """A design effect above 1.5: the limitation gives both intervals and the effective n the
+    accuracy interval and gate use."""
     arm, c = _router(camp)
     res = _with_clustering(
         camp.results, arm, icc=0.4, design_effect=2.6, effective_n=c.n_requests / 2.6,
@@ -80,8 +81,10 @@ def test_correlated_replays_limitation_carries_the_intervals(camp: Campaign) -> 
     lines = build_context(res, camp.plan, camp.registration).limitations
     line = next(x for x in lines if x.startswith(f"{arm}: replays of a case are strongly correlated"))
     assert "ICC 0.40 [0.25, 0.55], design effect 2.60 [2.00, 3.20] (95% case bootstrap percentile)" in line
-    assert (f"about {c.n_requests / 2.6:,.0f} independent observations "
-            f"({c.n_requests / 3.2:,.0f} to {c.n_requests / 2.0:,.0f} over the design effect's interval)") in line
+    acc = next(a.accuracy for a in res.arms if a.arm == arm)
+    assert acc is not None and acc.effective_n is not None
+    assert (f"its {acc.n_requests:,} accuracy requests over {acc.n:,.0f} cases count as about "
+            f"{acc.effective_n:,.0f} independent observations in the accuracy interval and gate") in line
 
 
 def test_icc_resample_note_is_shown(camp: Campaign, tmp_path: Path) -> None:

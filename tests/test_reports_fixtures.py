@@ -136,6 +136,7 @@ def synthetic_columns(
         "tokens_in": np.full(n, 500),
         "tokens_out": np.full(n, 300),
         "cost_usd": np.where(arm_i == a - 1, 0.0004, 0.0001) * sent,
+        "routing_cost_usd": np.where(router, 0.00002 * (1 + arm_i) * sent, np.nan),
         "status": status.astype(str),
         "error": none,
     }

@@ -114,12 +114,13 @@ def test_missing_p95_bound_is_stated_as_a_limitation(camp: Campaign) -> None:
     ctx = build_context(dataclasses.replace(camp.results, gates=gates), camp.plan, camp.registration)
     assert any(
         line.startswith(
-            "qwen-2.5-3b: gate latency_p95 is inconclusive because no distribution-free upper bound"
+            "qwen-2.5-3b: gate latency_p95 is inconclusive because no upper bound on the routing "
+            "latency p95 ms exists at this n (needs n >= 59)"
         )
         for line in ctx.limitations
     )
     cell = next(c for v in ctx.verdicts if v.arm == "qwen-2.5-3b" for c in v.gates if c.gate == "latency_p95")
-    assert "upper 95% bound none at this n" in cell.estimate.interval
+    assert "one-sided 95% upper bound none at this n" in cell.estimate.interval
 
 
 def test_design_power_figures_are_shown_with_their_monte_carlo_error(camp: Campaign) -> None:

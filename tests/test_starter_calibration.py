@@ -60,4 +60,4 @@ def test_latency_lines_use_the_case_icc_default_and_the_analysis_is_clustered(st
         assert backend(plan, arm).latency.case_icc == 0.5
     assert plan.analysis.latency_interval == "clustered"
     assert plan.analysis.min_cases == 10
-    assert set(plan.analysis.family) == {"router_vs_router", "router_vs_control", "downstream_groups"}
+    assert set(plan.analysis.family) == {"router_vs_router", "router_vs_control"}

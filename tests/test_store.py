@@ -66,6 +66,7 @@ def make_record(schedule: Schedule, seq: int, *, status: str = "ok") -> TrialRec
         tokens_in=500,
         tokens_out=404,
         cost_usd=0.0125,
+        routing_cost_usd=None if control else 0.0005,
         status=status,  # type: ignore[arg-type]
         error=None if ok else "classifier timed out after 10000 ms",
     )

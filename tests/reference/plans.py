@@ -98,6 +98,7 @@ def synthetic_columns(
         "downstream_correct": downstream_correct,
         "e2e_latency_ms": np.where(control, 0.0, np.nan_to_num(routing_latency)) + down_lat,
         "tokens_in": np.full(n, 500), "tokens_out": np.full(n, 400),
-        "cost_usd": np.where(control, 0.02, 0.001), "status": np.full(n, "ok"),
+        "cost_usd": np.where(control, 0.02, 0.001), "routing_cost_usd": np.where(control, np.nan, 0.0001),
+        "status": np.full(n, "ok"),
         "error": np.full(n, None, dtype=object),
     }
