@@ -327,6 +327,12 @@ def estimate_clustered_mean(
     method = "case_bootstrap_percentile"
     if k == 0:
         return MeanResult("request", 0, 0, None, Interval(None, None, level, method, "two-sided", "no requests"))
+    est = float(scale * s.sum() / c.sum())
+    if np.ptp(s / c) == 0.0:
+        # every resample would repeat the estimate: a zero-width interval the data cannot support
+        return MeanResult("request", n, k, est, Interval(
+            None, None, level, method, "two-sided",
+            "every case has the same mean, so a case bootstrap cannot vary: no interval"))
     w = resampler(k)
     boot = scale * (w @ s) / (w @ c)
-    return MeanResult("request", n, k, float(scale * s.sum() / c.sum()), percentile_interval(boot, level, method))
+    return MeanResult("request", n, k, est, percentile_interval(boot, level, method))

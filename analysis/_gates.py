@@ -73,7 +73,11 @@ def decide_gate(
     if d is None:
         why = deciding.note if deciding is not None and deciding.note else "the deciding bound does not exist"
         return verdict("INCONCLUSIVE", why, deciding, opposite)
-    return verdict("INCONCLUSIVE", f"the interval contains {t:g}", deciding, opposite)
+    lo, hi = (d, o) if gate.op == ">=" else (o, d)
+    if lo is not None and hi is not None:
+        return verdict("INCONCLUSIVE", f"the one-sided bounds {lo:.6g} and {hi:.6g} lie on either side of {t:g}",
+                       deciding, opposite)
+    return verdict("INCONCLUSIVE", f"the bounds do not separate the estimate from {t:g}", deciding, opposite)
 
 
 def decide_viability(arm: str, verdicts: list[GateVerdict]) -> ArmVerdict:

@@ -75,6 +75,9 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
             grid=True,
             min_cases=True,
             max_cases=None,
+            # the ICC grid is 8 boundary worlds: a quarter of the simulations each keeps the demo
+            # quick, and its Wilson intervals say how rough that is
+            icc_sims=max(20, design_sims // 4),
         )
     else:
         click.echo("skipped (--design-sims 0)")

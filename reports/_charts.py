@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from analysis import proportion_bounds
 from reports._svg import chart_style, figure_to_svg, new_figure
 
 __all__ = [
@@ -368,15 +369,16 @@ def pass_curve_chart(
     """P(PASS) of the accuracy gate over a grid of true accuracies, one line per arm.
 
     ``p_pass`` holds (label, colour, shares) per arm, each share a Monte Carlo estimate over
-    ``sims`` simulations; a band of two standard errors is drawn around each line.
+    ``sims`` simulations; the band around each line is the 95% Wilson interval of each share
+    (never of width zero at 0 or 1, unlike a standard-error band).
     """
     fig = new_figure(7.2, 3.4)
     ax = fig.add_subplot()
     x = np.asarray(true_accuracy, dtype=float)
     for label, colour, shares in p_pass:
         y = np.asarray(shares, dtype=float)
-        se = np.sqrt(np.clip(y * (1 - y), 0.0, None) / max(sims, 1))
-        ax.fill_between(x, np.clip(y - 2 * se, 0, 1), np.clip(y + 2 * se, 0, 1), color=colour, alpha=0.15, lw=0)
+        lo, hi = proportion_bounds(np.clip(y, 0.0, 1.0) * max(sims, 1), float(max(sims, 1)), 0.95, "wilson")
+        ax.fill_between(x, lo, hi, color=colour, alpha=0.15, lw=0)
         ax.plot(x, y, "o-", color=colour, lw=1.5, ms=3.5, label=label)
     ax.axvline(threshold, color=_GATE, ls="--", lw=1.2)
     ax.text(threshold, 1.0, f" gate {threshold:g}", color=_GATE, transform=ax.get_xaxis_transform(),

@@ -20,7 +20,7 @@ from prereg.schema import Plan, RouterArmSpec
 from reports._checklist import CHECKLIST, ChecklistItem
 from reports._flow import NEVER_RUN, ArmFlow, Flow, breakdown, check_flow
 from reports._flow_svg import flow_svg
-from reports._format import OPS, Shown, fmt_against, metric_formatter
+from reports._format import OPS, Shown, gate_bounds_text, metric_formatter
 from reports._limitations import limitations
 from reports._outcomes import ChartSet, OutcomeRow, build_charts, comparison_rows, outcome_rows
 from reports._registration import Registration
@@ -167,29 +167,6 @@ def _analysed_cases(arm: ArmResult) -> int:
     return arm.e2e_latency_mean.n_cases
 
 
-def _gate_bounds(g: GateVerdict) -> str:
-    """Both one-sided bounds of a gate's metric: whichever clears or misses the threshold decided it."""
-    def f(x: float) -> str:
-        return fmt_against(x, g.threshold, g.metric)
-
-    parts = []
-    for iv in (g.deciding_bound, g.opposite_bound):
-        if iv is None:
-            continue
-        if iv.side == "lower":
-            parts.append((0, f"one-sided {iv.level:.0%} lower bound " + ("none" if iv.lower is None else f(iv.lower))))
-        elif iv.side == "upper":
-            parts.append(
-                (1, f"one-sided {iv.level:.0%} upper bound "
-                 + ("none at this n" if iv.upper is None else f(iv.upper)))
-            )
-    if parts:
-        return ", ".join(text for _, text in sorted(parts))
-    if g.estimate is None:
-        return "no estimate, so no bounds"
-    return "decided by the point estimate"
-
-
 def _verdicts(results: Results, plan: Plan, colours: Mapping[str, str]) -> tuple[VerdictRow, ...]:
     rows = []
     for v in results.viability:
@@ -204,7 +181,7 @@ def _verdicts(results: Results, plan: Plan, colours: Mapping[str, str]) -> tuple
                 GateCell(
                     gate=g.gate,
                     verdict=g.verdict,
-                    estimate=Shown(value, _gate_bounds(g), g.rule),
+                    estimate=Shown(value, gate_bounds_text(g), g.rule),
                     threshold=f"gate {OPS[g.op]} {f(g.threshold)}",
                     reason=g.reason,
                 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from analysis import ClusteringResult, Interval
+from analysis import ClusteringResult, GateVerdict, Interval
 
 __all__ = [
     "OPS",
@@ -22,6 +22,7 @@ __all__ = [
     "fmt_ms",
     "fmt_pct",
     "fmt_usd",
+    "gate_bounds_text",
     "metric_formatter",
     "show",
 ]
@@ -62,8 +63,28 @@ def fmt_count(x: float) -> str:
 
 
 def fmt_signed(f: Fmt) -> Fmt:
-    """A formatter for differences: always with a sign."""
-    return lambda x: ("+" if x > 0 else "−" if x < 0 else "±") + f(abs(x))
+    """A formatter for differences: always with a sign, and never "−0.0%" for a value that is not
+    zero (more digits until it shows: an interval end of -0.0004 is "−0.04%")."""
+
+    def signed(x: float) -> str:
+        sign = "+" if x > 0 else "−" if x < 0 else "±"
+        text = f(abs(x))
+        if x != 0 and text == f(0.0):
+            text = _finer(f, abs(x))
+        return sign + text
+
+    return signed
+
+
+def _finer(f: Fmt, x: float) -> str:
+    """``x`` with more decimals than ``f`` gives it, enough to show that it is not zero."""
+    scale, unit, prefix = {id(fmt_pct): (100.0, "%", ""), id(fmt_ms): (1.0, " ms", ""),
+                           id(fmt_usd): (1.0, "", "$")}.get(id(f), (1.0, "", ""))
+    for digits in range(1, 12):
+        text = f"{scale * x:,.{digits}f}"
+        if float(text.replace(",", "")) != 0.0:
+            return f"{prefix}{text}{unit}"
+    return f"{prefix}{scale * x:.3g}{unit}"
 
 
 def metric_formatter(metric: str) -> Fmt:
@@ -106,6 +127,8 @@ def show(estimate: float | None, interval: Interval | None, f: Fmt) -> Shown:
         return Shown("no estimate", "", note)
     if interval is None:
         return Shown(f(estimate), "interval not available", "")
+    if interval.lower is None and interval.upper is None and interval.note:
+        return Shown(f(estimate), f"no interval: {interval.note}", _interval_note(interval))
     lo = "no lower bound" if interval.lower is None else f(interval.lower)
     hi = "no finite upper bound" if interval.upper is None else f(interval.upper)
     if interval.side == "lower":
@@ -139,3 +162,26 @@ def clustering_text(c: ClusteringResult) -> str:
     if deff.lower is None and deff.note == iv.note:  # one reason for both: say it once
         return f"ICC {c.icc:.2f}, design effect {c.design_effect:.2f}; no intervals: {iv.note}"
     return f"{text}, {_with_interval('design effect', c.design_effect, deff)}{how}"
+
+
+def gate_bounds_text(g: GateVerdict) -> str:
+    """Both one-sided bounds of a gate's metric: whichever clears or misses the threshold decided it."""
+    def f(x: float) -> str:
+        return fmt_against(x, g.threshold, g.metric)
+
+    parts = []
+    for iv in (g.deciding_bound, g.opposite_bound):
+        if iv is None:
+            continue
+        if iv.side == "lower":
+            parts.append((0, f"one-sided {iv.level:.0%} lower bound " + ("none" if iv.lower is None else f(iv.lower))))
+        elif iv.side == "upper":
+            parts.append(
+                (1, f"one-sided {iv.level:.0%} upper bound "
+                 + ("none at this n" if iv.upper is None else f(iv.upper)))
+            )
+    if parts:
+        return ", ".join(text for _, text in sorted(parts))
+    if g.estimate is None:
+        return "no estimate, so no bounds"
+    return "decided by the point estimate"

@@ -74,7 +74,7 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
             and c.design_effect > 1.5
         ):
             out.append(
-                f"{arm.arm}: replays of a case are strongly correlated ({clustering_text(c)}): its "
+                f"{arm.arm}: replays of a case are correlated ({clustering_text(c)}): its "
                 f"{acc.n_requests:,} accuracy requests over {acc.n:,.0f} cases count as about "
                 f"{acc.effective_n:,.0f} independent observations in the accuracy interval and gate."
             )

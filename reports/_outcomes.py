@@ -23,7 +23,7 @@ from reports._charts import (
     latency_cdf_chart,
     pareto_chart,
 )
-from reports._format import Shown, clustering_text, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
+from reports._format import Shown, clustering_text, fmt_ms, fmt_pct, fmt_signed, fmt_usd, gate_bounds_text, show
 
 __all__ = [
     "ChartSet",
@@ -49,6 +49,8 @@ class OutcomeRow:
     median: Shown | None
     p95: Shown | None
     p95_bootstrap: str
+    accuracy_gate: str
+    p95_gate: str
     cost: Shown
     e2e_median: Shown
     e2e_p95: Shown
@@ -91,6 +93,12 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
         clustering = "" if c is None else clustering_text(c)
         boot = arm.routing_latency_bootstrap_p95
         p95 = arm.routing_latency_p95
+        # the one-sided bounds the gates decided by, beside the two-sided intervals
+        gates = {g.metric: g for g in results.gates if g.arm == arm.arm}
+        acc_gate, p95_gate = gates.get("routing_accuracy"), gates.get("routing_latency_p95_ms")
+        acc = arm.accuracy
+        eff = "" if acc is None or acc.effective_n is None else (
+            f"effective n {acc.effective_n:,.0f} of {acc.n_requests:,} requests; ")
         rows.append(
             OutcomeRow(
                 arm=arm.arm,
@@ -104,6 +112,8 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
                 p95_bootstrap=""
                 if boot is None or p95 is None
                 else show(p95.estimate, boot, fmt_ms).interval,
+                accuracy_gate=eff + ("" if acc_gate is None else f"gate {acc_gate.gate}: {gate_bounds_text(acc_gate)}"),
+                p95_gate="" if p95_gate is None else f"gate {p95_gate.gate}: {gate_bounds_text(p95_gate)}",
                 cost=show(arm.cost_per_1k.estimate, arm.cost_per_1k.interval, fmt_usd),
                 e2e_median=show(arm.e2e_latency_median.estimate, arm.e2e_latency_median.interval, fmt_ms),
                 e2e_p95=show(arm.e2e_latency_p95.estimate, arm.e2e_latency_p95.interval, fmt_ms),

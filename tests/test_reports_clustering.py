@@ -79,7 +79,7 @@ def test_correlated_replays_limitation_carries_the_intervals(camp: Campaign) -> 
         design_effect_interval=Interval(2.0, 3.2, 0.95, BOOT, "two-sided"),
     )
     lines = build_context(res, camp.plan, camp.registration).limitations
-    line = next(x for x in lines if x.startswith(f"{arm}: replays of a case are strongly correlated"))
+    line = next(x for x in lines if x.startswith(f"{arm}: replays of a case are correlated"))
     assert "ICC 0.40 [0.25, 0.55], design effect 2.60 [2.00, 3.20] (95% case bootstrap percentile)" in line
     acc = next(a.accuracy for a in res.arms if a.arm == arm)
     assert acc is not None and acc.effective_n is not None
