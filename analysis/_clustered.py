@@ -204,7 +204,7 @@ def bootstrap_proportion(
     if np.ptp(sums / counts) == 0.0:
         # every resample would give the same value: a zero-width interval the data cannot support
         return Interval(None, None, level, "case_bootstrap_percentile", "two-sided",
-                        "every case has the same proportion, so a case bootstrap cannot vary: no interval")
+                        "every case has the same proportion, so a case bootstrap cannot vary")
     if unit == "case":
         stat = weights @ (sums / counts) / weights.sum(axis=1)
     else:

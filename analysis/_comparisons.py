@@ -332,7 +332,7 @@ def estimate_clustered_mean(
         # every resample would repeat the estimate: a zero-width interval the data cannot support
         return MeanResult("request", n, k, est, Interval(
             None, None, level, method, "two-sided",
-            "every case has the same mean, so a case bootstrap cannot vary: no interval"))
+            "every case has the same mean, so a case bootstrap cannot vary"))
     w = resampler(k)
     boot = scale * (w @ s) / (w @ c)
     return MeanResult("request", n, k, est, percentile_interval(boot, level, method))
