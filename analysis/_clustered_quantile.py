@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from analysis._design_limits import min_cases_for_quantile_bound
 from analysis._effective_n import effective_n_bounds, method_name
+from analysis._proportions import proportion_bounds
 from analysis._results import Interval, QuantileResult
 
 __all__ = ["estimate_clustered_quantile", "too_few_cases"]
@@ -71,6 +72,24 @@ def _cdf_moments(values: F64, cases: NDArray[np.intp], q: float) -> tuple[F64, F
     return v[last], p, m2, m4, k, n
 
 
+#: Methods whose one-sided bounds move monotonically with n (checked on a grid in
+#: tests/test_analysis_gate_rules.py): a bound at the extreme n can screen thresholds cheaply.
+_MONOTONE = frozenset({"wilson", "clopper_pearson", "agresti_coull"})
+_BLOCK = 1024
+
+
+def _blocks(size: int, reverse: bool = False) -> list[tuple[int, int]]:
+    """``[start, stop)`` index blocks covering ``0..size``, doubling from :data:`_BLOCK`, taken from
+    the start (or from the end): the answer is usually in the first block, and never costs more
+    than twice one pass over every index."""
+    out, done, width = [], 0, _BLOCK
+    while done < size:
+        take = min(width, size - done)
+        out.append((size - done - take, size - done) if reverse else (done, done + take))
+        done, width = done + take, 2 * width
+    return out
+
+
 def _bounds(t: F64, p: F64, m2: F64, m4: F64, k: int, n: int, q: float, level: float,
             method: str) -> tuple[float | None, float | None]:
     """One-sided bounds at ``level`` for the ``q``-quantile: ``(lower, upper)``, None if absent.
@@ -79,19 +98,46 @@ def _bounds(t: F64, p: F64, m2: F64, m4: F64, k: int, n: int, q: float, level: f
     reaches ``q`` (the quantile is then at most ``t``). lower: the first observed ``t`` whose upper
     bound of the share reaches ``q`` (below it every share is shown to be under ``q``, so the
     quantile is at least ``t``); none when even no value at all (share 0) is compatible with ``q``.
+
+    The effective n of every share lies in ``[k - 1, n]``, so the bound at the extreme n decides
+    most thresholds without the exact bound (a Student t quantile per threshold): the lower bound
+    with ``n`` observations is the highest it can be, the upper bound with ``k - 1`` the highest.
+    Only the thresholds near ``q`` that those screens leave open get the exact bound.
     """
-    lo = effective_n_bounds(p, m2, m4, k, n, level, method, "lower").lower
-    ok = lo >= q
-    upper: float | None = None
-    if ok[-1]:
-        misses = np.flatnonzero(~ok)
-        upper = float(t[misses[-1] + 1] if misses.size else t[0])
+    screen = method in _MONOTONE and q >= 0.5
+    # upper: the last threshold whose lower bound misses q; the exact bounds are computed a block
+    # at a time from the top down, and only until that threshold is found
+    misses_below = np.flatnonzero(p < q)  # a lower bound never exceeds its estimate
+    last_miss = int(misses_below[-1]) if misses_below.size else -1
+    open_ = np.arange(last_miss + 1, p.size)
+    if screen and open_.size:
+        best, _ = proportion_bounds(p[open_] * n, float(n), level, method, "lower")
+        screened = open_[best < q]
+        if screened.size:
+            last_miss = int(screened[-1])
+            open_ = open_[open_ > last_miss]
+    for lo_i, hi_i in _blocks(open_.size, reverse=True):
+        block = open_[lo_i:hi_i]
+        miss = effective_n_bounds(p[block], m2[block], m4[block], k, n, level, method, "lower").lower < q
+        if miss.any():
+            last_miss = int(block[np.flatnonzero(miss)[-1]])
+            break
+    upper = None if last_miss == p.size - 1 else float(t[last_miss + 1])
     zero = np.zeros(1)
     floor = effective_n_bounds(zero, zero, zero, k, n, level, method, "upper").upper[0]
     lower: float | None = None
     if floor < q:
-        hi = effective_n_bounds(p, m2, m4, k, n, level, method, "upper").upper
-        lower = float(t[int(np.argmax(hi >= q))])
+        # the first threshold whose upper bound reaches q, searched a block at a time from below
+        todo = np.arange(p.size)
+        if screen:
+            _, widest = proportion_bounds(p * (k - 1.0), k - 1.0, level, method, "upper")
+            todo = np.flatnonzero(widest >= q)  # the others are shown below q by the widest bound
+        for lo_i, hi_i in _blocks(todo.size):
+            block = todo[lo_i:hi_i]
+            reach = effective_n_bounds(p[block], m2[block], m4[block], k, n, level, method, "upper").upper >= q
+            if reach.any():
+                lower = float(t[block[int(np.argmax(reach))]])
+                break
     return lower, upper
 
 

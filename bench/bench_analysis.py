@@ -65,7 +65,8 @@ def build_columns(n_trials: int, n_cases: int, seed: int = 0) -> dict[str, Any]:
         "downstream_latency_ms": down,
         "downstream_correct": (rng.random(n) < np.where(correct | control, 0.85, 0.6)).astype(np.float64),
         "e2e_latency_ms": np.nan_to_num(rl) + down, "tokens_in": np.full(n, 500),
-        "tokens_out": np.full(n, 400), "cost_usd": np.where(control, 0.02, 0.001), "status": status,
+        "tokens_out": np.full(n, 400), "cost_usd": np.where(control, 0.02, 0.001),
+        "routing_cost_usd": np.where(control, np.nan, 0.0001), "status": status,
         "error": np.where(timeout, "timed out", None).astype(object),
     }
 

@@ -125,3 +125,38 @@ def test_pareto_is_over_the_routers_own_cost() -> None:
 ])
 def test_a_bound_never_reads_as_the_threshold(x: float, t: float, metric: str, text: str) -> None:
     assert fmt_against(x, t, metric) == text
+
+
+@pytest.mark.parametrize("method", ["wilson", "clopper_pearson", "agresti_coull"])
+def test_screened_methods_move_monotonically_with_n(method: str) -> None:
+    """The quantile bounds screen thresholds with the bound at the extreme n: that needs the lower
+    bound to rise with n (estimates >= 0.5) and the upper bound to fall with n, on a fine grid."""
+    from analysis import proportion_bounds
+
+    p = np.linspace(0.0, 1.0, 401)[:, None]
+    n = np.geomspace(2.0, 1e6, 300)[None, :]
+    lo, _ = proportion_bounds(p * n, n, 0.95, method, "lower")
+    _, hi = proportion_bounds(p * n, n, 0.95, method, "upper")
+    assert (np.diff(lo, axis=1)[p[:, 0] >= 0.5] >= -1e-12).all()
+    assert (np.diff(hi, axis=1) <= 1e-12).all()
+
+
+def test_screened_quantile_bounds_equal_the_exhaustive_ones() -> None:
+    """The screened, block-wise search gives exactly the bounds of testing every threshold."""
+    from analysis._clustered_quantile import _bounds, _cdf_moments
+
+    rng = np.random.default_rng(8)
+    for k, m in ((60, 5), (1000, 40), (7, 3)):
+        a, e = rng.standard_normal((k, 1)), rng.standard_normal((k, m))
+        values = np.exp(np.sqrt(0.6) * a + np.sqrt(0.4) * e).ravel()
+        cases = np.repeat(np.arange(k), m)
+        for q in (0.5, 0.95):
+            t, p, m2, m4, kk, n = _cdf_moments(values, cases, q)
+            lo = effective_n_bounds(p, m2, m4, kk, n, 0.95, "wilson", "lower").lower >= q
+            hi = effective_n_bounds(p, m2, m4, kk, n, 0.95, "wilson", "upper").upper >= q
+            misses = np.flatnonzero(~lo)
+            upper = None if not lo[-1] else float(t[misses[-1] + 1] if misses.size else t[0])
+            zero = np.zeros(1)
+            floor = effective_n_bounds(zero, zero, zero, kk, n, 0.95, "wilson", "upper").upper[0]
+            lower = float(t[int(np.argmax(hi))]) if floor < q else None
+            assert _bounds(t, p, m2, m4, kk, n, q, 0.95, "wilson") == (lower, upper)
