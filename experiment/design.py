@@ -24,11 +24,13 @@ counts, never on the engine or the number of workers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis import gate_requirement
 from experiment._design_batches import Progress, SimulationBatches
 from experiment._design_engine import ENGINES, Engine, EngineSettings, default_workers
 from experiment._design_figures import (
@@ -83,6 +85,7 @@ __all__ = [
     "DEFAULT_GRID",
     "DEFAULT_ICC_GRID",
     "DEFAULT_ICC_SIMS",
+    "MAX_SIMS",
     "ENGINES",
     "DesignSettings",
     "Engine",
@@ -101,6 +104,8 @@ __all__ = [
 DEFAULT_GRID: tuple[float, ...] = grid_values(0.70, 0.95, 0.025)
 #: Most simulations per world of the ICC grid when ``icc_sims`` is not given (never above ``sims``).
 DEFAULT_ICC_SIMS = 200
+#: Most simulations per world: at ~100 simulations a second per core, 100,000 already take hours.
+MAX_SIMS = 100_000
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,12 @@ class DesignSettings:
     icc_sims: int | None = None
 
     def __post_init__(self) -> None:
+        counts = (("--sims", self.sims), ("--curve-sims", self.curve_sims), ("--icc-sims", self.icc_sims))
+        for option, count in counts:
+            if count is not None and not 1 <= count <= MAX_SIMS:
+                raise InputError(
+                    f"expected 1 to {MAX_SIMS:,} simulations, found {count:,}", field=option
+                )
         bad = [v for v in self.icc_grid if not 0.0 <= v <= MAX_ICC]
         if bad:
             raise InputError(f"expected ICCs in [0, {MAX_ICC}], found {bad[0]:g}", field="--icc-grid")
@@ -267,6 +278,10 @@ def diagnose(
         "unique_cases": len(cases),
         "arms": routers,
         "gates": [_gate_info(g) for g in gates],
+        # what each gate needs at this size: the answer check and the results document give
+        "requirements": {g.id: dataclasses.asdict(gate_requirement(g, plan.analysis, len(cases),
+                                                                   plan.traffic.replays_per_case))
+                         for g in gates},
         "assumed": assumed_figures(assumed, assumed_out, gates, routers, reference),
         "boundary": {
             g.id: boundary_figures(boundaries[g.id], sims.outcomes(boundaries[g.id], settings.sims),

@@ -139,6 +139,10 @@ def test_results_do_not_depend_on_the_number_of_workers() -> None:
     assert one["curve"]["accuracy"]["true_accuracy"] == [0.8, 0.85]
     assert one["min_cases"]["n_max"] == 30
     assert one["icc_grid"]["values"] == [0.0, 0.3, 0.6, 0.9] and one["icc_sims"] == 4
+    # the same requirement check and the results document state (analysis.gate_requirement)
+    req = one["requirements"]
+    assert req["latency_p95"]["min_cases"] == 53 and req["latency_p95"]["decidable"] is False
+    assert req["accuracy"]["unit"] == "case" and req["accuracy"]["n"] == 20
 
 
 def test_dask_engine_gives_the_same_results_as_the_local_pool() -> None:
