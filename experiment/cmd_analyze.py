@@ -78,6 +78,11 @@ def analyze_command(
 
     if store is not None and trials_file is not None:
         raise InputError("expected either --store or --trials, found both", field="analyze")
+    if json_out is not None and str(json_out) != "-":
+        from experiment.output_guard import refuse_study_files
+
+        refuse_study_files(json_out, option="--json", plan=plan, store=store or default_store(plan),
+                           inputs=[("trial file", trials_file)])
     locked = run_locked_analysis(
         plan,
         store=store or default_store(plan),

@@ -59,6 +59,10 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
         plan, corpus = init_plan(folder)
         click.echo(f"wrote {plan} and {corpus} (the starter plan: a simulated replication of Study 2)")
     ctx.invoke(check_command, plan=plan)
+    from experiment.output_guard import refuse_study_files
+
+    for output in (folder / "results.json", folder / "report.html"):
+        refuse_study_files(output, option="demo", plan=plan, store=default_store(plan))
     ctx.invoke(freeze_command, plan=plan)
     ctx.invoke(verify_command, plan=plan)
 

@@ -177,17 +177,22 @@ def design_command(
     grid of true accuracies, and writes <plan stem>.design.json beside the plan. The plan need
     not be frozen.
     """
+    from experiment.cmd_run import default_store
     from experiment.design import (
         DEFAULT_GRID,
         DesignSettings,
         EngineSettings,
+        design_results_path,
         diagnose,
         write_design_results,
     )
+    from experiment.output_guard import refuse_study_files
     from prereg.check import load_checked_plan
 
     iccs = _parse_iccs(icc_grid) if grid else ()
     checked = load_checked_plan(plan)
+    refuse_study_files(design_results_path(checked.path), option="design", plan=checked.path,
+                       store=default_store(checked.path))
     settings = DesignSettings(
         sims=sims, curve_sims=curve_sims, grid=DEFAULT_GRID if grid else (),
         min_cases=min_cases, max_cases=max_cases, icc_grid=iccs, icc_sims=icc_sims,

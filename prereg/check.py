@@ -13,18 +13,20 @@ every request).
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prereg.canonical import bytes_hash, canonical_hash
-from prereg.corpus import parse_corpus
+from prereg.corpus import json_lines, parse_corpus, read_corpus_bytes
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
 from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
 from prereg.records import Case
 from prereg.schema import (
     ControlArmSpec,
+    OpenAIBackendSpec,
     Plan,
     RouterArmSpec,
     SimulatedClassifierSpec,
@@ -105,6 +107,7 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     _check_ratio(plan, problems)
     _check_gates(plan, problems)
     _check_graders(plan, problems)
+    _check_backends(plan, problems)
     corpus_path = resolve_beside(loaded.path, plan.corpus.path)
     corpus, corpus_sha = _check_corpus(plan, corpus_path, labels, problems)
     if corpus:
@@ -283,17 +286,12 @@ def _check_corpus(
     plan: Plan, path: Path, labels: list[str], problems: _Problems
 ) -> tuple[tuple[Case, ...], str]:
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = read_corpus_bytes(path, name=str(problems.loaded.path), field="corpus.path")
+    except CorpusError as exc:
         line = problems.loaded.line_of(("corpus", "path"))
-        where = f" (line {line})" if line is not None else ""
-        problems.add(
-            CorpusError(
-                f"expected a corpus file at {str(path)!r}, found no such file{where}",
-                file=str(problems.loaded.path),
-                field="corpus.path",
-            )
-        )
+        if line is not None:
+            exc.args = (f"{exc.args[0]} (line {line})",)
+        problems.add(exc)
         return (), ""
     sha = bytes_hash(data)
     if sha != plan.corpus.sha256:
@@ -360,9 +358,8 @@ def _check_corpus(
 
 def _case_lines(data: bytes) -> dict[str, int]:
     lines: dict[str, int] = {}
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if line.strip():
-            lines.setdefault(str(json.loads(line)["id"]), number)
+    for number, line in json_lines(data.decode("utf-8")):
+        lines.setdefault(str(json.loads(line)["id"]), number)
     return lines
 
 
@@ -411,7 +408,7 @@ def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> str | None
     path = resolve_beside(plan_path, arrival.path)
     try:
         data = path.read_bytes()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL character in the path
         problems.add(
             TraceError(
                 f"expected an arrival trace at {str(path)!r}, found no such file",
@@ -444,6 +441,40 @@ def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> str | None
             )
         )
     return sha
+
+
+#: What an environment variable's name looks like; anything else may be a pasted key.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_backends(plan: Plan, problems: _Problems) -> None:
+    """``api_key_env`` names a variable (its value is never echoed); live plans are live throughout."""
+    backends: list[tuple[FieldPath, object]] = [
+        (("models", name, "backend"), model.backend) for name, model in plan.models.items()
+    ]
+    backends += [
+        (("arms", i, "classifier", "backend"), arm.classifier.backend)
+        for i, arm in enumerate(plan.arms)
+        if isinstance(arm, RouterArmSpec)
+    ]
+    for path, backend in backends:
+        if isinstance(backend, OpenAIBackendSpec) and backend.api_key_env is not None:
+            if not _ENV_NAME.fullmatch(backend.api_key_env):
+                problems.plan(
+                    (*path, "api_key_env"),
+                    "expected the NAME of an environment variable (letters, digits and _, not "
+                    "starting with a digit), found a value that is not one (not shown: it may be "
+                    "the key itself)",
+                )
+    live = [p for p, b in backends if isinstance(b, OpenAIBackendSpec)]
+    simulated = [p for p, b in backends if not isinstance(b, OpenAIBackendSpec)]
+    if live and simulated:
+        problems.plan(
+            (*simulated[0], "kind"),
+            f"live mode expected kind: openai (a plan with an openai backend, here "
+            f"{format_path(live[0])}, runs live throughout), found kind: simulated "
+            f"({len(simulated)} simulated backend{'s' if len(simulated) > 1 else ''})",
+        )
 
 
 def _names(mapping: Mapping[str, object]) -> str:

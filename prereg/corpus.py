@@ -12,13 +12,17 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from prereg.errors import CorpusError
 from prereg.records import Case
 
-__all__ = ["load_corpus", "parse_corpus"]
+__all__ = ["MAX_CORPUS_BYTES", "json_lines", "load_corpus", "parse_corpus", "read_corpus_bytes"]
+
+#: The largest corpus file read (a case file of 200 MB is about a million cases).
+MAX_CORPUS_BYTES = 200 * 1024 * 1024
 
 _KEYS = ("id", "text", "family", "gold_labels", "reference", "grader")
 _REQUIRED = ("id", "text", "family", "gold_labels")
@@ -29,13 +33,48 @@ _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 def load_corpus(path: Path) -> tuple[Case, ...]:
     """Read and parse a corpus file; :class:`CorpusError` names the file, line and key at fault."""
     path = Path(path)
+    return parse_corpus(read_corpus_bytes(path, name=str(path)), name=str(path))
+
+
+def read_corpus_bytes(path: Path, *, name: str, field: str | None = None) -> bytes:
+    """The bytes of a corpus file, refused with one line when missing, unreadable or too large."""
+    at = f" at {str(path)!r}" if field is not None else ""
+    too_big = f"expected a corpus file of at most {MAX_CORPUS_BYTES // (1024 * 1024)} MB, found"
     try:
-        data = path.read_bytes()
+        info = Path(path).stat()
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
+            raise IsADirectoryError(0, "not a regular file")
+        if size <= MAX_CORPUS_BYTES:
+            with Path(path).open("rb") as handle:
+                data = handle.read(MAX_CORPUS_BYTES + 1)
     except FileNotFoundError:
-        raise CorpusError("expected a corpus file, found no such file", file=str(path)) from None
+        raise CorpusError(
+            f"expected a corpus file{at}, found no such file", file=name, field=field
+        ) from None
     except OSError as exc:
-        raise CorpusError(f"expected a readable corpus file, found {exc.strerror}", file=str(path)) from None
-    return parse_corpus(data, name=str(path))
+        raise CorpusError(
+            f"expected a readable corpus file{at}, found {exc.strerror}", file=name, field=field
+        ) from None
+    except ValueError:  # a NUL character in the path
+        raise CorpusError(
+            "expected a file path, found a path containing a NUL character", file=name, field=field
+        ) from None
+    if size > MAX_CORPUS_BYTES:
+        raise CorpusError(f"{too_big} {size / (1024 * 1024):,.1f} MB", file=name, field=field)
+    if len(data) > MAX_CORPUS_BYTES:
+        raise CorpusError(f"{too_big} more", file=name, field=field)
+    return data
+
+
+def json_lines(text: str) -> list[tuple[int, str]]:
+    """The non-blank lines of JSON Lines text with their 1-based numbers.
+
+    JSON Lines separates records by ``\\n`` only (a ``\\r`` before it is JSON whitespace):
+    ``str.splitlines`` would also split on U+2028, U+0085 and others, which are valid raw
+    characters inside a JSON string.
+    """
+    return [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip(" \t\r")]
 
 
 def parse_corpus(data: bytes, *, name: str = "corpus.jsonl") -> tuple[Case, ...]:
@@ -48,9 +87,7 @@ def parse_corpus(data: bytes, *, name: str = "corpus.jsonl") -> tuple[Case, ...]
         ) from None
     cases: list[Case] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, line in json_lines(text):
         case = _parse_line(line, number, name)
         if case.id in first_line:
             raise CorpusError(
@@ -74,6 +111,10 @@ def _parse_line(line: str, number: int, name: str) -> Case:
             f"column {exc.colno}: expected a JSON object, found invalid JSON ({exc.msg})",
             file=name,
             field=where,
+        ) from None
+    except RecursionError:
+        raise CorpusError(
+            "expected a JSON object of a case, found values nested too deeply to read", file=name, field=where
         ) from None
     if not isinstance(obj, dict):
         raise CorpusError(f"expected a JSON object, found {type(obj).__name__}", file=name, field=where)

@@ -10,6 +10,7 @@ Each error also subclasses the matching builtin, so callers can catch either::
     │   ├── PlanSchemaError               a field of the wrong type, unknown or missing
     │   ├── PlanMeaningError              a plan that parses but contradicts itself or its corpus
     │   ├── CorpusError                   a corpus file that is missing, malformed or changed
+    │   ├── OutputCollisionError          an output path that is an input or a file of the study
     │   └── TraceError                    an arrival trace that is missing, unsorted or empty
     ├── LockError(RuntimeError)           the plan and its lock record disagree
     │   ├── PlanNotFrozenError            no lock record: freeze the plan first
@@ -30,6 +31,7 @@ __all__ = [
     "CorpusError",
     "InputError",
     "LockError",
+    "OutputCollisionError",
     "PlanChangedError",
     "PlanMeaningError",
     "PlanNotFrozenError",
@@ -76,6 +78,10 @@ class PlanMeaningError(InputError):
 
 class CorpusError(InputError):
     """The corpus file is missing, malformed, empty or differs from its pinned hash."""
+
+
+class OutputCollisionError(InputError):
+    """An output path names a command's own input or a file of the study (plan, lock, store...)."""
 
 
 class TraceError(InputError):

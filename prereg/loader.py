@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +25,16 @@ from pydantic import BaseModel, ValidationError
 from prereg.errors import InputError, PlanSchemaError, PlanSyntaxError
 from prereg.schema import Plan
 
-__all__ = ["FieldPath", "LoadedPlan", "format_path", "load_plan", "read_plan"]
+__all__ = ["MAX_DEPTH", "MAX_PLAN_BYTES", "FieldPath", "LoadedPlan", "format_path", "load_plan", "read_plan"]
 
 FieldPath = tuple[str | int, ...]
 
 #: A plan has a few hundred nodes; aliases could make a tiny file expand without bound.
 _MAX_NODES = 200_000
+#: A plan file is a few kilobytes; anything this large is a mistake (and slow to parse).
+MAX_PLAN_BYTES = 10 * 1024 * 1024
+#: The deepest plan nests about 8 levels; deeper input would only exhaust the parser's stack.
+MAX_DEPTH = 64
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 
@@ -79,17 +84,36 @@ def read_plan(path: Path) -> LoadedPlan:
     path = Path(path)
     name = str(path)
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        size = info.st_size
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block, /dev/zero never end
+            raise IsADirectoryError(0, "not a regular file")
+        if size > MAX_PLAN_BYTES:
+            raise InputError(
+                f"expected a plan file of at most {MAX_PLAN_BYTES // (1024 * 1024)} MB, "
+                f"found {size / (1024 * 1024):,.1f} MB",
+                file=name,
+            )
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PLAN_BYTES + 1)
     except FileNotFoundError:
         raise InputError("expected a plan file, found no such file", file=name) from None
     except OSError as exc:
         raise InputError(f"expected a readable plan file, found {exc.strerror}", file=name) from None
+    if len(data) > MAX_PLAN_BYTES:  # a pipe or a file that grew while being read
+        raise InputError(
+            f"expected a plan file of at most {MAX_PLAN_BYTES // (1024 * 1024)} MB, found more", file=name
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PlanSyntaxError(
             f"byte {exc.start}: expected UTF-8 text, found byte 0x{data[exc.start]:02x}", file=name
         ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise PlanSyntaxError(f"line {line}: expected text, found a NUL byte (byte {nul})", file=name)
     raw, lines = _parse_yaml(text, name)
     if not isinstance(raw, dict):
         raise PlanSchemaError(f"expected a mapping of plan sections, found {_describe(raw)}", file=name)
@@ -104,8 +128,9 @@ def read_plan(path: Path) -> LoadedPlan:
 
 
 def _parse_yaml(text: str, name: str) -> tuple[Any, dict[FieldPath, int]]:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # the reader checks every character here already
         node = loader.get_single_node()
         lines: dict[FieldPath, int] = {}
         if node is not None:
@@ -120,9 +145,14 @@ def _parse_yaml(text: str, name: str) -> tuple[Any, dict[FieldPath, int]]:
             f"line {mark.line + 1}, column {mark.column + 1}: {problem}", file=name
         ) from None
     except yaml.YAMLError as exc:
-        raise PlanSyntaxError(str(exc).replace("\n", " "), file=name) from None
+        raise PlanSyntaxError(" ".join(str(exc).split()), file=name) from None
+    except RecursionError:
+        raise PlanSyntaxError(
+            f"expected values nested at most {MAX_DEPTH} levels deep, found deeper nesting", file=name
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return raw, lines
 
 
@@ -135,6 +165,13 @@ def _record_lines(
         raise PlanSyntaxError(
             f"line {mark.line + 1}, column {mark.column + 1}: expected a plan of at most "
             f"{_MAX_NODES} values, found more (alias expansion?)",
+            file=name,
+        )
+    if len(path) > MAX_DEPTH:
+        mark = node.start_mark
+        raise PlanSyntaxError(
+            f"line {mark.line + 1}, column {mark.column + 1}: expected values nested at most "
+            f"{MAX_DEPTH} levels deep, found deeper nesting",
             file=name,
         )
     lines.setdefault(path, node.start_mark.line + 1)
@@ -208,9 +245,18 @@ def _clean_loc(loc: tuple[str | int, ...], raw: Any) -> FieldPath:
     return tuple(out)
 
 
+#: Fields whose value is never echoed in an error: a key pasted there would leak into the message.
+_SECRET_FIELDS = frozenset({"api_key_env"})
+
+
 def _describe_error(err: Any, path: FieldPath, raw: Any) -> tuple[FieldPath, str]:
     kind = err["type"]
     ctx = err.get("ctx") or {}
+    if path and path[-1] in _SECRET_FIELDS and kind not in ("extra_forbidden", "missing"):
+        return path, (
+            "expected the NAME of an environment variable (letters, digits and _, not starting "
+            "with a digit), found a value that is not one (not shown: it may be the key itself)"
+        )
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else "?"
         known = _known_keys(path[:-1], raw)

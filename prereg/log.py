@@ -147,7 +147,8 @@ def _parse(text: str) -> tuple[tuple[LogEntry, ...], str | None]:
     prev = GENESIS
     if text and not text.endswith("\n"):
         return (), "the last line is incomplete"
-    for number, line in enumerate(text.splitlines(), start=1):
+    # entries end in "\n" only: splitlines() would also split inside a reason that holds U+2028
+    for number, line in enumerate(text[:-1].split("\n") if text else [], start=1):
         try:
             obj = json.loads(line)
             entry = LogEntry(
