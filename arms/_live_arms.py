@@ -11,12 +11,19 @@ Latencies are measured from the request's *scheduled* time on the caller's clock
 or a retry is counted, never hidden (no coordinated omission). The downstream latency is the
 duration of the downstream call (retries included); the judge call of a ``judge`` grader is
 grading, not serving, so its time and tokens are not part of the trial.
+
+Secrets: the value of every environment variable a plan names in an ``api_key_env`` is replaced
+by ``[redacted]`` in every text a live reply puts into a trial (error texts, the reply quoted in
+an ``unparseable`` error), whichever backend's key it is and whichever server echoed it, before
+the trial is journalled, stored, printed or rendered (:class:`Redactor`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from arms._grading import JudgeCall, grade_case
@@ -28,14 +35,67 @@ from prereg.records import Case, Status
 from prereg.schema import ModelSpec, OpenAIBackendSpec, Plan, PriceSpec, RouterArmSpec
 
 __all__ = [
+    "REDACTED",
     "LiveArmResult",
     "LiveControlArm",
     "LiveRouterArm",
     "LiveTimings",
+    "Redactor",
     "build_live_arms",
     "cost_usd",
+    "plan_secrets",
     "render_prompt",
 ]
+
+#: What a secret is replaced with in any text of a trial.
+REDACTED = "[redacted]"
+#: A text cut by a length limit may end in the first characters of a key: from this many on,
+#: such a tail is redacted as well.
+_MIN_PREFIX = 4
+
+
+class Redactor:
+    """Replaces every occurrence of the given secrets in a text by :data:`REDACTED`.
+
+    Each secret is matched as it is, without surrounding whitespace (a key read from a file may
+    end in a newline that the header does not carry), and as ``repr`` and JSON would escape it (an
+    error object quoted from a reply). A text that ends in the first characters of a secret (cut
+    by a length limit) has that tail redacted too.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            for value in (secret, secret.strip()):
+                if value:
+                    forms |= {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+        self._forms = tuple(sorted(forms, key=lambda v: (-len(v), v)))
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret replaced."""
+        for form in self._forms:
+            value = value.replace(form, REDACTED)
+        for form in self._forms:
+            for n in range(len(form) - 1, min(_MIN_PREFIX, len(form)) - 1, -1):
+                if value.endswith(form[:n]):
+                    return value[: len(value) - n] + REDACTED
+        return value
+
+    def optional(self, value: str | None) -> str | None:
+        """Like :meth:`text`; None stays None."""
+        return None if value is None else self.text(value)
+
+
+def plan_secrets(plan: Plan, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The values of the environment variables named by the plan's ``api_key_env`` fields."""
+    env = os.environ if environ is None else environ
+    backends: list[object] = [m.backend for m in plan.models.values()]
+    backends += [a.classifier.backend for a in plan.router_arms]
+    names = {b.api_key_env for b in backends if isinstance(b, OpenAIBackendSpec) and b.api_key_env}
+    return tuple(sorted(v for v in (env.get(name) for name in names) if v))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +144,11 @@ def _openai_backend(where: str, spec: object) -> OpenAIBackendSpec:
 class _Downstream:
     """The downstream models and graders shared by every arm of a plan."""
 
-    def __init__(self, plan: Plan, pool: ClientPool, model_keys: set[str]) -> None:
+    def __init__(
+        self, plan: Plan, pool: ClientPool, model_keys: set[str], redactor: Redactor | None = None
+    ) -> None:
         self._plan = plan
+        self.redactor = redactor or Redactor(plan_secrets(plan))
         self._chats: dict[str, OpenAIChat] = {}
         for key in sorted(model_keys):
             spec = plan.models[key]
@@ -124,7 +187,7 @@ class _Downstream:
             tokens_in=call.tokens_in,
             tokens_out=call.tokens_out,
             cost_usd=cost_usd(call.tokens_in, call.tokens_out, spec.price),
-            error=call.error,
+            error=self.redactor.optional(call.error),
         )
         return outcome, call
 
@@ -190,12 +253,16 @@ class LiveRouterArm:
         )
         status: Status = call.status
         label: str | None = None
-        error = call.error
+        redact = self._downstream.redactor
+        error = redact.optional(call.error)
         if status == "ok" and call.text is not None:
             label = parse_label(call.text, self._labels, c.parsing)
             if label is None:
                 status = "unparseable"
-                error = f"reply {call.text[:80]!r} names no taxonomy label under rule {c.parsing}"
+                # Redacted before the cut (a key cut in two would leak its first part) and after
+                # the quoting (repr escapes some characters).
+                reply = redact.text(call.text)[:80]
+                error = redact.text(f"reply {reply!r} names no taxonomy label under rule {c.parsing}")
         routing = RoutingOutcome(
             status=status,
             latency_ms=(call.end_s - request.scheduled_s) * 1000.0,

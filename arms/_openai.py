@@ -280,6 +280,14 @@ class OpenAIChat:
                     f"backend.api_key_env: expected environment variable {backend.api_key_env} "
                     "to hold the API key, found it unset or empty"
                 )
+            if any(not (" " < ch <= "~") for ch in key):
+                # An HTTP header cannot carry it (a trailing CR/LF from `echo` or a file, a space,
+                # a non-ASCII character); the value itself is never shown.
+                raise ArmError(
+                    f"backend.api_key_env: expected environment variable {backend.api_key_env} to "
+                    "hold an API key of printable ASCII without spaces, found a line break, space "
+                    "or other character that cannot go in an HTTP header (value not shown)"
+                )
             self._key = key
 
     def __repr__(self) -> str:
@@ -329,7 +337,7 @@ class OpenAIChat:
     def _scrub(self, text: str) -> str:
         # Scrub before cutting: a key cut in two by the length limit would leak its first part.
         if self._key:
-            text = text.replace(self._key, "***")
+            text = text.replace(self._key, "[redacted]")
         return text.replace("\n", " ")[:_MAX_ERROR_CHARS]
 
     async def complete(

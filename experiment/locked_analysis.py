@@ -8,18 +8,31 @@ given; the reason is then appended to the plan's hash-chained log and carried in
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from analysis import Results, RunMeta, TrialTable, analyze
+from experiment._store_schema import arrow_to_columns
 from experiment.store import TrialStore
 from experiment.trial_files import read_trial_file, trial_file_format
-from prereg.errors import PlanChangedError
+from prereg.errors import InputError, PlanChangedError
 from prereg.frozen import FrozenPlan, load_frozen_plan
 from prereg.log import append_log
-from traffic import build_schedule
+from prereg.records import STATUSES, Case
+from traffic import Schedule, build_schedule
 
-__all__ = ["LockedAnalysis", "load_store_trials", "load_file_trials", "run_locked_analysis"]
+__all__ = [
+    "LockedAnalysis",
+    "check_trials_against_schedule",
+    "load_file_trials",
+    "load_store_trials",
+    "run_locked_analysis",
+]
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,9 @@ def load_store_trials(
 ) -> tuple[TrialTable, RunMeta]:
     """The store's trials as an analysis table, and what the analysis needs to know about the run."""
     with TrialStore.open(store, frozen.canonical_hash, create=False, read_only=True) as st:
-        columns = st.read_columns()
+        trials = st.read_arrow()
+        st.check_trials(trials)  # tamper evidence: a row changed after it was stored is refused
+        columns = arrow_to_columns(trials)
         allocation = st.allocation_counts()
         meta = st.meta()
     planned = {arm: sum(cases.values()) for arm, cases in allocation.items()}
@@ -80,6 +95,7 @@ def load_file_trials(
     schedule = build_schedule(
         frozen.plan, [c.id for c in frozen.corpus], frozen.canonical_hash, frozen.path.parent
     )
+    check_trials_against_schedule(columns, schedule, frozen.corpus, str(path))
     allocation = schedule.allocation_counts()
     run = RunMeta(
         plan_canonical_sha256=frozen.canonical_hash,
@@ -92,6 +108,89 @@ def load_file_trials(
         live=None,
     )
     return TrialTable.from_columns(columns), run
+
+
+def _values(column: npt.NDArray[Any]) -> list[Any]:
+    """A column as Python values, None where a masked (NULL) value is."""
+    if isinstance(column, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(column)
+        return [None if m else v for v, m in zip(column.data.tolist(), mask.tolist(), strict=True)]
+    return list(column.tolist())
+
+
+def _row_problem(
+    row: Mapping[str, Any],
+    schedule_ids: Sequence[str],
+    seq_of: Mapping[str, int],
+    corpus: Mapping[str, Case],
+    arms: frozenset[str],
+) -> tuple[str, str] | None:
+    """The first way a row disagrees with the plan (column, what), or None when it agrees."""
+    for name in ("status", "routing_status", "downstream_status"):
+        value = row[name]
+        if value is not None and value not in STATUSES:
+            return name, f"expected a status of {', '.join(STATUSES)}, found {value!r}"
+    seq, n = row["seq"], len(schedule_ids)
+    if seq < 0:
+        return "seq", f"expected a seq of at least 0, found {seq}"
+    if seq >= n:
+        return "seq", f"row beyond the schedule: expected a seq below {n}, found {seq}"
+    if row["arm"] not in arms:
+        return "arm", f"expected an arm of the plan ({', '.join(sorted(arms))}), found {row['arm']!r}"
+    case = corpus.get(row["case_id"])
+    if case is None:
+        return "case_id", f"expected a case of the corpus, found {row['case_id']!r}"
+    if row["family"] != case.family:
+        return "family", f"expected the corpus family {case.family!r}, found {row['family']!r}"
+    expected_id = f"{row['arm']}:{row['case_id']}:{row['replay']}"
+    if row["trial_id"] != expected_id:
+        return "trial_id", f"trial id disagrees with its arm, case and replay ({expected_id!r})"
+    at = seq_of.get(row["trial_id"])
+    if at is None:
+        return "trial_id", "trial id not in the plan's schedule"
+    if at != seq:
+        return "seq", f"seq mismatch: the schedule has this trial at seq {at}, the row says {seq}"
+    return None
+
+
+def check_trials_against_schedule(
+    columns: Mapping[str, npt.NDArray[Any]], schedule: Schedule, corpus: Sequence[Case], file: str
+) -> None:
+    """Refuse trial rows that are not the plan's: one line naming the first bad row and the kind.
+
+    Every row must carry a known status, a seq inside the schedule, an arm of the plan, a case of
+    the corpus with its family, a trial id equal to ``<arm>:<case>:<replay>`` and scheduled at that
+    seq, and no trial id or seq may appear twice. Rows may be missing (an unfinished campaign);
+    rows beyond the schedule may not. Raises :class:`~prereg.errors.InputError`.
+    """
+    names = ("trial_id", "seq", "arm", "case_id", "family", "replay", "status", "routing_status",
+             "downstream_status")
+    values = {name: _values(columns[name]) for name in names}
+    schedule_ids = schedule.trial_ids()
+    seq_of = {tid: i for i, tid in enumerate(schedule_ids)}
+    cases = {c.id: c for c in corpus}
+    arms = frozenset(schedule.arm_ids)
+    seen_ids: set[str] = set()
+    seen_seqs: set[int] = set()
+    first: tuple[str, str, str] | None = None
+    bad = 0
+    for i in range(len(values["trial_id"])):
+        row = {name: values[name][i] for name in names}
+        problem = _row_problem(row, schedule_ids, seq_of, cases, arms)
+        if problem is None and row["trial_id"] in seen_ids:
+            problem = "trial_id", "duplicate row: the trial id appears more than once"
+        if problem is None and row["seq"] in seen_seqs:
+            problem = "seq", "duplicate row: the seq appears more than once"
+        seen_ids.add(row["trial_id"])
+        seen_seqs.add(row["seq"])
+        if problem is not None:
+            bad += 1
+            if first is None:
+                first = (str(row["trial_id"]), *problem)
+    if first is not None:
+        trial_id, field, what = first
+        more = f" (and {bad - 1} more bad rows)" if bad > 1 else ""
+        raise InputError(f"trial {trial_id!r}: {what}{more}", file=file, field=field)
 
 
 def run_locked_analysis(

@@ -8,7 +8,11 @@ campaigns at a shared server later. Three tables:
   ``plan_bytes_sha256``, ``routetrial_version``, ``created_at_utc``, ``schedule_digest``);
 - ``allocation``: the whole randomized schedule, written before the first request is sent
   (allocation concealment: the sequence is fixed and on record before any outcome exists);
-- ``trials``: one row per trial with exactly :data:`prereg.records.TRIAL_COLUMNS`.
+- ``trials``: one row per trial with exactly :data:`prereg.records.TRIAL_COLUMNS`;
+- ``trial_batches``: tamper evidence. Each committed batch records, in its own transaction, its
+  trial ids, a digest of every row and one entry of a hash chain over the batches (chained like
+  the plan's log); :meth:`TrialStore.check_trials` recomputes them, so a row edited, deleted or
+  inserted after it was stored is named by its trial id (``analyze`` and ``report`` refuse it).
 
 Every write is one transaction, so a kill or a full disk leaves whole batches or nothing. DuckDB
 allows a single process per file; a second one gets :class:`StoreBusyError` (``routetrial status``
@@ -18,6 +22,7 @@ reads the runner's progress file instead). Third-party errors are translated her
 from __future__ import annotations
 
 import importlib.metadata
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,12 +39,19 @@ from sqlalchemy.pool import NullPool
 
 from experiment._store_schema import (
     ARROW_TRIAL_SCHEMA,
+    CHAIN_GENESIS,
+    DIGEST_VERSION,
+    ROW_DIGEST_CHARS,
     TRIAL_COLUMN_NAMES,
     ScheduleLike,
     allocation_table,
     arrow_to_columns,
+    batch_digest,
+    build_digest_tables,
     build_metadata,
+    chain_digest,
     records_to_arrow,
+    row_digests,
 )
 from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
 from prereg.records import TrialRecord
@@ -52,6 +64,9 @@ ExportFormat = Literal["parquet", "csv"]
 DUCKDB_MEMORY_LIMIT = "512MB"
 
 _ALLOCATION_SLICE = 100_000
+#: The meta keys of the tamper evidence: its version (absent in older stores) and the chain's head.
+_DIGEST_KEY = "trial_digest_version"
+_HEAD_KEY = "trial_chain_head"
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
 _WRITE_MARKERS = (
     "IO Error",
@@ -75,7 +90,7 @@ def store_url(location: str | Path) -> str:
     if "://" in text:
         try:
             sa.engine.make_url(text)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
             # The URL is not echoed: it may hold a password.
             raise StoreError(
                 "store: expected a file path or a SQLAlchemy URL (dialect://...), "
@@ -125,7 +140,9 @@ class TrialStore:
         self._conn = conn
         self._plan_hash = plan_hash
         self._metadata, self._meta, self._allocation, self._trials = build_metadata()
+        self._batches = build_digest_tables(self._metadata)
         self._duck = engine.dialect.name == "duckdb"
+        self._digesting = False
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -194,8 +211,10 @@ class TrialStore:
                         "plan_canonical_sha256": plan_hash,
                         "routetrial_version": _version(),
                         "created_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                        _DIGEST_KEY: DIGEST_VERSION,
                     }
                 )
+                self._digesting = True
                 return
             bound = str(row[0])
             if plan_hash is not None and bound != plan_hash:
@@ -204,6 +223,10 @@ class TrialStore:
                     "use a new --store for this plan"
                 )
             self._plan_hash = bound
+            version = self._conn.execute(
+                sa.select(self._meta.c.value).where(self._meta.c.key == _DIGEST_KEY)
+            ).first()
+            self._digesting = version is not None and str(version[0]) == DIGEST_VERSION
 
     @staticmethod
     def _where(url: str) -> str:
@@ -338,9 +361,108 @@ class TrialStore:
         self.write_trials_arrow(records_to_arrow(records))
 
     def write_trials_arrow(self, data: pa.Table) -> None:
-        """Insert a batch already in the trial table's Arrow schema, in one transaction."""
+        """Insert a batch already in the trial table's Arrow schema, in one transaction.
+
+        The same transaction records the batch's row digests and its entry of the hash chain.
+        """
         with self._translating(self.where, "write"), self._conn.begin():
             self._insert_arrow(self._trials, data)
+            if self._digesting and data.num_rows:
+                self._record_batch(data)
+
+    def _record_batch(self, data: pa.Table) -> None:
+        b = self._batches.c
+        # Results fetched to the end (.all(), not .first()): DuckDB refuses the Arrow insert below
+        # while a result of the same connection is unfinished. max() rather than ORDER BY ...
+        # LIMIT 1, which DuckDB answered with a stale row after rows of the table were deleted.
+        top = self._conn.execute(sa.select(sa.func.max(b.batch))).all()[0][0]
+        number, prev = 0, CHAIN_GENESIS
+        if top is not None:
+            number = int(top) + 1
+            prev = str(self._conn.execute(sa.select(b.chain_sha256).where(b.batch == top)).all()[0][0])
+        ids = json.dumps([str(t) for t in data.column("trial_id").to_pylist()], ensure_ascii=False)
+        digests = "".join(row_digests(data))
+        digest = batch_digest(ids, digests)
+        chain = chain_digest(prev, number, data.num_rows, digest)
+        self._conn.execute(
+            sa.insert(self._batches).values(
+                batch=number, rows=data.num_rows, trial_ids=ids, row_digests=digests,
+                batch_sha256=digest, prev=prev, chain_sha256=chain,
+            )
+        )
+        self._put_meta({_HEAD_KEY: chain})
+
+    def tamper_problems(self, trials: pa.Table | None = None) -> list[tuple[str, str]]:
+        """``(trial_id, what)`` for every stored row that differs from what was committed.
+
+        Rows edited, deleted or inserted after their batch was committed (rows by ``seq``), then
+        chain entries that were altered, removed or reordered. ``trials`` is the table as
+        :meth:`read_arrow` gives it (read here when None). A store made before the digests existed
+        has nothing to check: the list is empty.
+        """
+        if not self._digesting:
+            return []
+        with self._translating(self.where, "read"), self._conn.begin():
+            has_chain = sa.inspect(self._conn).has_table(self._batches.name)
+        if not has_chain:
+            return [("(every trial)", "cannot be checked: the record of committed batches was removed")]
+        trials = self.read_arrow() if trials is None else trials
+        ids = [str(t) for t in trials.column("trial_id").to_pylist()]
+        actual = dict(zip(ids, row_digests(trials), strict=True))
+        b = self._batches.c
+        with self._translating(self.where, "read"), self._conn.begin():
+            entries = self._conn.execute(
+                sa.select(b.batch, b.rows, b.trial_ids, b.row_digests, b.batch_sha256, b.prev, b.chain_sha256)
+            ).all()
+            head = self._conn.execute(
+                sa.select(self._meta.c.value).where(self._meta.c.key == _HEAD_KEY)
+            ).all()
+        entries = sorted(entries, key=lambda e: int(e[0]))
+        stored: dict[str, tuple[int, str]] = {}
+        chain_problems: list[tuple[str, str]] = []
+        prev = CHAIN_GENESIS
+        for expected, (batch, rows, ids_json, digests, digest, entry_prev, chain) in enumerate(entries):
+            batch, rows = int(batch), int(rows)
+            try:
+                batch_ids = [str(t) for t in json.loads(str(ids_json))]
+            except (ValueError, TypeError):
+                batch_ids = []
+            first = min(batch_ids) if batch_ids else f"(batch {batch})"
+            if batch != expected or str(entry_prev) != prev:
+                chain_problems.append((first, f"batch {batch}: the chain of batches is broken before it"))
+            elif (
+                len(batch_ids) != rows
+                or len(str(digests)) != rows * ROW_DIGEST_CHARS
+                or batch_digest(str(ids_json), str(digests)) != str(digest)
+            ):
+                chain_problems.append((first, f"batch {batch}: its record of trials was altered"))
+            elif chain_digest(prev, batch, rows, str(digest)) != str(chain):
+                chain_problems.append((first, f"batch {batch}: its chain entry was altered"))
+            prev = str(chain)
+            text = str(digests)
+            for i, tid in enumerate(batch_ids):
+                stored[tid] = (batch, text[i * ROW_DIGEST_CHARS : (i + 1) * ROW_DIGEST_CHARS])
+        if (not head and entries) or (head and str(head[0][0]) != prev):
+            chain_problems.append(("(chain head)", "the last batches' chain entries were removed or altered"))
+        problems: list[tuple[str, str]] = []
+        for tid in ids:
+            if tid not in stored:
+                problems.append((tid, "was inserted after the campaign's batches were committed"))
+            elif stored[tid][1] != actual[tid]:
+                problems.append((tid, "was edited after it was stored (its row differs from its digest)"))
+        deleted = sorted((batch, tid) for tid, (batch, _) in stored.items() if tid not in actual)
+        problems += [(tid, "was deleted after it was stored") for _, tid in deleted]
+        return problems + chain_problems
+
+    def check_trials(self, trials: pa.Table | None = None) -> None:
+        """Raise :class:`StoreError` naming the first trial that changed after it was stored."""
+        problems = self.tamper_problems(trials)
+        if problems:
+            tid, what = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise StoreError(
+                f"{self.where}: the trial table was changed after it was written: trial {tid!r} {what}{more}"
+            )
 
     def _query_arrow(self, stmt: sa.Select[Any], sql: str) -> pa.Table:
         with self._translating(self.where, "read"), self._conn.begin():

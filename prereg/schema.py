@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_LABELS",
@@ -72,7 +72,44 @@ DEFAULT_LABELS: tuple[str, ...] = (
 )
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=64)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+# --- numbers -------------------------------------------------------------------------------------
+# Every number of a plan is strict (no "5" or true where a number belongs; an integer is a number,
+# a float is not an integer) and finite (no .inf, no NaN), and has an upper limit that this machine
+# can run: a limit the schema states, so `check` refuses what `run` would crash or hang on.
+
+#: A real number written as a number: finite, never a string or a boolean.
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: A whole number written as one: never a string, a boolean or a float.
+Whole = Annotated[int, Field(strict=True)]
+Probability = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]
+
+#: Longest latency, RTT, backoff or lateness a plan may state (one hour).
+MAX_DURATION_MS = 3_600_000.0
+#: Longest request timeout (the design diagnosis uses 10^12 ms as "never times out").
+MAX_TIMEOUT_MS = 1e12
+#: Fastest and slowest arrival rates (requests per second).
+MAX_RATE_PER_S = 1_000_000.0
+MIN_RATE_PER_S = 1e-6
+#: Most requests in one campaign (every trial is a row of the store).
+MAX_REQUESTS = 10_000_000
+#: Most unique cases in a corpus and replays of one case.
+MAX_CASES = 1_000_000
+MAX_REPLAYS = 100_000
+#: Most bootstrap resamples (each one resamples every case).
+MAX_RESAMPLES = 100_000
+#: Seeds are 63-bit (NumPy seeds and the store's BIGINT).
+MAX_SEED = 2**63 - 1
+#: Most requests served at once by a simulated backend.
+MAX_CONCURRENCY = 10_000
+#: Most tokens: a request's max_tokens and a mean token count.
+MAX_TOKENS = 1_000_000
+#: Highest price in US dollars per 1,000 tokens.
+MAX_PRICE_PER_1K = 1_000.0
+#: Longest period or peak time of a diurnal arrival process (about 31.7 years).
+MAX_PERIOD_S = 1e9
+#: Largest allocation weight of one arm.
+MAX_RATIO = 1_000
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -130,8 +167,8 @@ class CorpusSpec(_Spec):
 class PriceSpec(_Spec):
     """US dollars per 1,000 tokens."""
 
-    input_per_1k: float = Field(default=0.0, ge=0.0)
-    output_per_1k: float = Field(default=0.0, ge=0.0)
+    input_per_1k: Finite = Field(default=0.0, ge=0.0, le=MAX_PRICE_PER_1K)
+    output_per_1k: Finite = Field(default=0.0, ge=0.0, le=MAX_PRICE_PER_1K)
 
 
 class LatencySpec(_Spec):
@@ -151,11 +188,11 @@ class LatencySpec(_Spec):
     pilot run).
     """
 
-    median_ms: float = Field(gt=0.0)
-    p95_ms: float = Field(gt=0.0)
-    concurrency: int = Field(default=4, ge=1)
-    network_rtt_ms: float = Field(default=0.0, ge=0.0)
-    case_icc: float = Field(
+    median_ms: Finite = Field(gt=0.0, le=MAX_DURATION_MS)
+    p95_ms: Finite = Field(gt=0.0, le=MAX_DURATION_MS)
+    concurrency: Whole = Field(default=4, ge=1, le=MAX_CONCURRENCY)
+    network_rtt_ms: Finite = Field(default=0.0, ge=0.0, le=MAX_DURATION_MS)
+    case_icc: Finite = Field(
         default=0.5,
         ge=0.0,
         le=0.99,
@@ -180,8 +217,8 @@ class FailureSpec(_Spec):
 class TokenSpec(_Spec):
     """Mean token counts per request, for cost."""
 
-    input: int = Field(default=200, ge=0)
-    output: int = Field(default=4, ge=0)
+    input: Whole = Field(default=200, ge=0, le=MAX_TOKENS)
+    output: Whole = Field(default=4, ge=0, le=MAX_TOKENS)
 
 
 class SimulatedClassifierSpec(_Spec):
@@ -195,8 +232,8 @@ class SimulatedClassifierSpec(_Spec):
 
     kind: Literal["simulated"]
     accuracy: dict[str, Probability]
-    case_difficulty_sd: float = Field(default=1.5, ge=0.0)
-    confusion: dict[str, dict[str, float]] | None = None
+    case_difficulty_sd: Finite = Field(default=1.5, ge=0.0, le=1_000.0)
+    confusion: dict[str, dict[str, Annotated[Finite, Field(ge=0.0, le=1e6)]]] | None = None
     latency: LatencySpec
     failures: FailureSpec = Field(default_factory=FailureSpec)
     tokens: TokenSpec = Field(default_factory=TokenSpec)
@@ -240,16 +277,16 @@ ModelBackendSpec = Annotated[SimulatedModelSpec | OpenAIBackendSpec, Field(discr
 class DecodingSpec(_Spec):
     """Sampling settings sent with each request."""
 
-    temperature: float = Field(default=0.0, ge=0.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(default=16, ge=1)
+    temperature: Finite = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: Finite = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: Whole = Field(default=16, ge=1, le=MAX_TOKENS)
 
 
 class RetrySpec(_Spec):
     """Which failures are retried and how; retry time counts in the latency."""
 
-    max_attempts: int = Field(default=1, ge=1, le=10)
-    backoff_ms: float = Field(default=250.0, ge=0.0)
+    max_attempts: Whole = Field(default=1, ge=1, le=10)
+    backoff_ms: Finite = Field(default=250.0, ge=0.0, le=MAX_DURATION_MS)
     retry_on: tuple[Literal["timeout", "http_error", "rate_limited", "connection_error"], ...] = (
         "rate_limited",
         "connection_error",
@@ -263,7 +300,7 @@ class ModelSpec(_Spec):
     backend: ModelBackendSpec
     price: PriceSpec = Field(default_factory=PriceSpec)
     decoding: DecodingSpec = Field(default_factory=lambda: DecodingSpec(max_tokens=512))
-    timeout_ms: float = Field(default=60_000.0, gt=0.0)
+    timeout_ms: Finite = Field(default=60_000.0, gt=0.0, le=MAX_TIMEOUT_MS)
     retry: RetrySpec = Field(default_factory=RetrySpec)
 
 
@@ -275,7 +312,7 @@ class ClassifierSpec(_Spec):
     prompt_template: str = Field(min_length=1, description="Must contain {text} and {labels}")
     parsing: Literal["strict", "json_label"] = "strict"
     decoding: DecodingSpec = Field(default_factory=DecodingSpec)
-    timeout_ms: float = Field(default=10_000.0, gt=0.0)
+    timeout_ms: Finite = Field(default=10_000.0, gt=0.0, le=MAX_TIMEOUT_MS)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     price: PriceSpec = Field(default_factory=PriceSpec)
 
@@ -318,7 +355,7 @@ class GraderSpec(_Spec):
     """
 
     kind: Literal["exact", "numeric", "regex", "judge"]
-    tolerance: float = Field(default=0.0, ge=0.0)
+    tolerance: Finite = Field(default=0.0, ge=0.0)
     pattern: str | None = None
     judge_model: str | None = None
 
@@ -330,32 +367,32 @@ class PoissonArrival(_Spec):
     """Exponential inter-arrival times at ``rate_per_s``."""
 
     kind: Literal["poisson"]
-    rate_per_s: float = Field(gt=0.0)
+    rate_per_s: Finite = Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S)
 
 
 class ConstantArrival(_Spec):
     """Evenly spaced arrivals at ``rate_per_s``."""
 
     kind: Literal["constant"]
-    rate_per_s: float = Field(gt=0.0)
+    rate_per_s: Finite = Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S)
 
 
 class GammaArrival(_Spec):
     """Gamma inter-arrival times; ``burstiness`` is their coefficient of variation (1 = Poisson)."""
 
     kind: Literal["gamma"]
-    rate_per_s: float = Field(gt=0.0)
-    burstiness: float = Field(gt=0.0)
+    rate_per_s: Finite = Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S)
+    burstiness: Finite = Field(gt=0.0, le=100.0)
 
 
 class DiurnalArrival(_Spec):
     """A non-homogeneous Poisson process whose rate follows a sinusoid over ``period_s``."""
 
     kind: Literal["diurnal"]
-    mean_rate_per_s: float = Field(gt=0.0)
-    peak_to_trough: float = Field(default=3.0, ge=1.0)
-    peak_at_s: float = Field(default=14 * 3600.0, ge=0.0)
-    period_s: float = Field(default=86_400.0, gt=0.0)
+    mean_rate_per_s: Finite = Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S)
+    peak_to_trough: Finite = Field(default=3.0, ge=1.0, le=1_000.0)
+    peak_at_s: Finite = Field(default=14 * 3600.0, ge=0.0, le=MAX_PERIOD_S)
+    period_s: Finite = Field(default=86_400.0, ge=1.0, le=MAX_PERIOD_S)
 
 
 class TraceArrival(_Spec):
@@ -377,9 +414,11 @@ class TrafficSpec(_Spec):
     """The synthetic request stream."""
 
     arrival: ArrivalSpec
-    replays_per_case: int = Field(default=5, ge=1)
-    max_lateness_p99_ms: float = Field(
-        default=10.0, gt=0.0, description="Live runs are marked invalid above this dispatch lateness"
+    replays_per_case: Whole = Field(default=5, ge=1, le=MAX_REPLAYS)
+    max_lateness_p99_ms: Finite = Field(
+        default=10.0,
+        gt=0.0,
+        le=MAX_DURATION_MS, description="Live runs are marked invalid above this dispatch lateness"
     )
 
 
@@ -388,15 +427,17 @@ class RandomizationSpec(_Spec):
 
     unit: Literal["request"] = "request"
     block: Literal["case"] = "case"
-    ratio: dict[str, int] | None = Field(default=None, description="arm id -> weight; equal if absent")
-    seed: int = Field(ge=0)
+    ratio: dict[str, Annotated[Whole, Field(le=MAX_RATIO)]] | None = Field(
+        default=None, description="arm id -> weight; equal if absent"
+    )
+    seed: Whole = Field(ge=0, le=MAX_SEED)
 
 
 class SampleSizeSpec(_Spec):
     """The declared size, checked against the corpus, the replays and the allocation ratio."""
 
-    unique_cases: int = Field(ge=1)
-    requests_total: int = Field(ge=1)
+    unique_cases: Whole = Field(ge=1, le=MAX_CASES)
+    requests_total: Whole = Field(ge=1, le=MAX_REQUESTS)
 
 
 # --- outcomes, gates, analysis -----------------------------------------------------------------
@@ -426,7 +467,7 @@ class ConfidenceBoundRule(_Spec):
     one-sided bound misses it, INCONCLUSIVE otherwise (including when no finite bound exists)."""
 
     kind: Literal["confidence_bound"]
-    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    level: Finite = Field(default=0.95, gt=0.5, lt=1.0)
 
 
 class GateSpec(_Spec):
@@ -435,7 +476,7 @@ class GateSpec(_Spec):
     id: Identifier
     metric: Literal["routing_accuracy", "routing_latency_p95_ms", "routing_latency_median_ms"]
     op: Literal[">=", "<="]
-    threshold: float
+    threshold: Finite = Field(ge=-1e12, le=1e12)
     rule: Annotated[PointEstimateRule | ConfidenceBoundRule, Field(discriminator="kind")] = Field(
         default_factory=lambda: ConfidenceBoundRule(kind="confidence_bound")
     )
@@ -444,7 +485,7 @@ class GateSpec(_Spec):
 class BootstrapSpec(_Spec):
     """Case-level (cluster) bootstrap settings."""
 
-    resamples: int = Field(default=2000, ge=100)
+    resamples: Whole = Field(default=2000, ge=100, le=MAX_RESAMPLES)
 
 
 class FailureHandlingSpec(_Spec):
@@ -465,16 +506,16 @@ class AnalysisSpec(_Spec):
     """The locked analysis plan."""
 
     ci_method: Literal["wilson", "clopper_pearson", "jeffreys", "agresti_coull"] = "wilson"
-    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    alpha: Finite = Field(default=0.05, gt=0.0, lt=0.5)
     multiplicity: Literal["holm", "bonferroni", "none"] = "holm"
     unit: Literal["case", "request"] = "case"
     cluster_robust: Literal["bootstrap", "gee"] = "bootstrap"
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     latency_interval: Literal["clustered", "order_statistic", "bootstrap"] = "clustered"
-    min_cases: int = Field(
+    min_cases: Whole = Field(
         default=10,
         ge=2,
-        le=1_000_000,
+        le=MAX_CASES,
         description="Fewest unique cases for an interval; below it an interval is null with a note",
     )
     family: tuple[Literal["router_vs_router", "router_vs_control", "downstream_groups"], ...] = Field(
@@ -491,7 +532,7 @@ class Amendment(_Spec):
     """Present in an amendment file: which frozen plan it amends and why."""
 
     parent_sha256: Sha256
-    number: int = Field(ge=1)
+    number: Whole = Field(ge=1, le=1_000_000)
     reason: str = Field(min_length=1)
 
 
@@ -513,6 +554,13 @@ class Plan(_Spec):
     gates: list[GateSpec] = Field(min_length=1)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     amendment: Amendment | None = None
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # True == 1 in Python: a boolean must not pass for the version
+            raise ValueError(f"expected 1, found {value!r}")
+        return value
 
     def arm(self, arm_id: str) -> ControlArmSpec | RouterArmSpec:
         """The arm with this id."""

@@ -248,8 +248,6 @@ def test_check_refuses_a_plan_mixing_simulated_and_live_backends(
     assert "live mode expected kind: openai" in line and "found kind: simulated" in line
 
 
-@pytest.mark.xfail(reason="experiment/store.py (another slice): store_url must also catch the ValueError "
-                   "sqlalchemy.engine.make_url raises for a non-numeric port")
 @pytest.mark.parametrize("url", ["postgresql://u@h:abc/db", "duckdb://:x/"])
 def test_a_garbage_store_url_is_one_line(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A URL whose port is not a number: one line, and the URL (maybe with a password) not echoed."""

@@ -117,7 +117,7 @@ def test_missing_section_and_more_errors_are_counted(tmp_path: Path) -> None:
     data["traffic"]["arrival"]["rate_per_s"] = -1
     with pytest.raises(PlanSchemaError) as exc:
         load_plan(write_plan(tmp_path, data))
-    assert "traffic.arrival.rate_per_s: expected greater than 0, found -1" in _error(exc)
+    assert "traffic.arrival.rate_per_s: expected greater than or equal to 0.000001, found -1" in _error(exc)
     assert _error(exc).endswith("(and 1 more)")
 
 
