@@ -86,8 +86,12 @@ def freeze_command(plan: Path) -> None:
 
 @click.command("verify")
 @click.argument("plan", type=_PLAN)
-def verify_command(plan: Path) -> None:
-    """Check PLAN against its lock: exit 0 and print "unchanged", or name what changed."""
+@click.option("--store", "store", metavar="URL",
+              help="Also check this store's trials against their committed digests "
+                   "(default: <plan dir>/<plan stem>.duckdb, when it exists).")
+def verify_command(plan: Path, store: str | None) -> None:
+    """Check PLAN against its lock, and its store's trials against what was committed: exit 0
+    and print "unchanged", or name what changed."""
     from prereg.errors import PlanChangedError
     from prereg.lock import verify
 
@@ -99,6 +103,16 @@ def verify_command(plan: Path) -> None:
         f"unchanged: {plan} ({bound}, analysis code and log agree with the lock "
         f"of {report.lock.frozen_at_utc})"
     )
+    if store is None and plan.with_suffix(".duckdb").exists():
+        store = str(plan.with_suffix(".duckdb"))
+    if store is not None:
+        from experiment.store import TrialStore
+
+        with TrialStore.open(store, report.lock.canonical_sha256, create=False, read_only=True) as st:
+            trials = st.read_arrow()
+            st.check_trials(trials)  # raises naming the first trial edited, deleted or inserted
+            n = trials.num_rows
+        click.echo(f"unchanged: {store} ({n:,} trials agree with the digests committed with them)")
 
 
 @click.command("amend")

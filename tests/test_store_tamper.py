@@ -245,3 +245,18 @@ def test_a_dropped_record_of_batches_is_noticed(
     code, err = _analyze(capsys, plan, store)
     assert code == USER_ERROR_EXIT, err
     assert err.count("\n") == 1 and "the record of committed batches was removed" in err, err
+
+
+def test_verify_checks_the_store_too(
+    campaign: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify says the store's trials are unchanged, and names an edited one (exit 2)."""
+    plan, original = campaign
+    code, out, err = run_cli(capsys, "verify", plan)
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith(f"unchanged: {original}") and "trials agree" in out
+    store = _copy(original, tmp_path)
+    target = _first_ids(store, 1)[0]
+    _sql(store, f"UPDATE trials SET replay = replay + 100 WHERE trial_id = '{target}'")
+    code, _, err = run_cli(capsys, "verify", plan, "--store", store)
+    assert code == USER_ERROR_EXIT and f"trial {target!r} was edited after it was stored" in err, err
