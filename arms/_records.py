@@ -37,7 +37,13 @@ def make_trial_record(values: tuple[Any, ...]) -> TrialRecord:
 
 
 def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmResult) -> TrialRecord:
-    """The trial row for ``request`` served as ``result``, under the plan with ``plan_hash``."""
+    """The trial row for ``request`` served as ``result``, under the plan with ``plan_hash``.
+
+    A ``result`` that is an exception (the value of a failed SimPy process: a bug in an arm, or an
+    interrupt that reached it) is raised again, never turned into a row.
+    """
+    if isinstance(result, BaseException):
+        raise result
     case = request.case
     routing = result.routing
     downstream = result.downstream

@@ -5,17 +5,28 @@ task order, so what a design reports never depends on the engine or the number o
 simulation's random streams are fixed by its index, not by the process that runs it.
 Dask (``dask.distributed``) is an optional dependency (``pip install 'routetrial[distributed]'``),
 imported only when asked for.
+
+Local workers stop with their parent: each asks the kernel for SIGTERM when the parent dies
+(``PR_SET_PDEATHSIG``, so even ``kill -9`` of the parent takes them along) and ignores SIGINT (a
+Ctrl-C reaches the whole process group; the parent alone decides). While the parent waits for
+them, SIGINT, SIGTERM and SIGHUP (looked at every 0.1 s) terminate the workers and exit with ``128 + signal``, one line
+on stderr and no traceback; any other error terminates them too before it is raised.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib
 import math
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Literal, TypeVar
 
+from experiment.progress import Interrupted, StopSignals
 from prereg.errors import InputError
 
 __all__ = ["ENGINES", "Engine", "EngineSettings", "chunk_bounds", "default_workers", "run_tasks"]
@@ -94,18 +105,65 @@ def run_tasks(
     return _run_pool(fn, tasks, settings.workers, progress)
 
 
+_PR_SET_PDEATHSIG = 1
+#: How often the parent looks at caught signals while it waits for its workers.
+_POLL_S = 0.1
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent, leave SIGINT to it, end quietly on SIGTERM / SIGHUP."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(128 + int(signal.SIGTERM))
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now: cancel what has not started, SIGTERM what runs."""
+    # Python 3.14 has pool.terminate_workers(); before it, the processes are only private state.
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
 def _run_pool(
     fn: Callable[[T], R], tasks: Sequence[T], workers: int, progress: Progress | None
 ) -> list[R]:
     results: dict[int, R] = {}
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-        pending: dict[Future[R], int] = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                results[pending.pop(future)] = future.result()
-            if progress is not None:
-                progress(len(results), len(tasks))
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        # Deferred: raising inside wait() could leave a future's lock held and hang the clean-up.
+        # Submitting forks the workers, which inherit the handler until their initializer resets
+        # it; a deferred one only sets a flag there.
+        with StopSignals() as stops:
+            pending: dict[Future[R], int] = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+            while pending:
+                done, _ = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                stops.check()
+                for future in done:
+                    results[pending.pop(future)] = future.result()
+                if progress is not None:
+                    progress(len(results), len(tasks))
+    except BaseException as exc:
+        with StopSignals():  # a second signal must not interrupt the clean-up
+            _terminate(pool)
+        if isinstance(exc, Interrupted) and not exc.reported:
+            print(f"routetrial: interrupted by {exc.signal_name}; the design's workers were stopped",
+                  file=sys.stderr, flush=True)
+            exc.reported = True
+        raise
+    pool.shutdown(wait=True)
     return [results[i] for i in range(len(tasks))]
 
 

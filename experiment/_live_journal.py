@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from experiment.store import store_path
+from prereg.errors import StoreWriteError
 from prereg.records import Case, TrialRecord
 
 __all__ = ["InFlight", "Journal", "interrupted_record", "journal_path", "read_in_flight"]
@@ -68,16 +69,37 @@ def read_in_flight(path: Path) -> dict[int, InFlight]:
 
 
 class Journal:
-    """Append-only writer of journal events, one flushed line each."""
+    """Append-only writer of journal events, one flushed line each.
+
+    A write that fails (a full disk, a read-only file system) raises
+    :class:`~prereg.errors.StoreWriteError` naming the journal; a line torn by such a failure
+    (or by a kill) is ended before the next run appends, so it spoils no later line.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh: IO[str] = path.open("a", encoding="utf-8")
+        try:
+            self._fh: IO[str] = path.open("a", encoding="utf-8")
+            if self._fh.tell() > 0:
+                with path.open("rb") as tail:
+                    tail.seek(-1, os.SEEK_END)
+                    torn = tail.read(1) != b"\n"
+                if torn:
+                    self._fh.write("\n")
+                    self._fh.flush()
+        except OSError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: OSError) -> StoreWriteError:
+        return StoreWriteError(f"{self.path}: cannot write the live journal: {exc.strerror or exc}")
 
     def _write(self, event: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(event, separators=(",", ":")) + "\n")
-        # flush() hands the line to the kernel: it survives the process being killed.
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+            # flush() hands the line to the kernel: it survives the process being killed.
+            self._fh.flush()
+        except OSError as exc:
+            raise self._error(exc) from None
 
     def segment(self, **fields: Any) -> None:
         """A run segment starts."""
@@ -93,8 +115,11 @@ class Journal:
                      **{k: (None if v is None else round(v, 6)) for k, v in timeline.items()}})
 
     def close(self) -> None:
-        """Close the file."""
-        self._fh.close()
+        """Close the file (a line a failed write left in the buffer is dropped, not raised again)."""
+        try:
+            self._fh.close()
+        except OSError:
+            pass
 
 
 def interrupted_record(

@@ -3,6 +3,10 @@
 Thin wiring to :mod:`experiment.runner` and :mod:`experiment.store`; the library is imported inside
 each command so that ``routetrial --help`` stays fast. User errors are
 :class:`~prereg.errors.RoutetrialError` and ``experiment.cli`` prints them as one line.
+
+``run`` stopped by SIGINT, SIGTERM or SIGHUP before the campaign is complete says so in one line on
+stderr and exits with ``128 + signal`` (130, 143, 129); a signal before the store is opened stops
+at once, with the same status.
 """
 
 from __future__ import annotations
@@ -42,16 +46,36 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
     A plan whose backends are all simulated runs in virtual time (a night of traffic in seconds);
     a plan with ``kind: openai`` backends runs live, in wall-clock time, against those servers.
     """
-    from experiment.live import is_live_plan
-    from prereg.frozen import load_frozen_plan
+    from experiment.progress import Interrupted, StopSignals
 
-    frozen = load_frozen_plan(plan)
-    target = store or default_store(plan)
-    if is_live_plan(frozen.plan):
-        run_live_campaign(frozen, target)
-    else:
-        run_simulated_campaign(frozen, target, batch_size)
+    try:
+        with StopSignals(deferred=False):
+            from experiment.live import is_live_plan
+            from prereg.frozen import load_frozen_plan
+
+            frozen = load_frozen_plan(plan)
+            target = store or default_store(plan)
+            if is_live_plan(frozen.plan):
+                run_live_campaign(frozen, target)
+            else:
+                run_simulated_campaign(frozen, target, batch_size)
+    except Interrupted as exc:
+        if not exc.reported:
+            click.echo(f"routetrial: interrupted by {exc.signal_name} before the campaign started; "
+                       "nothing was written", err=True)
+        raise
     click.echo(f"next: routetrial analyze {plan}" + (f" --store {store}" if store else ""))
+
+
+def _stop(signum: int, done: int, planned: int, target: str) -> None:
+    """Say that a signal stopped the campaign, then exit with ``128 + signal``."""
+    from experiment.progress import Interrupted
+
+    exc = Interrupted(signum)
+    click.echo(f"routetrial: interrupted by {exc.signal_name}: {done:,} of {planned:,} trials stored in "
+               f"{target}; run the same command again to resume", err=True)
+    exc.reported = True
+    raise exc
 
 
 def run_simulated_campaign(frozen: FrozenPlan, target: str, batch_size: int | None) -> None:
@@ -67,6 +91,8 @@ def run_simulated_campaign(frozen: FrozenPlan, target: str, batch_size: int | No
         f"{summary.virtual_s / 3600:.2f} h of virtual traffic)"
     )
     _echo_failures(summary.failures)
+    if summary.interrupted_by is not None:
+        _stop(summary.interrupted_by, done, planned, target)
 
 
 def run_live_campaign(frozen: FrozenPlan, target: str) -> None:
@@ -87,6 +113,8 @@ def run_live_campaign(frozen: FrozenPlan, target: str) -> None:
                 f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms")
     click.echo(f"dispatch lateness p50 {p50}, p99 {p99}: {validity}")
     _echo_failures(summary.failures)
+    if summary.interrupted_by is not None and not summary.complete:
+        _stop(summary.interrupted_by, done, planned, target)
     if summary.stopped:
         click.echo("stopped before the end of the schedule; run the same command again to resume")
 
@@ -129,6 +157,8 @@ def status_command(store: str) -> None:
         headline = "complete"
     elif last is not None and last.state == "failed":
         headline = f"incomplete: the last run failed ({last.error}); run the same command again to resume"
+    elif last is not None and last.state == "interrupted":
+        headline = f"incomplete: the last run was interrupted ({last.error})"
     else:
         headline = "incomplete: not running; run the same `routetrial run` command again to resume"
     click.echo(format_status(store, planned, done, failures, headline=headline,

@@ -28,8 +28,13 @@ time origin*: it is shifted so that its first pending request is due 50 ms after
 with the gaps between requests kept as planned. The downtime is thus removed rather than
 replayed as a burst (which would measure a load the plan never specified).
 
-Ctrl-C (SIGINT) or SIGTERM stops cleanly: no new sends, in-flight requests are cancelled and
-stored as ``interrupted``, the batch is committed, and running the command again resumes.
+SIGINT (Ctrl-C), SIGTERM or SIGHUP, at any moment from before the store is opened to the summary,
+stops cleanly: no new sends, in-flight requests are cancelled and stored as ``interrupted``, the
+batch is committed, the progress file says ``interrupted`` and the summary's ``interrupted_by``
+names the signal (``routetrial run`` exits with ``128 + signal``); running the command again
+resumes. A journal, store or progress file that cannot be written (full disk, read-only file
+system) is a :class:`~prereg.errors.StoreWriteError` naming the path; the progress file then says
+``failed`` when it can still be written.
 """
 
 from __future__ import annotations
@@ -38,7 +43,6 @@ import asyncio
 import dataclasses
 import gc
 import os
-import signal
 import sys
 import threading
 import time
@@ -57,7 +61,15 @@ from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool
 from experiment._live_journal import Journal, interrupted_record, journal_path, read_in_flight
 from experiment._store_writer import BatchWriter
-from experiment.progress import ProgressState, expected_finish, now_utc, write_progress
+from experiment.progress import (
+    ProgressState,
+    StopSignals,
+    expected_finish,
+    now_utc,
+    signal_name,
+    try_write_progress,
+    write_progress,
+)
 from experiment.store import TrialStore, progress_path, store_url
 from prereg.frozen import FrozenPlan
 from prereg.records import Case, TrialRecord
@@ -103,6 +115,8 @@ class LiveRunSummary:
     elapsed_s: float
     progress_file: Path | None
     journal_file: Path
+    #: The signal that stopped the run, else None.
+    interrupted_by: int | None = None
 
     @property
     def complete(self) -> bool:
@@ -156,24 +170,27 @@ def run_live_plan(
     build_live_arms(plan, cases, ClientPool())  # fail early: backends, keys, graders
     started, t0 = now_utc(), time.perf_counter()
     jpath = journal_path(url, plan_hash)
-    with TrialStore.open(url, plan_hash, create=True) as store:
+    with StopSignals() as stops, TrialStore.open(url, plan_hash, create=True) as store:
         meta: dict[str, str] = {"mode": "live"}
         if plan_bytes_hash is not None:
             meta["plan_bytes_sha256"] = plan_bytes_hash
         store.set_meta(meta)
         store.write_allocation(schedule)
         run = _LiveRun(plan, cases, plan_hash, schedule, store, jpath, time_scale, progress,
-                       started, t0)
+                       started, t0, stops)
         try:
             run.reconcile()
             run.report("running")
-            stopped = asyncio.run(run.dispatch()) if run.pending else False
+            stopped = stops.signum is not None
+            if run.pending and not stopped:
+                stopped = asyncio.run(run.dispatch())
+            summary = run.finish(stopped)
         except BaseException as exc:
-            run.report("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            run.report("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, final=True)
             raise
         finally:
             run.journal.close()
-        return run.finish(stopped)
+        return summary
 
 
 class _LiveRun:
@@ -181,7 +198,8 @@ class _LiveRun:
 
     def __init__(self, plan: Plan, cases: Sequence[Case], plan_hash: str, schedule: Schedule,
                  store: TrialStore, jpath: Path, time_scale: float, progress: bool,
-                 started: Any, t0: float) -> None:
+                 started: Any, t0: float, stops: StopSignals) -> None:
+        self.stops = stops
         self.plan, self.plan_hash, self.schedule, self.store = plan, plan_hash, schedule, store
         self.time_scale, self.progress, self.started, self.t0 = time_scale, progress, started, t0
         by_id = {c.id: c for c in cases}
@@ -235,21 +253,24 @@ class _LiveRun:
 
     # --- progress -----------------------------------------------------------------------------
 
-    def report(self, state: str, error: str | None = None) -> None:
+    def report(self, state: str, error: str | None = None, *, final: bool = False) -> None:
+        """Rewrite the progress file; ``final`` (the last state, maybe while an error is being
+        raised): a file that cannot be written is let go rather than raised."""
         if self.ppath is None:
             return
         now = now_utc()
         with self._lock:
             done, failures, written = dict(sorted(self.done.items())), dict(sorted(self.failures.items())), self.written
         remaining = sum(self.planned.values()) - sum(done.values())
-        write_progress(self.ppath, ProgressState(
+        (try_write_progress if final else write_progress)(self.ppath, ProgressState(
             store=self.store.where, plan_hash=self.plan_hash, pid=os.getpid(),
             state=state,  # type: ignore[arg-type]
             started_at_utc=self.started.isoformat(timespec="seconds"),
             updated_at_utc=now.isoformat(timespec="seconds"),
             elapsed_s=round(time.perf_counter() - self.t0, 3), planned=dict(self.planned),
             done=done, failures=failures, new_done=written,
-            expected_finish_utc=expected_finish(self.started, now, written, remaining), error=error))
+            expected_finish_utc=(None if state in ("failed", "interrupted")
+                                 else expected_finish(self.started, now, written, remaining)), error=error))
 
     # --- the event loop -----------------------------------------------------------------------
 
@@ -257,7 +278,12 @@ class _LiveRun:
         """Send every pending request on time; returns True when stopped by a signal."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        handled = _install_signals(loop, stop)
+
+        def on_signal() -> None:
+            # Called from the signal handler: hand the stop to the loop, which may be asleep.
+            loop.call_soon_threadsafe(stop.set)
+
+        self.stops.listen(on_signal)
         pool = ClientPool(pool_size(self.plan))
         arms = build_live_arms(self.plan, self.cases, pool)
         await pool.warm_up(connections=_WARM_CONNECTIONS)
@@ -286,18 +312,29 @@ class _LiveRun:
                 buffer.append(self.interrupted_row(seq, plan_s + (sent - due)))
                 raise
             except Exception as exc:
-                # A bug, not a failed trial (those are results): stop the run and re-raise it.
+                # A bug, not a failed trial (those are results): stop the run; dispatch raises it
+                # (not this task: a finished task's exception would be reported as never retrieved).
                 errors.append(exc)
                 stop.set()
-                raise
-            buffer.append(self.record(seq, plan_s, due, sent, result))
+                return
+            try:
+                buffer.append(self.record(seq, plan_s, due, sent, result))
+            except Exception as exc:  # the journal cannot be written: the same stop
+                errors.append(exc)
+                stop.set()
+                return
             if bar is not None:
                 bar.tick(request.arm)
 
         async def flusher() -> None:
-            while True:
-                await asyncio.sleep(FLUSH_EVERY_S)
-                await flush()
+            try:
+                while True:
+                    await asyncio.sleep(FLUSH_EVERY_S)
+                    await flush()
+            except Exception as exc:
+                # The store cannot be written (full, read-only): stop sending what cannot be kept.
+                errors.append(exc)
+                stop.set()
 
         async def flush() -> None:
             if buffer:
@@ -331,7 +368,11 @@ class _LiveRun:
                 while loop.time() < deadline:
                     await asyncio.sleep(0)
                 sent = clock()
-                self.journal.sent(seq, plan_s + (sent - due))
+                try:
+                    self.journal.sent(seq, plan_s + (sent - due))
+                except Exception as exc:  # not sent: the journal could not say so
+                    errors.append(exc)
+                    break
                 self.sent += 1
                 task = asyncio.create_task(one(seq, plan_s, due, sent))
                 tasks[seq] = task
@@ -349,13 +390,16 @@ class _LiveRun:
             stopper.cancel()
             flushing.cancel()
             await asyncio.gather(flushing, stopper, return_exceptions=True)
-            await flush()
-            await loop.run_in_executor(None, writer.close)
-            await pool.aclose()
+            # Every step runs even when one fails (a full disk fails the flush and the close);
+            # the first failure is raised after the others, unless another error is under way.
+            for step in (flush, lambda: loop.run_in_executor(None, writer.close), pool.aclose):
+                try:
+                    await step()
+                except Exception as exc:
+                    errors.append(exc)
             if bar is not None:
                 bar.close()
-            for sig in handled:
-                loop.remove_signal_handler(sig)
+            self.stops.unlisten(on_signal)
         if errors:
             raise errors[0]
         return stop.is_set()
@@ -397,28 +441,24 @@ class _LiveRun:
             "live_max_lateness_p99_ms": f"{bound:g}",
             "live_valid": "true" if valid else "false",
         })
-        state = "failed" if stopped else "finished"
-        self.report(state, "stopped by a signal; run the same command again to resume" if stopped else None)
         with self._lock:
             done, failures = dict(sorted(self.done.items())), dict(sorted(self.failures.items()))
+        complete = all(done.get(arm, 0) == n for arm, n in self.planned.items())
+        signum = self.stops.signum if stopped and not complete else None
+        if signum is not None:
+            self.report("interrupted", f"stopped by {signal_name(signum)}; run the same command again "
+                        "to resume", final=True)
+        elif stopped and not complete:
+            self.report("failed", "stopped; run the same command again to resume", final=True)
+        else:
+            self.report("finished")
         return LiveRunSummary(
             store_url=self.store.url, plan_hash=self.plan_hash, planned=dict(self.planned),
             done=done, failures=failures, resumed=self.resumed, written=self.written,
             interrupted=self.interrupted, sent=self.sent, lateness_p50_ms=p50, lateness_p99_ms=p99,
             max_lateness_p99_ms=bound, valid=valid, stopped=stopped,
             elapsed_s=time.perf_counter() - self.t0, progress_file=self.ppath,
-            journal_file=self.journal_path)
-
-
-def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> list[int]:
-    """SIGINT/SIGTERM set ``stop`` (main thread only; elsewhere signals are not ours)."""
-    if threading.current_thread() is not threading.main_thread():
-        return []
-    handled: list[int] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-        handled.append(sig)
-    return handled
+            journal_file=self.journal_path, interrupted_by=signum)
 
 
 class _Bar:

@@ -5,34 +5,134 @@ even to read. So the runner rewrites a small JSON file beside the store after ev
 batch (``<store>.progress.json``, written to a temporary file and renamed over the old one, so a
 reader sees either the old or the new version, never half of one), and ``routetrial status``
 reads it whenever the store is busy. The figures in the file describe committed trials only.
+
+Stopping: while a campaign runs, SIGINT, SIGTERM and SIGHUP are caught by :class:`StopSignals`,
+which only remembers the first one (a handler that raised at an arbitrary bytecode could land in
+the middle of a SimPy step or a store transaction); the runner looks at it at points where
+stopping leaves whole batches, commits what it holds, writes the state ``interrupted`` and
+returns. The command then exits with ``128 + signal`` (130, 143, 129) by raising
+:class:`Interrupted`, a :class:`SystemExit`, so no traceback is printed wherever it surfaces.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any, Literal
 
-from prereg.errors import StoreError
+from prereg.errors import StoreError, StoreWriteError
 
 __all__ = [
     "PROGRESS_VERSION",
+    "STOP_SIGNALS",
+    "Interrupted",
+    "StopSignals",
     "ProgressState",
     "expected_finish",
     "format_status",
     "now_utc",
     "pid_alive",
     "read_progress",
+    "signal_name",
+    "try_write_progress",
     "write_progress",
 ]
 
 PROGRESS_VERSION = 1
 
-RunState = Literal["running", "finished", "failed"]
+RunState = Literal["running", "finished", "failed", "interrupted"]
+
+#: The signals that stop a campaign cleanly (Ctrl-C, ``kill``, a closed terminal).
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(SystemExit):
+    """A run stopped by ``signum``: exits with status ``128 + signum`` and prints no traceback.
+
+    ``args`` is ``(signum,)`` so that copies made with ``type(e)(*e.args)`` (SimPy re-raises a
+    failed process's exception that way) are equal to the original.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.args = (signum,)
+        #: Set once the command has told the user (so outer layers do not say it again).
+        self.reported = False
+
+    @property
+    def signal_name(self) -> str:
+        """``SIGINT``, ``SIGTERM``, ...."""
+        return signal_name(self.signum)
+
+
+def signal_name(signum: int) -> str:
+    """The name of a signal number (``SIGTERM``), or ``signal N``."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class StopSignals:
+    """Catch :data:`STOP_SIGNALS` while installed (a context manager; main thread only).
+
+    ``deferred=True`` (a campaign's inner loop): the first signal is remembered in :attr:`signum`
+    and each listener is called (from the signal handler: keep them to thread-safe wake-ups);
+    :meth:`check` raises :class:`Interrupted` at a safe point. ``deferred=False``: a signal raises
+    :class:`Interrupted` at once (before anything is written). Nested instances restore the
+    handlers they replaced; outside the main thread nothing is installed.
+    """
+
+    def __init__(self, *, deferred: bool = True) -> None:
+        self.deferred = deferred
+        self.signum: int | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._previous: dict[int, Any] = {}
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when a signal arrives (or at once, if one already did)."""
+        self._listeners.append(callback)
+        if self.signum is not None:
+            callback()
+
+    def unlisten(self, callback: Callable[[], None]) -> None:
+        """Stop calling ``callback``."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` if a signal arrived."""
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+        if not self.deferred:
+            raise Interrupted(signum)
+        for callback in list(self._listeners):
+            callback()
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
 
 
 @dataclass(frozen=True)
@@ -81,10 +181,37 @@ def expected_finish(started: datetime, now: datetime, new_done: int, remaining: 
 
 
 def write_progress(path: Path, state: ProgressState) -> None:
-    """Rewrite the progress file atomically (temporary file in the same directory, then rename)."""
+    """Rewrite the progress file atomically (temporary file in the same directory, then rename).
+
+    On a full disk the temporary file cannot be created, but the old file's blocks are still
+    there: the state is then written over the old file in place (not atomic, but the only way the
+    final ``failed`` reaches the file). A file that cannot be written either way (a read-only
+    directory) raises :class:`~prereg.errors.StoreWriteError` naming it.
+    """
+    text = json.dumps(asdict(state), indent=1, sort_keys=True) + "\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        try:
+            with path.open("r+b") as fh:
+                fh.write(text.encode("utf-8"))
+                fh.truncate()
+        except OSError:
+            raise StoreWriteError(f"{path}: cannot write the progress file: {exc.strerror or exc}") from None
+
+
+def try_write_progress(path: Path, state: ProgressState) -> bool:
+    """:func:`write_progress`, for a final state written while another error is being reported:
+    False instead of an error when the file cannot be written."""
+    try:
+        write_progress(path, state)
+    except StoreWriteError:
+        return False
+    return True
 
 
 def read_progress(path: Path) -> ProgressState | None:

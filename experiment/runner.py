@@ -10,12 +10,20 @@ Resume: the simulation is a deterministic function of the frozen plan, so a re-r
 same virtual night exactly (queueing included, which is why it cannot start in the middle) and
 writes only the trials the store does not hold yet. Whenever the first run was killed, the final
 table is the one an uninterrupted run writes.
+
+Signals: SIGINT, SIGTERM and SIGHUP are caught (:class:`~experiment.progress.StopSignals`) from
+before the store is opened until the summary is built. The request stream looks at them before
+each arrival; a stop discards the trials of the unfinished batch, lets the writer commit the
+batches it holds, writes the progress state ``interrupted`` and returns a summary whose
+``interrupted_by`` names the signal (the command turns that into exit status ``128 + signal``).
+A signal that arrives once every trial is stored changes nothing.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -31,7 +39,16 @@ import simpy
 
 from arms import ArmRequest, build_simulated_arms, to_trial_record
 from experiment._store_writer import BatchWriter
-from experiment.progress import ProgressState, expected_finish, now_utc, write_progress
+from experiment.progress import (
+    Interrupted,
+    ProgressState,
+    StopSignals,
+    expected_finish,
+    now_utc,
+    signal_name,
+    try_write_progress,
+    write_progress,
+)
 from experiment.store import TrialStore, progress_path, store_url
 from prereg.errors import InputError
 from prereg.frozen import FrozenPlan
@@ -74,6 +91,8 @@ class RunSummary:
     elapsed_s: float
     virtual_s: float
     progress_file: Path | None
+    #: The signal that stopped the run before every trial was stored, else None.
+    interrupted_by: int | None = None
 
     @property
     def complete(self) -> bool:
@@ -150,7 +169,7 @@ def simulate_campaign(
     env = simpy.Environment()
     arms = build_simulated_arms(plan, cases, plan_hash, env)
     started, t0 = now_utc(), time.perf_counter()
-    with TrialStore.open(url, plan_hash, create=True) as store:
+    with StopSignals() as stops, TrialStore.open(url, plan_hash, create=True) as store:
         if plan_bytes_hash is not None:
             store.set_meta({"plan_bytes_sha256": plan_bytes_hash, "mode": "simulated"})
         store.write_allocation(schedule)
@@ -160,12 +179,12 @@ def simulate_campaign(
         resumed = int(stored.size)
         ppath = progress_path(url)
 
-        def report(state: str, error: str | None = None) -> None:
+        def report(state: str, error: str | None = None, *, final: bool = False) -> None:
             if ppath is None:
                 return
             now = now_utc()
             remaining = sum(planned.values()) - sum(counts.done.values())
-            write_progress(
+            (try_write_progress if final else write_progress)(
                 ppath,
                 ProgressState(
                     store=store.where,
@@ -179,7 +198,8 @@ def simulate_campaign(
                     done=dict(sorted(counts.done.items())),
                     failures=dict(sorted(counts.failures.items())),
                     new_done=counts.new_done,
-                    expected_finish_utc=expected_finish(started, now, counts.new_done, remaining),
+                    expected_finish_utc=(None if state in ("failed", "interrupted")
+                                         else expected_finish(started, now, counts.new_done, remaining)),
                     virtual_now_s=float(env.now),
                     error=error,
                 ),
@@ -189,15 +209,27 @@ def simulate_campaign(
             counts.add(batch)
             report("running")
 
-        report("running")
+        stopped_by: int | None = None
         try:
+            report("running")
+            stops.check()
             if resumed < len(schedule):
                 _simulate(env, schedule, cases, arms, plan_hash, stored, batch_size,
-                          BatchWriter(store, on_commit), planned, progress)
+                          BatchWriter(store, on_commit), planned, progress, stops)
+        except Interrupted as exc:
+            stopped_by = exc.signum
+        except KeyboardInterrupt:  # only if a caller replaced our handler with Python's default
+            stopped_by = signal.SIGINT
         except BaseException as exc:
-            report("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            report("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__, final=True)
             raise
-        report("finished")
+        complete = all(counts.done.get(arm, 0) == n for arm, n in planned.items())
+        if stopped_by is not None and not complete:
+            report("interrupted", f"stopped by {signal_name(stopped_by)}; run the same command again "
+                   "to resume", final=True)
+        else:
+            stopped_by = None
+            report("finished")
         return RunSummary(
             store_url=url,
             plan_hash=plan_hash,
@@ -209,6 +241,7 @@ def simulate_campaign(
             elapsed_s=time.perf_counter() - t0,
             virtual_s=float(env.now),
             progress_file=ppath,
+            interrupted_by=stopped_by,
         )
 
 
@@ -223,8 +256,13 @@ def _simulate(
     writer: BatchWriter,
     planned: dict[str, int],
     progress: bool,
+    stops: StopSignals,
 ) -> None:
-    """Drive the request stream through the arms; the hot path of a campaign."""
+    """Drive the request stream through the arms; the hot path of a campaign.
+
+    A caught signal raises :class:`Interrupted` before the next arrival (from inside the request
+    stream's process, which SimPy re-raises out of ``env.run``).
+    """
     n = len(schedule)
     skip_mask = np.zeros(n, dtype=np.bool_)
     skip_mask[stored] = True
@@ -258,6 +296,8 @@ def _simulate(
 
     def sink(seq: int) -> None:
         nonlocal lo, hi, arm_of, case_of, replay_of, due_of
+        if stops.signum is not None:
+            raise Interrupted(stops.signum)
         if seq >= hi:
             lo, hi = seq, min(seq + _CHUNK, n)
             arm_of = schedule.arm_index[lo:hi].tolist()

@@ -2,7 +2,8 @@
 
 It lets a user without a GPU try live mode, and lets the tests run the live path for real over
 127.0.0.1. Endpoints: ``POST /v1/chat/completions`` (streamed and not), ``GET /v1/models``, and
-``GET /_log`` (this server's own record of every request, newest last; ``DELETE /_log`` clears it).
+``GET /_log`` (this server's own record of the last requests, newest last; ``DELETE /_log`` clears
+it). With an API key every route, ``/_log`` included, answers 401 to a request without it.
 
 What a request gets:
 
@@ -28,8 +29,14 @@ response (``slow_ms`` added to the service time).
 
 The server's record of a request (:class:`ServedRequest`) holds ``handler_ms``: from the moment
 the handler saw the request to the moment the last byte of the reply was handed to the HTTP layer
-(queueing and service included). Replies also carry it as ``x-service-ms``. The log
-keeps the last 20,000 requests.
+(queueing and service included). Replies also carry it as ``x-service-ms``.
+
+What the server keeps is bounded: the log is a ring buffer of the last :data:`LOG_SIZE` requests
+(2,000 unless ``log_size`` says otherwise; the oldest is dropped first), a request body is kept
+only when it is a JSON object of at most :data:`LOG_BODY_BYTES` (16 KiB; otherwise the entry holds
+``{"omitted_bytes": n}``), the body of an unauthorized request is never kept, and a request body
+over :data:`MAX_BODY_BYTES` (1 MiB) is refused with HTTP 413 without being read further. Worst
+case, the log holds about ``LOG_SIZE * 16 KiB`` (32 MiB).
 """
 
 from __future__ import annotations
@@ -67,12 +74,17 @@ from prereg.records import Case, Status
 from prereg.schema import Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec
 from prereg.seeding import derive_rng
 
-__all__ = ["FaultSpec", "ServedRequest", "ServerThread", "SimulatedServer", "bind_socket", "build_app",
-           "uvicorn_config"]
+__all__ = ["LOG_BODY_BYTES", "LOG_SIZE", "MAX_BODY_BYTES", "FaultSpec", "ServedRequest", "ServerThread",
+           "SimulatedServer", "bind_socket", "build_app", "uvicorn_config"]
 
 RequestKind = Literal["classifier", "downstream", "judge", "unknown"]
 Fault = Literal["http_500", "http_429", "garbage", "empty"]
-_LOG_SIZE = 20_000
+#: Requests the log keeps by default (a ring buffer: the oldest is dropped first).
+LOG_SIZE = 2_000
+#: Largest request body (bytes of JSON) the log keeps; a larger one is kept as its size only.
+LOG_BODY_BYTES = 16 * 1024
+#: Largest request body the server reads; a larger one is answered 413.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +157,12 @@ class SimulatedServer:
     """The server's state: simulated models, cases, fault draws and the request log."""
 
     def __init__(self, plan: Plan, cases: Sequence[Case], plan_hash: str, faults: FaultSpec,
-                 *, api_key: str | None = None) -> None:
+                 *, api_key: str | None = None, log_size: int = LOG_SIZE) -> None:
+        if log_size < 0:
+            raise InputError(f"expected a log size >= 0, found {log_size}", field="--log-size")
         self.plan = plan
         self.faults = faults
-        self.log: deque[ServedRequest] = deque(maxlen=_LOG_SIZE)
+        self.log: deque[ServedRequest] = deque(maxlen=log_size)
         self._api_key = api_key
         self._n = 0
         self._cases = tuple(cases)
@@ -212,10 +226,13 @@ class SimulatedServer:
         self._n += 1
         n = self._n
         trial = request.headers.get("x-routetrial-trial")
-        auth = request.headers.get("authorization", "")
-        authorized = self._api_key is None or auth == f"Bearer {self._api_key}"
+        authorized = self._authorized(request)
+        raw = await self._read_body(request) if authorized else b""
+        if raw is None:
+            return self._error(self._entry(n, trial, "", "unknown", None, False, None, False, True, 0),
+                               t0, 413, f"request body over {MAX_BODY_BYTES} bytes")
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
@@ -228,9 +245,8 @@ class SimulatedServer:
             prompt = str(messages[-1].get("content", ""))
         kind, case = self._classify(model, prompt)
         fault, slow = self._draw_fault()
-        entry = ServedRequest(n, time.time(), trial, model, kind, case.id if case else None, stream,
-                              fault, slow, 200, 0.0, None, authorized, body)
-        self.log.append(entry)
+        entry = self._entry(n, trial, model, kind, case.id if case else None, stream, fault, slow,
+                            authorized, len(raw), body)
         if not authorized:
             return self._error(entry, t0, 401, "invalid API key")
         if not body:
@@ -257,6 +273,36 @@ class SimulatedServer:
         text = "" if fault == "empty" else reply.text
         out = completion_body(model, text, reply.tokens_in, reply.tokens_out, n)
         return self._done(entry, t0, JSONResponse(out))
+
+    def _authorized(self, request: Request) -> bool:
+        return self._api_key is None or request.headers.get("authorization", "") == f"Bearer {self._api_key}"
+
+    @staticmethod
+    async def _read_body(request: Request) -> bytes | None:
+        """The request body, or None when it is over :data:`MAX_BODY_BYTES` (not read further)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _entry(self, n: int, trial: str | None, model: str, kind: RequestKind, case_id: str | None,
+               stream: bool, fault: Fault | None, slow: bool, authorized: bool, size: int,
+               body: dict[str, Any] | None = None) -> ServedRequest:
+        """Log a request (the body only when authorized and at most :data:`LOG_BODY_BYTES`)."""
+        kept: dict[str, Any] = {}
+        if body and authorized:
+            kept = body if size <= LOG_BODY_BYTES else {"omitted_bytes": size}
+        entry = ServedRequest(n, time.time(), trial, model, kind, case_id, stream, fault, slow, 200,
+                              0.0, None, authorized, kept)
+        self.log.append(entry)
+        return entry
 
     async def _serve(self, target: _Model | None, service_ms: float) -> None:
         if target is None:
@@ -333,18 +379,35 @@ class SimulatedServer:
 
     # --- the other endpoints ------------------------------------------------------------------
 
+    def _refused(self, request: Request) -> Response | None:
+        """401 for a request without the key (when the server has one), else None."""
+        if self._authorized(request):
+            return None
+        body = {"error": {"message": "invalid API key", "type": "invalid_request_error", "code": 401}}
+        return JSONResponse(body, status_code=401)
+
     async def models_list(self, request: Request) -> Response:
         """``GET /v1/models``."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         names = sorted(set(self.classifiers) | set(self.models))
         return JSONResponse({"object": "list", "data": [
             {"id": name, "object": "model", "owned_by": "routetrial-simulated"} for name in names]})
 
     async def log_view(self, request: Request) -> Response:
-        """``GET /_log`` (the server's record) and ``DELETE /_log`` (clear it)."""
+        """``GET /_log`` (the server's record) and ``DELETE /_log`` (clear it); guarded by the key."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
         if request.method == "DELETE":
             self.log.clear()
             return JSONResponse({"cleared": True})
-        since = int(request.query_params.get("since", "0"))
+        raw_since = request.query_params.get("since", "0")
+        if not raw_since.isdigit():
+            return JSONResponse({"error": {"message": f"since: expected an integer >= 0, found {raw_since!r}",
+                                           "type": "invalid_request_error", "code": 400}}, status_code=400)
+        since = int(raw_since)
         return JSONResponse([asdict(e) for e in self.log if e.n > since])
 
 
