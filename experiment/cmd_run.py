@@ -55,6 +55,7 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
 
             frozen = load_frozen_plan(plan)
             target = store or default_store(plan)
+            _refuse_study_file_as_store(plan, target)
             if is_live_plan(frozen.plan):
                 run_live_campaign(frozen, target)
             else:
@@ -175,13 +176,26 @@ def export_command(store: str, fmt: str, out: Path | None) -> None:
     """Export a store's trial table (ordered by seq, documented columns) to Parquet or CSV."""
     from experiment.store import TrialStore, store_path, store_url
 
+    from experiment.output_guard import refuse_study_files
+
     url = store_url(store)
     if out is None:
         path = store_path(url)
         out = (path if path is not None else Path("trials")).with_suffix(f".{fmt}")
+    refuse_study_files(out, option="--out", store=store)
     with TrialStore.open(url, None, create=False, read_only=True) as opened:
         written = opened.export(out, "parquet" if fmt == "parquet" else "csv")
     click.echo(f"wrote {written}")
+
+
+def _refuse_study_file_as_store(plan: Path, target: str) -> None:
+    """A store is written: it must not be the plan, its lock, log, corpus or trace."""
+    from experiment.output_guard import refuse_study_files
+    from experiment.store import store_path, store_url
+
+    path = store_path(store_url(target))
+    if path is not None:
+        refuse_study_files(path, option="--store", plan=plan)
 
 
 COMMANDS: list[click.Command] = [run_command, status_command, export_command]

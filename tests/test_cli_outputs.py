@@ -202,8 +202,6 @@ def test_demo_never_writes_through_a_symlink_to_the_plan(
     assert "the plan " in err and plan.read_bytes() == before
 
 
-@pytest.mark.xfail(reason="export_command lives in experiment/cmd_run.py (another slice): it must call "
-                   "experiment.output_guard.refuse_study_files(out, option='--out', store=store)")
 @pytest.mark.parametrize("target", ["store", "progress"])
 def test_export_out_never_overwrites_the_store(
     study: Study, target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -227,5 +225,16 @@ def test_a_plan_named_through_a_symlink_protects_the_real_plans_files(
     """``analyze LINK --json plan.yaml.lock.json``: the lock of the plan the link points to is refused."""
     before = _snapshot(study)
     code, _, err = run_cli(capsys, "analyze", study["symlink"], "--json", study[target])
+    _refused(err, code)
+    assert _snapshot(study) == before
+
+
+@pytest.mark.parametrize("target", ["plan", "lock", "log", "corpus"])
+def test_run_never_uses_a_study_file_as_its_store(
+    study: Study, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``run PLAN --store plan.yaml`` (or its lock, log, corpus): refused before anything is written."""
+    before = _snapshot(study)
+    code, _, err = run_cli(capsys, "run", study["plan"], "--store", study[target])
     _refused(err, code)
     assert _snapshot(study) == before

@@ -182,7 +182,9 @@ def test_api_key_is_sent_but_never_leaks(monkeypatch: pytest.MonkeyPatch) -> Non
         assert statuses(ok) == ("ok", "ok") and all(e.authorized for e in server.log)
         server.faults = FaultSpec(error_rate=1.0)
         failed = run_arm(live_plan(thread.base_url, api_key_env="RT_TEST_KEY"))
-        log = httpx.get(f"http://127.0.0.1:{thread.port}/_log").text
+        response = httpx.get(f"http://127.0.0.1:{thread.port}/_log", headers={"Authorization": f"Bearer {SECRET}"})
+        assert response.status_code == 200 and response.json()  # the log itself, not a 401
+        log = response.text
     finally:
         thread.stop()
     chat = OpenAIChat(ClientPool(), live_plan("http://x/v1", api_key_env="RT_TEST_KEY").models["small"].backend,  # type: ignore[arg-type]
