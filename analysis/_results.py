@@ -10,6 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from analysis._comparison_results import (
+    AccuracyComparison,
+    ControlComparison,
+    DifferenceResult,
+    DownstreamGroup,
+    DownstreamResult,
+)
+from analysis._interval import Interval, ProportionResult, Unit
+
 __all__ = [
     "SCHEMA_VERSION",
     "AccuracyComparison",
@@ -43,40 +52,7 @@ __all__ = [
 #: Version of the JSON results schema (docs/results-schema.md); bump on any change of meaning.
 SCHEMA_VERSION = 3
 
-Unit = Literal["case", "request"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A confidence interval or one-sided bound; a missing end is None with the reason in ``note``."""
-
-    lower: float | None
-    upper: float | None
-    level: float
-    method: str
-    side: Literal["two-sided", "lower", "upper"]
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class ProportionResult:
-    """A proportion on a unit of analysis: ``successes / n`` with its interval.
-
-    Unit ``case``: ``n`` is the number of cases and ``successes`` the sum of per-case proportions
-    (non-integer); the interval is computed on ``effective_n`` observations (between the cases and
-    the requests, from the between-case variance) with ``df`` degrees of freedom for the variance.
-    Unit ``request``: counts of requests; ``effective_n`` and ``df`` are None.
-    """
-
-    unit: Unit
-    successes: float
-    n: float
-    n_requests: int
-    estimate: float | None
-    interval: Interval
-    effective_n: float | None = None
-    df: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,88 +207,6 @@ class ArmVerdict:
     verdict: Verdict
     gates: tuple[str, ...]
     reason: str
-
-
-@dataclass(frozen=True)
-class DifferenceResult:
-    """A difference ``a - b`` paired by case, with a test and an interval of the same estimand.
-
-    ``p_value`` is the test's two-sided p-value, dual to ``interval``'s method (the smallest
-    alpha at which that method's ``1 - alpha`` interval excludes 0); ``p_adjusted`` after
-    ``correction`` over the plan's family; ``interval.level`` is the level actually used (the
-    Bonferroni level ``1 - alpha / family_size`` for members under ``holm`` or ``bonferroni``).
-    ``in_family``: a member of ``analysis.family`` (False: exploratory, unadjusted);
-    ``family_size``: m, the members with at least ``analysis.min_cases`` cases (the same number on
-    every comparison of one analysis; 0 from a bare estimator call); ``adjustment``: the
-    correction in words. A test that does not exist (too few cases, no variation) is None with the
-    reason in ``interval.note``.
-    """
-
-    unit: Unit
-    n_cases: int
-    estimate: float | None
-    interval: Interval
-    p_value: float | None = None
-    p_adjusted: float | None = None
-    in_family: bool = False
-    family_size: int = 0
-    correction: Literal["holm", "bonferroni", "none"] = "none"
-    adjustment: str = "unadjusted"
-
-
-@dataclass(frozen=True)
-class AccuracyComparison:
-    """Router ``a`` against router ``b`` on routing accuracy, paired by case.
-
-    ``difference`` carries the test and the interval of one estimand, the difference of the arms'
-    accuracies on the plan's unit over the cases both observed (MOVER interval, p-value by its
-    inversion), adjusted with the rest of the plan's family.
-    """
-
-    a: str
-    b: str
-    difference: DifferenceResult
-
-
-@dataclass(frozen=True)
-class ControlComparison:
-    """Router arm against the control on a secondary outcome (``arm - control``), paired by case.
-
-    Means (``e2e_latency_mean_ms``, ``cost_per_1k_usd``): the mean over cases of the per-case
-    differences of means (paired t); ``e2e_latency_median_ms``: the difference of request-level
-    medians (paired case bootstrap); ``downstream_quality``: the difference of proportions (MOVER).
-    """
-
-    arm: str
-    control: str
-    outcome: Literal["e2e_latency_mean_ms", "e2e_latency_median_ms", "cost_per_1k_usd", "downstream_quality"]
-    difference: DifferenceResult
-
-
-@dataclass(frozen=True)
-class DownstreamGroup:
-    """Downstream answer quality of one group of requests and its difference to the control.
-
-    ``versus_control``: the group's quality minus the control's over the cases both have (MOVER);
-    for ``all`` it is the ``downstream_quality`` control comparison itself; None for the control.
-    """
-
-    group: Literal["correctly_routed", "misrouted", "routing_failed", "all", "control"]
-    quality: ProportionResult
-    versus_control: DifferenceResult | None
-
-
-@dataclass(frozen=True)
-class DownstreamResult:
-    """Downstream quality of a router arm's correctly routed, misrouted and failed requests.
-
-    Only ``all`` vs the control is a randomized comparison; the routed groups are selected by the
-    router's own success (hard cases are misrouted more often), which ``caveat`` states.
-    """
-
-    arm: str
-    groups: tuple[DownstreamGroup, ...]
-    caveat: str
 
 
 @dataclass(frozen=True)
