@@ -39,22 +39,20 @@ from experiment._design_figures import (
     assumed_figures,
     boundary_figures,
     curve_figures,
-    icc_point_figures,
     nominal_alpha,
     pooled_quantiles,
     share_ci,
     verdict_counts,
 )
-from experiment._design_icc import DEFAULT_ICC_GRID, MAX_ICC, difficulty_for_icc
+from experiment._design_icc import DEFAULT_ICC_GRID, MAX_ICC
+from experiment._design_icc_grid import icc_grid_figures, icc_world
 from experiment._design_scenarios import (
     ACCURACY_METRIC,
     LATENCY_METRICS,
     Scenario,
-    accuracy_icc_scenario,
     accuracy_scenario,
     assumed_scenario,
     grid_values,
-    icc_key,
     latency_boundary_scenario,
     sample_size_scenario,
 )
@@ -174,53 +172,6 @@ def _boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Sce
     return latency_boundary_scenario(plan, cases, gate)
 
 
-#: One world of the ICC grid: the ICC, the scenario (None when it cannot be built) and why not.
-IccWorld = tuple[float, Scenario | None, str | None]
-
-
-def _icc_world(plan: Plan, cases: Sequence[Case], gate: GateSpec, icc: float) -> IccWorld:
-    """A gate's boundary world at one ICC, or the reason there is none."""
-    key = icc_key(gate, icc)
-    if gate.metric != ACCURACY_METRIC:
-        return icc, latency_boundary_scenario(plan, cases, gate, case_icc=icc, key=key), None
-    try:
-        return icc, accuracy_icc_scenario(plan, cases, gate.threshold, icc, key=key), None
-    except ValueError as exc:
-        return icc, None, str(exc)
-
-
-def _icc_grid_figures(
-    worlds: dict[str, list[IccWorld]], sims: SimulationBatches, count: int, gates: list[GateSpec],
-    routers: list[str], values: tuple[float, ...],
-) -> dict[str, Any]:
-    """Per gate and ICC of the grid: the boundary figures of every router arm (see docs/design.md)."""
-    out: dict[str, Any] = {"sims": count, "values": list(values), "gates": {}}
-    for gpos, gate in enumerate(gates):
-        accuracy = gate.metric == ACCURACY_METRIC
-        points = []
-        for icc, world, note in worlds[gate.id]:
-            sd = difficulty_for_icc(gate.threshold, icc).sd if accuracy and world is not None else None
-            point: dict[str, Any] = {
-                "icc": icc,
-                "case_difficulty_sd": None if sd is None else round(sd, 6),
-                "case_icc": None if accuracy else icc,
-                "note": note,
-                "arms": None,
-            }
-            if world is not None:
-                point["arms"] = icc_point_figures(world, sims.outcomes(world, count), gate, gpos,
-                                                  routers, icc)
-            points.append(point)
-        out["gates"][gate.id] = {
-            "metric": gate.metric,
-            "threshold": gate.threshold,
-            "nominal_alpha": nominal_alpha(gate),
-            "icc_of": "correctness" if accuracy else "log_latency",
-            "points": points,
-        }
-    return out
-
-
 def diagnose(
     plan: Plan,
     cases: Sequence[Case],
@@ -257,7 +208,7 @@ def diagnose(
     sims.ensure("scenarios", wants)
     icc_values = settings.icc_values
     icc_sims = settings.icc_sim_count
-    icc_worlds = {g.id: [_icc_world(plan, cases, g, v) for v in icc_values] for g in gates}
+    icc_worlds = {g.id: [icc_world(plan, cases, g, v) for v in icc_values] for g in gates}
     if icc_values:
         sims.ensure("ICC grid", [(w, icc_sims, False) for points in icc_worlds.values()
                                  for _, w, _ in points if w is not None])
@@ -291,7 +242,7 @@ def diagnose(
         "curve": curve_figures({v: sims.outcomes(w, settings.curve_sims) for v, w in grid.items()},
                                gates, routers)
         if settings.grid and has_accuracy_gate else None,
-        "icc_grid": _icc_grid_figures(icc_worlds, sims, icc_sims, gates, routers, icc_values)
+        "icc_grid": icc_grid_figures(icc_worlds, sims, icc_sims, gates, routers, icc_values)
         if icc_values and gates else None,
         "min_cases": None,
     }

@@ -1,0 +1,69 @@
+"""The ICC grid of a design diagnosis: each gate's boundary world at each replay ICC of the grid,
+and the figures of every router arm there (docs/design.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from experiment._design_batches import SimulationBatches
+from experiment._design_figures import icc_point_figures, nominal_alpha
+from experiment._design_icc import difficulty_for_icc
+from experiment._design_scenarios import (
+    ACCURACY_METRIC,
+    Scenario,
+    accuracy_icc_scenario,
+    icc_key,
+    latency_boundary_scenario,
+)
+from prereg.records import Case
+from prereg.schema import GateSpec, Plan
+
+__all__ = ["IccWorld", "icc_grid_figures", "icc_world"]
+
+
+#: One world of the ICC grid: the ICC, the scenario (None when it cannot be built) and why not.
+IccWorld = tuple[float, Scenario | None, str | None]
+
+
+def icc_world(plan: Plan, cases: Sequence[Case], gate: GateSpec, icc: float) -> IccWorld:
+    """A gate's boundary world at one ICC, or the reason there is none."""
+    key = icc_key(gate, icc)
+    if gate.metric != ACCURACY_METRIC:
+        return icc, latency_boundary_scenario(plan, cases, gate, case_icc=icc, key=key), None
+    try:
+        return icc, accuracy_icc_scenario(plan, cases, gate.threshold, icc, key=key), None
+    except ValueError as exc:
+        return icc, None, str(exc)
+
+
+def icc_grid_figures(
+    worlds: dict[str, list[IccWorld]], sims: SimulationBatches, count: int, gates: list[GateSpec],
+    routers: list[str], values: tuple[float, ...],
+) -> dict[str, Any]:
+    """Per gate and ICC of the grid: the boundary figures of every router arm (see docs/design.md)."""
+    out: dict[str, Any] = {"sims": count, "values": list(values), "gates": {}}
+    for gpos, gate in enumerate(gates):
+        accuracy = gate.metric == ACCURACY_METRIC
+        points = []
+        for icc, world, note in worlds[gate.id]:
+            sd = difficulty_for_icc(gate.threshold, icc).sd if accuracy and world is not None else None
+            point: dict[str, Any] = {
+                "icc": icc,
+                "case_difficulty_sd": None if sd is None else round(sd, 6),
+                "case_icc": None if accuracy else icc,
+                "note": note,
+                "arms": None,
+            }
+            if world is not None:
+                point["arms"] = icc_point_figures(world, sims.outcomes(world, count), gate, gpos,
+                                                  routers, icc)
+            points.append(point)
+        out["gates"][gate.id] = {
+            "metric": gate.metric,
+            "threshold": gate.threshold,
+            "nominal_alpha": nominal_alpha(gate),
+            "icc_of": "correctness" if accuracy else "log_latency",
+            "points": points,
+        }
+    return out
