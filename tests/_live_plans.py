@@ -101,3 +101,27 @@ def start_server(plan: Plan | None = None, cases: tuple[Case, ...] | None = None
                              api_key=api_key)
     thread = ServerThread(build_app(server)).start()
     return server, thread
+
+
+def write_live_study(directory: Path, base_url: str, *, cases: int, replays: int, rate: float) -> Path:
+    """A live plan on the starter corpus's first ``cases`` cases, written into ``directory`` beside
+    a copy of that corpus (pinned), ready to freeze: the subprocess tests' live study."""
+    import hashlib
+    import shutil
+
+    import yaml
+
+    shutil.copy(STARTER, directory / "corpus.jsonl")
+    doc = live_plan(base_url, cases=cases, replays=replays, rate=rate).model_dump(mode="json", exclude_none=True)
+    doc["corpus"]["sha256"] = hashlib.sha256(STARTER.read_bytes()).hexdigest()
+    plan = directory / "live.yaml"
+    plan.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return plan
+
+
+def journal_sends(journal: Path) -> int:
+    """How many sends a live run's journal records so far (0 before it exists)."""
+    try:
+        return journal.read_text(encoding="utf-8").count('"e":"sent"')
+    except FileNotFoundError:
+        return 0

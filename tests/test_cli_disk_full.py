@@ -12,10 +12,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -24,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from _experiment_plans import write_plan
-from _live_plans import STARTER, live_plan, sim_plan, start_server, starter_cases
+from _live_plans import journal_sends, sim_plan, start_server, starter_cases, write_live_study
 from experiment.store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
@@ -153,22 +150,13 @@ def live_study(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     slow = {"median_ms": 150.0, "p95_ms": 250.0, "concurrency": 64}
     _, thread = start_server(sim_plan(latency=slow), starter_cases(LIVE_CASES))
     directory = tmp_path_factory.mktemp("live-disk")
-    shutil.copy(STARTER, directory / "corpus.jsonl")
-    doc = live_plan(thread.base_url, cases=LIVE_CASES, replays=LIVE_REPLAYS, rate=40.0).model_dump(
-        mode="json", exclude_none=True)
-    doc["corpus"]["sha256"] = hashlib.sha256(STARTER.read_bytes()).hexdigest()
-    plan = directory / "live.yaml"
-    plan.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    plan = write_live_study(directory, thread.base_url, cases=LIVE_CASES, replays=LIVE_REPLAYS, rate=40.0)
     assert routetrial("freeze", plan).returncode == 0
     yield plan
     thread.stop()
 
 
-def sends(journal: Path) -> int:
-    try:
-        return journal.read_text(encoding="utf-8").count('"e":"sent"')
-    except FileNotFoundError:
-        return 0
+sends = journal_sends
 
 
 def live_rows(store: Path) -> list[tuple[int, str, str, str]]:
