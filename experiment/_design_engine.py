@@ -9,8 +9,10 @@ imported only when asked for.
 Local workers stop with their parent: each asks the kernel for SIGTERM when the parent dies
 (``PR_SET_PDEATHSIG``, so even ``kill -9`` of the parent takes them along) and ignores SIGINT (a
 Ctrl-C reaches the whole process group; the parent alone decides). While the parent waits for
-them, SIGINT, SIGTERM and SIGHUP (looked at every 0.1 s) terminate the workers and exit with ``128 + signal``, one line
-on stderr and no traceback; any other error terminates them too before it is raised.
+them, SIGINT, SIGTERM and SIGHUP (looked at every 0.1 s) terminate the workers and exit with
+``128 + signal``, one line on stderr and no traceback; any other error terminates them too before
+it is raised. A Dask run does the same: the signal is looked at while the local cluster starts and
+while its futures run, then the client and the cluster (with its worker processes) are closed.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import importlib
+import logging
 import math
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Literal, TypeVar
@@ -158,10 +162,7 @@ def _run_pool(
     except BaseException as exc:
         with StopSignals():  # a second signal must not interrupt the clean-up
             _terminate(pool)
-        if isinstance(exc, Interrupted) and not exc.reported:
-            print(f"routetrial: interrupted by {exc.signal_name}; the design's workers were stopped",
-                  file=sys.stderr, flush=True)
-            exc.reported = True
+        _report_stop(exc)
         raise
     pool.shutdown(wait=True)
     return [results[i] for i in range(len(tasks))]
@@ -180,27 +181,52 @@ def _run_dask(
             field="--engine",
         ) from None
     cluster: Any = None
-    if settings.dask_address is None:
-        cluster = distributed.LocalCluster(
-            n_workers=settings.workers,
-            threads_per_worker=1,
-            processes=settings.dask_processes,
-            dashboard_address=None,
-        )
-        client = distributed.Client(cluster)
-    else:
-        client = distributed.Client(settings.dask_address)
+    client: Any = None
     try:
-        # pure=False: equal tasks are still separate simulations' work, never deduplicated.
-        futures = client.map(fn, list(tasks), pure=False)
-        index = {f.key: i for i, f in enumerate(futures)}
-        results: dict[int, R] = {}
-        for future in distributed.as_completed(futures):
-            results[index[future.key]] = future.result()
-            if progress is not None:
-                progress(len(results), len(tasks))
-        return [results[i] for i in range(len(tasks))]
+        # Deferred like the pool's wait: a signal while the cluster starts or works is looked at
+        # every _POLL_S, then the cluster (and its worker processes) is closed before exiting.
+        with StopSignals() as stops:
+            if settings.dask_address is None:
+                cluster = distributed.LocalCluster(
+                    n_workers=settings.workers,
+                    threads_per_worker=1,
+                    processes=settings.dask_processes,
+                    dashboard_address=None,
+                    # Its workers' warnings while a stopped run is closed are noise, not news.
+                    silence_logs=logging.ERROR,
+                )
+                stops.check()
+                client = distributed.Client(cluster)
+            else:
+                client = distributed.Client(settings.dask_address)
+            # pure=False: equal tasks are still separate simulations' work, never deduplicated.
+            pending: dict[Any, int] = {f: i for i, f in enumerate(client.map(fn, list(tasks), pure=False))}
+            results: dict[int, R] = {}
+            while pending:
+                stops.check()
+                done = [f for f in pending if f.done()]
+                if not done:
+                    time.sleep(_POLL_S)
+                    continue
+                for future in done:
+                    results[pending.pop(future)] = future.result()
+                if progress is not None:
+                    progress(len(results), len(tasks))
+            return [results[i] for i in range(len(tasks))]
+    except BaseException as exc:
+        _report_stop(exc)
+        raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        with StopSignals():  # a second signal must not interrupt the clean-up
+            if client is not None:
+                client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _report_stop(exc: BaseException) -> None:
+    """One line on stderr when a signal stopped the workers (once, whoever reports first)."""
+    if isinstance(exc, Interrupted) and not exc.reported:
+        print(f"routetrial: interrupted by {exc.signal_name}; the design's workers were stopped",
+              file=sys.stderr, flush=True)
+        exc.reported = True

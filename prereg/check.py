@@ -33,6 +33,7 @@ from prereg.schema import (
     SimulatedModelSpec,
     TraceArrival,
 )
+from prereg.size_limits import size_problems
 from prereg.trace import parse_trace
 
 __all__ = ["CheckedPlan", "check_plan", "load_checked_plan", "resolve_beside"]
@@ -112,6 +113,8 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     corpus, corpus_sha = _check_corpus(plan, corpus_path, labels, problems)
     if corpus:
         _check_sample_size(plan, len(corpus), problems)
+        for path, message in size_problems(plan, len(corpus)):
+            problems.plan(path, message)
         _check_calibration_covers(plan, corpus, problems)
     trace_sha = _check_trace(plan, loaded.path, problems)
     problems.raise_first()

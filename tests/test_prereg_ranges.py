@@ -2,7 +2,8 @@
 
 Issue 12, items 4 and 11: absurd sizes (a rate of ``.inf``, 10^12 requests, replays 2^63, 10^12
 bootstrap resamples, seed 2e200, concurrency 10^9) and lax numbers (``"5"``, ``true``) used to
-pass ``check`` and ``freeze`` and crash ``run`` with a traceback.
+pass ``check`` and ``freeze`` and crash ``run`` with a traceback. Products of fields that are each
+in range (the bootstrap's resamples x cases, a campaign's requests over its rate) have limits too.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Any
 import pytest
 import yaml
 from _cli import run_cli
+from _experiment_plans import write_plan as write_experiment_plan
 from strategies import small_plan, write_plan
 
 from experiment.design import MAX_SIMS, DesignSettings
 from prereg.errors import InputError
 from prereg.schema import MAX_SEED
+from prereg.size_limits import MAX_BOOTSTRAP_CELLS, MAX_CAMPAIGN_S
 
 _MARK = "__VALUE__"
 
@@ -161,3 +164,36 @@ def test_a_plan_at_the_limits_runs_and_analyses(tmp_path: Path, capsys: pytest.C
         code, out, err = run_cli(capsys, *command)
         assert code == 0, (command, out, err)
         assert "Traceback" not in err
+
+
+def _one_line(capsys: pytest.CaptureFixture[str], plan: Path) -> str:
+    code, out, err = run_cli(capsys, "check", plan)
+    assert code == 2 and "Traceback" not in err, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_check_refuses_a_bootstrap_too_big_for_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each of resamples and cases is in range; their product (the weight matrix) is not."""
+    plan = write_experiment_plan(tmp_path, n_cases=250)
+    data = yaml.safe_load(plan.read_text(encoding="utf-8"))
+    data.setdefault("analysis", {})["bootstrap"] = {"resamples": 100_000}
+    plan.write_text(yaml.safe_dump(data), encoding="utf-8")
+    line = _one_line(capsys, plan)
+    assert "analysis.bootstrap.resamples: expected resamples x cases <= 20,000,000" in line, line
+    assert "found 100,000 x 250 = 25,000,000" in line, line
+    data["analysis"]["bootstrap"] = {"resamples": MAX_BOOTSTRAP_CELLS // 250}  # at the limit: fine
+    plan.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert run_cli(capsys, "check", plan)[0] == 0
+
+
+def test_check_refuses_a_campaign_longer_than_a_year(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """4,800 requests at 1e-4/s is 556 days: every field in range, the campaign is not."""
+    plan = write_experiment_plan(tmp_path, n_cases=60, replays=20, rate_per_s=1e-4)
+    line = _one_line(capsys, plan)
+    assert "traffic.arrival.rate_per_s: expected a campaign of at most 366 days" in line, line
+    assert "found 4,800 requests at 0.0001/s = 556 days" in line, line
+    fast_enough = write_experiment_plan(tmp_path / "ok", n_cases=60, replays=20,
+                                        rate_per_s=4_800 / MAX_CAMPAIGN_S)
+    assert run_cli(capsys, "check", fast_enough)[0] == 0

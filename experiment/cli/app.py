@@ -12,11 +12,10 @@ import sys
 import click
 
 from experiment import cmd_analyze, cmd_demo, cmd_design, cmd_plan, cmd_report, cmd_run, cmd_serve
+from experiment.cli import USER_ERROR_EXIT
 from prereg.errors import RoutetrialError
 
 __all__ = ["cli", "main"]
-
-USER_ERROR_EXIT = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,7 +30,7 @@ for _module in (cmd_plan, cmd_run, cmd_analyze, cmd_report, cmd_serve, cmd_desig
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script."""
+    """Run the command line (the console script enters through :func:`experiment.cli.main`)."""
     try:
         cli.main(args=argv, prog_name="routetrial", standalone_mode=False)
     except RoutetrialError as exc:
