@@ -28,7 +28,7 @@ A reported accuracy and the failures
     ``accuracy[f]`` is per answered request; HTTP errors and unparseable answers are drawn before
     it, and a study's accuracy counts them as wrong (Study 2's 238/300). To reproduce a reported
     figure ``A``, set the answered accuracy to ``A / P(no failure)``: the starter plan does, and
-    ``experiment._design_scenarios.true_accuracy`` computes the resulting marginal.
+    ``experiment.design.scenarios.true_accuracy`` computes the resulting marginal.
 
 Which figures come from the study (``shared/STUDY.md``, Study 2): Qwen-2.5-3B accuracy 0.793 and
 median 988 ms; DeepSeek-V3 accuracy 0.830 and P95 about 2,295 ms; Phi-4-mini "below Qwen-2.5-3B";

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from experiment.runner import simulate_campaign
+from experiment.campaign.simulated import simulate_campaign
 from prereg.canonical import canonical_hash
 from prereg.records import Case
 from prereg.schema import DEFAULT_LABELS, LatencySpec, Plan, RouterArmSpec, SimulatedClassifierSpec

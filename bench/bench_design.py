@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 from analysis import RunMeta, TrialTable, analyze
-from experiment._design_engine import (
+from experiment.design.engine import (
     EngineSettings,
     chunk_bounds,
     default_workers,
     run_tasks,
 )
-from experiment._design_scenarios import assumed_scenario
-from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate_chunk
+from experiment.design.scenarios import assumed_scenario
+from experiment.design.sim import ChunkTask, run_campaign, sim_seed, simulate_chunk
 from prereg.check import load_checked_plan
 from prereg.starter import init_plan
 

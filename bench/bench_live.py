@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from experiment.live import run_live_plan
-from experiment.store import TrialStore
+from experiment.campaign.live import run_live_plan
+from experiment.store.trial_store import TrialStore
 from prereg.corpus import load_corpus
 from prereg.schema import Plan
 

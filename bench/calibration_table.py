@@ -4,11 +4,11 @@ boundary over a grid of replay ICCs, and power at a true accuracy of 0.90 (ICC 0
 The numbers of docs/design.md's "Calibration before/after" table. The starter plan of
 ``routetrial init`` (60 cases x 5 replays, three router arms, the accuracy >= 0.85 and P95 <=
 2,000 ms gates) is simulated through the design diagnosis's own machinery (the SimPy campaign,
-the simulated arms and the tree's locked analysis, ``experiment._design_sim``) in these worlds:
+the simulated arms and the tree's locked analysis, ``experiment.design.sim``) in these worlds:
 
 - accuracy gate at its boundary: every router classifier at true marginal accuracy 0.85 with the
   case difficulty SD whose binary replay ICC of correctness is 0, 0.3, 0.6, 0.9
-  (``experiment._design_icc.difficulty_for_icc``);
+  (``experiment.design.icc.difficulty_for_icc``);
 - latency gate at its boundary (true routing P95 = 2,000 ms, no queueing): the latency
   ``case_icc`` set to 0, 0.3, 0.6, 0.9 where the tree's plan schema has it. A tree without it
   (before issue 11) drew latencies independently, so its ICC 0 row is simulated by the design
@@ -48,10 +48,10 @@ import numpy as np
 import analysis
 import experiment
 from analysis import proportion_bounds
-from experiment._design_batches import SimulationBatches
-from experiment._design_engine import EngineSettings, default_workers
-from experiment._design_scenarios import Scenario, accuracy_scenario, latency_boundary_scenario
-from experiment._design_sim import SimOutcome
+from experiment.design.batches import SimulationBatches
+from experiment.design.engine import EngineSettings, default_workers
+from experiment.design.scenarios import Scenario, accuracy_scenario, latency_boundary_scenario
+from experiment.design.sim import SimOutcome
 from prereg.check import load_checked_plan
 from prereg.records import Case
 from prereg.schema import GateSpec, LatencySpec, Plan
@@ -64,7 +64,7 @@ POWER_ACCURACY, POWER_ICC = 0.90, 0.25
 def _icc_module() -> ModuleType:
     """The tree's ICC solver, or this checkout's when the tree predates it."""
     try:
-        return importlib.import_module("experiment._design_icc")
+        return importlib.import_module("experiment.design.icc")
     except ImportError:
         path = Path(__file__).resolve().parents[1] / "experiment" / "_design_icc.py"
         spec = importlib.util.spec_from_file_location("_calibration_icc", path)

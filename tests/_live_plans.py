@@ -94,8 +94,8 @@ def live_plan(base_url: str, *, structured: str = "none", parsing: str = "strict
 
 def start_server(plan: Plan | None = None, cases: tuple[Case, ...] | None = None,
                  *, api_key: str | None = None) -> tuple[Any, Any]:
-    """A :class:`experiment.serve.SimulatedServer` for ``plan`` running on 127.0.0.1 (started)."""
-    from experiment.serve import FaultSpec, ServerThread, SimulatedServer, build_app
+    """A :class:`experiment.serve.server.SimulatedServer` for ``plan`` running on 127.0.0.1 (started)."""
+    from experiment.serve.server import FaultSpec, ServerThread, SimulatedServer, build_app
 
     server = SimulatedServer(plan or sim_plan(), cases or starter_cases(), "f" * 64, FaultSpec(),
                              api_key=api_key)

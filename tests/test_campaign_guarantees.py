@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pytest
 
 from _experiment_plans import make_cases, make_plan, write_plan
-from experiment.runner import simulate_campaign
-from experiment.store import TrialStore, store_url
+from experiment.campaign.simulated import simulate_campaign
+from experiment.store.trial_store import TrialStore, store_url
 from prereg.canonical import canonical_hash
 from prereg.errors import StoreWriteError, TraceError
 from traffic import build_schedule

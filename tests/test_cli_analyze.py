@@ -12,7 +12,7 @@ from _experiment_plans import write_plan
 import prereg.lock
 from analysis import results_from_json
 from experiment.cli import USER_ERROR_EXIT
-from experiment.runner import run_simulated
+from experiment.campaign.simulated import run_simulated
 from prereg.frozen import load_frozen_plan
 from prereg.log import read_log
 

@@ -25,7 +25,7 @@ import pytest
 
 from _experiment_plans import write_plan
 from _live_plans import journal_sends, sim_plan, start_server, starter_cases, write_live_study
-from experiment.store import TrialStore
+from experiment.store.trial_store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
 BATCH = 2_000
@@ -246,7 +246,7 @@ def test_live_run_on_a_store_that_turns_read_only(live_study: Path, disk: Path, 
 
 def test_progress_file_is_written_in_place_on_a_full_disk(disk: Path) -> None:
     """No room for the temporary file: the final state still reaches the progress file."""
-    from experiment.progress import ProgressState, read_progress, write_progress
+    from experiment.campaign.progress import ProgressState, read_progress, write_progress
 
     path = disk / "x.progress.json"
     state = ProgressState(store="x", plan_hash="h", pid=1, state="running", started_at_utc="t",

@@ -20,8 +20,8 @@ from _experiment_plans import make_cases, plan_dict, write_plan
 
 import prereg.lock
 from experiment.cli import USER_ERROR_EXIT
-from experiment.runner import run_simulated
-from experiment.store import TrialStore, store_url
+from experiment.campaign.simulated import run_simulated
+from experiment.store.trial_store import TrialStore, store_url
 from prereg.frozen import load_frozen_plan
 from prereg.lock import lock_path
 from prereg.log import log_path

@@ -19,8 +19,8 @@ from _experiment_plans import write_plan
 
 import prereg.lock
 from experiment.cli import USER_ERROR_EXIT
-from experiment.runner import run_simulated
-from experiment._store_schema import ARROW_TRIAL_SCHEMA
+from experiment.campaign.simulated import run_simulated
+from experiment.store.schema import ARROW_TRIAL_SCHEMA
 from prereg.frozen import load_frozen_plan
 
 Rows = list[dict[str, Any]]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from arms._calibration import marginal_accuracy, solve_intercept
-from experiment._design_engine import chunk_bounds
-from experiment._design_scenarios import (
+from experiment.design.engine import chunk_bounds
+from experiment.design.scenarios import (
     UNREACHABLE_TIMEOUT_MS,
     accuracy_scenario,
     assumed_scenario,
@@ -20,11 +20,11 @@ from experiment._design_scenarios import (
     resize_corpus,
     sample_size_scenario,
 )
-from experiment._design_search import search_min_cases
-from experiment._design_store import DESIGN_SCHEMA_VERSION
-from experiment._design_sim import ChunkTask, run_campaign, sim_seed
+from experiment.design.search import search_min_cases
+from experiment.design.results_file import DESIGN_SCHEMA_VERSION
+from experiment.design.sim import ChunkTask, run_campaign, sim_seed
 from experiment.cli import main
-from experiment.design import (
+from experiment.design.diagnosis import (
     DesignSettings,
     EngineSettings,
     design_json,

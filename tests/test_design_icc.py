@@ -18,18 +18,18 @@ import numpy as np
 import pytest
 
 from arms import ClassifierBehaviour, solve_intercept
-from experiment._design_figures import share_ci
-from experiment._design_icc import (
+from experiment.design.figures import share_ci
+from experiment.design.icc import (
     DEFAULT_ICC_GRID,
     correctness_icc,
     difficulty_for_icc,
     exact_intercept,
     logistic_normal_moments,
 )
-from experiment._design_scenarios import accuracy_icc_scenario, latency_boundary_scenario
-from experiment.cmd_design import format_icc_grid
+from experiment.design.scenarios import accuracy_icc_scenario, latency_boundary_scenario
+from experiment.cli.design import format_icc_grid
 from experiment.cli import main
-from experiment.design import DesignSettings, EngineSettings, diagnose, load_design_results
+from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose, load_design_results
 from prereg.errors import InputError
 from prereg.records import Case
 from prereg.schema import GateSpec, SimulatedClassifierSpec

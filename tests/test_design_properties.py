@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from experiment import _design_engine
-from experiment._design_scenarios import UNREACHABLE_TIMEOUT_MS
-from experiment.design import DesignSettings, EngineSettings, diagnose
+from experiment.design import engine as _design_engine
+from experiment.design.scenarios import UNREACHABLE_TIMEOUT_MS
+from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose
 from prereg.errors import InputError
 from tests.test_design_plans import make_cases, make_plan
 
@@ -105,10 +105,10 @@ def test_a_design_simulation_is_the_campaign_the_runner_would_store(tmp_path: Pa
     """Simulation i of the design is, trial for trial, the simulated campaign `routetrial run` stores
     under the same seed, and its verdicts are the locked analysis's on that store."""
     from analysis import RunMeta, TrialTable, analyze
-    from experiment._design_scenarios import assumed_scenario
-    from experiment._design_sim import ChunkTask, run_campaign, sim_seed, simulate
-    from experiment.runner import simulate_campaign
-    from experiment.store import TrialStore
+    from experiment.design.scenarios import assumed_scenario
+    from experiment.design.sim import ChunkTask, run_campaign, sim_seed, simulate
+    from experiment.campaign.simulated import simulate_campaign
+    from experiment.store.trial_store import TrialStore
     from prereg.canonical import canonical_hash
 
     plan, cases = make_plan(cases=12, replays=2), make_cases(12)

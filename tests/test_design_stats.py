@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from experiment._design_scenarios import (
+from experiment.design.scenarios import (
     UNREACHABLE_TIMEOUT_MS,
     accuracy_scenario,
     assumed_scenario,
 )
-from experiment.design import DesignSettings, EngineSettings, diagnose
+from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose
 from tests.test_design_plans import make_cases, make_plan
 
 SIMS = 1900

@@ -15,7 +15,7 @@ from _live_plans import LABELS, live_plan, sim_plan, start_server, starter_cases
 from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool, OpenAIChat
 from arms._protocol import ArmRequest
-from experiment.serve import FaultSpec, SimulatedServer
+from experiment.serve.server import FaultSpec, SimulatedServer
 from prereg.errors import ArmError
 from prereg.records import Case
 from prereg.schema import Plan

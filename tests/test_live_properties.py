@@ -23,16 +23,16 @@ from typing import Any
 
 import pytest
 
-import experiment.live as live
+import experiment.campaign.live as live
 from _live_plans import live_plan, sim_plan, start_server, starter_cases
 from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool, OpenAIChat
 from arms._protocol import ArmRequest, DownstreamOutcome, RoutingOutcome
-from experiment._live_journal import Journal
-from experiment.live import run_live_plan
-from experiment.progress import read_progress
-from experiment.serve import FaultSpec, SimulatedServer
-from experiment.store import TrialStore
+from experiment.campaign.journal import Journal
+from experiment.campaign.live import run_live_plan
+from experiment.campaign.progress import read_progress
+from experiment.serve.server import FaultSpec, SimulatedServer
+from experiment.store.trial_store import TrialStore
 from prereg.errors import ArmError
 from prereg.records import Case
 from prereg.schema import OpenAIBackendSpec, Plan
@@ -375,7 +375,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from _live_plans import live_plan, starter_cases
-from experiment.live import run_live_plan
+from experiment.campaign.live import run_live_plan
 plan = live_plan({url!r}, cases=12, replays=2, rate=5.0)  # ~10 s: time for `status`
 s = run_live_plan(plan, starter_cases(12), {hash!r}, Path({dir!r}), {store!r})
 print("SUMMARY", s.sent, s.written, s.interrupted, s.stopped, flush=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from _live_plans import sim_plan, start_server, starter_cases
-from experiment.serve import SimulatedServer
-from experiment.store import TrialStore
+from experiment.serve.server import SimulatedServer
+from experiment.store.trial_store import TrialStore
 
 HASH = "b" * 64
 TESTS = Path(__file__).resolve().parent
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from _live_plans import live_plan, starter_cases
-from experiment.live import run_live_plan
+from experiment.campaign.live import run_live_plan
 plan = live_plan({url!r}, cases=12, replays=2, rate=40.0)
 s = run_live_plan(plan, starter_cases(12), {hash!r}, Path({dir!r}), {store!r})
 print("SUMMARY", s.sent, s.written, s.interrupted, s.stopped, flush=True)

@@ -11,7 +11,7 @@ from _cli import run_cli
 
 import reports
 from experiment.cli import USER_ERROR_EXIT
-from experiment.runner import run_simulated
+from experiment.campaign.simulated import run_simulated
 from prereg.frozen import load_frozen_plan
 from test_reports_fixtures import frozen_starter
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from _live_plans import STARTER, sim_plan, start_server, starter_cases
-from experiment.serve import LOG_BODY_BYTES, LOG_SIZE, MAX_BODY_BYTES, FaultSpec, ServerThread, SimulatedServer, build_app
+from experiment.serve.server import LOG_BODY_BYTES, LOG_SIZE, MAX_BODY_BYTES, FaultSpec, ServerThread, SimulatedServer, build_app
 
 KEY = "sk-test-log-guard-0123456789"
 AUTH = {"authorization": f"Bearer {KEY}"}

@@ -3,7 +3,7 @@
 A classifier's ``accuracy`` is per answered request; HTTP errors and unparseable answers come on
 top and count as wrong under the starter's ``failures.routing: count_as_wrong``. The figures the
 starter writes are chosen so that the true marginal accuracy the design diagnosis judges against
-(:func:`experiment._design_scenarios.true_accuracy`) is the study's: Qwen-2.5-3B 0.793 and
+(:func:`experiment.design.scenarios.true_accuracy`) is the study's: Qwen-2.5-3B 0.793 and
 DeepSeek-V3 0.830 (STUDY.md, Study 2), Phi-4-mini 0.76 (illustrative).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from experiment._design_scenarios import true_accuracy
+from experiment.design.scenarios import true_accuracy
 from prereg.check import load_checked_plan
 from prereg.schema import Plan, RouterArmSpec, SimulatedClassifierSpec
 from prereg.starter import init_plan

@@ -11,8 +11,8 @@ import pytest
 
 from _cli import run_cli as cli
 from _experiment_plans import write_plan
-from experiment.progress import ProgressState, write_progress
-from experiment.store import TrialStore, progress_path, store_url
+from experiment.campaign.progress import ProgressState, write_progress
+from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.errors import StoreError
 
 
@@ -70,7 +70,7 @@ def test_status_of_a_busy_store_reads_the_progress_file(
     assert ppath is not None
     holder = _holder(store)
     try:
-        from experiment.progress import read_progress
+        from experiment.campaign.progress import read_progress
 
         last = read_progress(ppath)
         assert last is not None
@@ -95,7 +95,7 @@ def test_status_of_a_busy_store_reads_the_progress_file(
 
 def test_progress_state_round_trips(tmp_path: Path) -> None:
     """A progress file written atomically reads back as the same state."""
-    from experiment.progress import read_progress
+    from experiment.campaign.progress import read_progress
 
     state = ProgressState(store="s", plan_hash="a" * 64, pid=1, state="finished",
                           started_at_utc="t0", updated_at_utc="t1", elapsed_s=1.5,

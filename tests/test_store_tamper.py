@@ -18,9 +18,9 @@ from _experiment_plans import write_plan
 
 import prereg.lock
 from experiment.cli import USER_ERROR_EXIT
-from experiment._store_schema import ARROW_TRIAL_SCHEMA, ROW_DIGEST_CHARS, TRIAL_COLUMN_NAMES, row_digests
-from experiment.runner import run_simulated
-from experiment.store import TrialStore
+from experiment.store.schema import ARROW_TRIAL_SCHEMA, ROW_DIGEST_CHARS, TRIAL_COLUMN_NAMES, row_digests
+from experiment.campaign.simulated import run_simulated
+from experiment.store.trial_store import TrialStore
 from prereg.frozen import load_frozen_plan
 
 

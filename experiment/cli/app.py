@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from experiment import cmd_analyze, cmd_demo, cmd_design, cmd_plan, cmd_report, cmd_run, cmd_serve
+from experiment.cli import analyze, demo, design, plan, report, run, serve
 from experiment.cli import USER_ERROR_EXIT
 from prereg.errors import RoutetrialError
 
@@ -24,7 +24,7 @@ def cli() -> None:
     """Pre-registered randomized experiments on LLM front-door routers."""
 
 
-for _module in (cmd_plan, cmd_run, cmd_analyze, cmd_report, cmd_serve, cmd_design, cmd_demo):
+for _module in (plan, run, analyze, report, serve, design, demo):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -50,8 +50,8 @@ def _plan_files(plan: Path) -> list[tuple[str, Path]]:
 
 
 def _store_files(store: str) -> list[tuple[str, Path]]:
-    from experiment._live_journal import journal_path
-    from experiment.store import progress_path, store_path, store_url
+    from experiment.campaign.journal import journal_path
+    from experiment.store.trial_store import progress_path, store_path, store_url
 
     url = store_url(store)
     path = store_path(url)

@@ -1,6 +1,6 @@
 """``routetrial serve``: the simulated OpenAI-compatible server, for trying and testing live mode.
 
-Thin wiring to :mod:`experiment.serve`; the library is imported inside the command so that
+Thin wiring to :mod:`experiment.serve.server`; the library is imported inside the command so that
 ``routetrial --help`` stays fast. SIGINT, SIGTERM and SIGHUP shut the server down gracefully
 (uvicorn finishes the requests it is serving), then it says so in one line and exits with
 ``128 + signal``.
@@ -54,8 +54,8 @@ def serve_command(plan: Path, host: str, port: int, error_rate: float, rate_limi
     """
     import uvicorn
 
-    from experiment.progress import StopSignals
-    from experiment.serve import LOG_SIZE, FaultSpec, SimulatedServer, bind_socket, build_app, uvicorn_config
+    from experiment.campaign.progress import StopSignals
+    from experiment.serve.server import LOG_SIZE, FaultSpec, SimulatedServer, bind_socket, build_app, uvicorn_config
     from prereg import canonical_hash, load_corpus, load_plan
     from prereg.errors import InputError
 
@@ -86,7 +86,7 @@ def serve_command(plan: Path, host: str, port: int, error_rate: float, rate_limi
                    "(Ctrl-C stops)", err=True)
         http.run(sockets=[sock])
     if stops.signum is not None:
-        from experiment.progress import Interrupted
+        from experiment.campaign.progress import Interrupted
 
         stopped = Interrupted(stops.signum)
         click.echo(f"routetrial: serve stopped by {stopped.signal_name}", err=True)

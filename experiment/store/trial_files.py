@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from experiment._store_schema import ARROW_TRIAL_SCHEMA, arrow_to_columns
+from experiment.store.schema import ARROW_TRIAL_SCHEMA, arrow_to_columns
 from prereg.errors import InputError
 
 __all__ = ["TrialFileFormat", "read_trial_file", "trial_file_format"]

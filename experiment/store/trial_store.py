@@ -37,7 +37,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from experiment._store_schema import (
+from experiment.store.schema import (
     ARROW_TRIAL_SCHEMA,
     CHAIN_GENESIS,
     DIGEST_VERSION,

@@ -11,7 +11,7 @@ same virtual night exactly (queueing included, which is why it cannot start in t
 writes only the trials the store does not hold yet. Whenever the first run was killed, the final
 table is the one an uninterrupted run writes.
 
-Signals: SIGINT, SIGTERM and SIGHUP are caught (:class:`~experiment.progress.StopSignals`) from
+Signals: SIGINT, SIGTERM and SIGHUP are caught (:class:`~experiment.campaign.progress.StopSignals`) from
 before the store is opened until the summary is built. The request stream looks at them before
 each arrival; a stop discards the trials of the unfinished batch, lets the writer commit the
 batches it holds, writes the progress state ``interrupted`` and returns a summary whose
@@ -38,8 +38,8 @@ import numpy as np
 import simpy
 
 from arms import ArmRequest, build_simulated_arms, to_trial_record
-from experiment._store_writer import BatchWriter
-from experiment.progress import (
+from experiment.campaign.writer import BatchWriter
+from experiment.campaign.progress import (
     Interrupted,
     ProgressState,
     StopSignals,
@@ -49,7 +49,7 @@ from experiment.progress import (
     try_write_progress,
     write_progress,
 )
-from experiment.store import TrialStore, progress_path, store_url
+from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.errors import InputError
 from prereg.frozen import FrozenPlan
 from prereg.records import Case, TrialRecord

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from experiment._design_batches import SimulationBatches
-from experiment._design_figures import icc_point_figures, nominal_alpha
-from experiment._design_icc import difficulty_for_icc
-from experiment._design_scenarios import (
+from experiment.design.batches import SimulationBatches
+from experiment.design.figures import icc_point_figures, nominal_alpha
+from experiment.design.icc import difficulty_for_icc
+from experiment.design.scenarios import (
     ACCURACY_METRIC,
     Scenario,
     accuracy_icc_scenario,

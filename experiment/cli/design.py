@@ -1,6 +1,6 @@
 """The ``design`` command: simulate a plan's design before the campaign (docs/design.md).
 
-Thin wiring to :mod:`experiment.design`; the library is imported inside the command so that
+Thin wiring to :mod:`experiment.design.diagnosis`; the library is imported inside the command so that
 ``routetrial --help`` stays fast. The plan must be valid (every ``check``); it need not be frozen,
 since an author runs this while still choosing the sample size.
 """
@@ -177,8 +177,8 @@ def design_command(
     grid of true accuracies, and writes <plan stem>.design.json beside the plan. The plan need
     not be frozen.
     """
-    from experiment.cmd_run import default_store
-    from experiment.design import (
+    from experiment.cli.run import default_store
+    from experiment.design.diagnosis import (
         DEFAULT_GRID,
         DesignSettings,
         EngineSettings,
@@ -186,7 +186,7 @@ def design_command(
         diagnose,
         write_design_results,
     )
-    from experiment.output_guard import refuse_study_files
+    from experiment.cli.output_guard import refuse_study_files
     from prereg.check import load_checked_plan
 
     iccs = _parse_iccs(icc_grid) if grid else ()

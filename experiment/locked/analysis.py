@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import Results, RunMeta, TrialTable, analyze
-from experiment._store_schema import arrow_to_columns
-from experiment.store import TrialStore
-from experiment.trial_files import read_trial_file, trial_file_format
+from experiment.store.schema import arrow_to_columns
+from experiment.store.trial_store import TrialStore
+from experiment.store.trial_files import read_trial_file, trial_file_format
 from prereg.errors import InputError, PlanChangedError
 from prereg.frozen import FrozenPlan, load_frozen_plan
 from prereg.log import append_log

@@ -1,7 +1,7 @@
 """The smallest number of unique cases that reaches a target power, per arm and gate.
 
 Power at ``n`` cases is estimated by simulating the whole design on a corpus resized to ``n``
-(:func:`experiment._design_scenarios.resize_corpus`). The search brackets, then bisects:
+(:func:`experiment.design.scenarios.resize_corpus`). The search brackets, then bisects:
 
 1. start at the plan's ``n0``; where power is short of the target, double ``n`` (up to
    ``n_max``), where it is reached, halve it (down to ``n_min``), until each (arm, gate) pair has

@@ -1,7 +1,7 @@
 """Simulations run so far, per world, extended on demand in parallel batches.
 
 A world is identified by its rewritten plan's canonical hash and its case ids
-(:attr:`~experiment._design_scenarios.Scenario.identity`), so two figures that need the same world
+(:attr:`~experiment.design.scenarios.Scenario.identity`), so two figures that need the same world
 (the accuracy boundary and the grid point at the threshold; the plan's own corpus size in the
 sample-size search) share its simulations. Simulation ``i`` of a world is the same whichever batch
 ran it, so asking for more simulations later extends, never redraws, the earlier ones.
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from experiment._design_engine import EngineSettings, chunk_bounds, run_tasks
-from experiment._design_scenarios import Scenario
-from experiment._design_sim import ChunkTask, SimOutcome, simulate_chunk
+from experiment.design.engine import EngineSettings, chunk_bounds, run_tasks
+from experiment.design.scenarios import Scenario
+from experiment.design.sim import ChunkTask, SimOutcome, simulate_chunk
 
 __all__ = ["Progress", "SimulationBatches"]
 

@@ -59,7 +59,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from arms import ClassifierBehaviour, ModelBehaviour
-from experiment._live_replies import (
+from experiment.serve.replies import (
     GARBAGE_BODY,
     GARBAGE_STREAM,
     JUDGE_MARK,

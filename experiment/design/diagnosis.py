@@ -2,7 +2,7 @@
 
 Before a night of GPU time is spent, ``routetrial design PLAN`` runs the plan's whole design ``N``
 times in memory (the same traffic, simulated arms and locked analysis as a real campaign, with no
-store) in several worlds (:mod:`experiment._design_scenarios`):
+store) in several worlds (:mod:`experiment.design.scenarios`):
 
 - the plan's assumed truths: power, i.e. the probability of the verdict a perfect experiment
   would reach, and the share of PASS / FAIL / INCONCLUSIVE per arm and gate; coverage of the
@@ -12,7 +12,7 @@ store) in several worlds (:mod:`experiment._design_scenarios`):
 - a grid of true accuracies: the P(PASS) curve of each accuracy gate;
 - each gate's boundary again over a grid of intra-case correlations of the replays (correctness
   ICC for accuracy gates, log-latency ICC for latency gates): type I error, P(FAIL) and coverage
-  where replays of a case are not independent (:mod:`experiment._design_icc`);
+  where replays of a case are not independent (:mod:`experiment.design.icc`);
 - resized corpora: the fewest unique cases that give the target power (default 80%).
 
 Every share comes with its 95% Wilson interval over the simulations (``<share>_ci``).
@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from analysis import gate_requirement
-from experiment._design_batches import Progress, SimulationBatches
-from experiment._design_engine import ENGINES, Engine, EngineSettings, default_workers
-from experiment._design_figures import (
+from experiment.design.batches import Progress, SimulationBatches
+from experiment.design.engine import ENGINES, Engine, EngineSettings, default_workers
+from experiment.design.figures import (
     MC_LEVEL,
     MC_METHOD,
     assumed_figures,
@@ -44,9 +44,9 @@ from experiment._design_figures import (
     share_ci,
     verdict_counts,
 )
-from experiment._design_icc import DEFAULT_ICC_GRID, MAX_ICC
-from experiment._design_icc_grid import icc_grid_figures, icc_world
-from experiment._design_scenarios import (
+from experiment.design.icc import DEFAULT_ICC_GRID, MAX_ICC
+from experiment.design.icc_grid import icc_grid_figures, icc_world
+from experiment.design.scenarios import (
     ACCURACY_METRIC,
     LATENCY_METRICS,
     Scenario,
@@ -56,8 +56,8 @@ from experiment._design_scenarios import (
     latency_boundary_scenario,
     sample_size_scenario,
 )
-from experiment._design_search import Pair, search_min_cases
-from experiment._design_store import (
+from experiment.design.search import Pair, search_min_cases
+from experiment.design.results_file import (
     DESIGN_KIND,
     DESIGN_SCHEMA_VERSION,
     design_json,

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from analysis import proportion_bounds
-from experiment._design_scenarios import ACCURACY_METRIC, LATENCY_METRICS, Scenario
-from experiment._design_sim import SimOutcome
+from experiment.design.scenarios import ACCURACY_METRIC, LATENCY_METRICS, Scenario
+from experiment.design.sim import SimOutcome
 from prereg.schema import ConfidenceBoundRule, GateSpec
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The ``report`` command: a frozen plan's store in, one self-contained HTML verdict report out.
 
-Wiring only: :func:`experiment.locked_analysis.run_locked_analysis` (the frozen plan, the store's
+Wiring only: :func:`experiment.locked.analysis.run_locked_analysis` (the frozen plan, the store's
 trials and allocation, :func:`analysis.analyze`), then :func:`reports.render_report`; the page is
 written atomically (a reader never sees half a report). The library is imported inside the
 functions so that ``routetrial --help`` stays fast.
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from experiment.cmd_run import store_option
+from experiment.cli.run import store_option
 
 if TYPE_CHECKING:
-    from experiment.locked_analysis import LockedAnalysis
+    from experiment.locked.analysis import LockedAnalysis
     from prereg.frozen import FrozenPlan
     from reports import Registration
 
@@ -47,7 +47,7 @@ def registration_of(frozen: FrozenPlan) -> Registration:
 
 def render_locked(locked: LockedAnalysis) -> str:
     """The report of a locked analysis (HTML text), with the design figures stored beside the plan."""
-    from experiment.design import load_design_results
+    from experiment.design.diagnosis import load_design_results
     from reports import render_report
 
     frozen = locked.frozen
@@ -61,7 +61,7 @@ def build_report(plan: Path, store: str, *, deviation: str | None = None) -> str
     A change of the analysis code since freezing is refused unless ``deviation`` gives a reason;
     the reason is then appended to the plan's hash-chained log and shown in the report.
     """
-    from experiment.locked_analysis import run_locked_analysis
+    from experiment.locked.analysis import run_locked_analysis
 
     return render_locked(run_locked_analysis(plan, store=store, deviation=deviation, command="report"))
 
@@ -69,7 +69,7 @@ def build_report(plan: Path, store: str, *, deviation: str | None = None) -> str
 def write_report(plan: Path, store: str, out: Path, *, deviation: str | None = None) -> Path:
     """Build the report and write it to ``out`` atomically; return the path written."""
     from experiment.atomic_write import write_text_atomically
-    from experiment.output_guard import refuse_study_files
+    from experiment.cli.output_guard import refuse_study_files
 
     refuse_study_files(out, option="--out", plan=plan, store=store)
     return write_text_atomically(out, build_report(plan, store, deviation=deviation))
@@ -94,7 +94,7 @@ def write_report(plan: Path, store: str, out: Path, *, deviation: str | None = N
 )
 def report_command(plan: Path, store: str | None, out: Path, deviation: str | None) -> None:
     """Write the CONSORT-style HTML verdict report of a frozen PLAN's campaign."""
-    from experiment.cmd_run import default_store
+    from experiment.cli.run import default_store
 
     path = write_report(plan, store or default_store(plan), out, deviation=deviation)
     size = path.stat().st_size

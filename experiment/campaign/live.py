@@ -11,7 +11,7 @@ not accumulate) and then hands the request to its arm as a task of its own. Meas
 - *latency* is measured from the scheduled time, not the send time, so a late send or a slow
   queue is counted (no coordinated omission); retries and their waits count too;
 - per request the journal keeps scheduled, sent, first byte, first token, done
-  (:mod:`experiment._live_journal`); the trial table keeps all but first byte.
+  (:mod:`experiment.campaign.journal`); the trial table keeps all but first byte.
 
 Times in the store are on the plan's timeline: ``scheduled_s`` is the schedule's value, and
 ``sent_s`` / ``end_s`` are ``scheduled_s`` plus the real delay since the request was due. With
@@ -59,9 +59,9 @@ import numpy as np
 from arms import ArmRequest, to_trial_record
 from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool
-from experiment._live_journal import Journal, interrupted_record, journal_path, read_in_flight
-from experiment._store_writer import BatchWriter
-from experiment.progress import (
+from experiment.campaign.journal import Journal, interrupted_record, journal_path, read_in_flight
+from experiment.campaign.writer import BatchWriter
+from experiment.campaign.progress import (
     ProgressState,
     StopSignals,
     expected_finish,
@@ -70,7 +70,7 @@ from experiment.progress import (
     try_write_progress,
     write_progress,
 )
-from experiment.store import TrialStore, progress_path, store_url
+from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.frozen import FrozenPlan
 from prereg.records import Case, TrialRecord
 from prereg.schema import OpenAIBackendSpec, Plan, RouterArmSpec

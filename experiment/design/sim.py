@@ -26,7 +26,7 @@ import numpy as np
 import simpy
 
 from arms import ArmRequest, ArmResult, build_simulated_arms, to_trial_record
-from experiment._design_scenarios import Scenario
+from experiment.design.scenarios import Scenario
 from prereg.records import TrialRecord
 from prereg.schema import Plan
 from prereg.seeding import derive_seed_sequence
@@ -110,7 +110,7 @@ def run_campaign(
 ) -> tuple[Schedule, list[TrialRecord]]:
     """The schedule and every trial of one campaign of ``plan`` on the scenario's corpus.
 
-    The same steps as :func:`experiment.runner.simulate_campaign` without the store: trials are
+    The same steps as :func:`experiment.campaign.simulated.simulate_campaign` without the store: trials are
     kept in memory, in seq order.
     """
     cases = scenario.cases

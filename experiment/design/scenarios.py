@@ -28,7 +28,7 @@ Latency boundary
 ICC grid (accuracy)
     Like the accuracy boundary, with every router classifier's ``case_difficulty_sd`` chosen so
     that the binary replay ICC of correctness at the boundary accuracy is the grid's value
-    (:func:`experiment._design_icc.difficulty_for_icc`); the plan's per-family accuracy is the one
+    (:func:`experiment.design.icc.difficulty_for_icc`); the plan's per-family accuracy is the one
     the arms' calibration turns into the exact intercept, so the true marginal accuracy is the
     threshold exactly at every ICC.
 
@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from experiment._design_icc import difficulty_for_icc
+from experiment.design.icc import difficulty_for_icc
 from prereg.canonical import canonical_hash
 from prereg.records import Case
 from prereg.schema import GateSpec, Plan, RouterArmSpec, SimulatedClassifierSpec
@@ -200,7 +200,7 @@ def accuracy_icc_scenario(
 
     As :func:`accuracy_scenario` (every family, no failures or timeouts), with the case
     difficulty SD that gives the ICC; raises ``ValueError`` when the ICC is out of the simulated
-    arms' reach at this accuracy (:func:`experiment._design_icc.difficulty_for_icc`).
+    arms' reach at this accuracy (:func:`experiment.design.icc.difficulty_for_icc`).
     """
     labels = plan.taxonomy.labels
     difficulty = difficulty_for_icc(accuracy, icc)

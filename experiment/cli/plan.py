@@ -47,7 +47,7 @@ def check_command(plan: Path) -> None:
 
 def _power_lines(checked: CheckedPlan) -> list[str]:
     """Power from the design diagnosis stored beside the plan: a warning per gate below target."""
-    from experiment.design import design_results_path, load_design_results, power_warnings
+    from experiment.design.diagnosis import design_results_path, load_design_results, power_warnings
 
     results = load_design_results(checked.path, plan_hash=checked.canonical_sha256)
     if results is None:
@@ -106,7 +106,7 @@ def verify_command(plan: Path, store: str | None) -> None:
     if store is None and plan.with_suffix(".duckdb").exists():
         store = str(plan.with_suffix(".duckdb"))
     if store is not None:
-        from experiment.store import TrialStore
+        from experiment.store.trial_store import TrialStore
 
         with TrialStore.open(store, report.lock.canonical_sha256, create=False, read_only=True) as st:
             trials = st.read_arrow()

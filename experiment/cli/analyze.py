@@ -1,6 +1,6 @@
 """The ``analyze`` command: the frozen plan's locked analysis, as a verdict summary and a results JSON.
 
-Wiring only: :func:`experiment.locked_analysis.run_locked_analysis`, then
+Wiring only: :func:`experiment.locked.analysis.run_locked_analysis`, then
 :func:`analysis.results_to_json` (the versioned schema of docs/results-schema.md), written
 atomically. Trials come from the plan's store, or from a Parquet or CSV file with the documented
 columns (``--trials``) for data collected elsewhere; the results say which.
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from experiment.cmd_run import store_option
+from experiment.cli.run import store_option
 
 if TYPE_CHECKING:
     from analysis import Results
@@ -72,14 +72,14 @@ def analyze_command(
     """Run the frozen PLAN's locked analysis: gate verdicts, and the results as JSON."""
     from analysis import results_to_json
     from experiment.atomic_write import write_text_atomically
-    from experiment.cmd_run import default_store
-    from experiment.locked_analysis import run_locked_analysis
+    from experiment.cli.run import default_store
+    from experiment.locked.analysis import run_locked_analysis
     from prereg.errors import InputError
 
     if store is not None and trials_file is not None:
         raise InputError("expected either --store or --trials, found both", field="analyze")
     if json_out is not None and str(json_out) != "-":
-        from experiment.output_guard import refuse_study_files
+        from experiment.cli.output_guard import refuse_study_files
 
         refuse_study_files(json_out, option="--json", plan=plan, store=store or default_store(plan),
                            inputs=[("trial file", trials_file)])

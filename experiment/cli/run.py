@@ -1,6 +1,6 @@
 """Campaign commands: ``run``, ``status`` and ``export``.
 
-Thin wiring to :mod:`experiment.runner` and :mod:`experiment.store`; the library is imported inside
+Thin wiring to :mod:`experiment.campaign.simulated` and :mod:`experiment.store.trial_store`; the library is imported inside
 each command so that ``routetrial --help`` stays fast. User errors are
 :class:`~prereg.errors.RoutetrialError` and ``experiment.cli`` prints them as one line.
 
@@ -46,11 +46,11 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
     A plan whose backends are all simulated runs in virtual time (a night of traffic in seconds);
     a plan with ``kind: openai`` backends runs live, in wall-clock time, against those servers.
     """
-    from experiment.progress import Interrupted, StopSignals
+    from experiment.campaign.progress import Interrupted, StopSignals
 
     try:
         with StopSignals(deferred=False):
-            from experiment.live import is_live_plan
+            from experiment.campaign.live import is_live_plan
             from prereg.frozen import load_frozen_plan
 
             frozen = load_frozen_plan(plan)
@@ -70,7 +70,7 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
 
 def _stop(signum: int, done: int, planned: int, target: str) -> None:
     """Say that a signal stopped the campaign, then exit with ``128 + signal``."""
-    from experiment.progress import Interrupted
+    from experiment.campaign.progress import Interrupted
 
     exc = Interrupted(signum)
     click.echo(f"routetrial: interrupted by {exc.signal_name}: {done:,} of {planned:,} trials stored in "
@@ -81,7 +81,7 @@ def _stop(signum: int, done: int, planned: int, target: str) -> None:
 
 def run_simulated_campaign(frozen: FrozenPlan, target: str, batch_size: int | None) -> None:
     """Run (or resume) a simulated campaign into ``target`` and say what was stored."""
-    from experiment.runner import run_simulated
+    from experiment.campaign.simulated import run_simulated
 
     summary = run_simulated(frozen, target, progress=sys.stderr.isatty(), batch_size=batch_size)
     done, planned = sum(summary.done.values()), sum(summary.planned.values())
@@ -98,7 +98,7 @@ def run_simulated_campaign(frozen: FrozenPlan, target: str, batch_size: int | No
 
 def run_live_campaign(frozen: FrozenPlan, target: str) -> None:
     """Run (or resume) a live campaign into ``target``; say what was stored and whether it is valid."""
-    from experiment.live import run_live
+    from experiment.campaign.live import run_live
 
     summary = run_live(frozen, target, progress=sys.stderr.isatty())
     done, planned = sum(summary.done.values()), sum(summary.planned.values())
@@ -133,8 +133,8 @@ def status_command(store: str) -> None:
     Works from another terminal while the campaign runs (it then reads the progress file the
     runner keeps beside the store).
     """
-    from experiment.progress import format_status, pid_alive, read_progress
-    from experiment.store import TrialStore, progress_path, store_url
+    from experiment.campaign.progress import format_status, pid_alive, read_progress
+    from experiment.store.trial_store import TrialStore, progress_path, store_url
     from prereg.errors import StoreBusyError, StoreError
 
     url = store_url(store)
@@ -174,9 +174,9 @@ def status_command(store: str) -> None:
               help="Output file (default: the store's path with .parquet or .csv).")
 def export_command(store: str, fmt: str, out: Path | None) -> None:
     """Export a store's trial table (ordered by seq, documented columns) to Parquet or CSV."""
-    from experiment.store import TrialStore, store_path, store_url
+    from experiment.store.trial_store import TrialStore, store_path, store_url
 
-    from experiment.output_guard import refuse_study_files
+    from experiment.cli.output_guard import refuse_study_files
 
     url = store_url(store)
     if out is None:
@@ -190,8 +190,8 @@ def export_command(store: str, fmt: str, out: Path | None) -> None:
 
 def _refuse_study_file_as_store(plan: Path, target: str) -> None:
     """A store is written: it must not be the plan, its lock, log, corpus or trace."""
-    from experiment.output_guard import refuse_study_files
-    from experiment.store import store_path, store_url
+    from experiment.cli.output_guard import refuse_study_files
+    from experiment.store.trial_store import store_path, store_url
 
     path = store_path(store_url(target))
     if path is not None:

@@ -40,12 +40,12 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     init -> check -> freeze -> verify -> design -> run -> analyze -> report. Safe to run again:
     it reuses the folder's frozen plan and resumes its store.
     """
-    from experiment.cmd_analyze import summary_lines
-    from experiment.cmd_design import design_command
-    from experiment.cmd_plan import check_command, freeze_command, verify_command
-    from experiment.cmd_report import render_locked
-    from experiment.cmd_run import run_simulated_campaign, default_store
-    from experiment.locked_analysis import run_locked_analysis
+    from experiment.cli.analyze import summary_lines
+    from experiment.cli.design import design_command
+    from experiment.cli.plan import check_command, freeze_command, verify_command
+    from experiment.cli.report import render_locked
+    from experiment.cli.run import run_simulated_campaign, default_store
+    from experiment.locked.analysis import run_locked_analysis
     from prereg.lock import lock_path
     from prereg.log import log_path
     from prereg.starter import init_plan
@@ -59,7 +59,7 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
         plan, corpus = init_plan(folder)
         click.echo(f"wrote {plan} and {corpus} (the starter plan: a simulated replication of Study 2)")
     ctx.invoke(check_command, plan=plan)
-    from experiment.output_guard import refuse_study_files
+    from experiment.cli.output_guard import refuse_study_files
 
     for output in (folder / "results.json", folder / "report.html"):
         refuse_study_files(output, option="demo", plan=plan, store=default_store(plan))
