@@ -14,6 +14,7 @@ from analysis._clustered import (
     gee_proportion,
     summarize_clustering,
 )
+from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._comparisons import (
     adjust_pvalues,
     case_aggregate,
@@ -28,7 +29,6 @@ from analysis._design_limits import (
     min_n_for_quantile_upper_bound,
 )
 from analysis._effective_n import effective_n_bounds
-from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._icc import bootstrap_icc, icc_anova

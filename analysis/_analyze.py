@@ -12,14 +12,14 @@ from numpy.typing import NDArray
 from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p95_bootstrap, select_arm
 from analysis._balance import SRM_THRESHOLD, check_balance, check_srm
 from analysis._clustered import CaseResampler, estimate_accuracy, robust_accuracy
+from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._design_limits import gate_requirement
-from analysis._plan_warnings import plan_warnings
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
+from analysis._plan_warnings import plan_warnings
 from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_comparisons
-from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._quantiles import estimate_quantile
 from analysis._results import (
     SCHEMA_VERSION,
@@ -44,6 +44,7 @@ __all__ = ["analyze"]
 
 _QUANTILE = {"routing_latency_p95_ms": 0.95, "routing_latency_median_ms": 0.5}
 
+
 def _codes(plan: Plan, table: TrialTable) -> Codes:
     cases, case_codes = factorize(table.case_id)
     families, family_codes = factorize(table.family)
@@ -53,11 +54,24 @@ def _codes(plan: Plan, table: TrialTable) -> Codes:
     labels = tuple(sorted(set(plan.taxonomy.labels) | set(predicted)))
     pred_remap = np.array([labels.index(p) for p in predicted] + [-1], dtype=np.intp)
     excluded = np.array([c in set(plan.analysis.exclusions) for c in cases], dtype=bool)
-    return Codes(len(cases), case_codes, families, family_codes, statuses, status_codes, rstat,
-                 rstat_codes, labels, pred_remap[pred_codes], excluded)
+    return Codes(
+        len(cases),
+        case_codes,
+        families,
+        family_codes,
+        statuses,
+        status_codes,
+        rstat,
+        rstat_codes,
+        labels,
+        pred_remap[pred_codes],
+        excluded,
+    )
 
 
-def _check(plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes) -> tuple[tuple[str, ...], NDArray[np.intp]]:
+def _check(
+    plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes
+) -> tuple[tuple[str, ...], NDArray[np.intp]]:
     bad = np.flatnonzero(table.plan_hash != meta.plan_canonical_sha256)
     if bad.size:
         other = table.plan_hash[bad[0]]
@@ -68,37 +82,52 @@ def _check(plan: Plan, table: TrialTable, meta: RunMeta, codes: Codes) -> tuple[
         raise AnalysisError(f"trial table: arm: expected one of {list(plan.arm_ids)}, found {unknown[0]!r}")
     if len(table):
         key = (arm_codes.astype(np.int64) * codes.k_cases + codes.case) * (
-            int(table.replay.max()) + 1) + table.replay
+            int(table.replay.max()) + 1
+        ) + table.replay
         if int(np.bincount(key).max()) > 1:
-            raise AnalysisError("trial table: trial_id: expected one row per (arm, case, replay), found duplicates")
+            raise AnalysisError(
+                "trial table: trial_id: expected one row per (arm, case, replay), found duplicates"
+            )
     return arms, arm_codes
 
 
-def _gate_bounds(gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor) -> tuple[
-        float | None, Interval | None, Interval | None, Unit]:
+def _gate_bounds(
+    gate: GateSpec, data: ArmData, plan: Plan, rng_for_arm: RngFor
+) -> tuple[float | None, Interval | None, Interval | None, Unit]:
     """The estimate and the one-sided lower and upper bounds that decide ``gate``, and their unit."""
     spec = plan.analysis
     level = gate.rule.level if gate.rule.kind == "confidence_bound" else 1.0 - spec.alpha
     if gate.metric == "routing_accuracy":
-        lo = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "lower", spec.min_cases)
-        hi = estimate_accuracy(data.y, data.y_cases, spec.unit, level, spec.ci_method, "upper", spec.min_cases)
+        lo = estimate_accuracy(
+            data.y, data.y_cases, spec.unit, level, spec.ci_method, "lower", spec.min_cases
+        )
+        hi = estimate_accuracy(
+            data.y, data.y_cases, spec.unit, level, spec.ci_method, "upper", spec.min_cases
+        )
         return lo.estimate, lo.interval, hi.interval, spec.unit
     q = _QUANTILE[gate.metric]
     if spec.latency_interval == "clustered":
-        res = estimate_clustered_quantile(data.routing_latency, data.routing_latency_cases, q, level,
-                                          spec.ci_method, spec.min_cases)
+        res = estimate_clustered_quantile(
+            data.routing_latency, data.routing_latency_cases, q, level, spec.ci_method, spec.min_cases
+        )
         return res.estimate, res.lower_bound, res.upper_bound, "case"
     res = estimate_quantile(data.routing_latency, q, level)
     if spec.latency_interval == "bootstrap" and q == 0.95 and data.routing_latency.size:
         boot = routing_p95_bootstrap(data, CaseResampler(rng_for_arm("gate_p95"), spec.bootstrap.resamples))
         lo_b, hi_b = np.quantile(boot, [1.0 - level, level])
         m = "case_bootstrap_percentile"
-        return res.estimate, Interval(float(lo_b), None, level, m, "lower"), Interval(None, float(hi_b), level, m, "upper"), "request"
+        return (
+            res.estimate,
+            Interval(float(lo_b), None, level, m, "lower"),
+            Interval(None, float(hi_b), level, m, "upper"),
+            "request",
+        )
     return res.estimate, res.lower_bound, res.upper_bound, "request"
 
 
-def _analysis_inputs(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[
-        Codes, tuple[str, ...], NDArray[np.intp], Callable[[str], RngFor]]:
+def _analysis_inputs(
+    plan: Plan, table: TrialTable, meta: RunMeta
+) -> tuple[Codes, tuple[str, ...], NDArray[np.intp], Callable[[str], RngFor]]:
     """The checked table's codes, its arms and arm codes, and the analysis' named random streams."""
     codes = _codes(plan, table)
     arms, arm_codes = _check(plan, table, meta, codes)
@@ -110,14 +139,25 @@ def _analysis_inputs(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[
     return codes, arms, arm_codes, rng_for
 
 
-def _arm_data(plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...],
-             arm_codes: NDArray[np.intp], a: str) -> tuple[NDArray[np.intp], ArmData]:
+def _arm_data(
+    plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...], arm_codes: NDArray[np.intp], a: str
+) -> tuple[NDArray[np.intp], ArmData]:
     """Arm ``a``'s rows of the table and its data under the plan's failure rules."""
     rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
     router = plan.arm(a).kind == "router"
-    return rows, select_arm(a, router, rows, plan.analysis, codes, table.correct, table.routing_latency_ms,
-                            table.e2e_latency_ms, table.cost_usd, table.downstream_correct,
-                            table.routing_cost_usd)
+    return rows, select_arm(
+        a,
+        router,
+        rows,
+        plan.analysis,
+        codes,
+        table.correct,
+        table.routing_latency_ms,
+        table.e2e_latency_ms,
+        table.cost_usd,
+        table.downstream_correct,
+        table.routing_cost_usd,
+    )
 
 
 def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
@@ -127,12 +167,15 @@ def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
     p99, bound = meta.live["p99_ms"], plan.traffic.max_lateness_p99_ms
     if p99 <= bound:
         return None
-    return (f"invalid run: dispatch lateness p99 {p99:.3g} ms is above the plan's bound of {bound:g} ms "
-            "(traffic.max_lateness_p99_ms), so the latencies measure the harness as well as the router")
+    return (
+        f"invalid run: dispatch lateness p99 {p99:.3g} ms is above the plan's bound of {bound:g} ms "
+        "(traffic.max_lateness_p99_ms), so the latencies measure the harness as well as the router"
+    )
 
 
-def _decide_gates(plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor],
-                  invalid: str | None) -> tuple[list[GateVerdict], list[ArmVerdict]]:
+def _decide_gates(
+    plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor], invalid: str | None
+) -> tuple[list[GateVerdict], list[ArmVerdict]]:
     """Every router arm's gate verdicts (plan order of arms, then gates) and its viability; latency
     gates of an invalid live run are INCONCLUSIVE whatever their bounds say."""
     gates: list[GateVerdict] = []
@@ -162,8 +205,9 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *, scope: Literal["all
 def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *, scope: Literal["gates"]) -> GateResults: ...
 
 
-def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
-            scope: Literal["all", "gates"] = "all") -> Results | GateResults:
+def analyze(
+    plan: Plan, table: TrialTable, meta: RunMeta, *, scope: Literal["all", "gates"] = "all"
+) -> Results | GateResults:
     """Run the plan's locked analysis on a campaign's trials.
 
     Parameters
@@ -203,10 +247,17 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
     for arm_spec in plan.arms:
         a = arm_spec.id
         rows, d = _arm_data(plan, table, codes, arms, arm_codes, a)
-        alloc = None if meta.allocated_per_arm_case is None else sum(meta.allocated_per_arm_case.get(a, {}).values())
+        alloc = (
+            None
+            if meta.allocated_per_arm_case is None
+            else sum(meta.allocated_per_arm_case.get(a, {}).values())
+        )
         data[a] = d
-        results.append(analyze_arm(d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0),
-                                   alloc, rng_for(a)))
+        results.append(
+            analyze_arm(
+                d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0), alloc, rng_for(a)
+            )
+        )
 
     routers = [a.id for a in plan.router_arms]
     gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
@@ -216,7 +267,9 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
     control_cmp: list[ControlComparison] = []
     downstream: list[DownstreamResult] = []
     if controls:
-        control_cmp, downstream = control_comparisons(routers, controls[0], data, plan, codes.k_cases, rng_for)
+        control_cmp, downstream = control_comparisons(
+            routers, controls[0], data, plan, codes.k_cases, rng_for
+        )
 
     points = []
     for r in results:
@@ -231,15 +284,35 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
     ratio = {a: plan.ratio_of(a) for a in plan.arm_ids}
     srm: list[SrmResult] = []
     if meta.allocated_per_arm_case is not None:
-        srm.append(check_srm("allocated", {a: sum(meta.allocated_per_arm_case.get(a, {}).values())
-                                           for a in plan.arm_ids}, ratio))
+        srm.append(
+            check_srm(
+                "allocated",
+                {a: sum(meta.allocated_per_arm_case.get(a, {}).values()) for a in plan.arm_ids},
+                ratio,
+            )
+        )
     else:
-        srm.append(SrmResult("allocated", {}, {}, None, 0, None, SRM_THRESHOLD, False,
-                             "not checkable: the allocation written before the first request is not "
-                             f"in a {meta.source} trial file; only what was sent is checked"))
+        srm.append(
+            SrmResult(
+                "allocated",
+                {},
+                {},
+                None,
+                0,
+                None,
+                SRM_THRESHOLD,
+                False,
+                "not checkable: the allocation written before the first request is not "
+                f"in a {meta.source} trial file; only what was sent is checked",
+            )
+        )
     srm.append(check_srm("sent", {r.arm: r.flow.sent for r in results}, ratio))
     sent = codes.status != (codes.statuses.index("not_sent") if "not_sent" in codes.statuses else -2)
-    arm_pos = np.array([plan.arm_ids.index(a) for a in arms] + [0], dtype=np.intp)[arm_codes] if len(table) else arm_codes
+    arm_pos = (
+        np.array([plan.arm_ids.index(a) for a in arms] + [0], dtype=np.intp)[arm_codes]
+        if len(table)
+        else arm_codes
+    )
     nf, na = len(codes.families), len(plan.arm_ids)
     counts = np.bincount(codes.family[sent] * na + arm_pos[sent], minlength=nf * na).reshape(nf, na)
     balance = check_balance(codes.families, plan.arm_ids, counts)
@@ -247,18 +320,35 @@ def analyze(plan: Plan, table: TrialTable, meta: RunMeta, *,
     return Results(
         schema_version=SCHEMA_VERSION,
         plan=PlanInfo(
-            title=plan.study.title, canonical_sha256=meta.plan_canonical_sha256,
-            bytes_sha256=meta.plan_bytes_sha256, analysis_code_matches=meta.analysis_code_matches,
-            deviations=tuple(meta.deviations), source=meta.source, ci_method=spec.ci_method,
-            alpha=spec.alpha, unit=spec.unit, multiplicity=spec.multiplicity,
-            cluster_robust=spec.cluster_robust, latency_interval=spec.latency_interval,
-            bootstrap_resamples=spec.bootstrap.resamples, failures_routing=spec.failures.routing,
-            failures_latency=spec.failures.latency, failures_interrupted=spec.failures.interrupted,
-            exclusions=tuple(spec.exclusions), live=None if meta.live is None else dict(meta.live)),
+            title=plan.study.title,
+            canonical_sha256=meta.plan_canonical_sha256,
+            bytes_sha256=meta.plan_bytes_sha256,
+            analysis_code_matches=meta.analysis_code_matches,
+            deviations=tuple(meta.deviations),
+            source=meta.source,
+            ci_method=spec.ci_method,
+            alpha=spec.alpha,
+            unit=spec.unit,
+            multiplicity=spec.multiplicity,
+            cluster_robust=spec.cluster_robust,
+            latency_interval=spec.latency_interval,
+            bootstrap_resamples=spec.bootstrap.resamples,
+            failures_routing=spec.failures.routing,
+            failures_latency=spec.failures.latency,
+            failures_interrupted=spec.failures.interrupted,
+            exclusions=tuple(spec.exclusions),
+            live=None if meta.live is None else dict(meta.live),
+        ),
         design=_design(plan, results),
-        arms=tuple(results), gates=tuple(gates), viability=tuple(viability),
-        accuracy_comparisons=tuple(comparisons), control_comparisons=tuple(control_cmp),
-        downstream=tuple(downstream), pareto=pareto, srm=tuple(srm), balance=balance,
+        arms=tuple(results),
+        gates=tuple(gates),
+        viability=tuple(viability),
+        accuracy_comparisons=tuple(comparisons),
+        control_comparisons=tuple(control_cmp),
+        downstream=tuple(downstream),
+        pareto=pareto,
+        srm=tuple(srm),
+        balance=balance,
     )
 
 
@@ -295,12 +385,20 @@ def _design(plan: Plan, results: list[ArmResult]) -> DesignResult:
     units = plan.sample_size.unique_cases
     if plan.analysis.unit == "request":
         units *= plan.traffic.replays_per_case
-    reqs = tuple(gate_requirement(g, plan.analysis, plan.sample_size.unique_cases, plan.traffic.replays_per_case)
-                 for g in plan.gates)
+    reqs = tuple(
+        gate_requirement(g, plan.analysis, plan.sample_size.unique_cases, plan.traffic.replays_per_case)
+        for g in plan.gates
+    )
     routers = [r for r in results if r.kind == "router"]
     lat = [r.routing_latency_p95.n for r in routers if r.routing_latency_p95 is not None]
     cases = [r.unique_cases for r in routers]
     smallest = min(cases) if cases else 0
-    return DesignResult(units, reqs, smallest, min(lat) if lat else 0,
-                        plan_warnings(plan, min(smallest, plan.sample_size.unique_cases) if cases
-                                      else plan.sample_size.unique_cases))
+    return DesignResult(
+        units,
+        reqs,
+        smallest,
+        min(lat) if lat else 0,
+        plan_warnings(
+            plan, min(smallest, plan.sample_size.unique_cases) if cases else plan.sample_size.unique_cases
+        ),
+    )

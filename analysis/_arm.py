@@ -9,8 +9,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis._clustered import CaseResampler, estimate_accuracy, summarize_clustering
-from analysis._comparisons import estimate_clustered_mean, percentile_interval
 from analysis._clustered_quantile import estimate_clustered_quantile
+from analysis._comparisons import estimate_clustered_mean, percentile_interval
 from analysis._quantiles import bootstrap_quantile, empirical_curve, estimate_quantile
 from analysis._results import (
     ArmResult,
@@ -71,10 +71,19 @@ def _code(names: tuple[str, ...], name: str) -> int:
     return names.index(name) if name in names else -2
 
 
-def select_arm(arm: str, router: bool, rows: NDArray[np.intp], spec: AnalysisSpec, codes: Codes,
-               correct: NDArray[np.float64], routing_latency: NDArray[np.float64],
-               e2e: NDArray[np.float64], cost: NDArray[np.float64],
-               downstream: NDArray[np.float64], routing_cost: NDArray[np.float64]) -> ArmData:
+def select_arm(
+    arm: str,
+    router: bool,
+    rows: NDArray[np.intp],
+    spec: AnalysisSpec,
+    codes: Codes,
+    correct: NDArray[np.float64],
+    routing_latency: NDArray[np.float64],
+    e2e: NDArray[np.float64],
+    cost: NDArray[np.float64],
+    downstream: NDArray[np.float64],
+    routing_cost: NDArray[np.float64],
+) -> ArmData:
     """Apply the plan's failure and exclusion rules to one arm's rows.
 
     Not-sent trials never count; plan exclusions (case ids) are dropped; interrupted trials are
@@ -87,10 +96,7 @@ def select_arm(arm: str, router: bool, rows: NDArray[np.intp], spec: AnalysisSpe
     interrupted = st == _code(codes.statuses, "interrupted")
     plan_excl = codes.excluded_case[codes.case[rows]]
     base = sent & ~plan_excl
-    if spec.failures.interrupted == "exclude":
-        base_int = base & ~interrupted
-    else:
-        base_int = base
+    base_int = base & ~interrupted if spec.failures.interrupted == "exclude" else base
     excluded: dict[str, int] = {}
 
     def note(reason: str, mask: NDArray[np.bool_]) -> None:
@@ -126,20 +132,32 @@ def select_arm(arm: str, router: bool, rows: NDArray[np.intp], spec: AnalysisSpe
     e = e2e[rows]
     e_keep = lat_keep & ~np.isnan(e)
     return ArmData(
-        arm=arm, router=router,
-        y=y[keep], y_cases=codes.case[rows][keep], y_family=codes.family[rows][keep],
-        routing_latency=rl[rl_keep], routing_latency_cases=codes.case[rows][rl_keep],
-        e2e=np.where(e_keep, e, np.nan), cases=codes.case[rows],
+        arm=arm,
+        router=router,
+        y=y[keep],
+        y_cases=codes.case[rows][keep],
+        y_family=codes.family[rows][keep],
+        routing_latency=rl[rl_keep],
+        routing_latency_cases=codes.case[rows][rl_keep],
+        e2e=np.where(e_keep, e, np.nan),
+        cases=codes.case[rows],
         cost=np.where(base, cost[rows], np.nan),
         routing_cost=np.where(base, routing_cost[rows], np.nan),
         downstream=np.where(base_int, downstream[rows], np.nan),
-        correct_raw=np.where(base_int, c, np.nan), routing_ok=routing_ok & base_int,
+        correct_raw=np.where(base_int, c, np.nan),
+        routing_ok=routing_ok & base_int,
         excluded=excluded,
     )
 
 
-def _flow(rows: NDArray[np.intp], codes: Codes, scheduled: int, allocated: int | None,
-          excluded: dict[str, int], analysed: int) -> FlowCounts:
+def _flow(
+    rows: NDArray[np.intp],
+    codes: Codes,
+    scheduled: int,
+    allocated: int | None,
+    excluded: dict[str, int],
+    analysed: int,
+) -> FlowCounts:
     st = codes.status[rows]
     counts = np.bincount(st, minlength=len(codes.statuses))
     by = {name: int(counts[i]) for i, name in enumerate(codes.statuses) if counts[i]}
@@ -147,23 +165,42 @@ def _flow(rows: NDArray[np.intp], codes: Codes, scheduled: int, allocated: int |
     completed = by.get("ok", 0)
     failed = {k: v for k, v in by.items() if k not in ("ok", "not_sent")}
     n = int(rows.size)
-    return FlowCounts(scheduled, allocated, n, max(scheduled - n, 0), n - not_sent, not_sent,
-                      completed, failed, dict(sorted(excluded.items())), analysed)
+    return FlowCounts(
+        scheduled,
+        allocated,
+        n,
+        max(scheduled - n, 0),
+        n - not_sent,
+        not_sent,
+        completed,
+        failed,
+        dict(sorted(excluded.items())),
+        analysed,
+    )
 
 
-def _confusion(data: ArmData, rows: NDArray[np.intp], codes: Codes, base: NDArray[np.bool_]) -> ConfusionMatrix:
+def _confusion(
+    data: ArmData, rows: NDArray[np.intp], codes: Codes, base: NDArray[np.bool_]
+) -> ConfusionMatrix:
     fam = codes.family[rows][base]
     pred = codes.predicted[rows][base]
     ncol = len(codes.labels) + 1
     col = np.where(pred < 0, ncol - 1, pred)
     m = np.bincount(fam * ncol + col, minlength=len(codes.families) * ncol).reshape(len(codes.families), ncol)
-    return ConfusionMatrix("request", codes.families, (*codes.labels, FAILED_COLUMN),
-                           tuple(tuple(int(v) for v in r) for r in m))
+    return ConfusionMatrix(
+        "request", codes.families, (*codes.labels, FAILED_COLUMN), tuple(tuple(int(v) for v in r) for r in m)
+    )
 
 
 def analyze_arm(
-    data: ArmData, rows: NDArray[np.intp], kind: str, spec: AnalysisSpec, codes: Codes,
-    scheduled: int, allocated: int | None, rng_for: Callable[[str], np.random.Generator],
+    data: ArmData,
+    rows: NDArray[np.intp],
+    kind: str,
+    spec: AnalysisSpec,
+    codes: Codes,
+    scheduled: int,
+    allocated: int | None,
+    rng_for: Callable[[str], np.random.Generator],
 ) -> ArmResult:
     """All per-arm estimates: flow, accuracy with clustering, per-family, confusion, latency,
     cost per 1,000 requests and downstream quality, each with its interval and unit."""
@@ -194,39 +231,68 @@ def analyze_arm(
         if n_present:
             # the ICC intervals share the accuracy bootstrap's case resamples; under GEE they get
             # their own stream, so the other bootstraps draw exactly what they drew before
-            icc_resampler = resampler if spec.cluster_robust == "bootstrap" else CaseResampler(
-                rng_for("icc_bootstrap"), b)
+            icc_resampler = (
+                resampler
+                if spec.cluster_robust == "bootstrap"
+                else CaseResampler(rng_for("icc_bootstrap"), b)
+            )
             weights = icc_resampler(n_present)
         clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
         per_family = tuple(
-            FamilyAccuracy(codes.families[f], estimate_accuracy(
-                data.y[data.y_family == f], data.y_cases[data.y_family == f], unit, level, spec.ci_method,
-                min_cases=mc))
-            for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families))))
+            FamilyAccuracy(
+                codes.families[f],
+                estimate_accuracy(
+                    data.y[data.y_family == f],
+                    data.y_cases[data.y_family == f],
+                    unit,
+                    level,
+                    spec.ci_method,
+                    min_cases=mc,
+                ),
+            )
+            for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families)))
+        )
         base = codes.status[rows] != _code(codes.statuses, "not_sent")
         confusion = _confusion(data, rows, codes, base)
         med = quantile(data.routing_latency, data.routing_latency_cases, 0.5)
         p95 = quantile(data.routing_latency, data.routing_latency_cases, 0.95)
         curve = empirical_curve(data.routing_latency)
         if spec.latency_interval == "bootstrap" and data.routing_latency.size:
-            boot_p95 = percentile_interval(routing_p95_bootstrap(data, resampler), level,
-                                           "case_bootstrap_percentile")
+            boot_p95 = percentile_interval(
+                routing_p95_bootstrap(data, resampler), level, "case_bootstrap_percentile"
+            )
     e2e_ok = ~np.isnan(data.e2e)
     e2e_vals, e2e_cases = data.e2e[e2e_ok], data.cases[e2e_ok]
     return ArmResult(
-        arm=data.arm, kind="router" if data.router else "control", flow=flow, unique_cases=unique_cases,
-        accuracy=accuracy, clustering=clustering, per_family=per_family, confusion=confusion,
-        routing_latency_median=med, routing_latency_p95=p95, routing_latency_bootstrap_p95=boot_p95,
+        arm=data.arm,
+        kind="router" if data.router else "control",
+        flow=flow,
+        unique_cases=unique_cases,
+        accuracy=accuracy,
+        clustering=clustering,
+        per_family=per_family,
+        confusion=confusion,
+        routing_latency_median=med,
+        routing_latency_p95=p95,
+        routing_latency_bootstrap_p95=boot_p95,
         routing_latency_curve=curve,
         e2e_latency_median=quantile(e2e_vals, e2e_cases, 0.5),
         e2e_latency_p95=quantile(e2e_vals, e2e_cases, 0.95),
         e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, resampler),
         cost_per_1k=estimate_clustered_mean(data.cost, data.cases, k_total, level, resampler, 1000.0),
-        routing_cost_per_1k=estimate_clustered_mean(data.routing_cost, data.cases, k_total, level, resampler,
-                                                    1000.0) if data.router else None,
+        routing_cost_per_1k=estimate_clustered_mean(
+            data.routing_cost, data.cases, k_total, level, resampler, 1000.0
+        )
+        if data.router
+        else None,
         downstream_quality=estimate_accuracy(
-            data.downstream[~np.isnan(data.downstream)], data.cases[~np.isnan(data.downstream)],
-            unit, level, spec.ci_method, min_cases=mc),
+            data.downstream[~np.isnan(data.downstream)],
+            data.cases[~np.isnan(data.downstream)],
+            unit,
+            level,
+            spec.ci_method,
+            min_cases=mc,
+        ),
     )
 
 

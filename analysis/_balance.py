@@ -56,7 +56,9 @@ def check_srm(what: str, observed: dict[str, int], ratio: dict[str, int]) -> Srm
     return SrmResult(what, dict(observed), expected, chi2, df, p, SRM_THRESHOLD, p < SRM_THRESHOLD)  # type: ignore[arg-type]
 
 
-def check_balance(families: tuple[str, ...], arms: tuple[str, ...], counts: NDArray[np.int64]) -> BalanceResult:
+def check_balance(
+    families: tuple[str, ...], arms: tuple[str, ...], counts: NDArray[np.int64]
+) -> BalanceResult:
     """Family x arm counts and the chi-square test of independence (no continuity correction).
 
     Parameters

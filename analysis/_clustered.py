@@ -31,7 +31,9 @@ __all__ = [
 ]
 
 
-def case_sums(y: NDArray[np.float64], cases: NDArray[np.intp]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def case_sums(
+    y: NDArray[np.float64], cases: NDArray[np.intp]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per-case sums and counts of ``y`` over the cases that occur (empty cases dropped)."""
     if y.size == 0:
         return np.zeros(0), np.zeros(0)
@@ -43,8 +45,13 @@ def case_sums(y: NDArray[np.float64], cases: NDArray[np.intp]) -> tuple[NDArray[
 
 
 def estimate_accuracy(
-    y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, method: str,
-    side: Side = "two-sided", min_cases: int = 2,
+    y: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    unit: Unit,
+    level: float,
+    method: str,
+    side: Side = "two-sided",
+    min_cases: int = 2,
 ) -> ProportionResult:
     """Accuracy on the plan's unit of analysis with the plan's interval method.
 
@@ -96,19 +103,42 @@ def estimate_accuracy(
     k = int(counts.size)
     name = method_name(method)
     if k == 0:
-        return ProportionResult(unit, 0.0, 0.0, int(y.size), None,
-                                Interval(None, None, level, name, side, "no units to analyse"))
+        return ProportionResult(
+            unit, 0.0, 0.0, int(y.size), None, Interval(None, None, level, name, side, "no units to analyse")
+        )
     means = sums / counts
     p = float(means.mean())
     if k < min_cases:
-        return ProportionResult(unit, p * k, float(k), int(y.size), p,
-                                Interval(None, None, level, name, side, too_few_cases(k, min_cases)))
+        return ProportionResult(
+            unit,
+            p * k,
+            float(k),
+            int(y.size),
+            p,
+            Interval(None, None, level, name, side, too_few_cases(k, min_cases)),
+        )
     r = means - p
-    b = effective_n_bounds(np.array([p]), np.array([float((r * r).mean())]),
-                           np.array([float((r**4).mean())]), k, int(y.size), level, method, side)
+    b = effective_n_bounds(
+        np.array([p]),
+        np.array([float((r * r).mean())]),
+        np.array([float((r**4).mean())]),
+        k,
+        int(y.size),
+        level,
+        method,
+        side,
+    )
     lo, hi = float(b.lower[0]), float(b.upper[0])
-    return ProportionResult(unit, p * k, float(k), int(y.size), p, Interval(lo, hi, level, name, side),
-                            float(b.n_eff[0]), float(b.df[0]))
+    return ProportionResult(
+        unit,
+        p * k,
+        float(k),
+        int(y.size),
+        p,
+        Interval(lo, hi, level, name, side),
+        float(b.n_eff[0]),
+        float(b.df[0]),
+    )
 
 
 def bootstrap_case_weights(rng: np.random.Generator, k: int, resamples: int) -> NDArray[np.float64]:
@@ -164,7 +194,10 @@ class CaseResampler:
 
 
 def bootstrap_proportion(
-    sums: NDArray[np.float64], counts: NDArray[np.float64], unit: Unit, level: float,
+    sums: NDArray[np.float64],
+    counts: NDArray[np.float64],
+    unit: Unit,
+    level: float,
     weights: NDArray[np.float64],
 ) -> Interval:
     """Percentile interval of the accuracy over case resamples.
@@ -203,8 +236,14 @@ def bootstrap_proportion(
         return Interval(None, None, level, "case_bootstrap_percentile", "two-sided", "no cases")
     if np.ptp(sums / counts) == 0.0:
         # every resample would give the same value: a zero-width interval the data cannot support
-        return Interval(None, None, level, "case_bootstrap_percentile", "two-sided",
-                        "every case has the same proportion, so a case bootstrap cannot vary")
+        return Interval(
+            None,
+            None,
+            level,
+            "case_bootstrap_percentile",
+            "two-sided",
+            "every case has the same proportion, so a case bootstrap cannot vary",
+        )
     if unit == "case":
         stat = weights @ (sums / counts) / weights.sum(axis=1)
     else:
@@ -215,7 +254,10 @@ def bootstrap_proportion(
 
 
 def gee_proportion(
-    y: NDArray[np.float64], cases: NDArray[np.intp], level: float, structure: str = "exchangeable",
+    y: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    level: float,
+    structure: str = "exchangeable",
 ) -> tuple[float | None, Interval]:
     """Population-average proportion from an intercept-only logistic GEE with case clusters.
 
@@ -255,8 +297,14 @@ def gee_proportion(
         return None, Interval(None, None, level, method, "two-sided", "no requests")
     mean = float(y.mean())
     if mean in (0.0, 1.0):
-        return mean, Interval(None, None, level, method, "two-sided",
-                              "GEE has no finite logit when every request has the same outcome")
+        return mean, Interval(
+            None,
+            None,
+            level,
+            method,
+            "two-sided",
+            "GEE has no finite logit when every request has the same outcome",
+        )
     cov = sm.cov_struct.Exchangeable() if structure == "exchangeable" else sm.cov_struct.Independence()
     model = sm.GEE(y, np.ones((y.size, 1)), groups=cases, family=sm.families.Binomial(), cov_struct=cov)
     with warnings.catch_warnings():
@@ -265,12 +313,17 @@ def gee_proportion(
     beta, se = float(fit.params[0]), float(fit.bse[0])
     z = float(stats.norm.isf((1.0 - level) / 2.0))
     expit = stats.logistic.cdf
-    return float(expit(beta)), Interval(float(expit(beta - z * se)), float(expit(beta + z * se)),
-                                        level, method, "two-sided")
+    return float(expit(beta)), Interval(
+        float(expit(beta - z * se)), float(expit(beta + z * se)), level, method, "two-sided"
+    )
 
 
 def summarize_clustering(
-    y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, robust: str,
+    y: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    unit: Unit,
+    level: float,
+    robust: str,
     weights: NDArray[np.float64] | None,
 ) -> ClusteringResult:
     """ICC and design effect with their case-bootstrap intervals, and the cluster-robust interval
@@ -321,7 +374,11 @@ def summarize_clustering(
 
 
 def robust_accuracy(
-    y: NDArray[np.float64], cases: NDArray[np.intp], unit: Unit, level: float, robust: str,
+    y: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    unit: Unit,
+    level: float,
+    robust: str,
     weights: NDArray[np.float64] | None,
 ) -> tuple[str, float | None, Interval]:
     """The cluster-robust accuracy of :func:`summarize_clustering` alone, without the ICC.
@@ -355,8 +412,13 @@ def robust_accuracy(
 
 
 def _robust(
-    y: NDArray[np.float64], cases: NDArray[np.intp], sums: NDArray[np.float64],
-    counts: NDArray[np.float64], unit: Unit, level: float, robust: str,
+    y: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    sums: NDArray[np.float64],
+    counts: NDArray[np.float64],
+    unit: Unit,
+    level: float,
+    robust: str,
     weights: NDArray[np.float64] | None,
 ) -> tuple[str, float | None, Interval]:
     k = int(counts.size)
@@ -367,5 +429,9 @@ def _robust(
         interval = Interval(None, None, level, "case_bootstrap_percentile", "two-sided", "no cases")
     else:
         interval = bootstrap_proportion(sums, counts, unit, level, weights)
-    est = None if k == 0 else (float((sums / counts).mean()) if unit == "case" else float(sums.sum() / counts.sum()))
+    est = (
+        None
+        if k == 0
+        else (float((sums / counts).mean()) if unit == "case" else float(sums.sum() / counts.sum()))
+    )
     return "case_bootstrap_percentile", est, interval

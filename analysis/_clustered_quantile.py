@@ -90,8 +90,9 @@ def _blocks(size: int, reverse: bool = False) -> list[tuple[int, int]]:
     return out
 
 
-def _bounds(t: F64, p: F64, m2: F64, m4: F64, k: int, n: int, q: float, level: float,
-            method: str) -> tuple[float | None, float | None]:
+def _bounds(
+    t: F64, p: F64, m2: F64, m4: F64, k: int, n: int, q: float, level: float, method: str
+) -> tuple[float | None, float | None]:
     """One-sided bounds at ``level`` for the ``q``-quantile: ``(lower, upper)``, None if absent.
 
     upper: the smallest observed ``t`` from which on every threshold's lower bound of the share
@@ -134,7 +135,9 @@ def _bounds(t: F64, p: F64, m2: F64, m4: F64, k: int, n: int, q: float, level: f
             todo = np.flatnonzero(widest >= q)  # the others are shown below q by the widest bound
         for lo_i, hi_i in _blocks(todo.size):
             block = todo[lo_i:hi_i]
-            reach = effective_n_bounds(p[block], m2[block], m4[block], k, n, level, method, "upper").upper >= q
+            reach = (
+                effective_n_bounds(p[block], m2[block], m4[block], k, n, level, method, "upper").upper >= q
+            )
             if reach.any():
                 lower = float(t[block[int(np.argmax(reach))]])
                 break
@@ -142,7 +145,11 @@ def _bounds(t: F64, p: F64, m2: F64, m4: F64, k: int, n: int, q: float, level: f
 
 
 def estimate_clustered_quantile(
-    values: F64, cases: NDArray[np.intp], q: float, level: float, method: str = "wilson",
+    values: F64,
+    cases: NDArray[np.intp],
+    q: float,
+    level: float,
+    method: str = "wilson",
     min_cases: int = 2,
 ) -> QuantileResult:
     """A quantile with bounds that hold when the values of one case are correlated.
@@ -198,9 +205,15 @@ def estimate_clustered_quantile(
     elif k < min_cases:
         note = too_few_cases(k, min_cases)
     if note is not None:
-        return QuantileResult("case", q, n, est, Interval(None, None, level, name, "two-sided", note),
-                              Interval(None, None, level, name, "lower", note),
-                              Interval(None, None, level, name, "upper", note))
+        return QuantileResult(
+            "case",
+            q,
+            n,
+            est,
+            Interval(None, None, level, name, "two-sided", note),
+            Interval(None, None, level, name, "lower", note),
+            Interval(None, None, level, name, "upper", note),
+        )
     t, p, m2, m4, k, n = _cdf_moments(values, cases, q)
     lo1, hi1 = _bounds(t, p, m2, m4, k, n, q, level, method)
     lo2, hi2 = _bounds(t, p, m2, m4, k, n, q, (1.0 + level) / 2.0, method)
@@ -212,8 +225,15 @@ def estimate_clustered_quantile(
         more = f": a one-sided {at:g} upper bound needs at least {need} cases" if need else ""
         return f"no {which} bound for the {q:g} quantile from {k} cases at level {at:g}{more}"
 
-    two_note = "; ".join(x for x in (missing("lower", lo2), missing("upper", hi2, (1.0 + level) / 2.0)) if x) or None
+    two_note = (
+        "; ".join(x for x in (missing("lower", lo2), missing("upper", hi2, (1.0 + level) / 2.0)) if x) or None
+    )
     return QuantileResult(
-        "case", q, n, est, Interval(lo2, hi2, level, name, "two-sided", two_note),
+        "case",
+        q,
+        n,
+        est,
+        Interval(lo2, hi2, level, name, "two-sided", two_note),
         Interval(lo1, None, level, name, "lower", missing("lower", lo1)),
-        Interval(None, hi1, level, name, "upper", missing("upper", hi1)))
+        Interval(None, hi1, level, name, "upper", missing("upper", hi1)),
+    )

@@ -9,7 +9,13 @@ from typing import Literal
 
 from analysis._interval import Interval, ProportionResult, Unit
 
-__all__ = ["AccuracyComparison", "ControlComparison", "DifferenceResult", "DownstreamGroup", "DownstreamResult"]
+__all__ = [
+    "AccuracyComparison",
+    "ControlComparison",
+    "DifferenceResult",
+    "DownstreamGroup",
+    "DownstreamResult",
+]
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,9 @@ def case_aggregate(values: NDArray[np.float64], cases: NDArray[np.intp], k: int)
     """Per-case sums and counts of the non-NaN ``values``, indexed by case code ``0..k-1``."""
     keep = ~np.isnan(values)
     v, c = values[keep], cases[keep]
-    return np.bincount(c, weights=v, minlength=k).astype(np.float64), np.bincount(c, minlength=k).astype(np.float64)
+    return np.bincount(c, weights=v, minlength=k).astype(np.float64), np.bincount(c, minlength=k).astype(
+        np.float64
+    )
 
 
 def percentile_interval(boot: NDArray[np.float64], level: float, method: str = _BOOT) -> Interval:
@@ -77,8 +79,9 @@ def percentile_interval(boot: NDArray[np.float64], level: float, method: str = _
     return Interval(float(lo), float(hi), level, method, "two-sided")
 
 
-def _stat(sums: NDArray[np.float64], counts: NDArray[np.float64], w: NDArray[np.float64] | None,
-          unit: Unit) -> NDArray[np.float64]:
+def _stat(
+    sums: NDArray[np.float64], counts: NDArray[np.float64], w: NDArray[np.float64] | None, unit: Unit
+) -> NDArray[np.float64]:
     if unit == "case":
         per_case = sums / counts
         # every resample draws exactly k cases, so its weights sum to k
@@ -91,7 +94,12 @@ def _stat(sums: NDArray[np.float64], counts: NDArray[np.float64], w: NDArray[np.
 
 
 def paired_difference(
-    a: CaseAgg, b: CaseAgg, unit: Unit, level: float, resampler: CaseResampler, scale: float = 1.0,
+    a: CaseAgg,
+    b: CaseAgg,
+    unit: Unit,
+    level: float,
+    resampler: CaseResampler,
+    scale: float = 1.0,
 ) -> DifferenceResult:
     """``scale * (mean_a - mean_b)`` over cases both arms observed, with a paired case bootstrap.
 
@@ -129,8 +137,9 @@ def paired_difference(
     common = (a[1] > 0) & (b[1] > 0)
     k = int(common.sum())
     if k == 0:
-        return DifferenceResult(unit, 0, None, Interval(None, None, level, _BOOT, "two-sided",
-                                                        "no case observed in both arms"))
+        return DifferenceResult(
+            unit, 0, None, Interval(None, None, level, _BOOT, "two-sided", "no case observed in both arms")
+        )
     sa, ca, sb, cb = a[0][common], a[1][common], b[0][common], b[1][common]
     est = float(scale * (_stat(sa, ca, None, unit) - _stat(sb, cb, None, unit))[0])
     w = resampler(k)
@@ -138,7 +147,9 @@ def paired_difference(
     return DifferenceResult(unit, k, est, percentile_interval(boot, level))
 
 
-def _dual_percentile(boot: NDArray[np.float64], level: float) -> tuple[float | None, float | None, str | None]:
+def _dual_percentile(
+    boot: NDArray[np.float64], level: float
+) -> tuple[float | None, float | None, str | None]:
     """The percentile interval whose ends are order statistics dual to the bootstrap p-value."""
     b = boot.size
     j = math.floor((1.0 - level) / 2.0 * (b + 1) + 1e-9)
@@ -148,15 +159,26 @@ def _dual_percentile(boot: NDArray[np.float64], level: float) -> tuple[float | N
     srt = np.sort(boot)
     lo, hi = float(srt[j - 1]), float(srt[b - j])
     if lo == hi:
-        return None, None, (f"the case bootstrap puts more than {level:g} of its resamples on one "
-                            "value, so the data carry no width for an interval")
+        return (
+            None,
+            None,
+            (
+                f"the case bootstrap puts more than {level:g} of its resamples on one "
+                "value, so the data carry no width for an interval"
+            ),
+        )
     return lo, hi, None
 
 
 def paired_quantile_prepared(
-    values_a: NDArray[np.float64], cases_a: NDArray[np.intp],
-    values_b: NDArray[np.float64], cases_b: NDArray[np.intp],
-    q: float, k_total: int, resampler: CaseResampler, min_cases: int = 2,
+    values_a: NDArray[np.float64],
+    cases_a: NDArray[np.intp],
+    values_b: NDArray[np.float64],
+    cases_b: NDArray[np.intp],
+    q: float,
+    k_total: int,
+    resampler: CaseResampler,
+    min_cases: int = 2,
 ) -> Paired:
     """The level-free part of :func:`paired_quantile_difference` (see there): the estimate, the
     bootstrap p-value, and the percentile interval at any level from one set of resamples."""
@@ -175,18 +197,30 @@ def paired_quantile_prepared(
     w = resampler(k)
     boot = bootstrap_quantile(va, remap[ca[in_a]], q, w) - bootstrap_quantile(vb, remap[cb[in_b]], q, w)
     if float(np.ptp(boot)) == 0.0:
-        return Paired("request", k, est, _BOOT, None, None,
-                      "every case resample gives the same difference, so the data carry no "
-                      "variance for an interval")
+        return Paired(
+            "request",
+            k,
+            est,
+            _BOOT,
+            None,
+            None,
+            "every case resample gives the same difference, so the data carry no variance for an interval",
+        )
     below, above = int((boot <= 0.0).sum()), int((boot >= 0.0).sum())
     p = min(1.0, 2.0 * (min(below, above) + 1) / (boot.size + 1))
     return Paired("request", k, est, _BOOT, lambda level: _dual_percentile(boot, level), p, None)
 
 
 def paired_quantile_difference(
-    values_a: NDArray[np.float64], cases_a: NDArray[np.intp],
-    values_b: NDArray[np.float64], cases_b: NDArray[np.intp],
-    q: float, k_total: int, level: float, resampler: CaseResampler, min_cases: int = 2,
+    values_a: NDArray[np.float64],
+    cases_a: NDArray[np.intp],
+    values_b: NDArray[np.float64],
+    cases_b: NDArray[np.intp],
+    q: float,
+    k_total: int,
+    level: float,
+    resampler: CaseResampler,
+    min_cases: int = 2,
 ) -> DifferenceResult:
     """Difference of request-level q-quantiles ``a - b``, paired case bootstrap over common cases.
 
@@ -233,7 +267,9 @@ def paired_quantile_difference(
     .. [1] Efron, B., Tibshirani, R. J. (1993). doi:10.1007/978-1-4899-4541-9
     .. [2] Davison, A. C., Hinkley, D. V. (1997), section 3.8 and chapter 5. doi:10.1017/CBO9780511802843
     """
-    prepared = paired_quantile_prepared(values_a, cases_a, values_b, cases_b, q, k_total, resampler, min_cases)
+    prepared = paired_quantile_prepared(
+        values_a, cases_a, values_b, cases_b, q, k_total, resampler, min_cases
+    )
     return prepared.at(level)
 
 
@@ -275,7 +311,9 @@ def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
     if method == "bonferroni":
         return [float(v) for v in np.minimum(1.0, p * m)]
     if method != "holm":
-        raise InputError(f"expected holm, bonferroni or none, found {method!r}", field="analysis.multiplicity")
+        raise InputError(
+            f"expected holm, bonferroni or none, found {method!r}", field="analysis.multiplicity"
+        )
     order = np.argsort(p, kind="stable")
     stepped = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
     out = np.empty(m)
@@ -284,8 +322,12 @@ def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
 
 
 def estimate_clustered_mean(
-    values: NDArray[np.float64], cases: NDArray[np.intp], k_total: int, level: float,
-    resampler: CaseResampler, scale: float = 1.0,
+    values: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    k_total: int,
+    level: float,
+    resampler: CaseResampler,
+    scale: float = 1.0,
 ) -> MeanResult:
     """``scale * mean`` of request-level values with a case bootstrap percentile interval.
 
@@ -326,13 +368,26 @@ def estimate_clustered_mean(
     n, k = int(c.sum()), int(keep.sum())
     method = "case_bootstrap_percentile"
     if k == 0:
-        return MeanResult("request", 0, 0, None, Interval(None, None, level, method, "two-sided", "no requests"))
+        return MeanResult(
+            "request", 0, 0, None, Interval(None, None, level, method, "two-sided", "no requests")
+        )
     est = float(scale * s.sum() / c.sum())
     if np.ptp(s / c) == 0.0:
         # every resample would repeat the estimate: a zero-width interval the data cannot support
-        return MeanResult("request", n, k, est, Interval(
-            None, None, level, method, "two-sided",
-            "every case has the same mean, so a case bootstrap cannot vary"))
+        return MeanResult(
+            "request",
+            n,
+            k,
+            est,
+            Interval(
+                None,
+                None,
+                level,
+                method,
+                "two-sided",
+                "every case has the same mean, so a case bootstrap cannot vary",
+            ),
+        )
     w = resampler(k)
     boot = scale * (w @ s) / (w @ c)
     return MeanResult("request", n, k, est, percentile_interval(boot, level, method))

@@ -8,6 +8,7 @@ results document, the report and design diagnosis all ask it.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
 from analysis._effective_n import effective_n_bounds
@@ -65,7 +66,9 @@ def fewest_correct_to_pass(n: int, threshold: float, level: float, method: str =
     if n < 1:
         raise InputError(f"expected at least 1 unit, found {n}", field="n")
     if method not in CI_METHODS:
-        raise InputError(f"expected an interval method in {list(CI_METHODS)}, found {method!r}", field="method")
+        raise InputError(
+            f"expected an interval method in {list(CI_METHODS)}, found {method!r}", field="method"
+        )
     xs = np.arange(n + 1, dtype=np.float64)
     lower, _ = proportion_bounds(xs, float(n), level, method, side="lower")
     passing = np.flatnonzero(lower >= threshold)
@@ -124,7 +127,9 @@ def _clustered_lower(x: np.ndarray, k: int, n_requests: int, level: float, metho
     return effective_n_bounds(p, pq, pq * (1.0 - 3.0 * pq), k, n_requests, level, method, "lower").lower
 
 
-def min_cases_for_quantile_bound(q: float, level: float, method: str = "wilson", limit: int = 1_000_000) -> int | None:
+def min_cases_for_quantile_bound(
+    q: float, level: float, method: str = "wilson", limit: int = 1_000_000
+) -> int | None:
     """The fewest cases at which a clustered one-sided upper bound for the q-quantile can exist.
 
     Parameters
@@ -223,8 +228,11 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
         n = n_cases if unit == "case" else n_requests
         if point:
             fewest = _point_fewest(n, gate.threshold) if gate.op == ">=" else None
-            needs = (f"decided by the point estimate alone: {fewest} of {n} {unit}s pass; no error rate is controlled"
-                     if fewest is not None else "decided by the point estimate alone; no error rate is controlled")
+            needs = (
+                f"decided by the point estimate alone: {fewest} of {n} {unit}s pass; no error rate is controlled"
+                if fewest is not None
+                else "decided by the point estimate alone; no error rate is controlled"
+            )
             if few:
                 needs += f"; fewer than {analysis.min_cases} cases (analysis.min_cases)"
             return GateRequirement(gate.id, gate.metric, rule, unit, n, True, fewest, min_cases, needs)
@@ -242,31 +250,67 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
         elif fewest is None and gate.op == ">=":
             needs = f"PASS is impossible: even {n} of {n} {unit}s correct cannot show accuracy >= {gate.threshold:g}"
         elif unit == "case" and gate.op == ">=":
-            needs = (f"PASS needs at least {fewest} of {n} cases correct when every replay agrees (fewer when replays "
-                     f"disagree: the effective n grows towards the {n_requests} requests)")
+            needs = (
+                f"PASS needs at least {fewest} of {n} cases correct when every replay agrees (fewer when replays "
+                f"disagree: the effective n grows towards the {n_requests} requests)"
+            )
         else:
-            needs = f"PASS needs at least {fewest} of {n} requests correct" if fewest is not None else "an interval"
+            needs = (
+                f"PASS needs at least {fewest} of {n} requests correct"
+                if fewest is not None
+                else "an interval"
+            )
         return GateRequirement(gate.id, gate.metric, rule, unit, n, decidable, fewest, min_cases, needs)
     q = _QUANTILE[gate.metric]
     if point:
-        return GateRequirement(gate.id, gate.metric, rule, "request", n_requests, True, None, None,
-                               "decided by the point estimate alone; no error rate is controlled")
+        return GateRequirement(
+            gate.id,
+            gate.metric,
+            rule,
+            "request",
+            n_requests,
+            True,
+            None,
+            None,
+            "decided by the point estimate alone; no error rate is controlled",
+        )
     kind = analysis.latency_interval
     if kind == "clustered":
         need = min_cases_for_quantile_bound(q, level, analysis.ci_method)
         need = None if need is None else max(need, analysis.min_cases)
         ok = need is not None and n_cases >= need
-        text = (f"PASS needs at least {need} cases for a one-sided {level:g} upper bound of the {q:g} quantile "
-                f"(this design has {n_cases})"
-                if need is not None else "PASS needs more cases than can be run")
+        text = (
+            f"PASS needs at least {need} cases for a one-sided {level:g} upper bound of the {q:g} quantile "
+            f"(this design has {n_cases})"
+            if need is not None
+            else "PASS needs more cases than can be run"
+        )
         return GateRequirement(gate.id, gate.metric, rule, "case", n_cases, ok, None, need, text)
     if kind == "order_statistic":
         need_n = min_n_for_quantile_upper_bound(q, level)
-        return GateRequirement(gate.id, gate.metric, rule, "request", n_requests, n_requests >= need_n, None, None,
-                               f"PASS needs at least {need_n} independent requests (order statistics; exact only when "
-                               "replays of a case do not share latency)")
-    return GateRequirement(gate.id, gate.metric, rule, "case", n_cases, not few, None, analysis.min_cases,
-                           "decided by a case bootstrap (not calibrated: liberal at this n)")
+        return GateRequirement(
+            gate.id,
+            gate.metric,
+            rule,
+            "request",
+            n_requests,
+            n_requests >= need_n,
+            None,
+            None,
+            f"PASS needs at least {need_n} independent requests (order statistics; exact only when "
+            "replays of a case do not share latency)",
+        )
+    return GateRequirement(
+        gate.id,
+        gate.metric,
+        rule,
+        "case",
+        n_cases,
+        not few,
+        None,
+        analysis.min_cases,
+        "decided by a case bootstrap (not calibrated: liberal at this n)",
+    )
 
 
 def _point_fewest(n: int, threshold: float) -> int | None:

@@ -51,7 +51,13 @@ class EffectiveN:
 
 
 def effective_n_bounds(
-    p: F64, m2: F64, m4: F64, k: int, n_requests: int, level: float, method: str = "wilson",
+    p: F64,
+    m2: F64,
+    m4: F64,
+    k: int,
+    n_requests: int,
+    level: float,
+    method: str = "wilson",
     side: Side = "two-sided",
 ) -> EffectiveN:
     """Confidence bounds for proportions estimated as the mean of ``k`` per-case proportions.
@@ -117,7 +123,9 @@ def effective_n_bounds(
     if k < 2:
         raise InputError(f"expected at least 2 cases for a clustered interval, found {k}", field="k")
     if method not in CI_METHODS:
-        raise InputError(f"expected an interval method in {list(CI_METHODS)}, found {method!r}", field="method")
+        raise InputError(
+            f"expected an interval method in {list(CI_METHODS)}, found {method!r}", field="method"
+        )
     p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
     m2 = np.maximum(np.asarray(m2, dtype=np.float64), 0.0)
     m4 = np.maximum(np.asarray(m4, dtype=np.float64), 0.0)

@@ -13,8 +13,12 @@ __all__ = ["decide_gate", "decide_viability"]
 
 
 def decide_gate(
-    arm: str, gate: GateSpec, unit: Unit, estimate: float | None,
-    lower: Interval | None, upper: Interval | None,
+    arm: str,
+    gate: GateSpec,
+    unit: Unit,
+    estimate: float | None,
+    lower: Interval | None,
+    upper: Interval | None,
 ) -> GateVerdict:
     """The verdict of one gate for one arm under the gate's decision rule.
 
@@ -52,14 +56,20 @@ def decide_gate(
     rule = gate.rule.kind if gate.rule.kind == "point_estimate" else f"confidence_bound@{gate.rule.level:g}"
 
     def verdict(v: Verdict, reason: str, deciding: Interval | None, opposite: Interval | None) -> GateVerdict:
-        return GateVerdict(arm, gate.id, gate.metric, gate.op, t, rule, unit, estimate, deciding, opposite, v, reason)
+        return GateVerdict(
+            arm, gate.id, gate.metric, gate.op, t, rule, unit, estimate, deciding, opposite, v, reason
+        )
 
     if estimate is None:
         return verdict("INCONCLUSIVE", "no analysable trials", None, None)
     if gate.rule.kind == "point_estimate":
         ok = estimate >= t if gate.op == ">=" else estimate <= t
-        return verdict("PASS" if ok else "FAIL",
-                       f"point estimate {estimate:.6g} {'meets' if ok else 'misses'} {gate.op} {t:g}", None, None)
+        return verdict(
+            "PASS" if ok else "FAIL",
+            f"point estimate {estimate:.6g} {'meets' if ok else 'misses'} {gate.op} {t:g}",
+            None,
+            None,
+        )
     deciding, opposite = (lower, upper) if gate.op == ">=" else (upper, lower)
     d = None if deciding is None else (deciding.lower if gate.op == ">=" else deciding.upper)
     o = None if opposite is None else (opposite.upper if gate.op == ">=" else opposite.lower)
@@ -75,8 +85,12 @@ def decide_gate(
         return verdict("INCONCLUSIVE", why, deciding, opposite)
     lo, hi = (d, o) if gate.op == ">=" else (o, d)
     if lo is not None and hi is not None:
-        return verdict("INCONCLUSIVE", f"the one-sided bounds {lo:.6g} and {hi:.6g} lie on either side of {t:g}",
-                       deciding, opposite)
+        return verdict(
+            "INCONCLUSIVE",
+            f"the one-sided bounds {lo:.6g} and {hi:.6g} lie on either side of {t:g}",
+            deciding,
+            opposite,
+        )
     return verdict("INCONCLUSIVE", f"the bounds do not separate the estimate from {t:g}", deciding, opposite)
 
 

@@ -115,7 +115,11 @@ def _resampled(sums: F64, squares: F64, counts: F64, weights: F64) -> tuple[F64,
 
 
 def bootstrap_icc(
-    sums: F64, squares: F64, counts: F64, level: float, weights: F64 | None,
+    sums: F64,
+    squares: F64,
+    counts: F64,
+    level: float,
+    weights: F64 | None,
 ) -> tuple[Interval, Interval]:
     """Case-bootstrap percentile intervals of the ANOVA ICC and of the design effect.
 
@@ -175,22 +179,35 @@ def bootstrap_icc(
     if reason is None and weights is None:
         reason = "no case resamples were drawn"
     if reason is not None:
-        return (Interval(None, None, level, _METHOD, "two-sided", reason),
-                Interval(None, None, level, _METHOD, "two-sided", reason))
+        return (
+            Interval(None, None, level, _METHOD, "two-sided", reason),
+            Interval(None, None, level, _METHOD, "two-sided", reason),
+        )
     assert weights is not None
     icc, deff = _resampled(sums, squares, counts, weights)
     ok = ~np.isnan(icc)
     left_out, total = int(weights.shape[0] - np.count_nonzero(ok)), int(weights.shape[0])
     if left_out > (1.0 - level) / 2.0 * total:
-        why = (f"ICC undefined in {left_out:,} of {total:,} resamples (drawn cases with one request "
-               "each or all outcomes equal), more than a tail of the interval, so no bounds")
-        return (Interval(None, None, level, _METHOD, "two-sided", why),
-                Interval(None, None, level, _METHOD, "two-sided", why))
-    note = None if left_out == 0 else (
-        f"ICC undefined in {left_out:,} of {total:,} resamples (drawn cases with one request each or "
-        "all outcomes equal), left out")
+        why = (
+            f"ICC undefined in {left_out:,} of {total:,} resamples (drawn cases with one request "
+            "each or all outcomes equal), more than a tail of the interval, so no bounds"
+        )
+        return (
+            Interval(None, None, level, _METHOD, "two-sided", why),
+            Interval(None, None, level, _METHOD, "two-sided", why),
+        )
+    note = (
+        None
+        if left_out == 0
+        else (
+            f"ICC undefined in {left_out:,} of {total:,} resamples (drawn cases with one request each or "
+            "all outcomes equal), left out"
+        )
+    )
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(icc[ok], [a, 1.0 - a])
     dlo, dhi = np.quantile(deff[ok], [a, 1.0 - a])
-    return (Interval(float(lo), float(hi), level, _METHOD, "two-sided", note),
-            Interval(float(dlo), float(dhi), level, _METHOD, "two-sided", note))
+    return (
+        Interval(float(lo), float(hi), level, _METHOD, "two-sided", note),
+        Interval(float(dlo), float(dhi), level, _METHOD, "two-sided", note),
+    )

@@ -71,7 +71,7 @@ def _build(tp: Any, data: Any, path: str) -> Any:
         args = get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_build(args[0], v, f"{path}[{i}]") for i, v in enumerate(data))
-        return tuple(_build(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, data)))
+        return tuple(_build(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, data, strict=False)))
     if origin is dict:
         if not isinstance(data, dict):
             raise AnalysisError(f"results JSON: {path}: expected an object, found {data!r}")

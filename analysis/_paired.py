@@ -55,9 +55,16 @@ class Paired:
 
     __slots__ = ("_bounds", "estimate", "method", "n_cases", "note", "p_value", "unit")
 
-    def __init__(self, unit: Unit, n_cases: int, estimate: float | None, method: str,
-                 bounds: Callable[[float], tuple[float | None, float | None, str | None]] | None,
-                 p_value: float | None, note: str | None) -> None:
+    def __init__(
+        self,
+        unit: Unit,
+        n_cases: int,
+        estimate: float | None,
+        method: str,
+        bounds: Callable[[float], tuple[float | None, float | None, str | None]] | None,
+        p_value: float | None,
+        note: str | None,
+    ) -> None:
         self.unit, self.n_cases, self.estimate, self.method = unit, n_cases, estimate, method
         self._bounds, self.p_value, self.note = bounds, p_value, note
 
@@ -70,8 +77,9 @@ class Paired:
 
     def at(self, level: float) -> DifferenceResult:
         """The unadjusted result with its interval at ``level``."""
-        return DifferenceResult(self.unit, self.n_cases, self.estimate, self.interval(level),
-                                self.p_value, self.p_value)
+        return DifferenceResult(
+            self.unit, self.n_cases, self.estimate, self.interval(level), self.p_value, self.p_value
+        )
 
 
 def _common(a: CaseAgg, b: CaseAgg) -> NDArray[np.bool_]:
@@ -102,8 +110,9 @@ def _invert(end: Callable[[float], float], estimate: float) -> float:
     return float(math.exp(root))
 
 
-def paired_proportion_prepared(a: CaseAgg, b: CaseAgg, unit: Unit, method: str = "wilson",
-                               min_cases: int = 2) -> Paired:
+def paired_proportion_prepared(
+    a: CaseAgg, b: CaseAgg, unit: Unit, method: str = "wilson", min_cases: int = 2
+) -> Paired:
     """The level-free part of :func:`paired_proportion_difference` (see there)."""
     common = _common(a, b)
     k = int(common.sum())
@@ -126,9 +135,16 @@ def paired_proportion_prepared(a: CaseAgg, b: CaseAgg, unit: Unit, method: str =
     r = float(np.clip((ea @ eb) / math.sqrt(ssa * ssb), -1.0, 1.0)) if ssa > 0 and ssb > 0 else 0.0
     u = ea - eb
     if ssa > 0 and ssb > 0 and float(u @ u) <= _FLAT * (ssa + ssb):
-        return Paired(unit, k, d, name, None, None,
-                      "every case has the same difference between the arms, so the data carry no "
-                      "variance for an interval")
+        return Paired(
+            unit,
+            k,
+            d,
+            name,
+            None,
+            None,
+            "every case has the same difference between the arms, so the data carry no "
+            "variance for an interval",
+        )
     ka, kb = int(na.sum()), int(nb.sum())
     moments = None
     if unit == "case":  # second and fourth central moments of each arm's per-case proportions
@@ -160,8 +176,9 @@ def paired_proportion_prepared(a: CaseAgg, b: CaseAgg, unit: Unit, method: str =
     return Paired(unit, k, d, name, bounds, p, None)
 
 
-def paired_proportion_difference(a: CaseAgg, b: CaseAgg, unit: Unit, level: float,
-                                 method: str = "wilson", min_cases: int = 2) -> DifferenceResult:
+def paired_proportion_difference(
+    a: CaseAgg, b: CaseAgg, unit: Unit, level: float, method: str = "wilson", min_cases: int = 2
+) -> DifferenceResult:
     """Difference of two proportions ``a - b`` paired by case: MOVER interval and its inversion.
 
     Parameters
@@ -236,9 +253,16 @@ def paired_mean_prepared(a: CaseAgg, b: CaseAgg, min_cases: int = 2, scale: floa
     if k < min_cases:
         return Paired("case", k, est, name, None, None, too_few_cases(k, min_cases))
     if float(np.ptp(diff)) <= _FLAT * float(np.abs(diff).max()):
-        return Paired("case", k, est, name, None, None,
-                      "every case has the same difference between the arms, so the data carry no "
-                      "variance for an interval")
+        return Paired(
+            "case",
+            k,
+            est,
+            name,
+            None,
+            None,
+            "every case has the same difference between the arms, so the data carry no "
+            "variance for an interval",
+        )
     se = float(diff.std(ddof=1)) / math.sqrt(k)
     df = k - 1
     p = float(2.0 * stats.t.sf(abs(est) / se, df))
@@ -250,8 +274,9 @@ def paired_mean_prepared(a: CaseAgg, b: CaseAgg, min_cases: int = 2, scale: floa
     return Paired("case", k, est, name, bounds, p, None)
 
 
-def paired_mean_difference(a: CaseAgg, b: CaseAgg, level: float, min_cases: int = 2,
-                           scale: float = 1.0) -> DifferenceResult:
+def paired_mean_difference(
+    a: CaseAgg, b: CaseAgg, level: float, min_cases: int = 2, scale: float = 1.0
+) -> DifferenceResult:
     """Difference of means ``scale * (a - b)`` paired by case: the paired t on case means.
 
     Parameters

@@ -8,7 +8,9 @@ from analysis._results import ParetoPoint
 __all__ = ["pareto_frontier"]
 
 
-def pareto_frontier(points: list[tuple[str, float | None, float | None, float | None]]) -> tuple[ParetoPoint, ...]:
+def pareto_frontier(
+    points: list[tuple[str, float | None, float | None, float | None]],
+) -> tuple[ParetoPoint, ...]:
     """Mark each arm ``(arm, accuracy, p95_ms, cost_per_1k)`` on or off the frontier.
 
     Parameters
@@ -34,6 +36,7 @@ def pareto_frontier(points: list[tuple[str, float | None, float | None, float | 
     ----------
     .. [1] Deb, K. (2001). Multi-Objective Optimization Using Evolutionary Algorithms. Wiley.
     """
+
     def complete(p: tuple[str, float | None, float | None, float | None]) -> bool:
         return None not in p[1:]
 

@@ -36,19 +36,27 @@ def plan_warnings(plan: Plan, n_cases: int) -> tuple[str, ...]:
     spec = plan.analysis
     out: list[str] = []
     if spec.unit == "request":
-        out.append("analysis.unit: request counts every replay as an independent observation; replays "
-                   "of a case agree, so the accuracy gate passes too often (type I error about 0.10 "
-                   "instead of 0.05 at a replay ICC of 0.25): use unit: case")
+        out.append(
+            "analysis.unit: request counts every replay as an independent observation; replays "
+            "of a case agree, so the accuracy gate passes too often (type I error about 0.10 "
+            "instead of 0.05 at a replay ICC of 0.25): use unit: case"
+        )
     if spec.latency_interval == "order_statistic" and plan.traffic.replays_per_case > 1:
-        out.append("analysis.latency_interval: order_statistic is exact only for independent "
-                   "latencies; replays of a case share their prompt, and P(PASS) at a P95 gate's "
-                   "boundary is 0.07-0.18 at a log-latency ICC of 0.3-0.9: use clustered")
+        out.append(
+            "analysis.latency_interval: order_statistic is exact only for independent "
+            "latencies; replays of a case share their prompt, and P(PASS) at a P95 gate's "
+            "boundary is 0.07-0.18 at a log-latency ICC of 0.3-0.9: use clustered"
+        )
     if spec.latency_interval == "bootstrap":
-        out.append("analysis.latency_interval: bootstrap (case bootstrap percentile) is liberal at "
-                   "this size: P(PASS) at a P95 gate's boundary is about 0.10 even for independent "
-                   "latencies: use clustered")
+        out.append(
+            "analysis.latency_interval: bootstrap (case bootstrap percentile) is liberal at "
+            "this size: P(PASS) at a P95 gate's boundary is about 0.10 even for independent "
+            "latencies: use clustered"
+        )
     for gate in plan.gates:
         if gate.rule.kind == "point_estimate" and n_cases < spec.min_cases:
-            out.append(f"gates.{gate.id}: a point-estimate verdict from {n_cases} cases (fewer than "
-                       f"analysis.min_cases = {spec.min_cases}) controls no error rate")
+            out.append(
+                f"gates.{gate.id}: a point-estimate verdict from {n_cases} cases (fewer than "
+                f"analysis.min_cases = {spec.min_cases}) controls no error rate"
+            )
     return tuple(out)

@@ -36,9 +36,11 @@ from prereg.schema import AnalysisSpec, Plan
 __all__ = ["CAVEAT", "RngFor", "accuracy_comparisons", "control_comparisons", "planned_comparisons"]
 
 RngFor = Callable[[str], np.random.Generator]
-CAVEAT = ("correctly routed and misrouted requests are not randomized groups: a router misroutes "
-          "harder cases more often, so their difference is descriptive; only 'all' vs the control "
-          "is a randomized comparison")
+CAVEAT = (
+    "correctly routed and misrouted requests are not randomized groups: a router misroutes "
+    "harder cases more often, so their difference is descriptive; only 'all' vs the control "
+    "is a randomized comparison"
+)
 
 _OUTCOMES = ("e2e_latency_mean_ms", "e2e_latency_median_ms", "cost_per_1k_usd", "downstream_quality")
 _GROUPS = ("correctly_routed", "misrouted", "routing_failed")
@@ -59,8 +61,14 @@ class _Entry:
     paired: Paired
 
 
-def _entries(routers: list[str], control: str | None, data: dict[str, ArmData], spec: AnalysisSpec,
-             k: int, rng_for: Callable[[str], RngFor]) -> dict[tuple[str, ...], _Entry]:
+def _entries(
+    routers: list[str],
+    control: str | None,
+    data: dict[str, ArmData],
+    spec: AnalysisSpec,
+    k: int,
+    rng_for: Callable[[str], RngFor],
+) -> dict[tuple[str, ...], _Entry]:
     """Every comparison of the analysis, keyed ``("accuracy", a, b)``, ``("control", arm, outcome)``
     and ``("group", arm, group)``, in the order of the results document."""
     out: dict[tuple[str, ...], _Entry] = {}
@@ -68,8 +76,9 @@ def _entries(routers: list[str], control: str | None, data: dict[str, ArmData], 
     for a, b in itertools.combinations(routers, 2):
         agg_a = case_aggregate(data[a].y, data[a].y_cases, k)
         agg_b = case_aggregate(data[b].y, data[b].y_cases, k)
-        out[("accuracy", a, b)] = _Entry(frozenset({"router_vs_router"}),
-                                         paired_proportion_prepared(agg_a, agg_b, unit, method, least))
+        out[("accuracy", a, b)] = _Entry(
+            frozenset({"router_vs_router"}), paired_proportion_prepared(agg_a, agg_b, unit, method, least)
+        )
     if control is None:
         return out
     c = data[control]
@@ -78,37 +87,53 @@ def _entries(routers: list[str], control: str | None, data: dict[str, ArmData], 
     for a in routers:
         d = data[a]
         resampler = CaseResampler(rng_for(f"{a}-vs-{control}")("bootstrap"), spec.bootstrap.resamples)
-        out[("control", a, "e2e_latency_mean_ms")] = _Entry(versus, paired_mean_prepared(
-            case_aggregate(d.e2e, d.cases, k), case_aggregate(c.e2e, c.cases, k), least))
-        out[("control", a, "e2e_latency_median_ms")] = _Entry(versus, paired_quantile_prepared(
-            d.e2e, d.cases, c.e2e, c.cases, 0.5, k, resampler, least))
-        out[("control", a, "cost_per_1k_usd")] = _Entry(versus, paired_mean_prepared(
-            case_aggregate(d.cost, d.cases, k), case_aggregate(c.cost, c.cases, k), least, 1000.0))
+        out[("control", a, "e2e_latency_mean_ms")] = _Entry(
+            versus,
+            paired_mean_prepared(case_aggregate(d.e2e, d.cases, k), case_aggregate(c.e2e, c.cases, k), least),
+        )
+        out[("control", a, "e2e_latency_median_ms")] = _Entry(
+            versus, paired_quantile_prepared(d.e2e, d.cases, c.e2e, c.cases, 0.5, k, resampler, least)
+        )
+        out[("control", a, "cost_per_1k_usd")] = _Entry(
+            versus,
+            paired_mean_prepared(
+                case_aggregate(d.cost, d.cases, k), case_aggregate(c.cost, c.cases, k), least, 1000.0
+            ),
+        )
         # 'all' vs the control is this comparison too: a member under either kind, counted once
         out[("control", a, "downstream_quality")] = _Entry(
             versus | {"downstream_groups"},
-            paired_proportion_prepared(case_aggregate(d.downstream, d.cases, k), ctrl_q, unit, method, least))
+            paired_proportion_prepared(case_aggregate(d.downstream, d.cases, k), ctrl_q, unit, method, least),
+        )
         for name, mask in _group_masks(d).items():
             vals = np.where(mask, d.downstream, np.nan)
-            out[("group", a, name)] = _Entry(frozenset({"downstream_groups"}), paired_proportion_prepared(
-                case_aggregate(vals, d.cases, k), ctrl_q, unit, method, least))
+            out[("group", a, name)] = _Entry(
+                frozenset({"downstream_groups"}),
+                paired_proportion_prepared(case_aggregate(vals, d.cases, k), ctrl_q, unit, method, least),
+            )
     return out
 
 
 def _group_masks(d: ArmData) -> dict[str, NDArray[np.bool_]]:
-    return {"correctly_routed": d.correct_raw == 1.0, "misrouted": d.correct_raw == 0.0,
-            "routing_failed": np.isnan(d.correct_raw) & ~d.routing_ok & ~np.isnan(d.downstream)}
+    return {
+        "correctly_routed": d.correct_raw == 1.0,
+        "misrouted": d.correct_raw == 0.0,
+        "routing_failed": np.isnan(d.correct_raw) & ~d.routing_ok & ~np.isnan(d.downstream),
+    }
 
 
-def _adjusted(entries: dict[tuple[str, ...], _Entry], spec: AnalysisSpec) -> dict[tuple[str, ...], DifferenceResult]:
+def _adjusted(
+    entries: dict[tuple[str, ...], _Entry], spec: AnalysisSpec
+) -> dict[tuple[str, ...], DifferenceResult]:
     """Each comparison's result at its level, with its raw and adjusted p-value."""
     family, alpha, how = set(spec.family), spec.alpha, spec.multiplicity
     member = {key: bool(e.kinds & family) for key, e in entries.items()}
     tested = [key for key, e in entries.items() if member[key] and e.paired.n_cases >= spec.min_cases]
     m = len(tested)
     # a tested member without a p-value (no variation) counts in m and never rejects
-    adjusted = dict(zip(tested, adjust_pvalues([_p_or_one(entries[key].paired) for key in tested], how),
-                        strict=True))
+    adjusted = dict(
+        zip(tested, adjust_pvalues([_p_or_one(entries[key].paired) for key in tested], how), strict=True)
+    )
     level_family = 1.0 - alpha / m if m and how != "none" else 1.0 - alpha
     out: dict[tuple[str, ...], DifferenceResult] = {}
     for key, e in entries.items():
@@ -120,12 +145,24 @@ def _adjusted(entries: dict[tuple[str, ...], _Entry], spec: AnalysisSpec) -> dic
             correction = how
         else:
             level, p_adj, correction = 1.0 - alpha, paired.p_value, "none"
-            text = (f"planned (analysis.family) but too few cases to test: not counted in m = {m}"
-                    if member[key] else
-                    f"exploratory: {' / '.join(sorted(e.kinds))} not in analysis.family; "
-                    f"unadjusted p and interval at {level:g}")
-        out[key] = DifferenceResult(paired.unit, paired.n_cases, paired.estimate, paired.interval(level),
-                                    paired.p_value, p_adj, member[key], m, correction, text)
+            text = (
+                f"planned (analysis.family) but too few cases to test: not counted in m = {m}"
+                if member[key]
+                else f"exploratory: {' / '.join(sorted(e.kinds))} not in analysis.family; "
+                f"unadjusted p and interval at {level:g}"
+            )
+        out[key] = DifferenceResult(
+            paired.unit,
+            paired.n_cases,
+            paired.estimate,
+            paired.interval(level),
+            paired.p_value,
+            p_adj,
+            member[key],
+            m,
+            correction,
+            text,
+        )
     return out
 
 
@@ -135,18 +172,30 @@ def _p_or_one(paired: Paired) -> float:
 
 def _text(how: str, alpha: float, m: int, level: float) -> str:
     if how == "holm":
-        return (f"holm over the m = {m} planned comparisons (analysis.family); interval at the "
-                f"Bonferroni level 1 - {alpha:g}/{m} = {level:.6g}, simultaneous over the family: "
-                "an interval that excludes 0 implies that Holm rejects (Holm may reject more)")
+        return (
+            f"holm over the m = {m} planned comparisons (analysis.family); interval at the "
+            f"Bonferroni level 1 - {alpha:g}/{m} = {level:.6g}, simultaneous over the family: "
+            "an interval that excludes 0 implies that Holm rejects (Holm may reject more)"
+        )
     if how == "bonferroni":
-        return (f"bonferroni over the m = {m} planned comparisons (analysis.family): "
-                f"p_adjusted = min(1, {m} p), dual to the interval at 1 - {alpha:g}/{m} = {level:.6g}")
-    return (f"none (analysis.multiplicity): one of m = {m} planned comparisons, p and interval at "
-            f"{level:g} unadjusted")
+        return (
+            f"bonferroni over the m = {m} planned comparisons (analysis.family): "
+            f"p_adjusted = min(1, {m} p), dual to the interval at 1 - {alpha:g}/{m} = {level:.6g}"
+        )
+    return (
+        f"none (analysis.multiplicity): one of m = {m} planned comparisons, p and interval at "
+        f"{level:g} unadjusted"
+    )
 
 
-def planned_comparisons(routers: list[str], control: str | None, data: dict[str, ArmData], plan: Plan,
-                        k: int, rng_for: Callable[[str], RngFor]) -> PlannedComparisons:
+def planned_comparisons(
+    routers: list[str],
+    control: str | None,
+    data: dict[str, ArmData],
+    plan: Plan,
+    k: int,
+    rng_for: Callable[[str], RngFor],
+) -> PlannedComparisons:
     """Every planned comparison of the analysis, adjusted together as the plan's family.
 
     Parameters
@@ -171,8 +220,9 @@ def planned_comparisons(routers: list[str], control: str | None, data: dict[str,
     """
     spec = plan.analysis
     results = _adjusted(_entries(routers, control, data, spec, k, rng_for), spec)
-    accuracy = tuple(AccuracyComparison(a, b, results[("accuracy", a, b)])
-                     for a, b in itertools.combinations(routers, 2))
+    accuracy = tuple(
+        AccuracyComparison(a, b, results[("accuracy", a, b)]) for a, b in itertools.combinations(routers, 2)
+    )
     if control is None:
         return PlannedComparisons(accuracy, (), ())
     out: list[ControlComparison] = []
@@ -181,19 +231,29 @@ def planned_comparisons(routers: list[str], control: str | None, data: dict[str,
     level = 1.0 - spec.alpha
     for a in routers:
         d = data[a]
-        out.extend(ControlComparison(a, control, outcome, results[("control", a, outcome)])  # type: ignore[arg-type]
-                   for outcome in _OUTCOMES)
+        out.extend(
+            ControlComparison(a, control, outcome, results[("control", a, outcome)])  # type: ignore[arg-type]
+            for outcome in _OUTCOMES
+        )
         groups = []
         masks = {**_group_masks(d), "all": np.ones(d.cases.size, dtype=bool)}
         for name, mask in masks.items():
             ok = mask & ~np.isnan(d.downstream)
-            quality = estimate_accuracy(d.downstream[ok], d.cases[ok], spec.unit, level, spec.ci_method,
-                                        min_cases=spec.min_cases)
+            quality = estimate_accuracy(
+                d.downstream[ok], d.cases[ok], spec.unit, level, spec.ci_method, min_cases=spec.min_cases
+            )
             versus = results[("control", a, "downstream_quality") if name == "all" else ("group", a, name)]
             groups.append(DownstreamGroup(name, quality, versus))  # type: ignore[arg-type]
         ok = ~np.isnan(c.downstream)
-        groups.append(DownstreamGroup("control", estimate_accuracy(
-            c.downstream[ok], c.cases[ok], spec.unit, level, spec.ci_method, min_cases=spec.min_cases), None))
+        groups.append(
+            DownstreamGroup(
+                "control",
+                estimate_accuracy(
+                    c.downstream[ok], c.cases[ok], spec.unit, level, spec.ci_method, min_cases=spec.min_cases
+                ),
+                None,
+            )
+        )
         down.append(DownstreamResult(a, tuple(groups), CAVEAT))
     return PlannedComparisons(accuracy, tuple(out), tuple(down))
 
@@ -206,12 +266,19 @@ def _control(plan: Plan) -> str | None:
 #: control comparisons in two calls, and each needs the whole family (Holm's p-values depend on
 #: every member), so the second call reuses the first's: keyed weakly on the analysis' stream
 #: factory, an entry lives exactly as long as the analysis that made it.
-_FAMILIES: weakref.WeakKeyDictionary[Callable[[str], RngFor], tuple[tuple[object, ...], PlannedComparisons]] = (
-    weakref.WeakKeyDictionary())
+_FAMILIES: weakref.WeakKeyDictionary[
+    Callable[[str], RngFor], tuple[tuple[object, ...], PlannedComparisons]
+] = weakref.WeakKeyDictionary()
 
 
-def _family(routers: list[str], control: str | None, data: dict[str, ArmData], plan: Plan, k: int,
-            rng_for: Callable[[str], RngFor]) -> PlannedComparisons:
+def _family(
+    routers: list[str],
+    control: str | None,
+    data: dict[str, ArmData],
+    plan: Plan,
+    k: int,
+    rng_for: Callable[[str], RngFor],
+) -> PlannedComparisons:
     key = (id(plan), id(data), tuple(routers), control, k)
     hit = _FAMILIES.get(rng_for)
     if hit is not None and hit[0] == key:
@@ -221,15 +288,22 @@ def _family(routers: list[str], control: str | None, data: dict[str, ArmData], p
     return planned
 
 
-def accuracy_comparisons(routers: list[str], data: dict[str, ArmData], plan: Plan, k: int,
-                         rng_for: Callable[[str], RngFor]) -> list[AccuracyComparison]:
+def accuracy_comparisons(
+    routers: list[str], data: dict[str, ArmData], plan: Plan, k: int, rng_for: Callable[[str], RngFor]
+) -> list[AccuracyComparison]:
     """Router against router on accuracy, adjusted with the rest of the family
     (:func:`planned_comparisons`, against the plan's first control arm)."""
     return list(_family(routers, _control(plan), data, plan, k, rng_for).accuracy)
 
 
-def control_comparisons(routers: list[str], control: str, data: dict[str, ArmData], plan: Plan, k: int,
-                        rng_for: Callable[[str], RngFor]) -> tuple[list[ControlComparison], list[DownstreamResult]]:
+def control_comparisons(
+    routers: list[str],
+    control: str,
+    data: dict[str, ArmData],
+    plan: Plan,
+    k: int,
+    rng_for: Callable[[str], RngFor],
+) -> tuple[list[ControlComparison], list[DownstreamResult]]:
     """Each router against ``control`` on the secondary outcomes, and the downstream groups,
     adjusted with the rest of the family (:func:`planned_comparisons`)."""
     planned = _family(routers, control, data, plan, k, rng_for)

@@ -186,4 +186,6 @@ def estimate_proportion(
         interval = Interval(None, None, level, method, side, "no units to analyse")
         return ProportionResult(unit, float(successes), float(n), n_requests, None, interval)
     interval = Interval(float(lo), float(hi), level, method, side)
-    return ProportionResult(unit, float(successes), float(n), n_requests, float(successes) / float(n), interval)
+    return ProportionResult(
+        unit, float(successes), float(n), n_requests, float(successes) / float(n), interval
+    )

@@ -15,7 +15,13 @@ from scipy import stats
 from analysis._design_limits import min_n_for_quantile_upper_bound
 from analysis._results import Interval, LatencyCurve, QuantileResult, Unit
 
-__all__ = ["CURVE_POINTS", "bootstrap_quantile", "empirical_curve", "estimate_quantile", "order_statistic_ranks"]
+__all__ = [
+    "CURVE_POINTS",
+    "bootstrap_quantile",
+    "empirical_curve",
+    "estimate_quantile",
+    "order_statistic_ranks",
+]
 
 _METHOD = "order_statistic"
 
@@ -91,7 +97,9 @@ def _window(n: int, q: float, p: float) -> NDArray[np.int64]:
     return np.arange(max(0, centre - 8), min(n, centre + 8) + 1)
 
 
-def estimate_quantile(values: NDArray[np.float64], q: float, level: float, unit: Unit = "request") -> QuantileResult:
+def estimate_quantile(
+    values: NDArray[np.float64], q: float, level: float, unit: Unit = "request"
+) -> QuantileResult:
     """A quantile with a two-sided order-statistic interval and one-sided bounds at ``level``.
 
     Parameters
@@ -123,10 +131,15 @@ def estimate_quantile(values: NDArray[np.float64], q: float, level: float, unit:
     need = min_n_for_quantile_upper_bound(q, level)
     if n == 0:
         empty = "no observations"
-        return QuantileResult(unit, q, 0, None,
-                              Interval(None, None, level, _METHOD, "two-sided", empty),
-                              Interval(None, None, level, _METHOD, "lower", empty),
-                              Interval(None, None, level, _METHOD, "upper", empty))
+        return QuantileResult(
+            unit,
+            q,
+            0,
+            None,
+            Interval(None, None, level, _METHOD, "two-sided", empty),
+            Interval(None, None, level, _METHOD, "lower", empty),
+            Interval(None, None, level, _METHOD, "upper", empty),
+        )
     srt = np.sort(values)
     est = float(np.quantile(srt, q))
 
@@ -137,11 +150,22 @@ def estimate_quantile(values: NDArray[np.float64], q: float, level: float, unit:
     lo1, _ = order_statistic_ranks(n, q, level, "lower")
     _, hi1 = order_statistic_ranks(n, q, level, "upper")
     two = Interval(at(lo2), at(hi2), level, _METHOD, "two-sided", _note(n, q, level, lo2, hi2))
-    low = Interval(at(lo1), None, level, _METHOD, "lower",
-                   None if lo1 is not None else f"no finite lower bound at n = {n}")
-    up_note = None if hi1 is not None else (
-        f"no finite upper bound at n = {n}: a one-sided {level:g} distribution-free upper bound "
-        f"for the {q:g} quantile needs n >= {need}")
+    low = Interval(
+        at(lo1),
+        None,
+        level,
+        _METHOD,
+        "lower",
+        None if lo1 is not None else f"no finite lower bound at n = {n}",
+    )
+    up_note = (
+        None
+        if hi1 is not None
+        else (
+            f"no finite upper bound at n = {n}: a one-sided {level:g} distribution-free upper bound "
+            f"for the {q:g} quantile needs n >= {need}"
+        )
+    )
     up = Interval(None, at(hi1), level, _METHOD, "upper", up_note)
     return QuantileResult(unit, q, n, est, two, low, up)
 
@@ -152,11 +176,18 @@ def _note(n: int, q: float, level: float, lo: int | None, hi: int | None) -> str
         parts.append("no finite lower end")
     if hi is None:
         parts.append("no finite upper end (it would need rank > n)")
-    return None if not parts else f"at n = {n}, a {level:g} interval for the {q:g} quantile has " + " and ".join(parts)
+    return (
+        None
+        if not parts
+        else f"at n = {n}, a {level:g} interval for the {q:g} quantile has " + " and ".join(parts)
+    )
 
 
 def bootstrap_quantile(
-    values: NDArray[np.float64], cases: NDArray[np.intp], q: float, weights: NDArray[np.float64],
+    values: NDArray[np.float64],
+    cases: NDArray[np.intp],
+    q: float,
+    weights: NDArray[np.float64],
     max_bins: int = 1024,
 ) -> NDArray[np.float64]:
     """The q-quantile of each case resample (one value per row of ``weights``), vectorised.
@@ -219,7 +250,9 @@ def bootstrap_quantile(
     return np.asarray(edges[np.minimum(pos, edges.size - 1)], dtype=np.float64)
 
 
-def empirical_curve(values: NDArray[np.float64], unit: Unit = "request", points: int = CURVE_POINTS) -> LatencyCurve | None:
+def empirical_curve(
+    values: NDArray[np.float64], unit: Unit = "request", points: int = CURVE_POINTS
+) -> LatencyCurve | None:
     """The empirical distribution of ``values`` as at most ``points`` (probability, quantile) pairs.
 
     Parameters

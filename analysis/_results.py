@@ -277,7 +277,6 @@ class GateRequirement:
     needs: str
 
 
-
 @dataclass(frozen=True)
 class DesignResult:
     """What this design could show: per gate its requirement at the planned size

@@ -48,8 +48,9 @@ def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
         raw = raw.data
     arr = np.asarray(raw)
     if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
-        raise AnalysisError(f"trial table: column {col.name}: expected {n} values in one dimension, "
-                            f"found shape {arr.shape}")
+        raise AnalysisError(
+            f"trial table: column {col.name}: expected {n} values in one dimension, found shape {arr.shape}"
+        )
     if col.sql_type == "VARCHAR":
         if arr.dtype.kind in "US" and mask is None:
             out: NDArray[Any] = arr.astype(str, copy=False)
@@ -68,8 +69,9 @@ def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
                 out[present] = out[present].astype(str)
         if not col.nullable:
             if nulls.any():
-                raise AnalysisError(f"trial table: column {col.name}: expected no NULL, "
-                                    f"found {int(nulls.sum())}")
+                raise AnalysisError(
+                    f"trial table: column {col.name}: expected no NULL, found {int(nulls.sum())}"
+                )
             return out.astype(str, copy=False)
         return out if out.dtype == object else out.astype(object)
     try:
@@ -84,12 +86,12 @@ def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
     if col.sql_type == "BOOLEAN":
         bad = ~np.isnan(num) & (num != 0.0) & (num != 1.0)
         if bad.any():
-            raise AnalysisError(f"trial table: column {col.name}: expected booleans, "
-                                f"found {num[bad][0]!r}")
+            raise AnalysisError(f"trial table: column {col.name}: expected booleans, found {num[bad][0]!r}")
     if not col.nullable:
         if np.isnan(num).any():
-            raise AnalysisError(f"trial table: column {col.name}: expected no NULL, "
-                                f"found {int(np.isnan(num).sum())}")
+            raise AnalysisError(
+                f"trial table: column {col.name}: expected no NULL, found {int(np.isnan(num).sum())}"
+            )
         if col.sql_type == "BIGINT":
             return num.astype(np.int64)
     return num
@@ -146,8 +148,9 @@ class TrialTable:
         """
         missing = [c.name for c in TRIAL_COLUMNS if c.name not in columns]
         if missing:
-            raise AnalysisError(f"trial table: expected columns {missing}, found none of them "
-                                f"(have {sorted(columns)})")
+            raise AnalysisError(
+                f"trial table: expected columns {missing}, found none of them (have {sorted(columns)})"
+            )
         n = len(columns["seq"])
         converted = {c.name: _convert(c, columns[c.name], n) for c in TRIAL_COLUMNS}
         return cls(**converted)

@@ -32,6 +32,8 @@ from arms._simulated import SHARED_DIFFICULTY, build_simulated_arms
 from arms._simulated_endpoint import Endpoint
 
 __all__ = [
+    "SHARED_DIFFICULTY",
+    "Z_95",
     "ArmRequest",
     "ArmResult",
     "ClassifierBehaviour",
@@ -41,11 +43,9 @@ __all__ = [
     "LiveArm",
     "ModelBehaviour",
     "RoutingOutcome",
-    "SHARED_DIFFICULTY",
     "SimulatedArm",
     "SimulatedControlArm",
     "SimulatedRouterArm",
-    "Z_95",
     "build_simulated_arms",
     "fit_lognormal",
     "marginal_accuracy",

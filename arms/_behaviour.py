@@ -70,7 +70,7 @@ class _Draws:
     ``exp(0 + s * e)`` from the same standard normal, so it is the same draw).
     """
 
-    __slots__ = ("_i", "_next_size", "_s", "_s_rng", "_within_sigma", "_u", "_u_rng")
+    __slots__ = ("_i", "_next_size", "_s", "_s_rng", "_u", "_u_rng", "_within_sigma")
 
     def __init__(self, rng: np.random.Generator, latency: LatencySpec) -> None:
         # Separate child streams for the two kinds of draw, each a block at a time. Spawning does
@@ -97,9 +97,7 @@ class _Draws:
         return case_scale * self._s[i], self._u[i]
 
 
-def _case_scales(
-    rng: np.random.Generator, cases: Sequence[Case], latency: LatencySpec
-) -> list[float]:
+def _case_scales(rng: np.random.Generator, cases: Sequence[Case], latency: LatencySpec) -> list[float]:
     """``exp(mu + sigma * sqrt(icc) * a_c)`` per case, in corpus order, ``a_c`` drawn from ``rng``.
 
     The ``a_c`` are drawn whatever ``icc`` (at 0 every scale is the median), so the generator is
@@ -117,9 +115,7 @@ def _failure_thresholds(failures: FailureSpec) -> tuple[float, float, float]:
     http = failures.http_error_rate
     fail = http + failures.unparseable_rate
     if fail > 1.0:
-        raise ArmError(
-            f"failures: expected http_error_rate + unparseable_rate <= 1, found {fail:g}"
-        )
+        raise ArmError(f"failures: expected http_error_rate + unparseable_rate <= 1, found {fail:g}")
     return http, fail, (1.0 / (1.0 - fail) if fail < 1.0 else 0.0)
 
 
@@ -161,9 +157,7 @@ class ClassifierBehaviour:
             z = np.asarray(case_z, dtype=float)
             if z.shape != (len(cases),):
                 raise ArmError(f"case_z: expected {len(cases)} values, found {z.shape}")
-        intercepts = _intercepts(
-            tuple((f, spec.accuracy[f]) for f in families), spec.case_difficulty_sd
-        )
+        intercepts = _intercepts(tuple((f, spec.accuracy[f]) for f in families), spec.case_difficulty_sd)
         b = np.array([intercepts[c.family] for c in cases])
         self.difficulty: dict[str, float] = {}
         p_correct = expit(b + spec.case_difficulty_sd * z) if len(cases) else b
@@ -191,9 +185,7 @@ class ClassifierBehaviour:
         try:
             p, right, wrong, cum, scale = self._rows[case.id]
         except KeyError:
-            raise ArmError(
-                f"case {case.id!r}: not in the corpus this classifier was built for"
-            ) from None
+            raise ArmError(f"case {case.id!r}: not in the corpus this classifier was built for") from None
         service, u = self._draws.next(scale)
         fail = self._fail
         if u < fail:
@@ -256,9 +248,7 @@ class ModelBehaviour:
     order; a request for a case outside it is an :class:`~prereg.errors.ArmError`.
     """
 
-    def __init__(
-        self, spec: SimulatedModelSpec, cases: Sequence[Case], rng: np.random.Generator
-    ) -> None:
+    def __init__(self, spec: SimulatedModelSpec, cases: Sequence[Case], rng: np.random.Generator) -> None:
         quality = dict(spec.quality)
         scales = _case_scales(rng, cases, spec.latency)
         # A case whose family has no quality figure is kept out of the rows and raises on use, as
@@ -279,12 +269,9 @@ class ModelBehaviour:
         except KeyError:
             if case.id in self._corpus:
                 raise ArmError(
-                    f"backend.quality: expected a figure for task family {case.family!r}, "
-                    f"found none"
+                    f"backend.quality: expected a figure for task family {case.family!r}, found none"
                 ) from None
-            raise ArmError(
-                f"case {case.id!r}: not in the corpus this model was built for"
-            ) from None
+            raise ArmError(f"case {case.id!r}: not in the corpus this model was built for") from None
         service, u = self._draws.next(scale)
         fail = self._fail
         if u < fail:

@@ -84,9 +84,7 @@ def solve_intercept(accuracy: float, difficulty_sd: float) -> float:
         return math.inf
     if difficulty_sd == 0.0:
         return math.log(accuracy) - math.log1p(-accuracy)
-    root = brentq(
-        lambda b: marginal_accuracy(b, difficulty_sd) - accuracy, -_BRACKET, _BRACKET, xtol=1e-12
-    )
+    root = brentq(lambda b: marginal_accuracy(b, difficulty_sd) - accuracy, -_BRACKET, _BRACKET, xtol=1e-12)
     return float(root)
 
 

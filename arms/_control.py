@@ -27,9 +27,7 @@ class SimulatedControlArm:
         """The arm id."""
         return self._id
 
-    def process(
-        self, env: simpy.Environment, request: ArmRequest
-    ) -> Generator[Any, Any, ArmResult]:
+    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
         """Serve ``request`` at the control's model; the result has ``routing=None``."""
         sent = env.now
         model = self.model
@@ -45,7 +43,5 @@ class SimulatedControlArm:
             sent_s=sent,
             end_s=env.now,
             routing=None,
-            downstream=DownstreamOutcome(
-                model.name, status, latency, correct, t_in, t_out, cost, error
-            ),
+            downstream=DownstreamOutcome(model.name, status, latency, correct, t_in, t_out, cost, error),
         )

@@ -195,9 +195,7 @@ class _Downstream:
 def _make_judge(chat: OpenAIChat) -> JudgeCall:
     async def judge(prompt: str, tag: str) -> bool | None:
         # The judge needs no clock of the campaign: its timing is not part of the trial.
-        call = await chat.complete(
-            [{"role": "user", "content": prompt}], time.monotonic, tag=f"judge:{tag}"
-        )
+        call = await chat.complete([{"role": "user", "content": prompt}], time.monotonic, tag=f"judge:{tag}")
         return parse_verdict(call.text) if call.status == "ok" and call.text else None
 
     return judge
@@ -293,7 +291,9 @@ def build_live_arms(
     """
     for case in cases:
         if case.grader is not None and case.grader not in plan.graders:
-            raise ArmError(f"corpus: case {case.id}: grader: expected a key of graders, found {case.grader!r}")
+            raise ArmError(
+                f"corpus: case {case.id}: grader: expected a key of graders, found {case.grader!r}"
+            )
     used = set(plan.routing.routes.values()) | {plan.routing.fallback}
     used |= {a.model for a in plan.arms if not isinstance(a, RouterArmSpec)}
     missing = sorted(k for k in used if k not in plan.models)

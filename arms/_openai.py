@@ -141,10 +141,12 @@ class ClientPool:
             # Timeouts are enforced per attempt with asyncio.timeout, so one deadline covers
             # connect, pool wait, headers and the whole stream. aiohttp sets TCP_NODELAY on
             # every connection: small requests must not wait for Nagle's algorithm.
-            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0,
-                                             keepalive_timeout=KEEPALIVE_S)
-            found = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None),
-                                          raise_for_status=False)
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S
+            )
+            found = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False
+            )
             self._sessions[key] = found
         return found
 
@@ -158,6 +160,7 @@ class ClientPool:
         schedule does not pay a handshake per request either. Every OpenAI-compatible server
         answers ``/models``.
         """
+
         async def one(base: str) -> None:
             try:
                 async with asyncio.timeout(timeout_s):
@@ -326,8 +329,10 @@ class OpenAIChat:
         return body
 
     def _headers(self, tag: str | None) -> dict[str, str]:
-        headers = {"accept": "text/event-stream" if self.backend.stream else "application/json",
-                   "content-type": "application/json"}
+        headers = {
+            "accept": "text/event-stream" if self.backend.stream else "application/json",
+            "content-type": "application/json",
+        }
         if self._key is not None:
             headers["authorization"] = f"Bearer {self._key}"
         if tag is not None:
@@ -378,9 +383,7 @@ class OpenAIChat:
             http_status=attempt.http_status,
         )
 
-    async def _attempt(
-        self, body: bytes, headers: dict[str, str], clock: Callable[[], float]
-    ) -> _Attempt:
+    async def _attempt(self, body: bytes, headers: dict[str, str], clock: Callable[[], float]) -> _Attempt:
         out = _Attempt(status="ok")
         session = self._pool.client(self.backend.base_url)
         try:
@@ -424,7 +427,9 @@ class OpenAIChat:
             out.tokens_in, out.tokens_out = usage
 
     @staticmethod
-    async def _read_stream(response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]) -> None:
+    async def _read_stream(
+        response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]
+    ) -> None:
         # Whatever arrived is split into lines here: one await per network read instead of one
         # per SSE line (a reply that arrives in one piece is parsed without yielding).
         state = _Stream()
@@ -490,8 +495,9 @@ def _translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
     # HTTP at all: the server did not deliver a response. aiohttp's own texts for the last two
     # mislead (a repr of the half-read response; a "400" the server never sent), hence ours.
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection_error", ("ServerDisconnectedError: the server closed the connection "
-                                    "before its reply was complete")
+        return "connection_error", (
+            "ServerDisconnectedError: the server closed the connection before its reply was complete"
+        )
     if isinstance(exc, aiohttp.ClientResponseError):
         return "connection_error", f"the reply is not valid HTTP: {exc.message}"
     if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):

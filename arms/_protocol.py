@@ -92,8 +92,6 @@ class LiveArm(Protocol):
     @property
     def id(self) -> str: ...
 
-    def handle(
-        self, request: ArmRequest, clock: Callable[[], float]
-    ) -> Coroutine[Any, Any, ArmResult]:
+    def handle(self, request: ArmRequest, clock: Callable[[], float]) -> Coroutine[Any, Any, ArmResult]:
         """Serve ``request`` (already sent at ``clock()``) and return its result."""
         ...

@@ -41,9 +41,7 @@ class SimulatedRouterArm:
         """The arm id."""
         return self._id
 
-    def process(
-        self, env: simpy.Environment, request: ArmRequest
-    ) -> Generator[Any, Any, ArmResult]:
+    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
         """Serve ``request``: routing decision, then the downstream answer."""
         sent = env.now
         case = request.case
@@ -68,9 +66,7 @@ class SimulatedRouterArm:
         return ArmResult(
             sent_s=sent,
             end_s=env.now,
-            routing=RoutingOutcome(
-                r_status, r_latency, label, attempts, r_in, r_out, r_cost, None, r_error
-            ),
+            routing=RoutingOutcome(r_status, r_latency, label, attempts, r_in, r_out, r_cost, None, r_error),
             downstream=DownstreamOutcome(
                 model.name, d_status, d_latency, correct, d_in, d_out, d_cost, d_error
             ),

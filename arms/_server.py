@@ -33,9 +33,7 @@ class FifoServer:
 
     __slots__ = ("_free_at", "capacity", "log", "name")
 
-    def __init__(
-        self, name: str, capacity: int, log: list[tuple[float, float, float]] | None = None
-    ) -> None:
+    def __init__(self, name: str, capacity: int, log: list[tuple[float, float, float]] | None = None) -> None:
         self.name = name
         self.capacity = capacity
         self.log = log

@@ -67,8 +67,7 @@ def build_simulated_arms(
     for index, arm in enumerate(plan.arms):
         if isinstance(arm, RouterArmSpec):
             routes = {
-                label: model(key, f"routing.routes.{label}")
-                for label, key in plan.routing.routes.items()
+                label: model(key, f"routing.routes.{label}") for label, key in plan.routing.routes.items()
             }
             fallback = model(plan.routing.fallback, "routing.fallback")
             classifier = _classifier_endpoint(plan, index, arm, cases, shared_z, seed, plan_hash)
@@ -93,8 +92,7 @@ def _model_endpoint(
     backend = spec.backend
     if not isinstance(backend, SimulatedModelSpec):
         raise ArmError(
-            f"models.{key}.backend.kind: expected 'simulated' in a simulated campaign, "
-            f"found {backend.kind!r}"
+            f"models.{key}.backend.kind: expected 'simulated' in a simulated campaign, found {backend.kind!r}"
         )
     missing = [f for f in families if f not in backend.quality]
     if missing:
@@ -135,9 +133,7 @@ def _classifier_endpoint(
     own_z = rng.standard_normal(len(cases))
     case_z = math.sqrt(SHARED_DIFFICULTY) * shared_z + math.sqrt(1.0 - SHARED_DIFFICULTY) * own_z
     try:
-        behaviour = ClassifierBehaviour(
-            backend, plan.taxonomy.labels, cases, rng, case_z=case_z.tolist()
-        )
+        behaviour = ClassifierBehaviour(backend, plan.taxonomy.labels, cases, rng, case_z=case_z.tolist())
     except ArmError as exc:
         raise ArmError(f"arms[{index}] ({arm.id}): {exc}") from None
     return Endpoint(

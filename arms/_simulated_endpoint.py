@@ -75,9 +75,7 @@ class Endpoint(Generic[T]):
         self._retry_on = frozenset(retry.retry_on)
         self._tokens_in = tokens.input
         self._tokens_out = tokens.output
-        self._cost = (
-            tokens.input * price.input_per_1k + tokens.output * price.output_per_1k
-        ) / 1000.0
+        self._cost = (tokens.input * price.input_per_1k + tokens.output * price.output_per_1k) / 1000.0
 
     def attempt(self, case: Case, replay: int, now: float) -> tuple[T | None, Status, float]:
         """Book one attempt sent at ``now``: ``(value, status, elapsed_ms)`` as the client sees it.

@@ -19,9 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from analysis import RunMeta, TrialTable, analyze, results_to_json  # noqa: E402
-from prereg.schema import DEFAULT_LABELS  # noqa: E402
-from reference.plans import HASH, study_plan  # noqa: E402
+from reference.plans import HASH, study_plan
+
+from analysis import RunMeta, TrialTable, analyze, results_to_json
+from prereg.schema import DEFAULT_LABELS
 
 ARMS = ("control", "phi", "qwen", "deepseek")
 
@@ -52,21 +53,38 @@ def build_columns(n_trials: int, n_cases: int, seed: int = 0) -> dict[str, Any]:
     down = rng.lognormal(np.log(600.0), 0.5, n)
     cases = np.char.add("case-", np.arange(n_cases).astype(str))
     arm_names = np.array(ARMS)
-    trial_id = np.char.add(np.char.add(np.char.add(arm_names[arm_i], ":"), np.char.add(cases[case_i], ":")),
-                           replay.astype(str))
+    trial_id = np.char.add(
+        np.char.add(np.char.add(arm_names[arm_i], ":"), np.char.add(cases[case_i], ":")), replay.astype(str)
+    )
     return {
-        "plan_hash": np.full(n, HASH), "trial_id": trial_id, "seq": rng.permutation(n),
-        "case_id": cases[case_i], "family": family, "arm": arm_names[arm_i], "replay": replay,
-        "scheduled_s": np.arange(n) * 0.01, "sent_s": np.arange(n) * 0.01, "end_s": np.arange(n) * 0.01 + 2,
-        "lateness_ms": np.full(n, np.nan), "routing_status": routing_status, "routing_latency_ms": rl,
-        "routing_first_token_ms": np.full(n, np.nan), "routing_attempts": np.where(control, np.nan, 1.0),
-        "predicted_label": predicted, "gold_labels": family, "correct": correct_col,
-        "routed_model": np.full(n, "big"), "downstream_status": np.full(n, "ok"),
+        "plan_hash": np.full(n, HASH),
+        "trial_id": trial_id,
+        "seq": rng.permutation(n),
+        "case_id": cases[case_i],
+        "family": family,
+        "arm": arm_names[arm_i],
+        "replay": replay,
+        "scheduled_s": np.arange(n) * 0.01,
+        "sent_s": np.arange(n) * 0.01,
+        "end_s": np.arange(n) * 0.01 + 2,
+        "lateness_ms": np.full(n, np.nan),
+        "routing_status": routing_status,
+        "routing_latency_ms": rl,
+        "routing_first_token_ms": np.full(n, np.nan),
+        "routing_attempts": np.where(control, np.nan, 1.0),
+        "predicted_label": predicted,
+        "gold_labels": family,
+        "correct": correct_col,
+        "routed_model": np.full(n, "big"),
+        "downstream_status": np.full(n, "ok"),
         "downstream_latency_ms": down,
         "downstream_correct": (rng.random(n) < np.where(correct | control, 0.85, 0.6)).astype(np.float64),
-        "e2e_latency_ms": np.nan_to_num(rl) + down, "tokens_in": np.full(n, 500),
-        "tokens_out": np.full(n, 400), "cost_usd": np.where(control, 0.02, 0.001),
-        "routing_cost_usd": np.where(control, np.nan, 0.0001), "status": status,
+        "e2e_latency_ms": np.nan_to_num(rl) + down,
+        "tokens_in": np.full(n, 500),
+        "tokens_out": np.full(n, 400),
+        "cost_usd": np.where(control, 0.02, 0.001),
+        "routing_cost_usd": np.where(control, np.nan, 0.0001),
+        "status": status,
         "error": np.where(timeout, "timed out", None).astype(object),
     }
 
@@ -90,16 +108,22 @@ def main() -> None:
     t3 = time.perf_counter()
 
     con = duckdb.connect()
-    con.register("trials", {"arm": cols["arm"], "correct": cols["correct"],
-                            "routing_latency_ms": cols["routing_latency_ms"]})
+    con.register(
+        "trials",
+        {"arm": cols["arm"], "correct": cols["correct"], "routing_latency_ms": cols["routing_latency_ms"]},
+    )
     t4 = time.perf_counter()
-    con.execute("SELECT arm, count(*), avg(correct), quantile_cont(routing_latency_ms, 0.95) "
-                "FROM trials GROUP BY arm ORDER BY arm").fetchall()
+    con.execute(
+        "SELECT arm, count(*), avg(correct), quantile_cont(routing_latency_ms, 0.95) "
+        "FROM trials GROUP BY arm ORDER BY arm"
+    ).fetchall()
     t5 = time.perf_counter()
 
     analysis_s = (t2 - t0) + (t3 - t2)
-    print(f"trials: {n:,} over {len(ARMS)} arms, {args.cases} cases, bootstrap resamples: "
-          f"{plan.analysis.bootstrap.resamples}")
+    print(
+        f"trials: {n:,} over {len(ARMS)} arms, {args.cases} cases, bootstrap resamples: "
+        f"{plan.analysis.bootstrap.resamples}"
+    )
     print(f"TrialTable.from_columns: {t1 - t0:.2f} s")
     print(f"analyze:                 {t2 - t1:.2f} s")
     print(f"results_to_json:         {t3 - t2:.3f} s ({len(text):,} bytes)")

@@ -31,15 +31,13 @@ from prereg.schema import DEFAULT_LABELS, Plan
 PLAN_HASH = "0" * 64
 
 
-def _classifier(
-    accuracy: float, median: float, p95: float, rtt: float, conc: int
-) -> dict[str, Any]:
+def _classifier(accuracy: float, median: float, p95: float, rtt: float, conc: int) -> dict[str, Any]:
     return {
         "model": "m",
         "prompt_template": "{labels}: {text}",
         "backend": {
             "kind": "simulated",
-            "accuracy": {f: accuracy for f in DEFAULT_LABELS},
+            "accuracy": dict.fromkeys(DEFAULT_LABELS, accuracy),
             "latency": {
                 "median_ms": median,
                 "p95_ms": p95,
@@ -59,7 +57,7 @@ def _model(quality: float, median: float, p95: float, conc: int) -> dict[str, An
         "model": "m",
         "backend": {
             "kind": "simulated",
-            "quality": {f: quality for f in DEFAULT_LABELS},
+            "quality": dict.fromkeys(DEFAULT_LABELS, quality),
             "latency": {"median_ms": median, "p95_ms": p95, "concurrency": conc},
         },
         "price": {"input_per_1k": 0.0005, "output_per_1k": 0.0015},
@@ -84,9 +82,7 @@ def study2_plan() -> Plan:
                 },
             ],
             "routing": {
-                "routes": {
-                    f: ("large" if f in ("code", "math") else "small") for f in DEFAULT_LABELS
-                },
+                "routes": {f: ("large" if f in ("code", "math") else "small") for f in DEFAULT_LABELS},
                 "fallback": "large",
             },
             "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 4.0}},
@@ -183,14 +179,8 @@ def main() -> None:
         with_records = max(with_records, arms_loop(n, rate, records=True))
     print(f"requests: {n:,}  Poisson rate {rate:g}/s  best of {args.repeats}")
     print(f"bare SimPy loop (one Resource):    {bare:>10,.0f} req/s")
-    print(
-        f"simulated arms (ArmResult):        {arms_only:>10,.0f} req/s  "
-        f"ratio {arms_only / bare:.2f}"
-    )
-    print(
-        f"simulated arms + to_trial_record:  {with_records:>10,.0f} req/s  "
-        f"ratio {with_records / bare:.2f}"
-    )
+    print(f"simulated arms (ArmResult):        {arms_only:>10,.0f} req/s  ratio {arms_only / bare:.2f}")
+    print(f"simulated arms + to_trial_record:  {with_records:>10,.0f} req/s  ratio {with_records / bare:.2f}")
 
 
 if __name__ == "__main__":

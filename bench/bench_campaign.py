@@ -36,8 +36,11 @@ from traffic import build_schedule
 N_CASES = 60
 RATE_PER_S = 20.0
 #: Study 2's routers (accuracy, median ms, P95 ms); Phi-4-mini's figures are illustrative.
-ROUTERS = {"phi4mini": (0.76, 1100.0, 2100.0), "qwen25_3b": (0.79, 988.0, 1900.0),
-           "deepseek_v3": (0.83, 1300.0, 2295.0)}
+ROUTERS = {
+    "phi4mini": (0.76, 1100.0, 2100.0),
+    "qwen25_3b": (0.79, 988.0, 1900.0),
+    "deepseek_v3": (0.83, 1300.0, 2295.0),
+}
 Z_95 = 1.6448536269514722
 
 
@@ -47,31 +50,61 @@ def study2_plan(replays: int) -> Plan:
     model_latency = {"median_ms": 1500.0, "p95_ms": 4000.0, "concurrency": 64}
     arms: list[dict[str, Any]] = [{"id": "control", "kind": "control", "model": "large"}]
     for arm, (acc, median, p95) in ROUTERS.items():
-        arms.append({"id": arm, "kind": "router", "classifier": {
-            "model": arm, "prompt_template": "Classify: {text}\nLabels: {labels}", "timeout_ms": 2500.0,
-            "backend": {"kind": "simulated", "accuracy": dict.fromkeys(DEFAULT_LABELS, acc),
+        arms.append(
+            {
+                "id": arm,
+                "kind": "router",
+                "classifier": {
+                    "model": arm,
+                    "prompt_template": "Classify: {text}\nLabels: {labels}",
+                    "timeout_ms": 2500.0,
+                    "backend": {
+                        "kind": "simulated",
+                        "accuracy": dict.fromkeys(DEFAULT_LABELS, acc),
                         "latency": {"median_ms": median, "p95_ms": p95, "concurrency": 16},
-                        "failures": {"http_error_rate": 0.01, "unparseable_rate": 0.01}}}})
-    return Plan.model_validate({
-        "study": {"title": "bench", "authors": ["bench"], "hypotheses": ["h"]},
-        "corpus": {"path": "corpus.jsonl", "sha256": "0" * 64},
-        "models": {key: {"model": key, "backend": {"kind": "simulated", "quality": quality,
-                                                    "latency": model_latency}}
-                   for key in ("large", "small")},
-        "arms": arms,
-        "routing": {"routes": {lab: ("small" if i % 2 else "large") for i, lab in enumerate(DEFAULT_LABELS)},
-                    "fallback": "large"},
-        "traffic": {"arrival": {"kind": "poisson", "rate_per_s": RATE_PER_S}, "replays_per_case": replays},
-        "randomization": {"seed": 2026},
-        "sample_size": {"unique_cases": N_CASES, "requests_total": N_CASES * replays * 4},
-        "gates": [{"id": "acc", "metric": "routing_accuracy", "op": ">=", "threshold": 0.85}],
-    })
+                        "failures": {"http_error_rate": 0.01, "unparseable_rate": 0.01},
+                    },
+                },
+            }
+        )
+    return Plan.model_validate(
+        {
+            "study": {"title": "bench", "authors": ["bench"], "hypotheses": ["h"]},
+            "corpus": {"path": "corpus.jsonl", "sha256": "0" * 64},
+            "models": {
+                key: {
+                    "model": key,
+                    "backend": {"kind": "simulated", "quality": quality, "latency": model_latency},
+                }
+                for key in ("large", "small")
+            },
+            "arms": arms,
+            "routing": {
+                "routes": {lab: ("small" if i % 2 else "large") for i, lab in enumerate(DEFAULT_LABELS)},
+                "fallback": "large",
+            },
+            "traffic": {
+                "arrival": {"kind": "poisson", "rate_per_s": RATE_PER_S},
+                "replays_per_case": replays,
+            },
+            "randomization": {"seed": 2026},
+            "sample_size": {"unique_cases": N_CASES, "requests_total": N_CASES * replays * 4},
+            "gates": [{"id": "acc", "metric": "routing_accuracy", "op": ">=", "threshold": 0.85}],
+        }
+    )
 
 
 def cases() -> tuple[Case, ...]:
     """Sixty cases, ten per family."""
-    return tuple(Case(id=f"case-{i:02d}", text=f"request {i}", family=DEFAULT_LABELS[i % 6],
-                      gold_labels=(DEFAULT_LABELS[i % 6],)) for i in range(N_CASES))
+    return tuple(
+        Case(
+            id=f"case-{i:02d}",
+            text=f"request {i}",
+            family=DEFAULT_LABELS[i % 6],
+            gold_labels=(DEFAULT_LABELS[i % 6],),
+        )
+        for i in range(N_CASES)
+    )
 
 
 def _lognormal(rng: np.random.Generator, latency: LatencySpec, n: int) -> list[float]:
@@ -95,8 +128,12 @@ def bare_loop(plan: Plan, plan_hash: str) -> float:
         if isinstance(arm, RouterArmSpec):
             backend = arm.classifier.backend
             assert isinstance(backend, SimulatedClassifierSpec)
-            stages.append((simpy.Resource(env, capacity=backend.latency.concurrency),
-                           _lognormal(rng, backend.latency, n)))
+            stages.append(
+                (
+                    simpy.Resource(env, capacity=backend.latency.concurrency),
+                    _lognormal(rng, backend.latency, n),
+                )
+            )
         else:
             stages.append(None)
 
@@ -148,13 +185,17 @@ def main() -> None:
     c0 = time.process_time()
     bare_s = bare_loop(plan, plan_hash)
     bare_cpu = time.process_time() - c0
-    print(f"requests:                 {n:,} ({N_CASES} cases x {replays} replays x 4 arms), "
-          f"{summary.virtual_s / 3600:.1f} h virtual")
+    print(
+        f"requests:                 {n:,} ({N_CASES} cases x {replays} replays x 4 arms), "
+        f"{summary.virtual_s / 3600:.1f} h virtual"
+    )
     print(f"bare SimPy loop:          {n / bare_s:10,.0f} requests/s ({bare_s:.1f} s)")
     print(f"campaign (with store):    {n / campaign_s:10,.0f} requests/s ({campaign_s:.1f} s, target < 60 s)")
     print(f"ratio campaign / bare:    {bare_s / campaign_s:10.2f} (target >= 0.5)")
-    print(f"CPU seconds (all threads): campaign {campaign_cpu:.1f}, bare {bare_cpu:.1f}, "
-          f"ratio {bare_cpu / campaign_cpu:.2f} (steadier than wall time on a shared machine)")
+    print(
+        f"CPU seconds (all threads): campaign {campaign_cpu:.1f}, bare {bare_cpu:.1f}, "
+        f"ratio {bare_cpu / campaign_cpu:.2f} (steadier than wall time on a shared machine)"
+    )
     print(f"peak RSS during campaign: {peak_mb:10,.0f} MB; store file {store_mb:,.0f} MB")
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)

@@ -44,20 +44,26 @@ def main() -> None:
     scenario = assumed_scenario(plan, cases)
     seed = plan.randomization.seed
     engine = EngineSettings(args.engine, args.workers)
-    tasks = [ChunkTask(scenario, seed, plan_hash, Path("."), a, b, False)
-             for a, b in chunk_bounds(args.sims, engine.workers)]
+    tasks = [
+        ChunkTask(scenario, seed, plan_hash, Path("."), a, b, False)
+        for a, b in chunk_bounds(args.sims, engine.workers)
+    ]
 
     started = time.perf_counter()
     chunks = run_tasks(simulate_chunk, tasks, engine)
     total = time.perf_counter() - started
     done = sum(len(c) for c in chunks)
     requests = done * len(cases) * plan.traffic.replays_per_case * len(plan.arms)
-    print(f"design simulations: {done:,} of the 4-arm 60 x 5 design "
-          f"({requests:,} simulated requests), {engine.engine} engine, {engine.workers} workers")
+    print(
+        f"design simulations: {done:,} of the 4-arm 60 x 5 design "
+        f"({requests:,} simulated requests), {engine.engine} engine, {engine.workers} workers"
+    )
     per_1000 = total / done * 1000
-    print(f"  total {total:.1f} s, {done / total:.1f} simulations/s; 1,000 simulations "
-          f"{'take' if done == 1000 else 'would take'} {per_1000:.0f} s "
-          f"({'within' if per_1000 < 120 else 'over'} the 2-minute target)")
+    print(
+        f"  total {total:.1f} s, {done / total:.1f} simulations/s; 1,000 simulations "
+        f"{'take' if done == 1000 else 'would take'} {per_1000:.0f} s "
+        f"({'within' if per_1000 < 120 else 'over'} the 2-minute target)"
+    )
 
     # Where one simulation's time goes, in this process (no pool), as the design runs it: the
     # campaign, its trial table, the locked analysis' gate scope. The full analysis a real
@@ -66,16 +72,27 @@ def main() -> None:
     reps = 20
     campaign_s = table_s = analysis_s = full_s = 0.0
     for i in range(reps):
-        seeded = plan.model_copy(update={"randomization": plan.randomization.model_copy(
-            update={"seed": sim_seed(seed, plan_hash, i)})})
+        seeded = plan.model_copy(
+            update={
+                "randomization": plan.randomization.model_copy(update={"seed": sim_seed(seed, plan_hash, i)})
+            }
+        )
         t0 = time.process_time()
         schedule, records = run_campaign(seeded, scenario, plan_hash, Path("."))
         t1 = time.process_time()
         table = TrialTable.from_records(records)
         t2 = time.process_time()
         allocated = schedule.allocation_counts()
-        meta = RunMeta(plan_hash, plan_hash, True, (), "store",
-                       {a: sum(c.values()) for a, c in allocated.items()}, allocated, None)
+        meta = RunMeta(
+            plan_hash,
+            plan_hash,
+            True,
+            (),
+            "store",
+            {a: sum(c.values()) for a, c in allocated.items()},
+            allocated,
+            None,
+        )
         analyze(seeded, table, meta, scope="gates")
         t3 = time.process_time()
         analyze(seeded, table, meta)
@@ -85,10 +102,12 @@ def main() -> None:
         analysis_s += t3 - t2
         full_s += t4 - t3
     per = (campaign_s + table_s + analysis_s) / reps
-    print(f"  one simulation, single process (CPU time): {per * 1000:.0f} ms = campaign "
-          f"{campaign_s / reps * 1000:.0f} ms + trial table {table_s / reps * 1000:.0f} ms + "
-          f"locked analysis, gate scope {analysis_s / reps * 1000:.0f} ms "
-          f"(the full analysis of a real campaign: {full_s / reps * 1000:.0f} ms)")
+    print(
+        f"  one simulation, single process (CPU time): {per * 1000:.0f} ms = campaign "
+        f"{campaign_s / reps * 1000:.0f} ms + trial table {table_s / reps * 1000:.0f} ms + "
+        f"locked analysis, gate scope {analysis_s / reps * 1000:.0f} ms "
+        f"(the full analysis of a real campaign: {full_s / reps * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,21 +41,34 @@ LABELS = ["code", "math", "summarization", "translation", "creative_writing", "k
 HASH = "c" * 64
 
 
-def plan_doc(backend: dict[str, Any], model_backend: dict[str, Any], rate: float, replays: int,
-             extra: dict[str, Any]) -> dict[str, Any]:
+def plan_doc(
+    backend: dict[str, Any], model_backend: dict[str, Any], rate: float, replays: int, extra: dict[str, Any]
+) -> dict[str, Any]:
     models = {key: {"model": f"{key}-llm", "backend": model_backend, **extra} for key in ("small", "large")}
     return {
         "study": {"title": "bench", "authors": ["b"], "hypotheses": ["h"]},
         "taxonomy": {"labels": LABELS},
         "corpus": {"path": "corpus.jsonl", "sha256": "0" * 64},
         "models": models,
-        "arms": [{"id": "control", "kind": "control", "model": "large"},
-                 {"id": "router", "kind": "router", "classifier": {
-                     "model": "router-llm", "backend": backend, **extra,
-                     "prompt_template": "Classify into one of {labels}:\n{text}"}}],
-        "routing": {"routes": {lab: "small" for lab in LABELS}, "fallback": "large"},
-        "graders": {"numeric": {"kind": "numeric", "tolerance": 0.01}, "exact": {"kind": "exact"},
-                    "regex": {"kind": "regex"}},
+        "arms": [
+            {"id": "control", "kind": "control", "model": "large"},
+            {
+                "id": "router",
+                "kind": "router",
+                "classifier": {
+                    "model": "router-llm",
+                    "backend": backend,
+                    **extra,
+                    "prompt_template": "Classify into one of {labels}:\n{text}",
+                },
+            },
+        ],
+        "routing": {"routes": dict.fromkeys(LABELS, "small"), "fallback": "large"},
+        "graders": {
+            "numeric": {"kind": "numeric", "tolerance": 0.01},
+            "exact": {"kind": "exact"},
+            "regex": {"kind": "regex"},
+        },
         "traffic": {"arrival": {"kind": "constant", "rate_per_s": rate}, "replays_per_case": replays},
         "randomization": {"seed": 1},
         "sample_size": {"unique_cases": 60, "requests_total": 120 * replays},
@@ -66,15 +79,22 @@ def plan_doc(backend: dict[str, Any], model_backend: dict[str, Any], rate: float
 def start_server(workdir: Path) -> tuple[subprocess.Popen[str], str]:
     latency = {"median_ms": 2.0, "p95_ms": 4.0, "concurrency": 4096}
     sim_c = {"kind": "simulated", "accuracy": dict.fromkeys(LABELS, 0.9), "latency": latency}
-    sim_m = {"kind": "simulated", "quality": dict.fromkeys(LABELS, 0.9), "latency": latency,
-             "tokens": {"input": 300, "output": 40}}
+    sim_m = {
+        "kind": "simulated",
+        "quality": dict.fromkeys(LABELS, 0.9),
+        "latency": latency,
+        "tokens": {"input": 300, "output": 40},
+    }
     (workdir / "sim.yaml").write_text(yaml.safe_dump(plan_doc(sim_c, sim_m, 1.0, 1, {})))
     shutil.copy(STARTER, workdir / "corpus.jsonl")
     # The server's stderr goes to a file: a pipe nobody reads would fill up and stall it.
     errors = workdir / "serve.stderr"
     with errors.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "experiment", "serve", str(workdir / "sim.yaml"),
-                                 "--port", "0"], stderr=fh, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "experiment", "serve", str(workdir / "sim.yaml"), "--port", "0"],
+            stderr=fh,
+            text=True,
+        )
     deadline = time.monotonic() + 30.0
     while "serving" not in errors.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -106,7 +126,8 @@ def campaign(url: str, workdir: Path, rate: float, seconds: float) -> dict[str, 
             route.append(cols["routing_latency_ms"][i] - served[(trial, "classifier")])
     ok = sum(1 for s in cols["status"] if s == "ok")
     return {
-        "requests": float(summary.sent), "ok": float(ok),
+        "requests": float(summary.sent),
+        "ok": float(ok),
         "lateness_p50_ms": summary.lateness_p50_ms or float("nan"),
         "lateness_p99_ms": summary.lateness_p99_ms or float("nan"),
         "lateness_max_ms": float(np.nanmax(np.asarray(cols["lateness_ms"], dtype=float))),
@@ -120,8 +141,9 @@ def campaign(url: str, workdir: Path, rate: float, seconds: float) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="Length of each campaign.")
-    parser.add_argument("--rates", type=float, nargs="+", default=[200.0, 1000.0],
-                        help="Request rates to run (per second).")
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[200.0, 1000.0], help="Request rates to run (per second)."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -129,12 +151,16 @@ def main() -> None:
         try:
             for rate in args.rates:
                 r = campaign(url, workdir, rate, args.seconds)
-                print(f"rate {rate:>6.0f}/s  requests {r['requests']:>6.0f} (ok {r['ok']:.0f})  "
-                      f"lateness p50 {r['lateness_p50_ms']:.3f} ms  p99 {r['lateness_p99_ms']:.3f} ms  "
-                      f"max {r['lateness_max_ms']:.2f} ms")
-                print(f"              harness overhead: downstream call median "
-                      f"{r['overhead_downstream_p50_ms']:.3f} ms (p99 {r['overhead_downstream_p99_ms']:.3f}), "
-                      f"routing from scheduled time median {r['overhead_routing_p50_ms']:.3f} ms")
+                print(
+                    f"rate {rate:>6.0f}/s  requests {r['requests']:>6.0f} (ok {r['ok']:.0f})  "
+                    f"lateness p50 {r['lateness_p50_ms']:.3f} ms  p99 {r['lateness_p99_ms']:.3f} ms  "
+                    f"max {r['lateness_max_ms']:.2f} ms"
+                )
+                print(
+                    f"              harness overhead: downstream call median "
+                    f"{r['overhead_downstream_p50_ms']:.3f} ms (p99 {r['overhead_downstream_p99_ms']:.3f}), "
+                    f"routing from scheduled time median {r['overhead_routing_p50_ms']:.3f} ms"
+                )
             print("targets: lateness p99 <= 2 ms at 200/s; overhead median <= 1 ms")
         finally:
             proc.terminate()

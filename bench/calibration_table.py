@@ -82,19 +82,20 @@ def _with_classifiers(plan: Plan, edit: Callable[[dict[str, Any]], None]) -> Pla
     return Plan.model_validate(data)
 
 
-def accuracy_world(plan: Plan, cases: Sequence[Case], accuracy: float, icc: float,
-                   solver: ModuleType) -> Scenario:
+def accuracy_world(
+    plan: Plan, cases: Sequence[Case], accuracy: float, icc: float, solver: ModuleType
+) -> Scenario:
     """Every router at true marginal ``accuracy`` with correctness ICC ``icc``, no failures."""
     base = accuracy_scenario(plan, cases, accuracy, key=f"calibration:{accuracy}:{icc}")
     d = solver.difficulty_for_icc(accuracy, icc)
 
     def edit(backend: dict[str, Any]) -> None:
-        backend["accuracy"] = {f: d.plan_accuracy for f in backend["accuracy"]}
+        backend["accuracy"] = dict.fromkeys(backend["accuracy"], d.plan_accuracy)
         backend["case_difficulty_sd"] = d.sd
 
     rewritten = _with_classifiers(base.plan, edit)
     routers = [a.id for a in rewritten.router_arms]
-    return Scenario(base.key, rewritten, tuple(cases), {a: accuracy for a in routers}, {}, True)
+    return Scenario(base.key, rewritten, tuple(cases), dict.fromkeys(routers, accuracy), {}, True)
 
 
 def latency_world(plan: Plan, cases: Sequence[Case], gate: GateSpec, icc: float) -> Scenario | None:
@@ -108,8 +109,14 @@ def latency_world(plan: Plan, cases: Sequence[Case], gate: GateSpec, icc: float)
         backend["latency"]["case_icc"] = icc
 
     rewritten = _with_classifiers(base.plan, edit)
-    return Scenario(f"calibration:{gate.id}:{icc}", rewritten, tuple(cases), base.true_accuracy,
-                    base.true_latency_ms, True)
+    return Scenario(
+        f"calibration:{gate.id}:{icc}",
+        rewritten,
+        tuple(cases),
+        base.true_accuracy,
+        base.true_latency_ms,
+        True,
+    )
 
 
 def _wilson(k: float, n: int) -> tuple[float, float]:
@@ -136,8 +143,11 @@ def shares(outcomes: Sequence[SimOutcome], gate_pos: int, truth: float | None) -
                 covered += (math.isnan(lo) or lo <= truth) and (math.isnan(hi) or truth <= hi)
         p = covered / pooled
         out["coverage"], out["coverage_ci"] = p, _wilson(p * n, n)
-    realised = [getattr(o.arms[a], "correct_icc" if truth is not None else "latency_icc", math.nan)
-                for o in outcomes for a in arms]
+    realised = [
+        getattr(o.arms[a], "correct_icc" if truth is not None else "latency_icc", math.nan)
+        for o in outcomes
+        for a in arms
+    ]
     finite = [r for r in realised if math.isfinite(r)]
     out["realised_icc"] = float(np.mean(finite)) if finite else None
     return out
@@ -161,8 +171,9 @@ def numpy_latency(plan: Plan, gate: GateSpec, icc: float, sims: int, seed: int) 
             noise = rng.standard_normal((k, m))
             values = np.exp(mu + sigma * (math.sqrt(icc) * case + math.sqrt(1 - icc) * noise)).ravel()
             res = analysis.estimate_quantile(values, q, level)
-            verdict = analysis.decide_gate(arm.id, gate, "request", res.estimate, res.lower_bound,
-                                           res.upper_bound)
+            verdict = analysis.decide_gate(
+                arm.id, gate, "request", res.estimate, res.lower_bound, res.upper_bound
+            )
             verdicts.append(verdict.verdict)
     n_arms = len(plan.router_arms)
     out: dict[str, Any] = {"sims": sims, "arm_campaigns": sims * n_arms, "realised_icc": icc}
@@ -204,8 +215,9 @@ def main() -> None:
         worlds[(lat_gate.id, icc)] = latency_world(plan, cases, lat_gate, icc)
     worlds[("power", POWER_ICC)] = accuracy_world(plan, cases, POWER_ACCURACY, POWER_ICC, solver)
 
-    batches = SimulationBatches(plan.randomization.seed, plan_hash, Path("."),
-                                EngineSettings("local", args.workers), None)
+    batches = SimulationBatches(
+        plan.randomization.seed, plan_hash, Path("."), EngineSettings("local", args.workers), None
+    )
     started = time.perf_counter()
     batches.ensure("calibration", [(w, args.sims, False) for w in worlds.values() if w is not None])
     elapsed = time.perf_counter() - started
@@ -216,12 +228,20 @@ def main() -> None:
             continue
         is_acc = gate_id == acc_gate.id
         if world is None:
-            fig = numpy_latency(latency_boundary_scenario(plan, cases, lat_gate).plan, lat_gate, icc,
-                                args.sims, seed=int(icc * 1000) + 11)
+            fig = numpy_latency(
+                latency_boundary_scenario(plan, cases, lat_gate).plan,
+                lat_gate,
+                icc,
+                args.sims,
+                seed=int(icc * 1000) + 11,
+            )
             source = "numpy"
         else:
-            fig = shares(batches.outcomes(world, args.sims), acc_pos if is_acc else lat_pos,
-                         acc_gate.threshold if is_acc else None)
+            fig = shares(
+                batches.outcomes(world, args.sims),
+                acc_pos if is_acc else lat_pos,
+                acc_gate.threshold if is_acc else None,
+            )
             source = "design"
         rows.append({"gate": gate_id, "icc": icc, "source": source, **fig})
     power_world = worlds[("power", POWER_ICC)]
@@ -229,25 +249,39 @@ def main() -> None:
     power = shares(batches.outcomes(power_world, args.sims), acc_pos, POWER_ACCURACY)
 
     tree = Path(experiment.__file__).resolve().parents[1]
-    print(f"calibration of the starter plan's gates ({len(cases)} cases x "
-          f"{plan.traffic.replays_per_case} replays, {len(plan.router_arms)} router arms); tree {tree}")
-    print(f"analysis: ci_method {plan.analysis.ci_method}, unit {plan.analysis.unit}, "
-          f"latency_interval {plan.analysis.latency_interval}; {args.sims} campaigns per world, "
-          f"{elapsed:.0f} s on {args.workers} workers")
+    print(
+        f"calibration of the starter plan's gates ({len(cases)} cases x "
+        f"{plan.traffic.replays_per_case} replays, {len(plan.router_arms)} router arms); tree {tree}"
+    )
+    print(
+        f"analysis: ci_method {plan.analysis.ci_method}, unit {plan.analysis.unit}, "
+        f"latency_interval {plan.analysis.latency_interval}; {args.sims} campaigns per world, "
+        f"{elapsed:.0f} s on {args.workers} workers"
+    )
     print()
-    print("| gate | ICC | P(PASS) at the boundary | P(FAIL) at the boundary | coverage of the 95% "
-          "accuracy interval | realised ICC | source |")
+    print(
+        "| gate | ICC | P(PASS) at the boundary | P(FAIL) at the boundary | coverage of the 95% "
+        "accuracy interval | realised ICC | source |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         realised = "–" if r.get("realised_icc") is None else f"{r['realised_icc']:.2f}"
-        print(f"| {r['gate']} | {r['icc']:.1f} | {_cell(r, 'p_pass')} | {_cell(r, 'p_fail')} | "
-              f"{_cell(r, 'coverage')} | {realised} | {r['source']} |")
+        print(
+            f"| {r['gate']} | {r['icc']:.1f} | {_cell(r, 'p_pass')} | {_cell(r, 'p_fail')} | "
+            f"{_cell(r, 'coverage')} | {realised} | {r['source']} |"
+        )
     print()
-    print(f"power at true accuracy {POWER_ACCURACY:.2f} (correctness ICC {POWER_ICC:.2f}): "
-          f"P(PASS) {_cell(power, 'p_pass')}; coverage {_cell(power, 'coverage')}")
+    print(
+        f"power at true accuracy {POWER_ACCURACY:.2f} (correctness ICC {POWER_ICC:.2f}): "
+        f"P(PASS) {_cell(power, 'p_pass')}; coverage {_cell(power, 'coverage')}"
+    )
     if args.json is not None:
-        args.json.write_text(json.dumps({"tree": str(tree), "sims": args.sims, "rows": rows,
-                                         "power": power}, indent=2, sort_keys=True) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {"tree": str(tree), "sims": args.sims, "rows": rows, "power": power}, indent=2, sort_keys=True
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

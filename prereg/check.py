@@ -461,14 +461,17 @@ def _check_backends(plan: Plan, problems: _Problems) -> None:
         if isinstance(arm, RouterArmSpec)
     ]
     for path, backend in backends:
-        if isinstance(backend, OpenAIBackendSpec) and backend.api_key_env is not None:
-            if not _ENV_NAME.fullmatch(backend.api_key_env):
-                problems.plan(
-                    (*path, "api_key_env"),
-                    "expected the NAME of an environment variable (letters, digits and _, not "
-                    "starting with a digit), found a value that is not one (not shown: it may be "
-                    "the key itself)",
-                )
+        if (
+            isinstance(backend, OpenAIBackendSpec)
+            and backend.api_key_env is not None
+            and not _ENV_NAME.fullmatch(backend.api_key_env)
+        ):
+            problems.plan(
+                (*path, "api_key_env"),
+                "expected the NAME of an environment variable (letters, digits and _, not "
+                "starting with a digit), found a value that is not one (not shown: it may be "
+                "the key itself)",
+            )
     live = [p for p, b in backends if isinstance(b, OpenAIBackendSpec)]
     simulated = [p for p, b in backends if not isinstance(b, OpenAIBackendSpec)]
     if live and simulated:

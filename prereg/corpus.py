@@ -49,9 +49,7 @@ def read_corpus_bytes(path: Path, *, name: str, field: str | None = None) -> byt
             with Path(path).open("rb") as handle:
                 data = handle.read(MAX_CORPUS_BYTES + 1)
     except FileNotFoundError:
-        raise CorpusError(
-            f"expected a corpus file{at}, found no such file", file=name, field=field
-        ) from None
+        raise CorpusError(f"expected a corpus file{at}, found no such file", file=name, field=field) from None
     except OSError as exc:
         raise CorpusError(
             f"expected a readable corpus file{at}, found {exc.strerror}", file=name, field=field

@@ -25,8 +25,8 @@ from prereg.canonical import analysis_code_hash, bytes_hash
 from prereg.check import CheckedPlan, load_checked_plan, resolve_beside
 from prereg.errors import InputError, LockError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
 from prereg.loader import read_plan
-from prereg.schema import TraceArrival
 from prereg.log import append_log, log_problem, plan_root, read_log, utc_now
+from prereg.schema import TraceArrival
 
 __all__ = [
     "Change",

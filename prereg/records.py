@@ -95,11 +95,18 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("routing_attempts", "BIGINT", True, "classifier attempts made"),
     Column("predicted_label", "VARCHAR", True, "the label the router chose; NULL when it failed"),
     Column("gold_labels", "VARCHAR", False, "acceptable labels, '|'-joined"),
-    Column("correct", "BOOLEAN", True, "predicted label is one of the gold labels; NULL for the control or a failure"),
+    Column(
+        "correct",
+        "BOOLEAN",
+        True,
+        "predicted label is one of the gold labels; NULL for the control or a failure",
+    ),
     Column("routed_model", "VARCHAR", True, "downstream model the request went to"),
     Column("downstream_status", "VARCHAR", True, "status of the downstream answer"),
     Column("downstream_latency_ms", "DOUBLE", True, "downstream request duration"),
-    Column("downstream_correct", "BOOLEAN", True, "the answer was graded correct; NULL when ungraded or failed"),
+    Column(
+        "downstream_correct", "BOOLEAN", True, "the answer was graded correct; NULL when ungraded or failed"
+    ),
     Column("e2e_latency_ms", "DOUBLE", True, "scheduled send to final answer"),
     Column("tokens_in", "BIGINT", False, "input tokens, classifier and downstream"),
     Column("tokens_out", "BIGINT", False, "output tokens, classifier and downstream"),

@@ -268,9 +268,7 @@ class OpenAIBackendSpec(_Spec):
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
 
-ClassifierBackendSpec = Annotated[
-    SimulatedClassifierSpec | OpenAIBackendSpec, Field(discriminator="kind")
-]
+ClassifierBackendSpec = Annotated[SimulatedClassifierSpec | OpenAIBackendSpec, Field(discriminator="kind")]
 ModelBackendSpec = Annotated[SimulatedModelSpec | OpenAIBackendSpec, Field(discriminator="kind")]
 
 
@@ -418,7 +416,8 @@ class TrafficSpec(_Spec):
     max_lateness_p99_ms: Finite = Field(
         default=10.0,
         gt=0.0,
-        le=MAX_DURATION_MS, description="Live runs are marked invalid above this dispatch lateness"
+        le=MAX_DURATION_MS,
+        description="Live runs are marked invalid above this dispatch lateness",
     )
 
 
@@ -446,9 +445,11 @@ class SampleSizeSpec(_Spec):
 class OutcomesSpec(_Spec):
     """Primary and secondary outcomes, named before the data exist."""
 
-    primary: tuple[
-        Literal["routing_accuracy", "routing_latency_median", "routing_latency_p95"], ...
-    ] = ("routing_accuracy", "routing_latency_median", "routing_latency_p95")
+    primary: tuple[Literal["routing_accuracy", "routing_latency_median", "routing_latency_p95"], ...] = (
+        "routing_accuracy",
+        "routing_latency_median",
+        "routing_latency_p95",
+    )
     secondary: tuple[Literal["cost", "e2e_latency", "downstream_quality"], ...] = (
         "cost",
         "e2e_latency",

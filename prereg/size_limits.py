@@ -25,21 +25,25 @@ def size_problems(plan: Plan, n_cases: int) -> list[tuple[tuple[str | int, ...],
     found: list[tuple[tuple[str | int, ...], str]] = []
     resamples = plan.analysis.bootstrap.resamples
     if resamples * n_cases > MAX_BOOTSTRAP_CELLS:
-        found.append((
-            ("analysis", "bootstrap", "resamples"),
-            f"expected resamples x cases <= {MAX_BOOTSTRAP_CELLS:,} (the case bootstrap's weight "
-            f"matrix), found {resamples:,} x {n_cases:,} = {resamples * n_cases:,}",
-        ))
+        found.append(
+            (
+                ("analysis", "bootstrap", "resamples"),
+                f"expected resamples x cases <= {MAX_BOOTSTRAP_CELLS:,} (the case bootstrap's weight "
+                f"matrix), found {resamples:,} x {n_cases:,} = {resamples * n_cases:,}",
+            )
+        )
     arrival = plan.traffic.arrival
     if not isinstance(arrival, TraceArrival):
         diurnal = isinstance(arrival, DiurnalArrival)
         rate = arrival.mean_rate_per_s if isinstance(arrival, DiurnalArrival) else arrival.rate_per_s
         seconds = plan.sample_size.requests_total / rate
         if seconds > MAX_CAMPAIGN_S:
-            found.append((
-                ("traffic", "arrival", "mean_rate_per_s" if diurnal else "rate_per_s"),
-                f"expected a campaign of at most {MAX_CAMPAIGN_S / 86_400:.0f} days "
-                f"(sample_size.requests_total / rate), found {plan.sample_size.requests_total:,} "
-                f"requests at {rate:g}/s = {seconds / 86_400:,.0f} days",
-            ))
+            found.append(
+                (
+                    ("traffic", "arrival", "mean_rate_per_s" if diurnal else "rate_per_s"),
+                    f"expected a campaign of at most {MAX_CAMPAIGN_S / 86_400:.0f} days "
+                    f"(sample_size.requests_total / rate), found {plan.sample_size.requests_total:,} "
+                    f"requests at {rate:g}/s = {seconds / 86_400:,.0f} days",
+                )
+            )
     return found

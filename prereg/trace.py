@@ -38,9 +38,7 @@ def parse_trace(data: bytes, file: str) -> list[float]:
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise TraceError(
-                f"line {number}: expected a timestamp in seconds, found {token!r}", file=file
-            )
+            raise TraceError(f"line {number}: expected a timestamp in seconds, found {token!r}", file=file)
         if values and value < values[-1]:
             raise TraceError(
                 f"line {number}: expected timestamps in non-decreasing order, found {token} "

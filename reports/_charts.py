@@ -381,8 +381,15 @@ def pass_curve_chart(
         ax.fill_between(x, lo, hi, color=colour, alpha=0.15, lw=0)
         ax.plot(x, y, "o-", color=colour, lw=1.5, ms=3.5, label=label)
     ax.axvline(threshold, color=_GATE, ls="--", lw=1.2)
-    ax.text(threshold, 1.0, f" gate {threshold:g}", color=_GATE, transform=ax.get_xaxis_transform(),
-            va="bottom", fontsize=8.5)
+    ax.text(
+        threshold,
+        1.0,
+        f" gate {threshold:g}",
+        color=_GATE,
+        transform=ax.get_xaxis_transform(),
+        va="bottom",
+        fontsize=8.5,
+    )
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(float(x.min()), float(x.max()))
     ax.set_xlabel("true routing accuracy (simulated)")

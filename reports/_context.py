@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analysis import ArmResult, GateVerdict, Results
+from analysis import ArmResult, Results
 from prereg.errors import AnalysisError
 from prereg.records import Case
 from prereg.schema import Plan, RouterArmSpec
@@ -34,7 +34,7 @@ from reports._sections import (
 )
 from reports._svg import arm_colour
 
-__all__ = ["GateCell", "ReportContext", "SECTIONS", "VerdictRow", "build_context", "flow_from_results"]
+__all__ = ["SECTIONS", "GateCell", "ReportContext", "VerdictRow", "build_context", "flow_from_results"]
 
 #: Section anchors and headings, in page order.
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -106,9 +106,6 @@ def arm_colours(plan: Plan) -> dict[str, str]:
         a.id: arm_colour(routers.index(a.id)) if a.id in routers else arm_colour(0, control=True)
         for a in plan.arms
     }
-
-
-
 
 
 def flow_from_results(results: Results, plan: Plan) -> Flow:

@@ -65,7 +65,10 @@ def _stages(a: ArmFlow) -> list[tuple[str, list[_Line]]]:
             f"Allocated to {a.arm}",
             [main(f"{a.allocated:,} requests"), main(f"{a.allocated_cases:,} unique cases")],
         ),
-        ("Sent", [main(f"{a.sent:,} requests"), *_reasons("Not sent or never run", a.not_sent_total, a.not_sent)]),
+        (
+            "Sent",
+            [main(f"{a.sent:,} requests"), *_reasons("Not sent or never run", a.not_sent_total, a.not_sent)],
+        ),
         ("Completed", [main(f"{a.completed:,} requests"), *_reasons("Failed", a.failed_total, a.failed)]),
         (
             "Analysed",

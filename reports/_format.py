@@ -78,8 +78,11 @@ def fmt_signed(f: Fmt) -> Fmt:
 
 def _finer(f: Fmt, x: float) -> str:
     """``x`` with more decimals than ``f`` gives it, enough to show that it is not zero."""
-    scale, unit, prefix = {id(fmt_pct): (100.0, "%", ""), id(fmt_ms): (1.0, " ms", ""),
-                           id(fmt_usd): (1.0, "", "$")}.get(id(f), (1.0, "", ""))
+    scale, unit, prefix = {
+        id(fmt_pct): (100.0, "%", ""),
+        id(fmt_ms): (1.0, " ms", ""),
+        id(fmt_usd): (1.0, "", "$"),
+    }.get(id(f), (1.0, "", ""))
     for digits in range(1, 12):
         text = f"{scale * x:,.{digits}f}"
         if float(text.replace(",", "")) != 0.0:
@@ -144,7 +147,11 @@ def _with_interval(name: str, estimate: float | None, iv: Interval) -> str:
     if estimate is None:
         return f"{name} undefined: {iv.note}" if iv.note else f"{name} undefined"
     if iv.lower is None or iv.upper is None:
-        return f"{name} {estimate:.2f}; no interval: {iv.note}" if iv.note else f"{name} {estimate:.2f}; no interval"
+        return (
+            f"{name} {estimate:.2f}; no interval: {iv.note}"
+            if iv.note
+            else f"{name} {estimate:.2f}; no interval"
+        )
     return f"{name} {estimate:.2f} [{iv.lower:.2f}, {iv.upper:.2f}]"
 
 
@@ -153,8 +160,11 @@ def clustering_text(c: ClusteringResult) -> str:
     if c.icc is None:
         return _with_interval("ICC", None, c.icc_interval)
     iv = c.icc_interval
-    how = "" if iv.lower is None else f" ({iv.level:.0%} {iv.method.replace('_', ' ')}" + (
-        f"; {iv.note})" if iv.note else ")")
+    how = (
+        ""
+        if iv.lower is None
+        else f" ({iv.level:.0%} {iv.method.replace('_', ' ')}" + (f"; {iv.note})" if iv.note else ")")
+    )
     text = _with_interval("ICC", c.icc, iv)
     if c.design_effect is None:
         return text + how
@@ -166,6 +176,7 @@ def clustering_text(c: ClusteringResult) -> str:
 
 def gate_bounds_text(g: GateVerdict) -> str:
     """Both one-sided bounds of a gate's metric: whichever clears or misses the threshold decided it."""
+
     def f(x: float) -> str:
         return fmt_against(x, g.threshold, g.metric)
 
@@ -174,11 +185,16 @@ def gate_bounds_text(g: GateVerdict) -> str:
         if iv is None:
             continue
         if iv.side == "lower":
-            parts.append((0, f"one-sided {iv.level:.0%} lower bound " + ("none" if iv.lower is None else f(iv.lower))))
+            parts.append(
+                (0, f"one-sided {iv.level:.0%} lower bound " + ("none" if iv.lower is None else f(iv.lower)))
+            )
         elif iv.side == "upper":
             parts.append(
-                (1, f"one-sided {iv.level:.0%} upper bound "
-                 + ("none at this n" if iv.upper is None else f(iv.upper)))
+                (
+                    1,
+                    f"one-sided {iv.level:.0%} upper bound "
+                    + ("none at this n" if iv.upper is None else f(iv.upper)),
+                )
             )
     if parts:
         return ", ".join(text for _, text in sorted(parts))

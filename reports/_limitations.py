@@ -52,7 +52,9 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
         out.append(f"Every latency gate is INCONCLUSIVE: {invalid}.")
     # a PASS or FAIL by a confidence bound already says the data separate the estimate from the
     # gate; only a point-estimate verdict can stand beside an interval that contains its threshold
-    point_gates = [gg for gg in plan.gates if gg.metric == "routing_accuracy" and gg.rule.kind == "point_estimate"]
+    point_gates = [
+        gg for gg in plan.gates if gg.metric == "routing_accuracy" and gg.rule.kind == "point_estimate"
+    ]
     for arm in results.arms:
         acc = arm.accuracy
         for acc_gate in point_gates:

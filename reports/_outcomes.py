@@ -23,7 +23,16 @@ from reports._charts import (
     latency_cdf_chart,
     pareto_chart,
 )
-from reports._format import Shown, clustering_text, fmt_ms, fmt_pct, fmt_signed, fmt_usd, gate_bounds_text, show
+from reports._format import (
+    Shown,
+    clustering_text,
+    fmt_ms,
+    fmt_pct,
+    fmt_signed,
+    fmt_usd,
+    gate_bounds_text,
+    show,
+)
 
 __all__ = [
     "ChartSet",
@@ -97,8 +106,11 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
         gates = {g.metric: g for g in results.gates if g.arm == arm.arm}
         acc_gate, p95_gate = gates.get("routing_accuracy"), gates.get("routing_latency_p95_ms")
         acc = arm.accuracy
-        eff = "" if acc is None or acc.effective_n is None else (
-            f"effective n {acc.effective_n:,.0f} of {acc.n_requests:,} requests; ")
+        eff = (
+            ""
+            if acc is None or acc.effective_n is None
+            else (f"effective n {acc.effective_n:,.0f} of {acc.n_requests:,} requests; ")
+        )
         rows.append(
             OutcomeRow(
                 arm=arm.arm,
@@ -112,7 +124,8 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
                 p95_bootstrap=""
                 if boot is None or p95 is None
                 else show(p95.estimate, boot, fmt_ms).interval,
-                accuracy_gate=eff + ("" if acc_gate is None else f"gate {acc_gate.gate}: {gate_bounds_text(acc_gate)}"),
+                accuracy_gate=eff
+                + ("" if acc_gate is None else f"gate {acc_gate.gate}: {gate_bounds_text(acc_gate)}"),
                 p95_gate="" if p95_gate is None else f"gate {p95_gate.gate}: {gate_bounds_text(p95_gate)}",
                 cost=show(arm.cost_per_1k.estimate, arm.cost_per_1k.interval, fmt_usd),
                 e2e_median=show(arm.e2e_latency_median.estimate, arm.e2e_latency_median.interval, fmt_ms),

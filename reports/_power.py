@@ -78,8 +78,11 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
         flat: list[tuple[str, str]] = []
         _flatten("", design, flat)
         return PowerView("", (), (), (), (), (), (), 0, tuple(flat[:_MAX_ROWS]))
-    how = ("with their 95% Wilson intervals over the simulations" if isinstance(design.get("mc_interval"), Mapping)
-           else "± their standard error")
+    how = (
+        "with their 95% Wilson intervals over the simulations"
+        if isinstance(design.get("mc_interval"), Mapping)
+        else "± their standard error"
+    )
     summary = (
         f"{design.get('sims', '?')} simulations of the whole design at {design.get('unique_cases', '?')} "
         f"unique cases; target power {_num(design.get('target_power'), 2)}. Shares are Monte Carlo "
@@ -102,8 +105,11 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
         cov = _get(figures, "accuracy_interval")
         if isinstance(cov, Mapping):
             coverage.append(
-                (str(arm), _share(cov.get("coverage"), cov.get("coverage_ci"), cov.get("coverage_mc_se")),
-                 _num(cov.get("level"), 2))
+                (
+                    str(arm),
+                    _share(cov.get("coverage"), cov.get("coverage_ci"), cov.get("coverage_mc_se")),
+                    _num(cov.get("level"), 2),
+                )
             )
     type_i = []
     for gate, per_arm in (design.get("boundary") or {}).items():
@@ -114,7 +120,9 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
                 (
                     str(gate),
                     str(arm),
-                    _share(_get(b, "type_i_error"), _get(b, "type_i_error_ci"), _get(b, "type_i_error_mc_se")),
+                    _share(
+                        _get(b, "type_i_error"), _get(b, "type_i_error_ci"), _get(b, "type_i_error_mc_se")
+                    ),
                     _num(_get(b, "nominal_alpha")),
                 )
             )
@@ -139,7 +147,9 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
 _ICC_OF = {"correctness": "correctness", "log_latency": "log latency"}
 
 
-def _icc_grid(design: Mapping[str, Any]) -> tuple[tuple[tuple[str, str, str, str, str, str, str], ...], tuple[str, ...]]:
+def _icc_grid(
+    design: Mapping[str, Any],
+) -> tuple[tuple[tuple[str, str, str, str, str, str, str], ...], tuple[str, ...]]:
     """Rows of the ICC grid (gate, what the ICC is of, ICC, arm, type I error, P(FAIL), coverage)
     and the notes of worlds that could not be built or lacked the ICC asked for."""
     gates = _get(design, "icc_grid", "gates")
@@ -162,12 +172,19 @@ def _icc_grid(design: Mapping[str, Any]) -> tuple[tuple[tuple[str, str, str, str
                 continue
             for arm, a in arms.items():
                 cov = _get(a, "accuracy_interval")
-                rows.append((
-                    str(gate), of, icc, str(arm),
-                    _share(_get(a, "type_i_error"), _get(a, "type_i_error_ci")),
-                    _share(_get(a, "p_fail"), _get(a, "p_fail_ci")),
-                    _share(_get(cov, "coverage"), _get(cov, "coverage_ci")) if isinstance(cov, Mapping) else "–",
-                ))
+                rows.append(
+                    (
+                        str(gate),
+                        of,
+                        icc,
+                        str(arm),
+                        _share(_get(a, "type_i_error"), _get(a, "type_i_error_ci")),
+                        _share(_get(a, "p_fail"), _get(a, "p_fail_ci")),
+                        _share(_get(cov, "coverage"), _get(cov, "coverage_ci"))
+                        if isinstance(cov, Mapping)
+                        else "–",
+                    )
+                )
                 if _get(a, "note"):
                     notes.append(f"{gate} at ICC {icc}, {arm}: {_get(a, 'note')}")
     return tuple(rows[:_MAX_ROWS]), tuple(notes[:_MAX_ROWS])
@@ -193,8 +210,16 @@ def _min_cases(design: Mapping[str, Any]) -> tuple[tuple[str, str, str, str, str
                 n_text = f"> {n_max:,}" if isinstance(n_max, int) else "not reached"
             else:
                 n_text = f"{n:,}"
-            rows.append((str(arm), str(gate), str(target or "–"), n_text, _num(_get(m, "power")),
-                         str(_get(m, "note") or "")))
+            rows.append(
+                (
+                    str(arm),
+                    str(gate),
+                    str(target or "–"),
+                    n_text,
+                    _num(_get(m, "power")),
+                    str(_get(m, "note") or ""),
+                )
+            )
     return tuple(rows[:_MAX_ROWS])
 
 

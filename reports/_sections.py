@@ -10,9 +10,9 @@ import analysis
 from analysis import Results
 from prereg.records import Case
 from prereg.schema import Plan
+from reports._charts import pass_curve_chart
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
 from reports._outcomes import adjusted_p
-from reports._charts import pass_curve_chart
 from reports._power import PowerView, power_view
 
 __all__ = ["BaselineView", "DesignView", "EndToEndView", "build_baseline", "build_design", "build_end_to_end"]
@@ -134,8 +134,14 @@ def build_end_to_end(results: Results) -> EndToEndView:
     versus = []
     for c in results.control_comparisons:
         label, f = _OUTCOMES.get(c.outcome, (c.outcome, fmt_pct))
-        versus.append((c.arm, label, show(c.difference.estimate, c.difference.interval, fmt_signed(f)),
-                       adjusted_p(c.difference)))
+        versus.append(
+            (
+                c.arm,
+                label,
+                show(c.difference.estimate, c.difference.interval, fmt_signed(f)),
+                adjusted_p(c.difference),
+            )
+        )
     return EndToEndView(downstream, tuple(versus))
 
 
@@ -149,18 +155,31 @@ def build_design(
     d = results.design
     unit = "cases" if plan.analysis.unit == "case" else "requests"
     rows: list[tuple[str, str]] = [
-        ("Units of analysis for accuracy", f"{d.accuracy_units:,} {unit} planned per arm; the smallest "
-         f"router arm analysed {d.smallest_cases:,} cases and {d.smallest_latency_n:,} latencies")
+        (
+            "Units of analysis for accuracy",
+            f"{d.accuracy_units:,} {unit} planned per arm; the smallest "
+            f"router arm analysed {d.smallest_cases:,} cases and {d.smallest_latency_n:,} latencies",
+        )
     ]
     for req in d.requirements:
         # the planned requirement, and whether the smallest analysed arm meets it
-        analysed = analysis.gate_requirement(
-            plan.gates[[g.id for g in plan.gates].index(req.gate)], plan.analysis, d.smallest_cases,
-            plan.traffic.replays_per_case) if req.gate in {g.id for g in plan.gates} else req
+        analysed = (
+            analysis.gate_requirement(
+                plan.gates[[g.id for g in plan.gates].index(req.gate)],
+                plan.analysis,
+                d.smallest_cases,
+                plan.traffic.replays_per_case,
+            )
+            if req.gate in {g.id for g in plan.gates}
+            else req
+        )
         status = "decidable" if req.decidable else "cannot pass at the planned size"
-        rows.append((f"Gate {req.gate} ({req.rule})",
-                     f"{status}: {req.needs}; as analysed: "
-                     f"{'decidable' if analysed.decidable else 'cannot pass'}"))
+        rows.append(
+            (
+                f"Gate {req.gate} ({req.rule})",
+                f"{status}: {req.needs}; as analysed: {'decidable' if analysed.decidable else 'cannot pass'}",
+            )
+        )
     view = power_view(power) if power else None
     return DesignView(tuple(rows), view, _curve_svg(plan, view, colours or {}))
 

@@ -26,26 +26,43 @@ SIGMA = 0.5
 
 def one_router_plan(n_cases: int = 60, replays: int = 5, **analysis: Any) -> Plan:
     """A plan with one router arm and the study's two gates (accuracy >= 0.85, P95 <= 2000 ms)."""
-    backend = {"kind": "simulated", "accuracy": dict.fromkeys(DEFAULT_LABELS, 0.85),
-               "latency": {"median_ms": 900, "p95_ms": 2000}}
-    return Plan.model_validate({
-        "study": {"title": "calibration", "authors": ["t"], "hypotheses": ["h"]},
-        "corpus": {"path": "cases.jsonl", "sha256": "b" * 64},
-        "models": {"big": {"model": "big", "backend": {
-            "kind": "simulated", "quality": dict.fromkeys(DEFAULT_LABELS, 0.8),
-            "latency": {"median_ms": 500, "p95_ms": 1500}}}},
-        "arms": [{"id": "router", "kind": "router", "classifier": {
-            "model": "m", "prompt_template": "{text} {labels}", "backend": backend}}],
-        "routing": {"routes": dict.fromkeys(DEFAULT_LABELS, "big"), "fallback": "big"},
-        "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 5.0}, "replays_per_case": replays},
-        "randomization": {"seed": 7},
-        "sample_size": {"unique_cases": n_cases, "requests_total": n_cases * replays},
-        "gates": [
-            {"id": "accuracy", "metric": "routing_accuracy", "op": ">=", "threshold": 0.85},
-            {"id": "p95", "metric": "routing_latency_p95_ms", "op": "<=", "threshold": P95_GATE_MS},
-        ],
-        "analysis": analysis,
-    })
+    backend = {
+        "kind": "simulated",
+        "accuracy": dict.fromkeys(DEFAULT_LABELS, 0.85),
+        "latency": {"median_ms": 900, "p95_ms": 2000},
+    }
+    return Plan.model_validate(
+        {
+            "study": {"title": "calibration", "authors": ["t"], "hypotheses": ["h"]},
+            "corpus": {"path": "cases.jsonl", "sha256": "b" * 64},
+            "models": {
+                "big": {
+                    "model": "big",
+                    "backend": {
+                        "kind": "simulated",
+                        "quality": dict.fromkeys(DEFAULT_LABELS, 0.8),
+                        "latency": {"median_ms": 500, "p95_ms": 1500},
+                    },
+                }
+            },
+            "arms": [
+                {
+                    "id": "router",
+                    "kind": "router",
+                    "classifier": {"model": "m", "prompt_template": "{text} {labels}", "backend": backend},
+                }
+            ],
+            "routing": {"routes": dict.fromkeys(DEFAULT_LABELS, "big"), "fallback": "big"},
+            "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 5.0}, "replays_per_case": replays},
+            "randomization": {"seed": 7},
+            "sample_size": {"unique_cases": n_cases, "requests_total": n_cases * replays},
+            "gates": [
+                {"id": "accuracy", "metric": "routing_accuracy", "op": ">=", "threshold": 0.85},
+                {"id": "p95", "metric": "routing_latency_p95_ms", "op": "<=", "threshold": P95_GATE_MS},
+            ],
+            "analysis": analysis,
+        }
+    )
 
 
 def case_probabilities(rng: np.random.Generator, mean: float, icc: float, k: int) -> np.ndarray:
@@ -56,8 +73,16 @@ def case_probabilities(rng: np.random.Generator, mean: float, icc: float, k: int
     return rng.beta(mean * s, (1.0 - mean) * s, size=k)
 
 
-def columns(rng: np.random.Generator, *, accuracy: float, icc: float, latency_icc: float,
-            n_cases: int = 60, replays: int = 5, true_p95_ms: float = P95_GATE_MS) -> dict[str, Any]:
+def columns(
+    rng: np.random.Generator,
+    *,
+    accuracy: float,
+    icc: float,
+    latency_icc: float,
+    n_cases: int = 60,
+    replays: int = 5,
+    true_p95_ms: float = P95_GATE_MS,
+) -> dict[str, Any]:
     """One router arm's trial columns (every case ``replays`` times, every request ``ok``)."""
     k, m = n_cases, replays
     n = k * m
@@ -76,21 +101,39 @@ def columns(rng: np.random.Generator, *, accuracy: float, icc: float, latency_ic
     return {
         "plan_hash": np.full(n, HASH),
         "trial_id": np.array([f"router:{cases[c]}:{r}" for c, r in zip(case_i, replay, strict=True)]),
-        "seq": np.arange(n), "case_id": cases[case_i], "family": family, "arm": np.full(n, "router"),
-        "replay": replay, "scheduled_s": np.arange(n) * 0.2, "sent_s": np.arange(n) * 0.2,
-        "end_s": np.arange(n) * 0.2 + 2.0, "lateness_ms": np.full(n, np.nan),
-        "routing_status": np.full(n, "ok", dtype=object), "routing_latency_ms": latency,
-        "routing_first_token_ms": np.full(n, np.nan), "routing_attempts": np.ones(n),
-        "predicted_label": np.where(correct, family, wrong).astype(object), "gold_labels": family,
-        "correct": correct.astype(np.float64), "routed_model": np.full(n, "big"),
-        "downstream_status": np.full(n, "ok"), "downstream_latency_ms": np.full(n, 500.0),
-        "downstream_correct": np.ones(n), "e2e_latency_ms": latency + 500.0,
-        "tokens_in": np.full(n, 500), "tokens_out": np.full(n, 4), "cost_usd": np.full(n, 0.0), "routing_cost_usd": np.full(n, 0.0),
-        "status": np.full(n, "ok"), "error": np.full(n, None, dtype=object),
+        "seq": np.arange(n),
+        "case_id": cases[case_i],
+        "family": family,
+        "arm": np.full(n, "router"),
+        "replay": replay,
+        "scheduled_s": np.arange(n) * 0.2,
+        "sent_s": np.arange(n) * 0.2,
+        "end_s": np.arange(n) * 0.2 + 2.0,
+        "lateness_ms": np.full(n, np.nan),
+        "routing_status": np.full(n, "ok", dtype=object),
+        "routing_latency_ms": latency,
+        "routing_first_token_ms": np.full(n, np.nan),
+        "routing_attempts": np.ones(n),
+        "predicted_label": np.where(correct, family, wrong).astype(object),
+        "gold_labels": family,
+        "correct": correct.astype(np.float64),
+        "routed_model": np.full(n, "big"),
+        "downstream_status": np.full(n, "ok"),
+        "downstream_latency_ms": np.full(n, 500.0),
+        "downstream_correct": np.ones(n),
+        "e2e_latency_ms": latency + 500.0,
+        "tokens_in": np.full(n, 500),
+        "tokens_out": np.full(n, 4),
+        "cost_usd": np.full(n, 0.0),
+        "routing_cost_usd": np.full(n, 0.0),
+        "status": np.full(n, "ok"),
+        "error": np.full(n, None, dtype=object),
     }
 
 
-def verdict_rates(plan: Plan, rng: np.random.Generator, sims: int, **data: Any) -> dict[str, dict[str, float]]:
+def verdict_rates(
+    plan: Plan, rng: np.random.Generator, sims: int, **data: Any
+) -> dict[str, dict[str, float]]:
     """Share of PASS and FAIL per gate over ``sims`` datasets, through :func:`analysis.analyze`."""
     counts = {g.id: {"PASS": 0, "FAIL": 0, "INCONCLUSIVE": 0} for g in plan.gates}
     for _ in range(sims):

@@ -23,48 +23,69 @@ ROUTERS = {
 def make_cases(n_cases: int) -> tuple[Case, ...]:
     """``n_cases`` cases spread over the six families, one gold label each."""
     return tuple(
-        Case(id=f"case-{i:03d}", text=f"request {i}", family=DEFAULT_LABELS[i % 6],
-             gold_labels=(DEFAULT_LABELS[i % 6],))
+        Case(
+            id=f"case-{i:03d}",
+            text=f"request {i}",
+            family=DEFAULT_LABELS[i % 6],
+            gold_labels=(DEFAULT_LABELS[i % 6],),
+        )
         for i in range(n_cases)
     )
 
 
 def plan_dict(
-    *, n_cases: int = 12, replays: int = 2, rate_per_s: float = 2.0, seed: int = 11,
-    corpus_sha256: str = "0" * 64, arrival: dict[str, Any] | None = None,
+    *,
+    n_cases: int = 12,
+    replays: int = 2,
+    rate_per_s: float = 2.0,
+    seed: int = 11,
+    corpus_sha256: str = "0" * 64,
+    arrival: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A four-arm plan (control + three routers) as the mapping a YAML plan file holds."""
     quality = dict.fromkeys(DEFAULT_LABELS, 0.8)
     latency = {"median_ms": 1500.0, "p95_ms": 4000.0, "concurrency": 64}
     arms: list[dict[str, Any]] = [{"id": "control", "kind": "control", "model": "large"}]
     for arm, (acc, median, p95) in ROUTERS.items():
-        arms.append({
-            "id": arm,
-            "kind": "router",
-            "classifier": {
-                "model": f"{arm}-model",
-                "backend": {
-                    "kind": "simulated",
-                    "accuracy": dict.fromkeys(DEFAULT_LABELS, acc),
-                    "latency": {"median_ms": median, "p95_ms": p95, "concurrency": 16},
-                    "failures": {"http_error_rate": 0.01, "unparseable_rate": 0.01},
+        arms.append(
+            {
+                "id": arm,
+                "kind": "router",
+                "classifier": {
+                    "model": f"{arm}-model",
+                    "backend": {
+                        "kind": "simulated",
+                        "accuracy": dict.fromkeys(DEFAULT_LABELS, acc),
+                        "latency": {"median_ms": median, "p95_ms": p95, "concurrency": 16},
+                        "failures": {"http_error_rate": 0.01, "unparseable_rate": 0.01},
+                    },
+                    "prompt_template": "Classify: {text}\nLabels: {labels}",
+                    "timeout_ms": 2500.0,
                 },
-                "prompt_template": "Classify: {text}\nLabels: {labels}",
-                "timeout_ms": 2500.0,
-            },
-        })
+            }
+        )
     return {
         "study": {"title": "Router study (test)", "authors": ["tests"], "hypotheses": ["h"]},
         "corpus": {"path": "corpus.jsonl", "sha256": corpus_sha256},
         "models": {
-            "large": {"model": "large", "backend": {"kind": "simulated", "quality": quality, "latency": latency}},
-            "small": {"model": "small", "backend": {"kind": "simulated", "quality": quality, "latency": latency}},
+            "large": {
+                "model": "large",
+                "backend": {"kind": "simulated", "quality": quality, "latency": latency},
+            },
+            "small": {
+                "model": "small",
+                "backend": {"kind": "simulated", "quality": quality, "latency": latency},
+            },
         },
         "arms": arms,
-        "routing": {"routes": {label: ("small" if i % 2 else "large") for i, label in enumerate(DEFAULT_LABELS)},
-                    "fallback": "large"},
-        "traffic": {"arrival": arrival or {"kind": "poisson", "rate_per_s": rate_per_s},
-                    "replays_per_case": replays},
+        "routing": {
+            "routes": {label: ("small" if i % 2 else "large") for i, label in enumerate(DEFAULT_LABELS)},
+            "fallback": "large",
+        },
+        "traffic": {
+            "arrival": arrival or {"kind": "poisson", "rate_per_s": rate_per_s},
+            "replays_per_case": replays,
+        },
         "randomization": {"seed": seed},
         "sample_size": {"unique_cases": n_cases, "requests_total": n_cases * replays * 4},
         "gates": [

@@ -78,7 +78,7 @@ def write_corpus(
 def small_plan(corpus_sha256: str | None = None) -> dict[str, Any]:
     """A valid plan as plain data, pinned to :data:`SMALL_CORPUS` unless told otherwise."""
     labels = list(DEFAULT_LABELS)
-    quality = {label: 0.8 for label in labels}
+    quality = dict.fromkeys(labels, 0.8)
     return {
         "study": {"title": "Small test study", "authors": ["A. Tester"], "hypotheses": ["H1: it routes"]},
         "corpus": {"path": "corpus.jsonl", "sha256": corpus_sha256 or bytes_hash(corpus_bytes())},
@@ -110,7 +110,7 @@ def small_plan(corpus_sha256: str | None = None) -> dict[str, Any]:
                     "model": "qwen2.5-3b",
                     "backend": {
                         "kind": "simulated",
-                        "accuracy": {label: 0.8 for label in labels},
+                        "accuracy": dict.fromkeys(labels, 0.8),
                         "latency": {"median_ms": 988.0, "p95_ms": 1800.0},
                     },
                     "prompt_template": "Labels: {labels}. Request: {text}. Label:",

@@ -7,14 +7,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from reference.plans import HASH, study_plan, synthetic_columns
 
 import analysis
 from analysis import RunMeta, TrialTable, analyze, results_from_json, results_to_json
 from prereg.errors import AnalysisError
 from prereg.records import TrialRecord
-from reference.plans import HASH, study_plan, synthetic_columns
 
-META = RunMeta(HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300))
+META = RunMeta(
+    HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300)
+)
 
 
 def _run(cols: dict[str, Any] | None = None, **plan_analysis: Any) -> analysis.Results:
@@ -45,12 +47,21 @@ def test_study2_shape_counts_and_units() -> None:
     """60 cases x 5 replays: flow counts add up and accuracy is on the case unit by default."""
     res = _run()
     qwen = _arm(res, "qwen")
-    assert (qwen.flow.scheduled, qwen.flow.sent, qwen.flow.completed, qwen.flow.analysed) == (300, 300, 300, 300)
+    assert (qwen.flow.scheduled, qwen.flow.sent, qwen.flow.completed, qwen.flow.analysed) == (
+        300,
+        300,
+        300,
+        300,
+    )
     assert qwen.unique_cases == 60
     assert qwen.accuracy is not None and (qwen.accuracy.unit, qwen.accuracy.n) == ("case", 60.0)
     assert qwen.clustering is not None and qwen.clustering.design_effect is not None
     req = {r.gate: r for r in res.design.requirements}
-    assert (req["accuracy"].fewest_correct, req["accuracy"].unit, req["accuracy"].decidable) == (56, "case", True)
+    assert (req["accuracy"].fewest_correct, req["accuracy"].unit, req["accuracy"].decidable) == (
+        56,
+        "case",
+        True,
+    )
     assert (req["p95"].min_cases, req["p95"].unit, req["p95"].decidable) == (53, "case", True)
     assert res.design.warnings == ()
     assert _arm(res, "control").accuracy is None
@@ -116,8 +127,9 @@ def test_one_case() -> None:
 def test_ties_in_latency_and_p95_gate() -> None:
     """Tied latencies at 1,500 ms PASS the P95 gate; at 2,500 ms they FAIL it."""
     cols = synthetic_columns()
-    cols["routing_latency_ms"] = np.where(cols["arm"] == "qwen", 1500.0,
-                                          np.where(cols["arm"] == "phi", 2500.0, cols["routing_latency_ms"]))
+    cols["routing_latency_ms"] = np.where(
+        cols["arm"] == "qwen", 1500.0, np.where(cols["arm"] == "phi", 2500.0, cols["routing_latency_ms"])
+    )
     res = _run(cols)
     verdicts = {(g.arm, g.gate): g for g in res.gates}
     assert verdicts[("qwen", "p95")].verdict == "PASS" and verdicts[("qwen", "p95")].estimate == 1500.0

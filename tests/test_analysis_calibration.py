@@ -61,10 +61,14 @@ def test_the_old_rule_is_what_the_new_one_replaces() -> None:
     old = one_router_plan(bootstrap={"resamples": 100})
     widths = []
     for _ in range(50):
-        res = analyze(old, TrialTable.from_columns(columns(rng, accuracy=0.85, icc=0.3, latency_icc=0.5)),
-                      META, scope="gates")
+        res = analyze(
+            old,
+            TrialTable.from_columns(columns(rng, accuracy=0.85, icc=0.3, latency_icc=0.5)),
+            META,
+            scope="gates",
+        )
         acc = res.arms[0].accuracy
         assert acc.effective_n is not None and acc.n <= acc.effective_n + 5 <= acc.n_requests + 5
         assert acc.interval.method == "wilson_effective_n"
         widths.append(acc.interval.upper - acc.interval.lower)  # type: ignore[operator]
-    assert 0.0 < min(widths)
+    assert min(widths) > 0.0

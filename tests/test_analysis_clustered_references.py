@@ -8,6 +8,8 @@ import itertools
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from reference import clustered as cref
+from reference import estimators as ref
 from scipy import special
 
 from analysis import (
@@ -19,15 +21,15 @@ from analysis import (
     paired_difference,
     summarize_clustering,
 )
-from reference import clustered as cref
-from reference import estimators as ref
 
 Y = np.array(ref.ICC_Y, dtype=float)
 CASES = np.array(ref.ICC_CASES)
 
 
-@pytest.mark.parametrize(("structure", "expected"), [("exchangeable", cref.GEE_EXCHANGEABLE),
-                                                     ("independence", cref.GEE_INDEPENDENCE)])
+@pytest.mark.parametrize(
+    ("structure", "expected"),
+    [("exchangeable", cref.GEE_EXCHANGEABLE), ("independence", cref.GEE_INDEPENDENCE)],
+)
 def test_gee_interval_matches_statsmodels(structure: str, expected: tuple[float, float]) -> None:
     """The GEE estimate and Wald interval are expit(beta) and expit(beta -/+ z se) of statsmodels' fit."""
     beta, se = expected
@@ -74,7 +76,7 @@ class _Enumerated(CaseResampler):
 
 
 def _expanded(values: NDArray[np.float64], draw: tuple[int, ...]) -> list[NDArray[np.float64]]:
-    return [values[SMALL_CASES == c] for c in draw]
+    return [values[c == SMALL_CASES] for c in draw]
 
 
 def _quantiles(stats: list[float], level: float = 0.9) -> tuple[float, float]:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from reference import comparisons as ref
+from reference.plans import HASH, study_plan, synthetic_columns
 
 import analysis
 from analysis import (
@@ -24,10 +26,10 @@ from analysis import (
     paired_quantile_difference,
 )
 from analysis._paired import P_FLOOR, paired_mean_prepared, paired_proportion_prepared
-from reference import comparisons as ref
-from reference.plans import HASH, study_plan, synthetic_columns
 
-META = RunMeta(HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300))
+META = RunMeta(
+    HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300)
+)
 FIVE = np.full(12, 5.0)
 A = (np.array(ref.CORRECT_A, dtype=float), FIVE)
 B = (np.array(ref.CORRECT_B, dtype=float), FIVE)
@@ -46,6 +48,7 @@ def _latency() -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.float6
 
 
 # --- against the independent references --------------------------------------------------------
+
 
 @pytest.mark.parametrize(("level", "expected"), [(0.95, ref.MOVER_95), (0.99, ref.MOVER_99)])
 def test_mover_matches_the_hand_computation(level: float, expected: tuple[float, float, float]) -> None:
@@ -74,12 +77,15 @@ def test_paired_t_matches_ttest_rel_on_case_means(level: float, expected: tuple[
     assert res.p_value == pytest.approx(ref.TTEST_REL[1], rel=1e-10)
     assert _ends(res) == pytest.approx(expected, rel=1e-10)
     assert (res.unit, res.n_cases, res.interval.method) == ("case", 10, "paired_t_case_means")
-    per_1k = paired_mean_difference(case_aggregate(va, ca, 10), case_aggregate(vb, cb, 10), level, scale=1000.0)
+    per_1k = paired_mean_difference(
+        case_aggregate(va, ca, 10), case_aggregate(vb, cb, 10), level, scale=1000.0
+    )
     assert per_1k.estimate == pytest.approx(1000 * ref.TTEST_REL[0], rel=1e-12)
     assert per_1k.p_value == pytest.approx(res.p_value, rel=1e-12)
 
 
 # --- test and interval are dual ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("which", ["mover", "mover_request", "t"])
 def test_the_p_value_is_where_the_interval_reaches_zero(which: str) -> None:
@@ -109,7 +115,8 @@ def test_the_bootstrap_p_value_is_dual_to_its_percentile_interval() -> None:
         p = res.p_value
         assert p is not None and p >= 2.0 / 1000
         prepared = analysis._comparisons.paired_quantile_prepared(
-            va + shift, ca, vb, cb, 0.5, 10, CaseResampler(np.random.default_rng(1), 999))
+            va + shift, ca, vb, cb, 0.5, 10, CaseResampler(np.random.default_rng(1), 999)
+        )
         assert prepared.p_value is not None
         for alpha in np.linspace(0.002, 0.5, 200):
             iv = prepared.interval(1.0 - alpha)
@@ -121,18 +128,29 @@ def test_the_bootstrap_p_value_is_dual_to_its_percentile_interval() -> None:
 
 # --- no interval of width zero from data that cannot support it ---------------------------------
 
+
 def test_one_case_has_no_interval_and_no_test() -> None:
     """Below min_cases every estimator says so instead of printing [x, x]."""
     one = (np.array([4.0]), np.array([5.0]))
     other = (np.array([3.0]), np.array([5.0]))
-    for res in (paired_proportion_difference(one, other, "case", 0.95, min_cases=10),
-                paired_mean_difference(one, other, 0.95, min_cases=10)):
+    for res in (
+        paired_proportion_difference(one, other, "case", 0.95, min_cases=10),
+        paired_mean_difference(one, other, 0.95, min_cases=10),
+    ):
         assert res.estimate == pytest.approx(0.2)
         assert _ends(res) == (None, None) and res.p_value is None
         assert res.interval.note == "too few cases for an interval: 1 < 10 (analysis.min_cases)"
-    med = paired_quantile_difference(np.array([5.0, 6.0]), np.array([0, 0]), np.array([1.0, 2.0]),
-                                     np.array([0, 0]), 0.5, 1, 0.95, CaseResampler(np.random.default_rng(0), 200),
-                                     min_cases=10)
+    med = paired_quantile_difference(
+        np.array([5.0, 6.0]),
+        np.array([0, 0]),
+        np.array([1.0, 2.0]),
+        np.array([0, 0]),
+        0.5,
+        1,
+        0.95,
+        CaseResampler(np.random.default_rng(0), 200),
+        min_cases=10,
+    )
     assert _ends(med) == (None, None) and med.p_value is None and med.estimate == 4.0
 
 
@@ -163,8 +181,16 @@ def test_arms_right_on_every_replay_keep_an_honest_interval() -> None:
 def test_a_degenerate_bootstrap_has_no_interval() -> None:
     """Every resample of equal latencies gives the same difference: no interval, no test."""
     cases = np.repeat(np.arange(12), 3)
-    res = paired_quantile_difference(np.full(36, 900.0), cases, np.full(36, 700.0), cases, 0.5, 12, 0.95,
-                                     CaseResampler(np.random.default_rng(0), 500))
+    res = paired_quantile_difference(
+        np.full(36, 900.0),
+        cases,
+        np.full(36, 700.0),
+        cases,
+        0.5,
+        12,
+        0.95,
+        CaseResampler(np.random.default_rng(0), 500),
+    )
     assert res.estimate == 200.0 and _ends(res) == (None, None) and res.p_value is None
     assert "same difference" in (res.interval.note or "")
 
@@ -183,14 +209,19 @@ def test_the_issue_pair_test_and_interval_agree() -> None:
 
 # --- the family --------------------------------------------------------------------------------
 
+
 def _run(cols: dict[str, Any] | None = None, **plan_analysis: Any) -> analysis.Results:
     return analyze(study_plan(**plan_analysis), TrialTable.from_columns(cols or synthetic_columns()), META)
 
 
 def _all(res: analysis.Results) -> list[DifferenceResult]:
     out = [c.difference for c in res.accuracy_comparisons] + [c.difference for c in res.control_comparisons]
-    out += [g.versus_control for d in res.downstream for g in d.groups
-            if g.versus_control is not None and g.group != "all"]
+    out += [
+        g.versus_control
+        for d in res.downstream
+        for g in d.groups
+        if g.versus_control is not None and g.group != "all"
+    ]
     return out
 
 
@@ -208,7 +239,11 @@ def test_holm_over_the_whole_family_with_bonferroni_level_intervals() -> None:
     expected = adjust_pvalues(raw, "holm")
     for d, adj in zip(tested, expected, strict=True):
         assert d.p_adjusted == (None if d.p_value is None else pytest.approx(adj))
-        if d.interval.lower is not None and d.interval.upper is not None and not d.interval.lower <= 0 <= d.interval.upper:
+        if (
+            d.interval.lower is not None
+            and d.interval.upper is not None
+            and not d.interval.lower <= 0 <= d.interval.upper
+        ):
             assert d.p_adjusted is not None and d.p_adjusted <= 0.05  # a Bonferroni rejection is a Holm one
     assert "Bonferroni level" in tested[0].adjustment and f"m = {m}" in tested[0].adjustment
 
@@ -216,8 +251,12 @@ def test_holm_over_the_whole_family_with_bonferroni_level_intervals() -> None:
 def test_default_family_leaves_the_downstream_groups_exploratory() -> None:
     """The downstream groups by routing outcome are not randomized: outside the default family."""
     res = _run()
-    groups = [g.versus_control for d in res.downstream for g in d.groups
-              if g.versus_control is not None and g.group in ("correctly_routed", "misrouted")]
+    groups = [
+        g.versus_control
+        for d in res.downstream
+        for g in d.groups
+        if g.versus_control is not None and g.group in ("correctly_routed", "misrouted")
+    ]
     assert groups and not any(g.in_family for g in groups)
     assert all(g.interval.level == pytest.approx(0.95) for g in groups)
     members = [d for d in _all(res) if d.in_family]
@@ -258,7 +297,9 @@ def test_all_versus_the_control_is_the_downstream_quality_comparison() -> None:
     res = _run()
     for d in res.downstream:
         everything = next(g for g in d.groups if g.group == "all")
-        quality = next(c for c in res.control_comparisons if c.arm == d.arm and c.outcome == "downstream_quality")
+        quality = next(
+            c for c in res.control_comparisons if c.arm == d.arm and c.outcome == "downstream_quality"
+        )
         assert everything.versus_control == quality.difference
 
 

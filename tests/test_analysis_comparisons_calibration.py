@@ -49,7 +49,9 @@ def test_coverage_of_the_router_difference(scenario: str, seed: int) -> None:
     covered = 0
     for _ in range(SIMS):
         pa, pb, truth = _arms(rng, scenario)
-        iv = paired_proportion_prepared(_correct(rng, pa), _correct(rng, pb), "case", "wilson", 10).interval(0.95)
+        iv = paired_proportion_prepared(_correct(rng, pa), _correct(rng, pb), "case", "wilson", 10).interval(
+            0.95
+        )
         covered += iv.lower is not None and iv.upper is not None and iv.lower <= truth <= iv.upper
     assert 0.93 <= covered / SIMS <= 0.975, covered / SIMS
 
@@ -73,8 +75,10 @@ def test_type_one_error_of_the_paired_t_with_shared_case_latency() -> None:
     rejected = 0
     for _ in range(T_SIMS):
         shared = rng.standard_normal(K)[cases]
-        x, y = (np.exp(7.0 + 0.5 * (np.sqrt(ICC) * shared + np.sqrt(1 - ICC) * rng.standard_normal(K * M)))
-                for _ in range(2))
+        x, y = (
+            np.exp(7.0 + 0.5 * (np.sqrt(ICC) * shared + np.sqrt(1 - ICC) * rng.standard_normal(K * M)))
+            for _ in range(2)
+        )
         p = paired_mean_prepared(case_aggregate(x, cases, K), case_aggregate(y, cases, K), 10).p_value
         rejected += p is not None and p < ALPHA
     assert rejected / T_SIMS <= ALPHA + 0.01, rejected / T_SIMS

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from reference.proportions import FEWEST_CORRECT
 
 from analysis import fewest_correct_to_pass, min_n_for_quantile_upper_bound
 from prereg.errors import InputError
-from reference.proportions import FEWEST_CORRECT
 
 
 def test_study2_needs_56_of_60() -> None:

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from reference import estimators as ref
 from scipy import stats
 
 from analysis import (
@@ -22,7 +23,6 @@ from analysis import (
     order_statistic_ranks,
     pareto_frontier,
 )
-from reference import estimators as ref
 
 
 def _none_if_inf(v: float) -> float | None:
@@ -30,7 +30,9 @@ def _none_if_inf(v: float) -> float | None:
 
 
 @pytest.mark.parametrize(("key", "expected"), sorted(ref.QUANTILE_TEST_CI.items(), key=str))
-def test_order_statistic_bounds_match_scipy(key: tuple[str, float, str], expected: tuple[float, float]) -> None:
+def test_order_statistic_bounds_match_scipy(
+    key: tuple[str, float, str], expected: tuple[float, float]
+) -> None:
     """Two-sided and one-sided order-statistic bounds equal scipy.stats.quantile_test's."""
     name, q, alt = key
     res = estimate_quantile(np.array(ref.SAMPLES[name]), q, 0.95)
@@ -58,7 +60,7 @@ def test_p95_at_60_has_no_two_sided_upper_end() -> None:
 @pytest.mark.parametrize(("n", "q"), [(5, 0.5), (12, 0.9), (30, 0.95), (59, 0.95)])
 def test_ranks_cover_by_exact_enumeration(n: int, q: float) -> None:
     """The exact binomial coverage of the returned ranks is at least the level, and one rank less wide is not."""
-    lo, hi = order_statistic_ranks(n, q, 0.95, "upper")
+    _lo, hi = order_statistic_ranks(n, q, 0.95, "upper")
     if hi is not None:
         assert stats.binom.cdf(hi - 1, n, q) >= 0.95
         assert hi == 1 or stats.binom.cdf(hi - 2, n, q) < 0.95
@@ -81,7 +83,7 @@ def test_multiplicity_matches_statsmodels() -> None:
 
 def test_srm_matches_scipy_chisquare() -> None:
     """The SRM statistic and p-value equal scipy.stats.chisquare's for an equal ratio."""
-    observed = dict(zip("abcd", ref.SRM_OBSERVED))
+    observed = dict(zip("abcd", ref.SRM_OBSERVED, strict=False))
     res = check_srm("sent", observed, dict.fromkeys("abcd", 1))
     assert (res.chi2, res.p_value) == pytest.approx(ref.SRM_CHISQUARE, rel=1e-12)
     assert not res.mismatch
@@ -151,10 +153,20 @@ def test_bootstrap_quantile_equals_brute_force() -> None:
 
 def test_pareto_marks_dominated_arms() -> None:
     """An arm worse on every axis is dominated; an arm with a missing estimate is off the frontier."""
-    pts = pareto_frontier([("qwen", 0.79, 1500.0, 0.0), ("phi", 0.75, 1600.0, 0.0),
-                           ("deepseek", 0.83, 2295.0, 0.3), ("empty", None, None, 0.0)])
+    pts = pareto_frontier(
+        [
+            ("qwen", 0.79, 1500.0, 0.0),
+            ("phi", 0.75, 1600.0, 0.0),
+            ("deepseek", 0.83, 2295.0, 0.3),
+            ("empty", None, None, 0.0),
+        ]
+    )
     assert [(p.arm, p.on_frontier, p.dominated_by) for p in pts] == [
-        ("qwen", True, ()), ("phi", False, ("qwen",)), ("deepseek", True, ()), ("empty", False, ())]
+        ("qwen", True, ()),
+        ("phi", False, ("qwen",)),
+        ("deepseek", True, ()),
+        ("empty", False, ()),
+    ]
 
 
 def test_factorize_sorted_codes_and_nulls() -> None:

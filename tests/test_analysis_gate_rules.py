@@ -22,7 +22,7 @@ from analysis import (
 from prereg.schema import PointEstimateRule
 from reports._format import fmt_against
 from tests._calibration import META, columns, one_router_plan
-from tests.reference.plans import synthetic_columns, study_plan
+from tests.reference.plans import study_plan, synthetic_columns
 
 
 def test_effective_n_bounds_are_wilson_on_the_effective_n() -> None:
@@ -54,8 +54,9 @@ def test_no_zero_width_interval_from_finite_data() -> None:
     cases = np.repeat(np.arange(60), 5)
     full = estimate_accuracy(np.ones(300), cases, "case", 0.95, "wilson", min_cases=10)
     assert full.interval.lower is not None and 0.9 < full.interval.lower < 1.0
-    one = estimate_accuracy(np.array([1.0, 1.0, 0.0]), np.zeros(3, dtype=np.intp), "case", 0.95, "wilson",
-                            min_cases=10)
+    one = estimate_accuracy(
+        np.array([1.0, 1.0, 0.0]), np.zeros(3, dtype=np.intp), "case", 0.95, "wilson", min_cases=10
+    )
     assert one.interval.lower is None and "too few cases for an interval: 1 < 10" in (one.interval.note or "")
     weights = np.ones((100, 60))
     iv = bootstrap_proportion(np.full(60, 5.0), np.full(60, 5.0), "case", 0.95, weights)
@@ -83,16 +84,24 @@ def test_plan_warnings_name_the_uncalibrated_choices() -> None:
     assert any(w.startswith("analysis.latency_interval: order_statistic") for w in warned)
     assert any("bootstrap" in w for w in plan_warnings(one_router_plan(latency_interval="bootstrap"), 60))
     plan = one_router_plan()
-    point = plan.model_copy(update={"gates": [g.model_copy(update={"rule": PointEstimateRule(kind="point_estimate")})
-                                              for g in plan.gates]})
+    point = plan.model_copy(
+        update={
+            "gates": [
+                g.model_copy(update={"rule": PointEstimateRule(kind="point_estimate")}) for g in plan.gates
+            ]
+        }
+    )
     assert any("controls no error rate" in w for w in plan_warnings(point, 4))
 
 
 def test_an_invalid_live_run_decides_no_latency_gate() -> None:
     plan = one_router_plan()
-    table = TrialTable.from_columns(columns(np.random.default_rng(1), accuracy=0.9, icc=0.2, latency_icc=0.5,
-                                            true_p95_ms=1000.0))
-    valid = analyze(plan, table, dataclasses.replace(META, live={"p50_ms": 0.1, "p99_ms": 1.0}), scope="gates")
+    table = TrialTable.from_columns(
+        columns(np.random.default_rng(1), accuracy=0.9, icc=0.2, latency_icc=0.5, true_p95_ms=1000.0)
+    )
+    valid = analyze(
+        plan, table, dataclasses.replace(META, live={"p50_ms": 0.1, "p99_ms": 1.0}), scope="gates"
+    )
     assert next(g for g in valid.gates if g.gate == "p95").verdict == "PASS"
     invalid = analyze(plan, table, dataclasses.replace(META, live={"p50_ms": 0.1, "p99_ms": 50.0}))
     gate = next(g for g in invalid.gates if g.gate == "p95")
@@ -105,10 +114,19 @@ def test_an_invalid_live_run_decides_no_latency_gate() -> None:
 def test_pareto_is_over_the_routers_own_cost() -> None:
     """The downstream cost is reported apart; the frontier uses the classifier's cost."""
     cols = synthetic_columns()
-    cols["routing_cost_usd"] = np.where(cols["arm"] == "control", np.nan,
-                                        np.where(cols["arm"] == "phi", 0.0, 0.001))
-    res = analyze(study_plan(), TrialTable.from_columns(cols),
-                  RunMeta("a" * 64, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300)))
+    cols["routing_cost_usd"] = np.where(
+        cols["arm"] == "control", np.nan, np.where(cols["arm"] == "phi", 0.0, 0.001)
+    )
+    res = analyze(
+        study_plan(),
+        TrialTable.from_columns(cols),
+        RunMeta(
+            "a" * 64,
+            "c" * 64,
+            True,
+            planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300),
+        ),
+    )
     by = {p.arm: p for p in res.pareto}
     assert by["phi"].cost_per_1k_usd == 0.0 and by["qwen"].cost_per_1k_usd == pytest.approx(1.0)
     arm = next(a for a in res.arms if a.arm == "qwen")
@@ -116,13 +134,16 @@ def test_pareto_is_over_the_routers_own_cost() -> None:
     assert next(a for a in res.arms if a.arm == "control").routing_cost_per_1k is None
 
 
-@pytest.mark.parametrize(("x", "t", "metric", "text"), [
-    (2000.3, 2000.0, "routing_latency_p95_ms", "2,000.3 ms"),
-    (1974.31, 2000.0, "routing_latency_p95_ms", "1,974 ms"),
-    (2000.0, 2000.0, "routing_latency_p95_ms", "2,000 ms"),
-    (0.8496, 0.85, "routing_accuracy", "84.96%"),
-    (0.8278, 0.85, "routing_accuracy", "82.8%"),
-])
+@pytest.mark.parametrize(
+    ("x", "t", "metric", "text"),
+    [
+        (2000.3, 2000.0, "routing_latency_p95_ms", "2,000.3 ms"),
+        (1974.31, 2000.0, "routing_latency_p95_ms", "1,974 ms"),
+        (2000.0, 2000.0, "routing_latency_p95_ms", "2,000 ms"),
+        (0.8496, 0.85, "routing_accuracy", "84.96%"),
+        (0.8278, 0.85, "routing_accuracy", "82.8%"),
+    ],
+)
 def test_a_bound_never_reads_as_the_threshold(x: float, t: float, metric: str, text: str) -> None:
     assert fmt_against(x, t, metric) == text
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from analysis import GateResults, Results, RunMeta, TrialTable, analyze
 from reference.plans import HASH, study_plan, synthetic_columns
 
-META = RunMeta(HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300))
+from analysis import GateResults, Results, RunMeta, TrialTable, analyze
+
+META = RunMeta(
+    HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300)
+)
 
 OPTIONS: list[dict[str, Any]] = [
     {},

@@ -11,6 +11,9 @@ import warnings
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from reference import clustered as cref
+from reference import estimators as ref
+from reference.plans import HASH, study_plan, synthetic_columns
 from scipy import stats
 
 from analysis import (
@@ -26,20 +29,20 @@ from analysis import (
 )
 from analysis._icc import case_moments
 from prereg.seeding import derive_rng
-from reference import clustered as cref
-from reference import estimators as ref
-from reference.plans import HASH, study_plan, synthetic_columns
 
 SMALL_CASES = np.array(cref.ICC_SMALL_CASES)
 SMALL_Y = np.array(cref.ICC_SMALL_Y, dtype=float)
 Y = np.array(ref.ICC_Y, dtype=float)
 CASES = np.array(ref.ICC_CASES)
-META = RunMeta(HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300))
+META = RunMeta(
+    HASH, "c" * 64, True, planned_per_arm=dict.fromkeys(("control", "phi", "qwen", "deepseek"), 300)
+)
 
 
 def _all_resamples(k: int) -> NDArray[np.float64]:
-    return np.array([np.bincount(d, minlength=k) for d in itertools.product(range(k), repeat=k)],
-                    dtype=np.float64)
+    return np.array(
+        [np.bincount(d, minlength=k) for d in itertools.product(range(k), repeat=k)], dtype=np.float64
+    )
 
 
 def _brute_icc(groups: list[NDArray[np.float64]]) -> tuple[float, float] | None:
@@ -69,24 +72,31 @@ def test_interval_equals_the_stored_enumeration() -> None:
 def test_interval_equals_a_request_level_loop_on_random_resamples() -> None:
     """91 requests in 25 cases, 300 seeded resamples: each resample rebuilt request by request."""
     w = bootstrap_case_weights(np.random.default_rng(3), 25, 300)
-    groups = [Y[CASES == c] for c in range(25)]
+    groups = [Y[c == CASES] for c in range(25)]
     brute = [_brute_icc([groups[c] for c in np.repeat(np.arange(25), row.astype(int))]) for row in w]
     kept = [b for b in brute if b is not None]
     s, q, n = case_moments(Y, CASES)
     icc_iv, deff_iv = bootstrap_icc(s, q, n, 0.95, w)
     a = [0.025, 0.975]
-    assert (icc_iv.lower, icc_iv.upper) == pytest.approx(tuple(np.quantile([b[0] for b in kept], a)), abs=1e-12)
-    assert (deff_iv.lower, deff_iv.upper) == pytest.approx(tuple(np.quantile([b[1] for b in kept], a)), abs=1e-12)
+    assert (icc_iv.lower, icc_iv.upper) == pytest.approx(
+        tuple(np.quantile([b[0] for b in kept], a)), abs=1e-12
+    )
+    assert (deff_iv.lower, deff_iv.upper) == pytest.approx(
+        tuple(np.quantile([b[1] for b in kept], a)), abs=1e-12
+    )
     assert (icc_iv.note is None) == (len(kept) == 300)
 
 
-@pytest.mark.parametrize(("y", "cases", "reason"), [
-    ([1.0, 0.0, 1.0], [0, 0, 0], "one case"),
-    ([1.0, 0.0, 1.0], [0, 1, 2], "no replicate"),
-    ([1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1], "no variance"),
-    ([0.0, 0.0, 0.0, 0.0], [0, 0, 1, 1], "no variance"),
-    ([], [], "no cases"),
-])
+@pytest.mark.parametrize(
+    ("y", "cases", "reason"),
+    [
+        ([1.0, 0.0, 1.0], [0, 0, 0], "one case"),
+        ([1.0, 0.0, 1.0], [0, 1, 2], "no replicate"),
+        ([1.0, 1.0, 1.0, 1.0], [0, 0, 1, 1], "no variance"),
+        ([0.0, 0.0, 0.0, 0.0], [0, 0, 1, 1], "no variance"),
+        ([], [], "no cases"),
+    ],
+)
 def test_undefined_icc_gives_null_ends_with_the_reason(y: list[float], cases: list[int], reason: str) -> None:
     """One case, all clusters of size one, zero variance, no data: no ICC, ends None, a note, no NaN."""
     yy, cc = np.array(y, dtype=float), np.array(cases, dtype=np.intp)
@@ -141,7 +151,9 @@ def test_locked_analysis_shares_the_accuracy_resamples_and_is_deterministic() ->
 def test_gee_plans_draw_the_icc_resamples_from_their_own_stream() -> None:
     """Under GEE the ICC bootstrap uses the 'icc_bootstrap' stream, other bootstraps are unchanged."""
     cols = synthetic_columns()
-    res = analyze(study_plan(cluster_robust="gee", bootstrap={"resamples": 200}), TrialTable.from_columns(cols), META)
+    res = analyze(
+        study_plan(cluster_robust="gee", bootstrap={"resamples": 200}), TrialTable.from_columns(cols), META
+    )
     qwen = next(a for a in res.arms if a.arm == "qwen")
     assert qwen.clustering is not None
     rows = cols["arm"] == "qwen"

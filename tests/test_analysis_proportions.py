@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from reference.proportions import PROPORTION_CONFINT
 
 from analysis import estimate_proportion, proportion_bounds
 from prereg.errors import InputError
-from reference.proportions import PROPORTION_CONFINT
 
 
 @pytest.mark.parametrize(("key", "expected"), sorted(PROPORTION_CONFINT.items(), key=str))
@@ -29,8 +29,13 @@ def test_bounds_match_statsmodels(key: tuple[float, int, str, str], expected: tu
 def test_vectorised_over_arrays() -> None:
     """Arrays of successes give the same bounds as scalar calls."""
     lo, hi = proportion_bounds(np.array([238, 249]), 300, 0.95)
-    assert lo.tolist() == pytest.approx([PROPORTION_CONFINT[(238, 300, "wilson", "two-sided")][0],
-                                         PROPORTION_CONFINT[(249, 300, "wilson", "two-sided")][0]], abs=1e-12)
+    assert lo.tolist() == pytest.approx(
+        [
+            PROPORTION_CONFINT[(238, 300, "wilson", "two-sided")][0],
+            PROPORTION_CONFINT[(249, 300, "wilson", "two-sided")][0],
+        ],
+        abs=1e-12,
+    )
     assert hi.shape == (2,)
 
 

@@ -65,12 +65,8 @@ def test_marginal_accuracy_matches_the_spec_per_family() -> None:
 def test_replays_of_a_case_are_correlated_only_with_case_difficulty() -> None:
     """Intra-case correlation is clearly positive with difficulty SD 1.5 and about zero with 0."""
     corpus = cases(2_000)
-    hard = ClassifierBehaviour(
-        classifier_spec(case_difficulty_sd=1.5), DEFAULT_LABELS, corpus, rng()
-    )
-    flat = ClassifierBehaviour(
-        classifier_spec(case_difficulty_sd=0.0), DEFAULT_LABELS, corpus, rng()
-    )
+    hard = ClassifierBehaviour(classifier_spec(case_difficulty_sd=1.5), DEFAULT_LABELS, corpus, rng())
+    flat = ClassifierBehaviour(classifier_spec(case_difficulty_sd=0.0), DEFAULT_LABELS, corpus, rng())
     assert intra_case_correlation(correctness(hard, corpus, 10)) > 0.2
     assert abs(intra_case_correlation(correctness(flat, corpus, 10))) < 0.03
 

@@ -43,20 +43,27 @@ def cases(n: int) -> list[Case]:
 
 
 def classifier(corpus: list[Case], icc: float, seed: int) -> Service:
-    spec = SimulatedClassifierSpec.model_validate({
-        "kind": "simulated", "accuracy": dict.fromkeys(DEFAULT_LABELS, 0.8),
-        "latency": {**LATENCY, "case_icc": icc},
-        "failures": {"http_error_rate": 0.01, "unparseable_rate": 0.02},
-    })
+    spec = SimulatedClassifierSpec.model_validate(
+        {
+            "kind": "simulated",
+            "accuracy": dict.fromkeys(DEFAULT_LABELS, 0.8),
+            "latency": {**LATENCY, "case_icc": icc},
+            "failures": {"http_error_rate": 0.01, "unparseable_rate": 0.02},
+        }
+    )
     b = ClassifierBehaviour(spec, DEFAULT_LABELS, corpus, np.random.default_rng(seed))
     return lambda case, replay: b.decide(case, replay)[2]
 
 
 def model(corpus: list[Case], icc: float, seed: int) -> Service:
-    spec = SimulatedModelSpec.model_validate({
-        "kind": "simulated", "quality": dict.fromkeys(DEFAULT_LABELS, 0.8),
-        "latency": {**LATENCY, "case_icc": icc}, "failures": {"http_error_rate": 0.01},
-    })
+    spec = SimulatedModelSpec.model_validate(
+        {
+            "kind": "simulated",
+            "quality": dict.fromkeys(DEFAULT_LABELS, 0.8),
+            "latency": {**LATENCY, "case_icc": icc},
+            "failures": {"http_error_rate": 0.01},
+        }
+    )
     b = ModelBehaviour(spec, corpus, np.random.default_rng(seed))
     return lambda case, replay: b.answer(case, replay)[2]
 
@@ -163,10 +170,14 @@ def test_case_icc_moves_service_times_only() -> None:
     corpus = cases(600)
 
     def decisions(icc: float) -> list[tuple[str | None, str]]:
-        spec = SimulatedClassifierSpec.model_validate({
-            "kind": "simulated", "accuracy": dict.fromkeys(DEFAULT_LABELS, 0.7),
-            "latency": {**LATENCY, "case_icc": icc}, "failures": {"unparseable_rate": 0.05},
-        })
+        spec = SimulatedClassifierSpec.model_validate(
+            {
+                "kind": "simulated",
+                "accuracy": dict.fromkeys(DEFAULT_LABELS, 0.7),
+                "latency": {**LATENCY, "case_icc": icc},
+                "failures": {"unparseable_rate": 0.05},
+            }
+        )
         b = ClassifierBehaviour(spec, DEFAULT_LABELS, corpus, np.random.default_rng(11))
         return [b.decide(c, r)[:2] for r in range(3) for c in corpus]
 

@@ -29,7 +29,7 @@ FIXED_100MS = {"median_ms": 100.0, "p95_ms": 100.0001}
 
 
 def everywhere(value: float) -> dict[str, float]:
-    return {f: value for f in DEFAULT_LABELS}
+    return dict.fromkeys(DEFAULT_LABELS, value)
 
 
 def plan(
@@ -77,9 +77,7 @@ def plan(
                 {"id": "r", "kind": "router", "classifier": router_classifier},
             ],
             "routing": {
-                "routes": {
-                    f: ("big" if f in ("code", "math") else "small") for f in DEFAULT_LABELS
-                },
+                "routes": {f: ("big" if f in ("code", "math") else "small") for f in DEFAULT_LABELS},
                 "fallback": "big",
             },
             "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 1.0}},
@@ -212,9 +210,7 @@ def test_the_server_stays_busy_after_a_client_timeout() -> None:
         backend={"latency": {**FIXED_100MS, "concurrency": 1}},
     )
     _, _, arms = run(p, [(0.0, "r", CORPUS[0]), (0.06, "r", CORPUS[0])], logs=True)
-    assert [start for _, start, _ in arms["r"].classifier.server.log] == pytest.approx(
-        [0.0, 0.1], abs=1e-6
-    )
+    assert [start for _, start, _ in arms["r"].classifier.server.log] == pytest.approx([0.0, 0.1], abs=1e-6)
 
 
 def test_cost_is_tokens_times_the_plans_prices() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-
 from _experiment_plans import make_cases, make_plan, write_plan
+
 from experiment.campaign.simulated import simulate_campaign
 from experiment.store.trial_store import TrialStore, store_url
 from prereg.canonical import canonical_hash
@@ -49,7 +49,7 @@ def test_stored_allocation_is_the_one_anyone_re_derives_from_the_plan(tmp_path: 
     with TrialStore.open(url, None, create=False) as store:
         assert store.meta()["schedule_digest"] == schedule.digest()
         table = store.read_arrow()
-        duck = store._conn.connection.driver_connection  # noqa: SLF001 - read the raw table
+        duck = store._conn.connection.driver_connection
         assert duck is not None
         alloc = duck.sql("SELECT trial_id, scheduled_s FROM allocation ORDER BY seq").fetchall()
     assert [t for t, _ in alloc] == schedule.trial_ids() == table.column("trial_id").to_pylist()
@@ -75,10 +75,15 @@ def test_same_plan_and_seed_give_byte_identical_exports_across_processes(tmp_pat
     for name, hash_seed in (("a", "1"), ("b", "2")):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         store = str(tmp_path / f"{name}.duckdb")
-        subprocess.run([ROUTETRIAL, "run", str(plan), "--store", store, "--batch-size", "333"],
-                       check=True, capture_output=True, env=env)
+        subprocess.run(
+            [ROUTETRIAL, "run", str(plan), "--store", store, "--batch-size", "333"],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
         for fmt in ("csv", "parquet"):
-            subprocess.run([ROUTETRIAL, "export", store, "--format", fmt], check=True,
-                           capture_output=True, env=env)
+            subprocess.run(
+                [ROUTETRIAL, "export", store, "--format", fmt], check=True, capture_output=True, env=env
+            )
     for fmt in ("csv", "parquet"):
         assert (tmp_path / f"a.{fmt}").read_bytes() == (tmp_path / f"b.{fmt}").read_bytes()

@@ -11,8 +11,8 @@ from _experiment_plans import write_plan
 
 import prereg.lock
 from analysis import results_from_json
-from experiment.cli import USER_ERROR_EXIT
 from experiment.campaign.simulated import run_simulated
+from experiment.cli import USER_ERROR_EXIT
 from prereg.frozen import load_frozen_plan
 from prereg.log import read_log
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _experiment_plans import write_plan
 from _live_plans import journal_sends, sim_plan, start_server, starter_cases, write_live_study
+
 from experiment.store.trial_store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
@@ -33,7 +33,9 @@ PLANNED = 60 * 167 * 4
 
 
 def routetrial(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ROUTETRIAL, *map(str, args)], capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [ROUTETRIAL, *map(str, args)], capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def mount(*args: str) -> None:
@@ -120,8 +122,12 @@ def test_simulated_run_on_a_disk_that_fills_up(sim_study: tuple[Path, bytes], di
     plan, clean_csv = sim_study
     store = disk / "trials.duckdb"
     progress = Path(f"{store}.progress.json")
-    proc = subprocess.Popen([ROUTETRIAL, "run", str(plan), "--store", str(store), "--batch-size", str(BATCH)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [ROUTETRIAL, "run", str(plan), "--store", str(store), "--batch-size", str(BATCH)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for("the first batch", lambda: sum(progress_of(progress).get("done", {}).values()) >= BATCH, proc)
     filler = fill(disk)
     assert_one_line_failure(proc, store, progress)
@@ -162,8 +168,15 @@ sends = journal_sends
 def live_rows(store: Path) -> list[tuple[int, str, str, str]]:
     with TrialStore.open(str(store), None, create=False) as opened:
         cols = opened.read_columns()
-    return sorted(zip(cols["seq"].tolist(), cols["trial_id"].tolist(), cols["arm"].tolist(),
-                      cols["case_id"].tolist()))
+    return sorted(
+        zip(
+            cols["seq"].tolist(),
+            cols["trial_id"].tolist(),
+            cols["arm"].tolist(),
+            cols["case_id"].tolist(),
+            strict=False,
+        )
+    )
 
 
 def resume_live(plan: Path, store: Path, tmp_path: Path) -> None:
@@ -177,8 +190,9 @@ def resume_live(plan: Path, store: Path, tmp_path: Path) -> None:
     assert routetrial("run", plan, "--store", clean).returncode == 0
     assert rows == live_rows(clean)
     journal = Path(f"{store}.live.jsonl")
-    seqs = [json.loads(line)["seq"] for line in journal.read_text().splitlines()
-            if line.startswith('{"e":"sent"')]
+    seqs = [
+        json.loads(line)["seq"] for line in journal.read_text().splitlines() if line.startswith('{"e":"sent"')
+    ]
     assert len(seqs) == len(set(seqs))  # nothing was sent twice
 
 
@@ -188,8 +202,12 @@ def test_live_run_on_a_disk_that_fills_up(live_study: Path, disk: Path, tmp_path
     freed, a resume stores every trial once."""
     store = disk / "live.duckdb"
     journal, progress = Path(f"{store}.live.jsonl"), Path(f"{store}.progress.json")
-    proc = subprocess.Popen([ROUTETRIAL, "run", str(live_study), "--store", str(store)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [ROUTETRIAL, "run", str(live_study), "--store", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for("20 sends", lambda: sends(journal) >= 20, proc)
     filler = fill(disk)
     assert_one_line_failure(proc, journal, store, progress)
@@ -235,8 +253,12 @@ def test_live_run_on_a_store_that_turns_read_only(live_study: Path, disk: Path, 
     progress file included: it keeps its last state.)"""
     store = disk / "live.duckdb"
     journal, progress = Path(f"{store}.live.jsonl"), Path(f"{store}.progress.json")
-    proc = subprocess.Popen([ROUTETRIAL, "run", str(live_study), "--store", str(store)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [ROUTETRIAL, "run", str(live_study), "--store", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for("20 sends", lambda: sends(journal) >= 20, proc)
     with read_only(disk):
         assert_one_line_failure(proc, journal, store, progress)
@@ -249,8 +271,18 @@ def test_progress_file_is_written_in_place_on_a_full_disk(disk: Path) -> None:
     from experiment.campaign.progress import ProgressState, read_progress, write_progress
 
     path = disk / "x.progress.json"
-    state = ProgressState(store="x", plan_hash="h", pid=1, state="running", started_at_utc="t",
-                          updated_at_utc="t", elapsed_s=0.0, planned={"a": 1}, done={}, failures={})
+    state = ProgressState(
+        store="x",
+        plan_hash="h",
+        pid=1,
+        state="running",
+        started_at_utc="t",
+        updated_at_utc="t",
+        elapsed_s=0.0,
+        planned={"a": 1},
+        done={},
+        failures={},
+    )
     write_progress(path, state)
     fill(disk)
     failed = dataclasses.replace(state, state="failed", error="disk full")

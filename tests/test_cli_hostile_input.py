@@ -35,8 +35,15 @@ def _one_line_error(code: int, err: str) -> str:
 def _corpus_lines(texts: dict[int, str] | None = None) -> list[str]:
     texts = texts or {}
     return [
-        json.dumps({"id": c.id, "text": texts.get(i, c.text), "family": c.family,
-                    "gold_labels": list(c.gold_labels)}, ensure_ascii=False)
+        json.dumps(
+            {
+                "id": c.id,
+                "text": texts.get(i, c.text),
+                "family": c.family,
+                "gold_labels": list(c.gold_labels),
+            },
+            ensure_ascii=False,
+        )
         for i, c in enumerate(make_cases(12))
     ]
 
@@ -70,7 +77,9 @@ def _good_corpus() -> bytes:
     ],
     ids=["flow-seq", "flow-map", "block-seq", "block-map", "self-alias", "limit"],
 )
-def test_deeply_nested_yaml_is_one_line(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deeply_nested_yaml_is_one_line(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Nesting of any depth: a message stating the limit, not a RecursionError."""
     plan = tmp_path / "plan.yaml"
     plan.write_text(text, encoding="utf-8")
@@ -84,8 +93,11 @@ def test_deep_nesting_inside_a_real_plan_field(tmp_path: Path, capsys: pytest.Ca
     deep: Any = 1
     for _ in range(400):
         deep = {"x": deep}
-    doc["models"]["large"]["backend"] = {"kind": "openai", "base_url": "http://127.0.0.1:9/v1",
-                                         "extra_body": deep}
+    doc["models"]["large"]["backend"] = {
+        "kind": "openai",
+        "base_url": "http://127.0.0.1:9/v1",
+        "extra_body": deep,
+    }
     plan = tmp_path / "plan.yaml"
     plan.write_text(json.dumps(doc), encoding="utf-8")  # JSON is YAML: no dumper recursion
     line = _one_line_error(*run_cli(capsys, "check", plan)[::2])
@@ -251,7 +263,7 @@ def test_check_refuses_a_plan_mixing_simulated_and_live_backends(
 @pytest.mark.parametrize("url", ["postgresql://u@h:abc/db", "duckdb://:x/"])
 def test_a_garbage_store_url_is_one_line(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A URL whose port is not a number: one line, and the URL (maybe with a password) not echoed."""
-    code, out, err = run_cli(capsys, "status", url)
+    code, _out, err = run_cli(capsys, "status", url)
     _one_line_error(code, err)
     assert url not in err
 
@@ -262,7 +274,7 @@ def test_a_key_of_the_wrong_type_is_not_echoed_either(
 ) -> None:
     """A schema error on ``api_key_env`` (not a string) never shows the value."""
     plan = _write(tmp_path, _good_corpus(), _live_doc(api_key_env=value))
-    code, out, err = run_cli(capsys, "check", plan)
+    code, _out, err = run_cli(capsys, "check", plan)
     line = _one_line_error(code, err)
     assert "api_key_env" in line and "not shown" in line
     assert "12345" not in line and "sk-" not in line

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from _live_plans import STARTER, live_plan
 from test_serve_cli import serve
 

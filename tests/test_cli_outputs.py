@@ -19,8 +19,8 @@ from _cli import run_cli
 from _experiment_plans import make_cases, plan_dict, write_plan
 
 import prereg.lock
-from experiment.cli import USER_ERROR_EXIT
 from experiment.campaign.simulated import run_simulated
+from experiment.cli import USER_ERROR_EXIT
 from experiment.store.trial_store import TrialStore, store_url
 from prereg.frozen import load_frozen_plan
 from prereg.lock import lock_path
@@ -48,9 +48,18 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     hard = folder / "hard-link-to-plan.yaml"
     os.link(plan, hard)
     return {
-        "plan": plan, "lock": lock_path(plan), "log": log_path(plan), "corpus": folder / "corpus.jsonl",
-        "store": store, "progress": progress, "journal": journal, "wal": store.with_name("plan.duckdb.wal"),
-        "symlink": link, "hardlink": hard, "trials": trials, "folder": folder,
+        "plan": plan,
+        "lock": lock_path(plan),
+        "log": log_path(plan),
+        "corpus": folder / "corpus.jsonl",
+        "store": store,
+        "progress": progress,
+        "journal": journal,
+        "wal": store.with_name("plan.duckdb.wal"),
+        "symlink": link,
+        "hardlink": hard,
+        "trials": trials,
+        "folder": folder,
     }
 
 
@@ -81,15 +90,21 @@ def test_analyze_json_never_overwrites_a_study_file(
     assert target == "wal" or study[target].exists()
 
 
-def test_analyze_json_never_overwrites_its_trial_file(study: Study, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_json_never_overwrites_its_trial_file(
+    study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``analyze --trials F --json F``: the command's own input is refused too."""
     before = _snapshot(study)
-    code, _, err = run_cli(capsys, "analyze", study["plan"], "--trials", study["trials"], "--json", study["trials"])
+    code, _, err = run_cli(
+        capsys, "analyze", study["plan"], "--trials", study["trials"], "--json", study["trials"]
+    )
     _refused(err, code)
     assert "trial file" in err and _snapshot(study) == before
 
 
-def test_analyze_json_with_an_explicit_store_is_guarded(study: Study, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_json_with_an_explicit_store_is_guarded(
+    study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With ``--store``, that store is the one protected (given as a path or as a URL)."""
     for store in (str(study["store"]), f"duckdb:///{study['store']}"):
         code, _, err = run_cli(capsys, "analyze", study["plan"], "--store", store, "--json", study["store"])
@@ -101,7 +116,7 @@ def test_analyze_json_to_a_fresh_file_still_works(
     study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The guard refuses only study files: a new path beside them is written."""
-    code, out, err = run_cli(capsys, "analyze", study["plan"], "--json", tmp_path / "results.json")
+    code, _out, err = run_cli(capsys, "analyze", study["plan"], "--json", tmp_path / "results.json")
     assert code == 0, err
     assert json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))["schema_version"]
 
@@ -133,8 +148,10 @@ def test_report_out_through_a_relative_path_is_refused(
 def _write_with_corpus_name(folder: Path, corpus_name: str) -> Path:
     """A plan like :func:`write_plan` whose corpus file is called ``corpus_name``."""
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"id": c.id, "text": c.text, "family": c.family, "gold_labels": list(c.gold_labels)})
-             for c in make_cases(12)]
+    lines = [
+        json.dumps({"id": c.id, "text": c.text, "family": c.family, "gold_labels": list(c.gold_labels)})
+        for c in make_cases(12)
+    ]
     corpus = ("\n".join(lines) + "\n").encode()
     (folder / corpus_name).write_bytes(corpus)
     doc = plan_dict(n_cases=12, corpus_sha256=hashlib.sha256(corpus).hexdigest())

@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-
 from _cli import run_cli as cli
 from _experiment_plans import write_plan
+
 from experiment.store.trial_store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
@@ -77,17 +77,22 @@ def test_unwritable_store_location(tmp_path: Path, capsys: pytest.CaptureFixture
     """A store under a regular file cannot be created: one line."""
     plan = frozen_plan(tmp_path, capsys)
     (tmp_path / "blocker").write_text("")
-    assert_one_line_error(cli(capsys, "run", plan, "--store", tmp_path / "blocker" / "s.duckdb"),
-                          "cannot open the store")
+    assert_one_line_error(
+        cli(capsys, "run", plan, "--store", tmp_path / "blocker" / "s.duckdb"), "cannot open the store"
+    )
 
 
-@pytest.mark.parametrize(("content", "needle"), [
-    (None, "no such file"),
-    ("0.0\n2.0\n1.0\n" + "3.0\n" * 200, "non-decreasing order"),
-    ("", "at least one timestamp"),
-])
-def test_bad_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None,
-                        needle: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "no such file"),
+        ("0.0\n2.0\n1.0\n" + "3.0\n" * 200, "non-decreasing order"),
+        ("", "at least one timestamp"),
+    ],
+)
+def test_bad_trace_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, needle: str
+) -> None:
     """A trace that is missing, unsorted or empty is refused by freeze in one line; nothing is run."""
     trace = tmp_path / "trace.txt"
     if content is not None:
@@ -101,10 +106,12 @@ def test_bad_trace_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], cont
     assert not (tmp_path / "plan.duckdb").exists()
 
 
-@pytest.mark.parametrize("content", [None, "0.0\n2.0\n1.0\n" + "3.0\n" * 200, ""],
-                         ids=["missing", "unsorted", "empty"])
-def test_trace_changed_after_freezing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                      content: str | None) -> None:
+@pytest.mark.parametrize(
+    "content", [None, "0.0\n2.0\n1.0\n" + "3.0\n" * 200, ""], ids=["missing", "unsorted", "empty"]
+)
+def test_trace_changed_after_freezing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None
+) -> None:
     """The lock pins the trace: deleting or rewriting it after freezing makes run refuse, naming it."""
     trace = tmp_path / "trace.txt"
     trace.write_text("\n".join(str(i * 0.25) for i in range(200)) + "\n")
@@ -113,8 +120,9 @@ def test_trace_changed_after_freezing(tmp_path: Path, capsys: pytest.CaptureFixt
         trace.unlink()
     else:
         trace.write_text(content)
-    assert_one_line_error(cli(capsys, "run", plan), "changed since freezing: trace (trace.txt: frozen",
-                          "routetrial amend")
+    assert_one_line_error(
+        cli(capsys, "run", plan), "changed since freezing: trace (trace.txt: frozen", "routetrial amend"
+    )
     assert not (tmp_path / "plan.duckdb").exists()
     assert_one_line_error(cli(capsys, "verify", plan), "trace (trace.txt: frozen")
 
@@ -127,8 +135,13 @@ def test_full_disk_leaves_whole_batches(tmp_path: Path, capsys: pytest.CaptureFi
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (3_000_000, 3_000_000))
 
-    failed = subprocess.run([ROUTETRIAL, "run", str(plan), "--batch-size", "2000"], preexec_fn=small_disk,
-                            capture_output=True, text=True, check=False)
+    failed = subprocess.run(
+        [ROUTETRIAL, "run", str(plan), "--batch-size", "2000"],
+        preexec_fn=small_disk,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert failed.returncode == 2 and failed.stderr.count("\n") == 1
     assert "cannot write the store" in failed.stderr
     with TrialStore.open(str(tmp_path / "plan.duckdb"), None, create=False) as store:
@@ -149,8 +162,12 @@ def test_kill_9_and_resume_gives_the_uninterrupted_table(
     killed, clean = tmp_path / "killed.duckdb", tmp_path / "clean.duckdb"
     progress = tmp_path / "killed.duckdb.progress.json"
     env = {**os.environ, "ROUTETRIAL_BATCH_SIZE": "5000"}
-    proc = subprocess.Popen([ROUTETRIAL, "run", str(plan), "--store", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [ROUTETRIAL, "run", str(plan), "--store", str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

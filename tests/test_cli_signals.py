@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
-
 from _experiment_plans import write_plan
 from _live_plans import STARTER, journal_sends, sim_plan, start_server, starter_cases, write_live_study
+
 from experiment.store.trial_store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
@@ -35,18 +35,31 @@ N_CASES, REPLAYS = 60, 167  # 40,080 simulated requests: a few seconds, 20 batch
 PLANNED = N_CASES * REPLAYS * 4
 
 
-def routetrial(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
-               ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ROUTETRIAL, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          check=False, cwd=cwd, env=env)
+def routetrial(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ROUTETRIAL, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def launch(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([ROUTETRIAL, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    return subprocess.Popen(
+        [ROUTETRIAL, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
-def wait_for(what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 60.0) -> None:
+def wait_for(
+    what: str, ready: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 60.0
+) -> None:
     """Poll ``ready`` until it holds; fail if the process ends first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -107,7 +120,9 @@ SIM_MOMENTS: dict[str, Callable[[Path], bool]] = {
 }
 
 
-def interrupt_and_resume(plan: Path, clean_csv: bytes, tmp_path: Path, sig: signal.Signals, moment: str) -> None:
+def interrupt_and_resume(
+    plan: Path, clean_csv: bytes, tmp_path: Path, sig: signal.Signals, moment: str
+) -> None:
     store = tmp_path / f"{sig.name}-{moment}.duckdb"
     progress = Path(f"{store}.progress.json")
     proc = launch("run", plan, "--store", store, "--batch-size", str(BATCH))
@@ -167,8 +182,16 @@ sends = journal_sends
 def live_rows(store: Path) -> list[tuple[int, str, str, str, str]]:
     with TrialStore.open(str(store), None, create=False) as opened:
         cols = opened.read_columns()
-    return sorted(zip(cols["seq"].tolist(), cols["trial_id"].tolist(), cols["arm"].tolist(),
-                      cols["case_id"].tolist(), cols["status"].tolist()))
+    return sorted(
+        zip(
+            cols["seq"].tolist(),
+            cols["trial_id"].tolist(),
+            cols["arm"].tolist(),
+            cols["case_id"].tolist(),
+            cols["status"].tolist(),
+            strict=False,
+        )
+    )
 
 
 #: Moments of a live run: the run segment has begun (nothing sent yet); requests are in flight.
@@ -233,8 +256,18 @@ def design_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_design(plan: Path, engine: str = "local") -> tuple[subprocess.Popen[str], set[int]]:
-    proc = launch("design", plan, "--sims", "100000", "--workers", "2", "--no-grid", "--no-min-cases",
-                  "--engine", engine)
+    proc = launch(
+        "design",
+        plan,
+        "--sims",
+        "100000",
+        "--workers",
+        "2",
+        "--no-grid",
+        "--no-min-cases",
+        "--engine",
+        engine,
+    )
     # A local Dask cluster also starts multiprocessing's resource tracker beside its two workers.
     expected = 2 if engine == "local" else 3
     wait_for("two design workers", lambda: len(children(proc.pid)) >= expected, proc)
@@ -256,7 +289,7 @@ def test_design_workers_stop_with_their_parent(design_plan: Path, sig: signal.Si
     128 + signal with one line and no traceback."""
     proc, workers = start_design(design_plan, engine)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + sig, (proc.returncode, err)
     # SIGINT just as the workers start (before the engine's handlers) is click's Ctrl-C: "aborted".
     said = f"interrupted by {sig.name}" in err or (sig == signal.SIGINT and "routetrial: aborted" in err)
@@ -287,10 +320,9 @@ def test_serve_stops_on_each_signal(tmp_path: Path, sig: signal.Signals) -> None
     assert proc.stderr is not None
     assert "serving" in proc.stderr.readline()
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
+    _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + sig, (proc.returncode, err)
     assert "Traceback" not in err and f"serve stopped by {sig.name}" in err, err
-
 
 
 # --- the import of the command line ---------------------------------------------------------------
@@ -316,11 +348,14 @@ def test_ctrl_c_while_the_command_line_imports_is_one_line() -> None:
         while proc.poll() is None and not loaded(proc.pid, "_pydantic_core"):
             time.sleep(0.0005)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
         assert "Traceback" not in err, err
         if proc.returncode == 0:
             continue
-        assert proc.returncode == 130 and err.strip() == "routetrial: interrupted by SIGINT", (proc.returncode, err)
+        assert proc.returncode == 130 and err.strip() == "routetrial: interrupted by SIGINT", (
+            proc.returncode,
+            err,
+        )
         landed += 1
         if landed >= 3:
             return

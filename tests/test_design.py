@@ -11,18 +11,6 @@ import numpy as np
 import pytest
 
 from arms._calibration import marginal_accuracy, solve_intercept
-from experiment.design.engine import chunk_bounds
-from experiment.design.scenarios import (
-    UNREACHABLE_TIMEOUT_MS,
-    accuracy_scenario,
-    assumed_scenario,
-    latency_boundary_scenario,
-    resize_corpus,
-    sample_size_scenario,
-)
-from experiment.design.search import search_min_cases
-from experiment.design.results_file import DESIGN_SCHEMA_VERSION
-from experiment.design.sim import ChunkTask, run_campaign, sim_seed
 from experiment.cli import main
 from experiment.design.diagnosis import (
     DesignSettings,
@@ -34,6 +22,18 @@ from experiment.design.diagnosis import (
     power_warnings,
     write_design_results,
 )
+from experiment.design.engine import chunk_bounds
+from experiment.design.results_file import DESIGN_SCHEMA_VERSION
+from experiment.design.scenarios import (
+    UNREACHABLE_TIMEOUT_MS,
+    accuracy_scenario,
+    assumed_scenario,
+    latency_boundary_scenario,
+    resize_corpus,
+    sample_size_scenario,
+)
+from experiment.design.search import search_min_cases
+from experiment.design.sim import ChunkTask, run_campaign, sim_seed
 from prereg.canonical import canonical_hash
 from prereg.errors import InputError
 from prereg.schema import RouterArmSpec, SimulatedClassifierSpec
@@ -59,8 +59,12 @@ def test_accuracy_boundary_has_true_marginal_accuracy_at_threshold() -> None:
         assert spec.failures.unparseable_rate == 0.0 and spec.failures.http_error_rate == 0.0
         assert arm.classifier.timeout_ms == UNREACHABLE_TIMEOUT_MS
         families = {c.family for c in cases}
-        calibrated = [marginal_accuracy(solve_intercept(spec.accuracy[f], spec.case_difficulty_sd),
-                                        spec.case_difficulty_sd) for f in families]
+        calibrated = [
+            marginal_accuracy(
+                solve_intercept(spec.accuracy[f], spec.case_difficulty_sd), spec.case_difficulty_sd
+            )
+            for f in families
+        ]
         assert calibrated == pytest.approx([0.85] * len(families), abs=1e-10)
         assert scenario.true_accuracy[arm.id] == pytest.approx(0.85, abs=1e-12)
 
@@ -82,8 +86,13 @@ def test_latency_boundary_puts_the_routing_p95_on_the_threshold() -> None:
         assert spec.latency.concurrency >= 20 * 2 * 3
     latencies = []
     for i in range(40):
-        seeded = scenario.plan.model_copy(update={"randomization": scenario.plan.randomization.model_copy(
-            update={"seed": sim_seed(11, "h" * 64, i)})})
+        seeded = scenario.plan.model_copy(
+            update={
+                "randomization": scenario.plan.randomization.model_copy(
+                    update={"seed": sim_seed(11, "h" * 64, i)}
+                )
+            }
+        )
         _, records = run_campaign(seeded, scenario, "h" * 64, Path("."))
         latencies += [r.routing_latency_ms for r in records if r.routing_latency_ms is not None]
     share = float(np.mean(np.asarray(latencies) <= 2000.0))
@@ -110,11 +119,13 @@ def test_search_finds_the_smallest_size_within_tolerance() -> None:
 
     def evaluate(sizes: list[int]) -> dict[int, dict[tuple[str, str], float]]:
         calls.append(sizes)
-        return {n: {("a", "g"): min(1.0, n / 137), ("b", "g"): min(1.0, n / 20),
-                    ("c", "g"): 0.1} for n in sizes}
+        return {
+            n: {("a", "g"): min(1.0, n / 137), ("b", "g"): min(1.0, n / 20), ("c", "g"): 0.1} for n in sizes
+        }
 
-    found = search_min_cases(evaluate, [("a", "g"), ("b", "g"), ("c", "g")], 60,
-                             target=0.8, n_min=4, n_max=480, rel_tol=0.0)
+    found = search_min_cases(
+        evaluate, [("a", "g"), ("b", "g"), ("c", "g")], 60, target=0.8, n_min=4, n_max=480, rel_tol=0.0
+    )
     assert found[("a", "g")].n == 110  # 0.8 * 137 = 109.6
     assert found[("b", "g")].n == 16
     assert found[("c", "g")].n is None and found[("c", "g")].lo == 480
@@ -151,8 +162,13 @@ def test_dask_engine_gives_the_same_results_as_the_local_pool() -> None:
     plan, cases = make_plan(routers=("small",), control=False), make_cases(12)
     settings = DesignSettings(sims=4, curve_sims=2, grid=(), min_cases=False)
     local = diagnose(plan, cases, base_dir=Path("."), settings=settings, engine=EngineSettings("local", 1))
-    dask = diagnose(plan, cases, base_dir=Path("."), settings=settings,
-                    engine=EngineSettings("dask", 2, dask_processes=False))
+    dask = diagnose(
+        plan,
+        cases,
+        base_dir=Path("."),
+        settings=settings,
+        engine=EngineSettings("dask", 2, dask_processes=False),
+    )
     assert design_json(dask) == design_json(local)
 
 
@@ -168,8 +184,11 @@ def test_results_file_round_trips_and_refuses_another_plan(tmp_path: Path) -> No
     """Results are stored beside the plan and load back only for the same plan hash."""
     plan_path = tmp_path / "study.yaml"
     assert load_design_results(plan_path) is None
-    results = {"kind": "routetrial.design", "schema_version": DESIGN_SCHEMA_VERSION,
-               "plan": {"canonical_sha256": "ab"}}
+    results = {
+        "kind": "routetrial.design",
+        "schema_version": DESIGN_SCHEMA_VERSION,
+        "plan": {"canonical_sha256": "ab"},
+    }
     written = write_design_results(plan_path, results)
     assert written == design_results_path(plan_path) == tmp_path / "study.design.json"
     assert load_design_results(plan_path) == results
@@ -227,12 +246,24 @@ def test_design_refuses_a_plan_with_a_live_backend() -> None:
 
 def test_power_warnings_name_each_underpowered_gate() -> None:
     """Gates below the target power give one line each; a boundary truth gives none."""
-    results: dict[str, Any] = {"target_power": 0.8, "unique_cases": 60, "sims": 100, "assumed": {"qwen": {"gates": {
-        "accuracy": {"power": 0.28, "p_pass": 0.0, "p_fail": 0.28, "p_inconclusive": 0.72},
-        "latency_p95": {"power": 0.93, "p_pass": 0.93, "p_fail": 0.0, "p_inconclusive": 0.07},
-        "other": {"power": None}}}}}
-    expected = ("design: qwen accuracy: power 0.28 < 0.80 at 60 unique cases "
-                "(P(PASS) 0.00, P(FAIL) 0.28, P(INCONCLUSIVE) 0.72; 100 simulations)")
+    results: dict[str, Any] = {
+        "target_power": 0.8,
+        "unique_cases": 60,
+        "sims": 100,
+        "assumed": {
+            "qwen": {
+                "gates": {
+                    "accuracy": {"power": 0.28, "p_pass": 0.0, "p_fail": 0.28, "p_inconclusive": 0.72},
+                    "latency_p95": {"power": 0.93, "p_pass": 0.93, "p_fail": 0.0, "p_inconclusive": 0.07},
+                    "other": {"power": None},
+                }
+            }
+        },
+    }
+    expected = (
+        "design: qwen accuracy: power 0.28 < 0.80 at 60 unique cases "
+        "(P(PASS) 0.00, P(FAIL) 0.28, P(INCONCLUSIVE) 0.72; 100 simulations)"
+    )
     assert power_warnings(results) == [expected]
     results["assumed"]["qwen"]["gates"]["accuracy"]["power_ci"] = [0.2, 0.37]
     assert power_warnings(results) == [expected.replace("0.28 <", "0.28 [0.20, 0.37] <")]

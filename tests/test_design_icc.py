@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 
 from arms import ClassifierBehaviour, solve_intercept
+from experiment.cli import main
+from experiment.cli.design import format_icc_grid
+from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose, load_design_results
 from experiment.design.figures import share_ci
 from experiment.design.icc import (
     DEFAULT_ICC_GRID,
@@ -27,12 +30,9 @@ from experiment.design.icc import (
     logistic_normal_moments,
 )
 from experiment.design.scenarios import accuracy_icc_scenario, latency_boundary_scenario
-from experiment.cli.design import format_icc_grid
-from experiment.cli import main
-from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose, load_design_results
 from prereg.errors import InputError
 from prereg.records import Case
-from prereg.schema import GateSpec, SimulatedClassifierSpec
+from prereg.schema import SimulatedClassifierSpec
 from reports._power import power_view
 from tests.test_design_plans import FAMILIES, make_cases, make_plan, write_plan
 
@@ -89,11 +89,17 @@ def _classifier_draws(accuracy: float, icc: float, n: int, seed: int) -> tuple[n
     """Per-case probabilities of a correct answer of the simulated classifier at the solved
     difficulty, and two replays' 0/1 correctness per case drawn from them."""
     d = difficulty_for_icc(accuracy, icc)
-    spec = SimulatedClassifierSpec.model_validate({
-        "kind": "simulated", "accuracy": {f: d.plan_accuracy for f in FAMILIES},
-        "case_difficulty_sd": d.sd, "latency": {"median_ms": 500.0, "p95_ms": 1000.0}})
-    cases = [Case(id=f"c{i}", text="t", family=FAMILIES[i % 4], gold_labels=(FAMILIES[i % 4],))
-             for i in range(n)]
+    spec = SimulatedClassifierSpec.model_validate(
+        {
+            "kind": "simulated",
+            "accuracy": dict.fromkeys(FAMILIES, d.plan_accuracy),
+            "case_difficulty_sd": d.sd,
+            "latency": {"median_ms": 500.0, "p95_ms": 1000.0},
+        }
+    )
+    cases = [
+        Case(id=f"c{i}", text="t", family=FAMILIES[i % 4], gold_labels=(FAMILIES[i % 4],)) for i in range(n)
+    ]
     rng = np.random.default_rng(seed)
     behaviour = ClassifierBehaviour(spec, FAMILIES, cases, rng)
     p = np.array([behaviour.probability_correct(c.id) for c in cases])
@@ -142,7 +148,10 @@ def _intervals(node: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
             if key.endswith("_ci") and key[:-3] in node and value is not None:
                 share = node[key[:-3]]
                 if isinstance(share, list):
-                    yield from ((f"{path}.{key}[{i}]", s, v) for i, (s, v) in enumerate(zip(share, value)))
+                    yield from (
+                        (f"{path}.{key}[{i}]", s, v)
+                        for i, (s, v) in enumerate(zip(share, value, strict=False))
+                    )
                 elif isinstance(share, dict):  # min_cases.evaluated: {n: power}
                     yield from ((f"{path}.{key}.{n}", share[n], v) for n, v in value.items())
                 else:
@@ -158,10 +167,12 @@ def _intervals(node: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
 def icc_design() -> dict[str, Any]:
     """Two routers on 16 cases x 3 replays: a few simulations of every world, ICCs 0 and 0.6."""
     plan = make_plan(cases=16, replays=3)
-    settings = DesignSettings(sims=5, curve_sims=3, grid=(0.8, 0.9), max_cases=24,
-                              icc_grid=(0.6, 0.0), icc_sims=4)
-    return diagnose(plan, make_cases(16), base_dir=Path("."), settings=settings,
-                    engine=EngineSettings("local", 1))
+    settings = DesignSettings(
+        sims=5, curve_sims=3, grid=(0.8, 0.9), max_cases=24, icc_grid=(0.6, 0.0), icc_sims=4
+    )
+    return diagnose(
+        plan, make_cases(16), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 1)
+    )
 
 
 def test_the_icc_grid_is_in_the_results_with_the_values_asked_for(icc_design: dict[str, Any]) -> None:
@@ -209,8 +220,9 @@ def test_a_point_out_of_reach_has_a_note_and_no_figures() -> None:
     data["gates"][0]["threshold"] = 0.999
     plan = type(plan).model_validate(data)
     settings = DesignSettings(sims=2, curve_sims=1, grid=(), min_cases=False, icc_grid=(0.3, 0.9))
-    out = diagnose(plan, make_cases(8), base_dir=Path("."), settings=settings,
-                   engine=EngineSettings("local", 1))
+    out = diagnose(
+        plan, make_cases(8), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 1)
+    )
     low, high = out["icc_grid"]["gates"]["accuracy"]["points"]
     assert low["arms"] is not None and low["note"] is None
     assert high["arms"] is None and "beyond what the simulated arms calibrate" in high["note"]
@@ -236,8 +248,23 @@ def test_the_report_and_the_command_show_the_icc_grid(icc_design: dict[str, Any]
 def test_the_command_takes_the_icc_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--icc-grid and --icc-sims reach the results; a malformed grid is a one-line error."""
     plan_path = write_plan(tmp_path, cases=8, routers=("small",), control=False)
-    main(["design", str(plan_path), "--sims", "2", "--workers", "1", "--no-min-cases",
-          "--curve-sims", "1", "--icc-grid", "0.3", "--icc-sims", "2"])
+    main(
+        [
+            "design",
+            str(plan_path),
+            "--sims",
+            "2",
+            "--workers",
+            "1",
+            "--no-min-cases",
+            "--curve-sims",
+            "1",
+            "--icc-grid",
+            "0.3",
+            "--icc-sims",
+            "2",
+        ]
+    )
     out = capsys.readouterr().out
     assert "ICC grid" in out and "log_latency 0.30" in out
     loaded = load_design_results(plan_path)
@@ -253,8 +280,9 @@ def test_the_realised_correctness_icc_matches_the_grid() -> None:
     the tolerance of the grid's ICC, so no point carries a note."""
     plan = make_plan(cases=40, replays=5, routers=("small",), control=False, gates=("accuracy",))
     settings = DesignSettings(sims=30, curve_sims=1, grid=(), min_cases=False, icc_grid=(0.3, 0.6))
-    out = diagnose(plan, make_cases(40), base_dir=Path("."), settings=settings,
-                   engine=EngineSettings("local", 2))
+    out = diagnose(
+        plan, make_cases(40), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 2)
+    )
     for point in out["icc_grid"]["gates"]["accuracy"]["points"]:
         a = point["arms"]["small"]
         assert abs(a["realised_icc"] - point["icc"]) < 0.1 and a["note"] is None

@@ -45,34 +45,55 @@ def make_plan(
     corpus_sha256: str = "0" * 64,
 ) -> Plan:
     """A valid plan: an optional control, router arms and both Study 2 gates, fast to analyse."""
-    acc = accuracy if isinstance(accuracy, dict) else {f: accuracy for f in FAMILIES}
-    model = {"model": "big", "backend": {
-        "kind": "simulated", "quality": {f: 0.9 for f in FAMILIES},
-        "latency": {"median_ms": 800.0, "p95_ms": 1600.0, "concurrency": 16}}}
+    acc = accuracy if isinstance(accuracy, dict) else dict.fromkeys(FAMILIES, accuracy)
+    model = {
+        "model": "big",
+        "backend": {
+            "kind": "simulated",
+            "quality": dict.fromkeys(FAMILIES, 0.9),
+            "latency": {"median_ms": 800.0, "p95_ms": 1600.0, "concurrency": 16},
+        },
+    }
     arms: list[dict[str, Any]] = [{"id": "control", "kind": "control", "model": "big"}] if control else []
     for k, arm_id in enumerate(routers):
-        arms.append({"id": arm_id, "kind": "router", "classifier": {
-            "model": f"clf-{arm_id}",
-            "backend": {"kind": "simulated", "accuracy": acc, "case_difficulty_sd": difficulty_sd,
-                        "latency": {"median_ms": 900.0 + 300 * k, "p95_ms": 1700.0 + 500 * k,
-                                    "concurrency": 4, "network_rtt_ms": 50.0 * k},
-                        "failures": {"unparseable_rate": unparseable}},
-            "prompt_template": "Classify {text} as one of {labels}",
-            "timeout_ms": timeout_ms,
-        }})
-    return Plan.model_validate({
-        "study": {"title": "design test", "authors": ["a"], "hypotheses": ["h"]},
-        "taxonomy": {"labels": list(FAMILIES)},
-        "corpus": {"path": "corpus.jsonl", "sha256": corpus_sha256},
-        "models": {"big": model},
-        "arms": arms,
-        "routing": {"routes": {f: "big" for f in FAMILIES}, "fallback": "big"},
-        "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 2.0}, "replays_per_case": replays},
-        "randomization": {"seed": seed},
-        "sample_size": {"unique_cases": cases, "requests_total": cases * replays * len(arms)},
-        "gates": [g for g in GATES if g["id"] in gates],
-        "analysis": {"bootstrap": {"resamples": resamples}},
-    })
+        arms.append(
+            {
+                "id": arm_id,
+                "kind": "router",
+                "classifier": {
+                    "model": f"clf-{arm_id}",
+                    "backend": {
+                        "kind": "simulated",
+                        "accuracy": acc,
+                        "case_difficulty_sd": difficulty_sd,
+                        "latency": {
+                            "median_ms": 900.0 + 300 * k,
+                            "p95_ms": 1700.0 + 500 * k,
+                            "concurrency": 4,
+                            "network_rtt_ms": 50.0 * k,
+                        },
+                        "failures": {"unparseable_rate": unparseable},
+                    },
+                    "prompt_template": "Classify {text} as one of {labels}",
+                    "timeout_ms": timeout_ms,
+                },
+            }
+        )
+    return Plan.model_validate(
+        {
+            "study": {"title": "design test", "authors": ["a"], "hypotheses": ["h"]},
+            "taxonomy": {"labels": list(FAMILIES)},
+            "corpus": {"path": "corpus.jsonl", "sha256": corpus_sha256},
+            "models": {"big": model},
+            "arms": arms,
+            "routing": {"routes": dict.fromkeys(FAMILIES, "big"), "fallback": "big"},
+            "traffic": {"arrival": {"kind": "poisson", "rate_per_s": 2.0}, "replays_per_case": replays},
+            "randomization": {"seed": seed},
+            "sample_size": {"unique_cases": cases, "requests_total": cases * replays * len(arms)},
+            "gates": [g for g in GATES if g["id"] in gates],
+            "analysis": {"bootstrap": {"resamples": resamples}},
+        }
+    )
 
 
 def write_plan(folder: Path, **kwargs: Any) -> Path:

@@ -16,25 +16,34 @@ from typing import Any
 
 import pytest
 
+from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose
 from experiment.design.scenarios import (
     UNREACHABLE_TIMEOUT_MS,
     accuracy_scenario,
     assumed_scenario,
 )
-from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose
 from tests.test_design_plans import make_cases, make_plan
 
 SIMS = 1900
-PLAN = make_plan(cases=60, replays=1, routers=("small",), control=False, accuracy=0.85,
-                 unparseable=0.0, gates=("accuracy",), timeout_ms=UNREACHABLE_TIMEOUT_MS)
+PLAN = make_plan(
+    cases=60,
+    replays=1,
+    routers=("small",),
+    control=False,
+    accuracy=0.85,
+    unparseable=0.0,
+    gates=("accuracy",),
+    timeout_ms=UNREACHABLE_TIMEOUT_MS,
+)
 
 
 @pytest.fixture(scope="module")
 def figures() -> dict[str, Any]:
     """Design figures of the binomial configuration at the 0.85 boundary."""
     settings = DesignSettings(sims=SIMS, curve_sims=1, grid=(), min_cases=False, icc_grid=())
-    return diagnose(PLAN, make_cases(60), base_dir=Path("."), settings=settings,
-                    engine=EngineSettings("local", 2))
+    return diagnose(
+        PLAN, make_cases(60), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 2)
+    )
 
 
 def test_the_configuration_is_one_world() -> None:

@@ -21,13 +21,19 @@ GOLDEN = Path(__file__).with_name("golden")
 FILES = {"trials.csv": "starter_trials.csv.gz", "results.json": "starter_results.json.gz"}
 
 
-def test_the_starter_study_writes_the_golden_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_starter_study_writes_the_golden_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     study = tmp_path / "study"
     plan = study / "plan.yaml"
     store = tmp_path / "trials.duckdb"
-    for args in (("init", study), ("freeze", plan), ("run", plan, "--store", store),
-                 ("export", store, "--format", "csv", "--out", tmp_path / "trials.csv"),
-                 ("analyze", plan, "--store", store, "--json", tmp_path / "results.json")):
+    for args in (
+        ("init", study),
+        ("freeze", plan),
+        ("run", plan, "--store", store),
+        ("export", store, "--format", "csv", "--out", tmp_path / "trials.csv"),
+        ("analyze", plan, "--store", store, "--json", tmp_path / "results.json"),
+    ):
         code, _out, err = run_cli(capsys, *args)
         assert code == 0, (args, err)
     regenerate = os.environ.get("ROUTETRIAL_REGOLD") == "1"
@@ -39,7 +45,11 @@ def test_the_starter_study_writes_the_golden_files(tmp_path: Path, capsys: pytes
             continue
         expected = gzip.decompress(golden.read_bytes())
         if got != expected:
-            first = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
-                         min(len(got), len(expected)))
-            pytest.fail(f"{produced_name} differs from {golden} from byte {first}: "
-                        f"{got[max(0, first - 80):first + 80]!r} vs {expected[max(0, first - 80):first + 80]!r}")
+            first = next(
+                (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b),
+                min(len(got), len(expected)),
+            )
+            pytest.fail(
+                f"{produced_name} differs from {golden} from byte {first}: "
+                f"{got[max(0, first - 80) : first + 80]!r} vs {expected[max(0, first - 80) : first + 80]!r}"
+            )

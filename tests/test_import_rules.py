@@ -21,8 +21,21 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 #: Third-party modules that pure packages must never touch: database drivers, HTTP clients, SimPy.
-IMPURE = {"sqlalchemy", "duckdb", "duckdb_engine", "httpx", "requests", "aiohttp", "urllib3",
-          "simpy", "pyarrow", "uvicorn", "starlette", "socket", "sqlite3"}
+IMPURE = {
+    "sqlalchemy",
+    "duckdb",
+    "duckdb_engine",
+    "httpx",
+    "requests",
+    "aiohttp",
+    "urllib3",
+    "simpy",
+    "pyarrow",
+    "uvicorn",
+    "starlette",
+    "socket",
+    "sqlite3",
+}
 PURE = {"analysis", "reports"}
 
 
@@ -65,8 +78,13 @@ def test_pure_packages_touch_no_driver_client_or_simpy(package: str) -> None:
 
 def test_nothing_imports_experiment() -> None:
     """experiment wires everything; no other package may depend on it."""
-    bad = [str(p.relative_to(ROOT)) for pkg in PACKAGES if pkg != "experiment"
-           for p in sources(pkg) if "experiment" in imported_top_levels(p)]
+    bad = [
+        str(p.relative_to(ROOT))
+        for pkg in PACKAGES
+        if pkg != "experiment"
+        for p in sources(pkg)
+        if "experiment" in imported_top_levels(p)
+    ]
     assert bad == []
 
 

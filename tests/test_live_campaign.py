@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _live_plans import live_plan, sim_plan, start_server, starter_cases
+
 from experiment.campaign.live import lateness_summary, run_live_plan
 from experiment.serve.server import FaultSpec, SimulatedServer
 from experiment.store.trial_store import TrialStore
@@ -49,7 +49,13 @@ def test_small_campaign_stores_every_trial(served: tuple[SimulatedServer, str], 
     events = [json.loads(line) for line in summary.journal_file.read_text().splitlines()]
     assert sorted(e["seq"] for e in events if e["e"] == "done") == list(range(24))
     done = next(e for e in events if e["e"] == "done")
-    assert done["scheduled_s"] <= done["sent_s"] <= done["first_byte_s"] <= done["first_token_s"] <= done["done_s"]
+    assert (
+        done["scheduled_s"]
+        <= done["sent_s"]
+        <= done["first_byte_s"]
+        <= done["first_token_s"]
+        <= done["done_s"]
+    )
 
 
 def test_latency_counts_from_the_scheduled_time(served: tuple[SimulatedServer, str], tmp_path: Path) -> None:
@@ -59,7 +65,7 @@ def test_latency_counts_from_the_scheduled_time(served: tuple[SimulatedServer, s
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
     run_live_plan(live_plan(url, cases=12, rate=50.0), CASES, HASH, tmp_path, store)
     cols = stored(store)
-    for sched, end, e2e in zip(cols["scheduled_s"], cols["end_s"], cols["e2e_latency_ms"]):
+    for sched, end, e2e in zip(cols["scheduled_s"], cols["end_s"], cols["e2e_latency_ms"], strict=False):
         assert e2e == pytest.approx((end - sched) * 1000.0, abs=1.0)
 
 
@@ -82,8 +88,9 @@ def test_invalid_when_lateness_exceeds_the_bound(served: tuple[SimulatedServer, 
     """A bound below any achievable lateness marks the run invalid, in the summary and the store."""
     _, url = served
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
-    summary = run_live_plan(live_plan(url, cases=12, rate=100.0, max_lateness_p99_ms=1e-9),
-                            CASES, HASH, tmp_path, store)
+    summary = run_live_plan(
+        live_plan(url, cases=12, rate=100.0, max_lateness_p99_ms=1e-9), CASES, HASH, tmp_path, store
+    )
     with TrialStore.open(store, HASH, create=False) as s:
         assert s.meta()["live_valid"] == "false"
     assert summary.valid is False and summary.lateness_p99_ms is not None

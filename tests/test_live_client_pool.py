@@ -20,19 +20,22 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
-
 from _live_plans import live_plan
+
 from arms._openai import TRIAL_HEADER, ChatResult, ClientPool, OpenAIChat
 from prereg.schema import OpenAIBackendSpec
 
 GUARD_S = 5.0  # upper bound on any wait for a state; never reached when the client is correct
 MESSAGES = [{"role": "user", "content": "def f(): pass"}]
-REPLY = json.dumps({"choices": [{"message": {"content": "code"}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1}}).encode()
-SSE = (b'data: {"choices": [{"delta": {"content": "co"}}]}\n\n'
-       b'data: {"choices": [{"delta": {"content": "de"}}]}\n\n'
-       b'data: {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}\n\n'
-       b"data: [DONE]\n\n")
+REPLY = json.dumps(
+    {"choices": [{"message": {"content": "code"}}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+).encode()
+SSE = (
+    b'data: {"choices": [{"delta": {"content": "co"}}]}\n\n'
+    b'data: {"choices": [{"delta": {"content": "de"}}]}\n\n'
+    b'data: {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}\n\n'
+    b"data: [DONE]\n\n"
+)
 
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -68,8 +71,7 @@ async def pooled(max_connections: int = 256) -> AsyncIterator[ClientPool]:
         await pool.aclose()
 
 
-def chat(pool: ClientPool, base_url: str, *, stream: bool = False,
-         timeout_ms: float = 5_000.0) -> OpenAIChat:
+def chat(pool: ClientPool, base_url: str, *, stream: bool = False, timeout_ms: float = 5_000.0) -> OpenAIChat:
     """An OpenAIChat for the plan's small model, as the live arms build it, pointed at ``base_url``."""
     spec = live_plan(base_url, stream=stream, timeout_ms=timeout_ms).models["small"]
     assert isinstance(spec.backend, OpenAIBackendSpec)
@@ -97,7 +99,7 @@ class RawServer:
         self._sock = sock  # a socket bound before the loop starts, else one is bound on entry
         self.opened = 0
         self.closed = 0
-        self.arrivals: list[str] = []     # NAME per hold:NAME request, in arrival order
+        self.arrivals: list[str] = []  # NAME per hold:NAME request, in arrival order
         self.in_flight = 0
         self.max_in_flight = 0
         self._gates: dict[str, asyncio.Event] = {}
@@ -150,8 +152,12 @@ class RawServer:
                         await self._send(writer, b"{}")
                         keep = True
                     else:
-                        keep = await self._respond(headers.get(TRIAL_HEADER, "ok"),
-                                                   json.loads(body).get("stream", False), reader, writer)
+                        keep = await self._respond(
+                            headers.get(TRIAL_HEADER, "ok"),
+                            json.loads(body).get("stream", False),
+                            reader,
+                            writer,
+                        )
                 finally:
                     self.in_flight -= 1
                 if not keep:
@@ -165,20 +171,26 @@ class RawServer:
             self.closed += 1
 
     @staticmethod
-    async def _send(writer: asyncio.StreamWriter, body: bytes, *, stream: bool = False,
-                    connection: bytes = b"keep-alive") -> None:
+    async def _send(
+        writer: asyncio.StreamWriter, body: bytes, *, stream: bool = False, connection: bytes = b"keep-alive"
+    ) -> None:
         if stream:  # chunked, one chunk per SSE event, as vLLM sends it
             events = [event + b"\n\n" for event in SSE.split(b"\n\n") if event]
             chunks = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: %s\r\n"
-                         b"Transfer-Encoding: chunked\r\n\r\n%s" % (connection, chunks))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: %s\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n%s" % (connection, chunks)
+            )
         else:
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: %s\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (connection, len(body), body))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: %s\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (connection, len(body), body)
+            )
         await writer.drain()
 
-    async def _respond(self, tag: str, stream: bool, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> bool:
+    async def _respond(
+        self, tag: str, stream: bool, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         if tag.startswith("hold:"):
             name = tag.removeprefix("hold:")
             self.arrivals.append(name)
@@ -211,12 +223,18 @@ class RawServer:
 @pytest.mark.parametrize("stream", [False, True])
 def test_sequential_calls_reuse_one_kept_alive_connection(stream: bool) -> None:
     """Sequential calls, streamed or not, all travel over one connection the server accepted once."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled() as pool:
             client = chat(pool, srv.base_url, stream=stream)
             for _ in range(5):
                 result = await guarded(call(client), "sequential")
-                assert (result.status, result.text, result.tokens_in, result.tokens_out) == ("ok", "code", 1, 1)
+                assert (result.status, result.text, result.tokens_in, result.tokens_out) == (
+                    "ok",
+                    "code",
+                    1,
+                    1,
+                )
             assert srv.opened == 1
 
     run(go)
@@ -224,6 +242,7 @@ def test_sequential_calls_reuse_one_kept_alive_connection(stream: bool) -> None:
 
 def test_warm_up_connection_is_reused_by_the_first_call() -> None:
     """The connection warm_up opens with GET /models is the one the first chat call uses."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled() as pool:
             client = chat(pool, srv.base_url)
@@ -237,6 +256,7 @@ def test_warm_up_connection_is_reused_by_the_first_call() -> None:
 
 def test_max_connections_bounds_requests_in_flight() -> None:
     """With ClientPool(2) a third concurrent call waits until one finishes, then reuses its connection."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(2) as pool:
             client = chat(pool, srv.base_url)
@@ -262,6 +282,7 @@ def test_max_connections_bounds_requests_in_flight() -> None:
 
 def test_idle_connection_closed_by_server_is_not_reused() -> None:
     """After the server closes an idle kept-alive connection, the next call succeeds on a new one."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(1) as pool:
             client = chat(pool, srv.base_url)
@@ -278,6 +299,7 @@ def test_idle_connection_closed_by_server_is_not_reused() -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_connection_close_reply_is_not_kept(stream: bool) -> None:
     """A reply with Connection: close is read in full and the next call opens a new connection."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(1) as pool:
             client = chat(pool, srv.base_url, stream=stream)
@@ -291,6 +313,7 @@ def test_connection_close_reply_is_not_kept(stream: bool) -> None:
 
 def test_call_cancelled_awaiting_its_response_frees_its_slot() -> None:
     """A call cancelled while its request is at the server frees its slot; its connection is closed."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(1) as pool:
             client = chat(pool, srv.base_url)
@@ -309,6 +332,7 @@ def test_call_cancelled_awaiting_its_response_frees_its_slot() -> None:
 
 def test_call_cancelled_waiting_for_a_slot_frees_nothing_it_did_not_hold() -> None:
     """A call cancelled while queued for the only slot leaves the pool at exactly one slot."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(1) as pool:
             client = chat(pool, srv.base_url)
@@ -340,6 +364,7 @@ def test_call_cancelled_waiting_for_a_slot_frees_nothing_it_did_not_hold() -> No
 
 def test_attempt_timeout_is_a_status_and_frees_the_slot() -> None:
     """A server holding the request past timeout_ms gives "timeout", and the next call gets the slot."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(1) as pool:
             hasty = chat(pool, srv.base_url, timeout_ms=100.0)
@@ -357,6 +382,7 @@ def test_attempt_timeout_is_a_status_and_frees_the_slot() -> None:
 @pytest.mark.parametrize("tag", ["drop", "mid-headers", "garbage"])
 def test_server_that_does_not_deliver_a_reply_gives_connection_error(tag: str) -> None:
     """A close before the reply, a close mid-headers or a reply that is not HTTP: connection_error."""
+
     async def go() -> None:
         async with RawServer() as srv, pooled(1) as pool:
             client = chat(pool, srv.base_url)
@@ -377,6 +403,7 @@ def test_server_that_does_not_deliver_a_reply_gives_connection_error(tag: str) -
 
 def test_reused_connection_dropped_by_the_server_is_a_connection_error_not_retried() -> None:
     """A kept-alive connection the server drops on the next request gives connection_error in one attempt."""
+
     # The plan's RetrySpec is the only retry: aiohttp retries a dropped reused connection for
     # idempotent methods only, never a POST, so attempts stay what the plan allows.
     async def go() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from _live_plans import LABELS, live_plan, sim_plan, start_server, starter_cases
+
 from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool, OpenAIChat
 from arms._protocol import ArmRequest
@@ -52,8 +52,10 @@ def run_arm(plan: Plan, arm: str = "router", case: Case | None = None, replay: i
 
 
 def statuses(result: LiveArmResult) -> tuple[str | None, str | None]:
-    return (result.routing.status if result.routing else None,
-            result.downstream.status if result.downstream else None)
+    return (
+        result.routing.status if result.routing else None,
+        result.downstream.status if result.downstream else None,
+    )
 
 
 def test_router_request_is_labelled_answered_and_graded(srv: tuple[SimulatedServer, str]) -> None:
@@ -63,7 +65,11 @@ def test_router_request_is_labelled_answered_and_graded(srv: tuple[SimulatedServ
     result = run_arm(live_plan(url), case=case)
     assert result.routing is not None and result.downstream is not None
     assert (result.routing.status, result.routing.predicted_label) == ("ok", case.family)
-    assert (result.downstream.model, result.downstream.status, result.downstream.correct) == ("small", "ok", True)
+    assert (result.downstream.model, result.downstream.status, result.downstream.correct) == (
+        "small",
+        "ok",
+        True,
+    )
     assert (result.routing.tokens_in, result.routing.tokens_out) == (200, 4)
     assert [e.kind for e in server.log] == ["classifier", "downstream"]
 
@@ -78,15 +84,19 @@ def test_ungraded_case_is_never_guessed(srv: tuple[SimulatedServer, str]) -> Non
 
 
 @pytest.mark.parametrize("stream", [True, False])
-@pytest.mark.parametrize(("faults", "expected"), [
-    (FaultSpec(error_rate=1.0), "http_error"),
-    (FaultSpec(rate_limit_rate=1.0, retry_after_s=0.0), "rate_limited"),
-    (FaultSpec(garbage_rate=1.0), "unparseable"),
-    (FaultSpec(empty_rate=1.0), "empty"),
-    (FaultSpec(slow_rate=1.0, slow_ms=400.0), "timeout"),
-])
-def test_each_injected_fault_becomes_its_status(srv: tuple[SimulatedServer, str], faults: FaultSpec,
-                                                expected: str, stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("faults", "expected"),
+    [
+        (FaultSpec(error_rate=1.0), "http_error"),
+        (FaultSpec(rate_limit_rate=1.0, retry_after_s=0.0), "rate_limited"),
+        (FaultSpec(garbage_rate=1.0), "unparseable"),
+        (FaultSpec(empty_rate=1.0), "empty"),
+        (FaultSpec(slow_rate=1.0, slow_ms=400.0), "timeout"),
+    ],
+)
+def test_each_injected_fault_becomes_its_status(
+    srv: tuple[SimulatedServer, str], faults: FaultSpec, expected: str, stream: bool
+) -> None:
     """Server errors, rate limits, garbage, empty content and slowness are trial statuses."""
     server, url = srv
     server.faults = faults
@@ -182,14 +192,21 @@ def test_api_key_is_sent_but_never_leaks(monkeypatch: pytest.MonkeyPatch) -> Non
         assert statuses(ok) == ("ok", "ok") and all(e.authorized for e in server.log)
         server.faults = FaultSpec(error_rate=1.0)
         failed = run_arm(live_plan(thread.base_url, api_key_env="RT_TEST_KEY"))
-        response = httpx.get(f"http://127.0.0.1:{thread.port}/_log", headers={"Authorization": f"Bearer {SECRET}"})
+        response = httpx.get(
+            f"http://127.0.0.1:{thread.port}/_log", headers={"Authorization": f"Bearer {SECRET}"}
+        )
         assert response.status_code == 200 and response.json()  # the log itself, not a 401
         log = response.text
     finally:
         thread.stop()
-    chat = OpenAIChat(ClientPool(), live_plan("http://x/v1", api_key_env="RT_TEST_KEY").models["small"].backend,  # type: ignore[arg-type]
-                      "m", live_plan("http://x/v1").models["small"].decoding, 1.0,
-                      live_plan("http://x/v1").models["small"].retry)
+    chat = OpenAIChat(
+        ClientPool(),
+        live_plan("http://x/v1", api_key_env="RT_TEST_KEY").models["small"].backend,  # type: ignore[arg-type]
+        "m",
+        live_plan("http://x/v1").models["small"].decoding,
+        1.0,
+        live_plan("http://x/v1").models["small"].retry,
+    )
     texts = [repr(ok), repr(failed), log, repr(chat), str(failed.routing and failed.routing.error)]
     assert failed.routing is not None and failed.routing.status == "http_error"
     assert not any(SECRET in t for t in texts)
@@ -216,7 +233,9 @@ def test_measured_latency_agrees_with_server_record(srv: tuple[SimulatedServer, 
         loop = asyncio.get_running_loop()
         out = []
         for i, case in enumerate(CASES[:40]):
-            r = await client.complete([{"role": "user", "content": case.text}], loop.time, tag=f"t:{case.id}:{i}")
+            r = await client.complete(
+                [{"role": "user", "content": case.text}], loop.time, tag=f"t:{case.id}:{i}"
+            )
             out.append((f"t:{case.id}:{i}", (r.end_s - r.started_s) * 1000.0))
         await pool.aclose()
         return out

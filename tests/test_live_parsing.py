@@ -16,22 +16,42 @@ from prereg.schema import GraderSpec
 LABELS = ("code", "math", "knowledge_qa")
 
 
-@pytest.mark.parametrize(("reply", "label"), [
-    ("code", "code"), ("  Math\n", "math"), ('"code"', "code"), ("'math'.", "math"),
-    ('"code."', "code"), ("KNOWLEDGE_QA.", "knowledge_qa"), ("`math`", "math"),
-    ("code, I think", None), ("poetry", None), ("", None), ('"code', None), ("code..", None),
-    ('{"label": "code"}', None),
-])
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [
+        ("code", "code"),
+        ("  Math\n", "math"),
+        ('"code"', "code"),
+        ("'math'.", "math"),
+        ('"code."', "code"),
+        ("KNOWLEDGE_QA.", "knowledge_qa"),
+        ("`math`", "math"),
+        ("code, I think", None),
+        ("poetry", None),
+        ("", None),
+        ('"code', None),
+        ("code..", None),
+        ('{"label": "code"}', None),
+    ],
+)
 def test_strict_rule(reply: str, label: str | None) -> None:
     """Strict parsing accepts a label with case, quotes and one period, and nothing else."""
     assert parse_label(reply, LABELS, "strict") == label
 
 
-@pytest.mark.parametrize(("reply", "label"), [
-    ('{"label": "code"}', "code"), (' {"label": " Math ", "why": "x"} ', "math"),
-    ('{"label": "poetry"}', None), ('{"label": 3}', None), ('["code"]', None), ("code", None),
-    ('{"answer": "code"}', None), ('{"label": "code"', None),
-])
+@pytest.mark.parametrize(
+    ("reply", "label"),
+    [
+        ('{"label": "code"}', "code"),
+        (' {"label": " Math ", "why": "x"} ', "math"),
+        ('{"label": "poetry"}', None),
+        ('{"label": 3}', None),
+        ('["code"]', None),
+        ("code", None),
+        ('{"answer": "code"}', None),
+        ('{"label": "code"', None),
+    ],
+)
 def test_json_label_rule(reply: str, label: str | None) -> None:
     """json_label parsing needs an object whose label field names a taxonomy label."""
     assert parse_label(reply, LABELS, "json_label") == label
@@ -42,18 +62,21 @@ def test_verdicts() -> None:
     assert [parse_verdict(t) for t in ("Correct.", "incorrect", "maybe")] == [True, False, None]
 
 
-@pytest.mark.parametrize(("answer", "reference", "grader", "ok"), [
-    ("The balance is $5,624.32.", "5624.32", GraderSpec(kind="numeric", tolerance=0.01), True),
-    ("x = -12", "-12", GraderSpec(kind="numeric"), True),
-    ("about 31 dollars", "30.88", GraderSpec(kind="numeric", tolerance=0.01), False),
-    ("no idea", "8", GraderSpec(kind="numeric", tolerance=1.0), False),
-    ('"Canberra."', "Canberra", GraderSpec(kind="exact"), True),
-    ("  w ", "W", GraderSpec(kind="exact"), True),
-    ("It is Sydney", "Canberra", GraderSpec(kind="exact"), False),
-    ("Use 429 Too Many Requests", r"\b429\b", GraderSpec(kind="regex"), True),
-    ("4290", r"\b429\b", GraderSpec(kind="regex"), False),
-    ("It's CHF", "CHF", GraderSpec(kind="regex", pattern=r"\b{reference}\b"), True),
-])
+@pytest.mark.parametrize(
+    ("answer", "reference", "grader", "ok"),
+    [
+        ("The balance is $5,624.32.", "5624.32", GraderSpec(kind="numeric", tolerance=0.01), True),
+        ("x = -12", "-12", GraderSpec(kind="numeric"), True),
+        ("about 31 dollars", "30.88", GraderSpec(kind="numeric", tolerance=0.01), False),
+        ("no idea", "8", GraderSpec(kind="numeric", tolerance=1.0), False),
+        ('"Canberra."', "Canberra", GraderSpec(kind="exact"), True),
+        ("  w ", "W", GraderSpec(kind="exact"), True),
+        ("It is Sydney", "Canberra", GraderSpec(kind="exact"), False),
+        ("Use 429 Too Many Requests", r"\b429\b", GraderSpec(kind="regex"), True),
+        ("4290", r"\b429\b", GraderSpec(kind="regex"), False),
+        ("It's CHF", "CHF", GraderSpec(kind="regex", pattern=r"\b{reference}\b"), True),
+    ],
+)
 def test_graders(answer: str, reference: str, grader: GraderSpec, ok: bool) -> None:
     """exact, numeric and regex graders accept exactly the right answers."""
     assert grade_answer(answer, reference, grader) is ok
@@ -89,8 +112,9 @@ def test_judge_prompt_keeps_braces() -> None:
     assert "{x}" in judge_prompt("what is {x}?", "1", "2")
 
 
-@pytest.mark.parametrize("grader", [GraderSpec(kind="numeric"), GraderSpec(kind="exact"),
-                                    GraderSpec(kind="regex")])
+@pytest.mark.parametrize(
+    "grader", [GraderSpec(kind="numeric"), GraderSpec(kind="exact"), GraderSpec(kind="regex")]
+)
 @pytest.mark.parametrize("correct", [True, False])
 def test_server_answers_are_graded_as_decided(grader: GraderSpec, correct: bool) -> None:
     """The simulated server's answer passes the grader exactly when the behaviour said correct."""

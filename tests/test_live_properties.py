@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _live_plans import live_plan, sim_plan, start_server, starter_cases
 
 import experiment.campaign.live as live
-from _live_plans import live_plan, sim_plan, start_server, starter_cases
 from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool, OpenAIChat
 from arms._protocol import ArmRequest, DownstreamOutcome, RoutingOutcome
@@ -54,7 +54,7 @@ def served() -> Iterator[tuple[SimulatedServer, str]]:
 def columns(url: str) -> list[dict[str, Any]]:
     with TrialStore.open(url, HASH, create=False) as store:
         cols = {k: v.tolist() for k, v in store.read_columns().items()}
-    return [dict(zip(cols, row)) for row in zip(*cols.values())]
+    return [dict(zip(cols, row, strict=False)) for row in zip(*cols.values(), strict=False)]
 
 
 def edited(plan: Plan, edit: Callable[[dict[str, Any]], None]) -> Plan:
@@ -70,8 +70,9 @@ def one_request(plan: Plan, case: Case, arm: str = "router") -> LiveArmResult:
             arms = build_live_arms(plan, [case], pool)
             loop = asyncio.get_running_loop()
             t0 = loop.time()
-            result = await arms[arm].handle(ArmRequest(0, f"{arm}:{case.id}:0", case, arm, 0, 0.0),
-                                            lambda: loop.time() - t0)
+            result = await arms[arm].handle(
+                ArmRequest(0, f"{arm}:{case.id}:0", case, arm, 0, 0.0), lambda: loop.time() - t0
+            )
             assert isinstance(result, LiveArmResult)
             return result
         finally:
@@ -111,8 +112,13 @@ def test_unset_key_variable_stops_the_run_before_a_store_exists(
     """A named but unset key variable is an ArmError before anything is sent or stored."""
     monkeypatch.delenv("RT_AUDIT_UNSET", raising=False)
     with pytest.raises(ArmError, match="RT_AUDIT_UNSET"):
-        run_live_plan(live_plan("http://127.0.0.1:9/v1", api_key_env="RT_AUDIT_UNSET"), CASES, HASH,
-                      tmp_path, f"duckdb:///{tmp_path / 'live.duckdb'}")
+        run_live_plan(
+            live_plan("http://127.0.0.1:9/v1", api_key_env="RT_AUDIT_UNSET"),
+            CASES,
+            HASH,
+            tmp_path,
+            f"duckdb:///{tmp_path / 'live.duckdb'}",
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -145,8 +151,14 @@ class RawServer:
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(65536)
                 head, _, body = data.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
                 while len(body) < length:
                     body += conn.recv(65536)
                 conn.sendall(self._reply(head))
@@ -194,8 +206,11 @@ def test_a_server_echoing_the_key_cut_at_the_error_limit_leaks_no_part_of_it(
 
 def test_a_reply_cut_off_mid_body_is_a_connection_error() -> None:
     """A body shorter than its Content-Length (the server closed mid-reply): connection_error."""
-    raw = RawServer(lambda head: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: 500\r\n\r\n{\"choices\": [")
+    raw = RawServer(
+        lambda head: (
+            b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"choices": ['
+        )
+    )
     try:
         result = complete(chat_to(raw.base_url))
     finally:
@@ -241,7 +256,7 @@ def judged(quality: float) -> tuple[Plan, tuple[Case, ...]]:
     ungraded = next(i for i, c in enumerate(base) if c.grader is None)
     c = base[ungraded]
     case = Case(c.id, c.text, c.family, c.gold_labels, "Lima", "judge")
-    cases = base[:ungraded] + (case,) + base[ungraded + 1:]
+    cases = (*base[:ungraded], case, *base[ungraded + 1 :])
 
     def edit(data: dict[str, Any]) -> None:
         data["graders"]["judge"] = {"kind": "judge", "judge_model": "large"}
@@ -257,8 +272,10 @@ def test_judge_grader_asks_the_judge_model_through_the_server(quality: float) ->
     case = next(c for c in cases if c.grader == "judge")
     server, thread = start_server(plan, cases)
     try:
-        twin = edited(live_plan(thread.base_url), lambda d: d["graders"].update(judge={
-            "kind": "judge", "judge_model": "large"}))
+        twin = edited(
+            live_plan(thread.base_url),
+            lambda d: d["graders"].update(judge={"kind": "judge", "judge_model": "large"}),
+        )
         result = one_request(twin, case, arm="control")
     finally:
         thread.stop()
@@ -315,8 +332,14 @@ def test_dispatch_is_open_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     """No request finishes before the last one is sent, yet every one is sent: the dispatcher never
     waits for outstanding requests (a closed loop would deadlock here until the fake arms give up)."""
     plan = live_plan("http://127.0.0.1:9/v1", cases=12, rate=400.0)
-    gate: dict[str, Any] = {"started": 0, "finished": 0, "max_outstanding": 0, "timed_out": 0,
-                            "total": 24, "event": asyncio.Event()}
+    gate: dict[str, Any] = {
+        "started": 0,
+        "finished": 0,
+        "max_outstanding": 0,
+        "timed_out": 0,
+        "total": 24,
+        "event": asyncio.Event(),
+    }
 
     def fake_arms(plan: Plan, cases: Any, pool: ClientPool) -> dict[str, _GatedArm]:
         return {a: _GatedArm(a, gate) for a in plan.arm_ids}
@@ -393,33 +416,40 @@ def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path: Path) -> None:
     _, thread = start_server(sim_plan(latency=slow), starter_cases(12))
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
     journal = tmp_path / "live.duckdb.live.jsonl"
-    code = SCRIPT.format(tests=str(TESTS_DIR), url=thread.base_url, hash=HASH, dir=str(tmp_path),
-                         store=store)
+    code = SCRIPT.format(tests=str(TESTS_DIR), url=thread.base_url, hash=HASH, dir=str(tmp_path), store=store)
     try:
-        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                                cwd=TESTS_DIR.parent)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=TESTS_DIR.parent
+        )
         deadline = time.monotonic() + 20.0
         while not (journal.exists() and journal.read_text().count('"e":"sent"') >= 15):
             assert time.monotonic() < deadline, "the campaign did not start sending"
             time.sleep(0.01)
         # `routetrial status` from another process while the store is held: the progress file.
-        status = subprocess.run([sys.executable, "-m", "experiment", "status", str(tmp_path / "live.duckdb")],
-                                capture_output=True, text=True, cwd=TESTS_DIR.parent, timeout=60)
+        status = subprocess.run(
+            [sys.executable, "-m", "experiment", "status", str(tmp_path / "live.duckdb")],
+            capture_output=True,
+            text=True,
+            cwd=TESTS_DIR.parent,
+            timeout=60,
+        )
         assert status.returncode == 0 and f"running (pid {proc.pid})" in status.stdout, status
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
         sent, written, interrupted, stopped = out.split("SUMMARY", 1)[1].split()
         assert stopped == "True" and int(sent) == int(written) < 48 and int(interrupted) >= 1
-        again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               cwd=TESTS_DIR.parent, timeout=60)
+        again = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=TESTS_DIR.parent, timeout=60
+        )
         assert again.returncode == 0, again.stdout + again.stderr
     finally:
         thread.stop()
     rows = columns(store)
     assert sorted(r["seq"] for r in rows) == list(range(48))
-    sends = Counter(json.loads(line)["seq"] for line in journal.read_text().splitlines()
-                    if '"e":"sent"' in line)
+    sends = Counter(
+        json.loads(line)["seq"] for line in journal.read_text().splitlines() if '"e":"sent"' in line
+    )
     assert max(sends.values()) == 1
     progress = read_progress(tmp_path / "live.duckdb.progress.json")
     assert progress is not None and progress.state == "finished"

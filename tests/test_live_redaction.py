@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _live_plans import live_plan, starter_cases
+
 from arms._live_arms import REDACTED, Redactor, plan_secrets
 from experiment.campaign.live import run_live_plan
 from experiment.store.trial_store import TrialStore
@@ -33,10 +33,10 @@ KEY_B = "sk-other-'quote'-\\back-9876"
 class _Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         token = self.headers.get("authorization", "").removeprefix("Bearer ")
         echoed = f"your key is {token} and theirs is {KEY_B}"

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from _live_plans import sim_plan, start_server, starter_cases
+
 from experiment.serve.server import SimulatedServer
 from experiment.store.trial_store import TrialStore
 
@@ -44,8 +44,7 @@ def served() -> Iterator[tuple[SimulatedServer, str]]:
 def launch(url: str, tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
     code = SCRIPT.format(tests=str(TESTS), url=url, hash=HASH, dir=str(tmp_path), store=store)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            cwd=TESTS.parent)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=TESTS.parent)
     return proc, store
 
 
@@ -61,12 +60,13 @@ def wait_for_sends(journal: Path, n: int) -> None:
 def trials(store: str) -> list[tuple[int, str]]:
     with TrialStore.open(store, HASH, create=False) as s:
         cols = s.read_columns()
-    return sorted(zip(cols["seq"].tolist(), cols["status"].tolist()))
+    return sorted(zip(cols["seq"].tolist(), cols["status"].tolist(), strict=False))
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_loses_and_duplicates_nothing(served: tuple[SimulatedServer, str],
-                                                          tmp_path: Path) -> None:
+def test_kill_9_then_resume_loses_and_duplicates_nothing(
+    served: tuple[SimulatedServer, str], tmp_path: Path
+) -> None:
     """kill -9 mid-run, run again: every seq stored exactly once, in-flight ones as interrupted."""
     _, url = served
     proc, store = launch(url, tmp_path)
@@ -74,8 +74,9 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(served: tuple[Simulated
     wait_for_sends(journal, 20)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    sent_before = {json.loads(line)["seq"] for line in journal.read_text().splitlines()
-                   if '"e":"sent"' in line}
+    sent_before = {
+        json.loads(line)["seq"] for line in journal.read_text().splitlines() if '"e":"sent"' in line
+    }
     again, _ = launch(url, tmp_path)
     out, _ = again.communicate(timeout=60)
     assert again.returncode == 0, out
@@ -84,8 +85,9 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(served: tuple[Simulated
     interrupted = {seq for seq, status in rows if status == "interrupted"}
     assert interrupted and interrupted <= sent_before
     assert {status for seq, status in rows if seq not in interrupted} == {"ok"}
-    sends = Counter(json.loads(line)["seq"] for line in journal.read_text().splitlines()
-                    if '"e":"sent"' in line)
+    sends = Counter(
+        json.loads(line)["seq"] for line in journal.read_text().splitlines() if '"e":"sent"' in line
+    )
     assert max(sends.values()) == 1  # nothing was sent twice
 
 

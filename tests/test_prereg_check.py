@@ -265,9 +265,15 @@ def test_trace_file_must_exist(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("0\n2\n1\n" + "3\n" * 30, "line 3: expected timestamps in non-decreasing order, found 1 after 2.0 (line 2)"),
+        (
+            "0\n2\n1\n" + "3\n" * 30,
+            "line 3: expected timestamps in non-decreasing order, found 1 after 2.0 (line 2)",
+        ),
         ("# nothing\n", "expected at least one timestamp, found none"),
-        ("0\n1\n", "expected at least 24 timestamps (one per request of sample_size.requests_total), found 2"),
+        (
+            "0\n1\n",
+            "expected at least 24 timestamps (one per request of sample_size.requests_total), found 2",
+        ),
     ],
     ids=["unsorted", "empty", "too-few"],
 )

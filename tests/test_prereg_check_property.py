@@ -30,7 +30,10 @@ SETTINGS = settings(
 )
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
 )
 values = st.recursive(
@@ -47,8 +50,10 @@ def folder() -> Iterator[Path]:
     """A folder holding a valid corpus, and the valid plan's document pinning it."""
     with tempfile.TemporaryDirectory() as name:
         path = Path(name)
-        lines = [json.dumps({"id": c.id, "text": c.text, "family": c.family,
-                             "gold_labels": list(c.gold_labels)}) for c in make_cases(12)]
+        lines = [
+            json.dumps({"id": c.id, "text": c.text, "family": c.family, "gold_labels": list(c.gold_labels)})
+            for c in make_cases(12)
+        ]
         corpus = ("\n".join(lines) + "\n").encode()
         (path / "corpus.jsonl").write_bytes(corpus)
         doc = plan_dict(n_cases=12, corpus_sha256=hashlib.sha256(corpus).hexdigest())

@@ -59,7 +59,11 @@ _REFUSED = [
     (("sample_size", "requests_total"), '"24"', "requests_total: expected a valid integer, found '24'"),
     (("traffic", "replays_per_case"), str(2**63), "replays_per_case: expected less than or equal to 100000"),
     (("traffic", "replays_per_case"), "true", "replays_per_case: expected a valid integer, found True"),
-    (("analysis", "bootstrap", "resamples"), "1000000000000", "resamples: expected less than or equal to 100000,"),
+    (
+        ("analysis", "bootstrap", "resamples"),
+        "1000000000000",
+        "resamples: expected less than or equal to 100000,",
+    ),
     (("randomization", "seed"), "2e200", "seed: expected a valid integer, found '2e200'"),
     (("randomization", "seed"), "2.0e+200", "seed: expected a valid integer, found 2e+200"),
     (("randomization", "seed"), str(2**63), f"seed: expected less than or equal to {MAX_SEED},"),
@@ -76,12 +80,18 @@ _REFUSED = [
     (("gates", 0, "threshold"), '"0.85"', "threshold: expected a valid number, found '0.85'"),
     (("analysis", "alpha"), "true", "alpha: expected a valid number, found True"),
     (("analysis", "min_cases"), "false", "min_cases: expected a valid integer, found False"),
-    (("randomization", "ratio"), "{control: true, qwen: 1}", "ratio.control: expected a valid integer, found True"),
+    (
+        ("randomization", "ratio"),
+        "{control: true, qwen: 1}",
+        "ratio.control: expected a valid integer, found True",
+    ),
     (("schema_version",), "true", "schema_version: expected 1, found True"),
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), _REFUSED, ids=[f"{p[-1]}={v}" for p, v, _ in _REFUSED])
+@pytest.mark.parametrize(
+    ("path", "value", "expected"), _REFUSED, ids=[f"{p[-1]}={v}" for p, v, _ in _REFUSED]
+)
 def test_check_refuses_with_the_limit_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], path: tuple[str | int, ...], value: str, expected: str
 ) -> None:
@@ -174,7 +184,9 @@ def _one_line(capsys: pytest.CaptureFixture[str], plan: Path) -> str:
     return lines[0]
 
 
-def test_check_refuses_a_bootstrap_too_big_for_memory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_refuses_a_bootstrap_too_big_for_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Each of resamples and cases is in range; their product (the weight matrix) is not."""
     plan = write_experiment_plan(tmp_path, n_cases=250)
     data = yaml.safe_load(plan.read_text(encoding="utf-8"))
@@ -188,12 +200,15 @@ def test_check_refuses_a_bootstrap_too_big_for_memory(tmp_path: Path, capsys: py
     assert run_cli(capsys, "check", plan)[0] == 0
 
 
-def test_check_refuses_a_campaign_longer_than_a_year(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_refuses_a_campaign_longer_than_a_year(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """4,800 requests at 1e-4/s is 556 days: every field in range, the campaign is not."""
     plan = write_experiment_plan(tmp_path, n_cases=60, replays=20, rate_per_s=1e-4)
     line = _one_line(capsys, plan)
     assert "traffic.arrival.rate_per_s: expected a campaign of at most 366 days" in line, line
     assert "found 4,800 requests at 0.0001/s = 556 days" in line, line
-    fast_enough = write_experiment_plan(tmp_path / "ok", n_cases=60, replays=20,
-                                        rate_per_s=4_800 / MAX_CAMPAIGN_S)
+    fast_enough = write_experiment_plan(
+        tmp_path / "ok", n_cases=60, replays=20, rate_per_s=4_800 / MAX_CAMPAIGN_S
+    )
     assert run_cli(capsys, "check", fast_enough)[0] == 0

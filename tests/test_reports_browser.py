@@ -8,6 +8,7 @@ console message it logs is observed, not guessed from stderr. Skipped when chrom
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -20,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_reports_fixtures import campaign
 
 from reports import render_report
-from test_reports_fixtures import campaign
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -122,10 +123,8 @@ class DevTools:
             self.events.append(self._read_message(deadline))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError, RuntimeError, OSError):
             self.call("Browser.close", timeout=5.0)
-        except (TimeoutError, ConnectionError, RuntimeError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

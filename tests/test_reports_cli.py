@@ -6,14 +6,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
 from _cli import run_cli
+from test_reports_fixtures import frozen_starter
 
 import reports
-from experiment.cli import USER_ERROR_EXIT
 from experiment.campaign.simulated import run_simulated
+from experiment.cli import USER_ERROR_EXIT
 from prereg.frozen import load_frozen_plan
-from test_reports_fixtures import frozen_starter
 
 
 @pytest.fixture(scope="module")

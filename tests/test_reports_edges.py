@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_reports_fixtures import Campaign, campaign, synthetic_columns
 
 import analysis
 from reports import render_report
-from test_reports_fixtures import Campaign, campaign, synthetic_columns
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,12 @@ def _render(camp: Campaign, keep_arm: str | None, drop_all: bool = False) -> str
     keep = np.zeros(arm.size, dtype=bool) if drop_all else arm != keep_arm
     table = analysis.TrialTable.from_columns({k: np.asarray(v)[keep] for k, v in cols.items()})
     per_arm = len(camp.frozen.corpus) * 5
-    meta = analysis.RunMeta(camp.frozen.canonical_hash, camp.frozen.bytes_hash, True,
-                            planned_per_arm=dict.fromkeys(camp.plan.arm_ids, per_arm))
+    meta = analysis.RunMeta(
+        camp.frozen.canonical_hash,
+        camp.frozen.bytes_hash,
+        True,
+        planned_per_arm=dict.fromkeys(camp.plan.arm_ids, per_arm),
+    )
     results = analysis.analyze(camp.plan, table, meta)
     return render_report(results, camp.plan, camp.registration, corpus=camp.frozen.corpus)
 
@@ -33,8 +37,13 @@ def test_campaign_without_trials_draws_no_empty_chart(camp: Campaign) -> None:
     html = _render(camp, None, drop_all=True)
     outcomes = html[html.index('id="outcomes"') : html.index('id="end-to-end"')]
     assert "<svg" not in outcomes
-    for note in ("no accuracy to plot", "no latency distribution to draw", "no accuracy-latency chart",
-                 "No family has an analysed routing decision", "no confusion matrix to draw"):
+    for note in (
+        "no accuracy to plot",
+        "no latency distribution to draw",
+        "no accuracy-latency chart",
+        "No family has an analysed routing decision",
+        "no confusion matrix to draw",
+    ):
         assert note in outcomes
     verdict = html[html.index('id="verdict"') : html.index('id="flow"')]
     assert "decided by the point estimate" not in verdict
@@ -54,13 +63,16 @@ def test_arm_that_never_ran_keeps_its_place(camp: Campaign) -> None:
     assert "INCONCLUSIVE" in row.split("</tr>")[0] and "no analysable trials" in row.split("</tr>")[0]
 
 
-
 def test_file_source_and_deviation_are_marked(camp: Campaign) -> None:
     """Results from a CSV under a deviation: the limitations say so and the (escaped) reason is shown."""
     import dataclasses
 
-    plan_info = dataclasses.replace(camp.results.plan, source="csv", analysis_code_matches=False,
-                                    deviations=("fixed <b>typo</b> in the grader",))
+    plan_info = dataclasses.replace(
+        camp.results.plan,
+        source="csv",
+        analysis_code_matches=False,
+        deviations=("fixed <b>typo</b> in the grader",),
+    )
     results = dataclasses.replace(camp.results, plan=plan_info)
     html = render_report(results, camp.plan, camp.registration, corpus=camp.frozen.corpus)
     limitations = html[html.index('id="limitations"') :]

@@ -161,7 +161,7 @@ def campaign(folder: Path, *, replays: int = 5, hostile: bool = False, seed: int
         plan_canonical_sha256=frozen.canonical_hash,
         plan_bytes_sha256=frozen.bytes_hash,
         analysis_code_matches=frozen.analysis_code_matches,
-        planned_per_arm={arm: per_arm for arm in plan.arm_ids},
+        planned_per_arm=dict.fromkeys(plan.arm_ids, per_arm),
         allocated_per_arm_case={arm: {c.id: replays for c in frozen.corpus} for arm in plan.arm_ids},
     )
     results = analysis.analyze(plan, table, meta)

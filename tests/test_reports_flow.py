@@ -6,10 +6,10 @@ import dataclasses
 import re
 
 import pytest
+from test_reports_fixtures import Campaign, campaign
 
 from prereg.errors import AnalysisError
 from reports import ArmFlow, Flow, check_flow, flow_from_results, flow_svg
-from test_reports_fixtures import Campaign, campaign
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from test_reports_fixtures import HOSTILE, Campaign, campaign
 
 from analysis import Interval
 from prereg.errors import AnalysisError
 from reports import CHECKLIST, build_context, render_report
-from test_reports_fixtures import HOSTILE, Campaign, campaign
 
 
 @pytest.fixture(scope="module")
@@ -171,15 +171,25 @@ def test_design_sample_size_and_pass_curve_are_shown(camp: Campaign) -> None:
         "target_power": 0.8,
         "assumed": {"qwen-2.5-3b": {"gates": {}}},
         "boundary": {},
-        "curve": {"accuracy": {"true_accuracy": grid,
-                               "arms": {"qwen-2.5-3b": {"p_pass": [0.0, 0.0, 0.05, 0.6, 0.95]}}}},
+        "curve": {
+            "accuracy": {
+                "true_accuracy": grid,
+                "arms": {"qwen-2.5-3b": {"p_pass": [0.0, 0.0, 0.05, 0.6, 0.95]}},
+            }
+        },
         "min_cases": {
             "n_max": 240,
-            "arms": {"qwen-2.5-3b": {
-                "accuracy": {"target": "FAIL", "n": 187, "power": 0.8, "note": None},
-                "latency_p95": {"target": "PASS", "n": None, "power": None,
-                                "note": "power stays below 0.8 up to 240 cases"},
-            }},
+            "arms": {
+                "qwen-2.5-3b": {
+                    "accuracy": {"target": "FAIL", "n": 187, "power": 0.8, "note": None},
+                    "latency_p95": {
+                        "target": "PASS",
+                        "n": None,
+                        "power": None,
+                        "note": "power stays below 0.8 up to 240 cases",
+                    },
+                }
+            },
         },
     }
     page = render_report(camp.results, camp.plan, camp.registration, design)

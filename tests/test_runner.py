@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from _experiment_plans import make_cases, make_plan
+
 from experiment.campaign.simulated import BATCH_SIZE_ENV, RunSummary, batch_size_from_env, simulate_campaign
 from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.canonical import canonical_hash
@@ -26,7 +26,9 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pa.Table]:
     """One uninterrupted run of the small plan (batches of 17) and its trial table."""
     url = store_url(tmp_path_factory.mktemp("run") / "a.duckdb")
     plan = make_plan(n_cases=N_CASES, replays=REPLAYS)
-    summary = simulate_campaign(plan, make_cases(N_CASES), canonical_hash(plan), Path("."), url, batch_size=17)
+    summary = simulate_campaign(
+        plan, make_cases(N_CASES), canonical_hash(plan), Path("."), url, batch_size=17
+    )
     assert summary.written == PLANNED and summary.resumed == 0 and summary.complete
     with TrialStore.open(url, None, create=False) as store:
         return url, store.read_arrow()
@@ -35,8 +37,9 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pa.Table]:
 def run(url: str, batch_size: int = 50_000, **plan_kwargs: Any) -> RunSummary:
     """Run the small plan (optionally changed) into ``url``."""
     plan = make_plan(n_cases=N_CASES, replays=REPLAYS, **plan_kwargs)
-    return simulate_campaign(plan, make_cases(N_CASES), canonical_hash(plan), Path("."), url,
-                             batch_size=batch_size)
+    return simulate_campaign(
+        plan, make_cases(N_CASES), canonical_hash(plan), Path("."), url, batch_size=batch_size
+    )
 
 
 def test_one_row_per_allocated_request(finished: tuple[str, pa.Table]) -> None:
@@ -102,9 +105,7 @@ def test_progress_file_after_a_run(finished: tuple[str, pa.Table]) -> None:
     state = json.loads(path.read_text())
     assert state["state"] == "finished"
     assert state["done"] == state["planned"] == {"control": 24, "deepseek": 24, "phi": 24, "qwen": 24}
-    assert sum(state["failures"].values()) == sum(
-        s != "ok" for s in finished[1].column("status").to_pylist()
-    )
+    assert sum(state["failures"].values()) == sum(s != "ok" for s in finished[1].column("status").to_pylist())
 
 
 def test_store_of_another_plan_is_refused(finished: tuple[str, pa.Table]) -> None:

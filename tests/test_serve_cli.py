@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from _live_plans import STARTER, sim_plan, starter_cases
 
 
@@ -19,8 +18,11 @@ def serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     plan = tmp_path / "sim.yaml"
     plan.write_text(yaml.safe_dump(sim_plan().model_dump(mode="json", exclude_none=True)))
     shutil.copy(STARTER, tmp_path / "corpus.jsonl")
-    proc = subprocess.Popen([sys.executable, "-m", "experiment", "serve", str(plan), "--port", "0", *args],
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiment", "serve", str(plan), "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     line = proc.stderr.readline()
     if "serving" not in line:

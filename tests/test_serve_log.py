@@ -12,9 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from _live_plans import STARTER, sim_plan, start_server, starter_cases
-from experiment.serve.server import LOG_BODY_BYTES, LOG_SIZE, MAX_BODY_BYTES, FaultSpec, ServerThread, SimulatedServer, build_app
+
+from experiment.serve.server import (
+    LOG_BODY_BYTES,
+    LOG_SIZE,
+    MAX_BODY_BYTES,
+    FaultSpec,
+    ServerThread,
+    SimulatedServer,
+    build_app,
+)
 
 KEY = "sk-test-log-guard-0123456789"
 AUTH = {"authorization": f"Bearer {KEY}"}
@@ -31,7 +39,6 @@ def chat_body(text: str | None = None, pad: int = 0) -> dict[str, object]:
 @pytest.fixture()
 def keyed() -> Iterator[tuple[SimulatedServer, str]]:
     """A server that requires ``KEY``, with a log of 5 entries; yields it and its root URL."""
-
 
     server = SimulatedServer(sim_plan(), starter_cases(), "f" * 64, FaultSpec(), api_key=KEY, log_size=5)
     thread = ServerThread(build_app(server)).start()
@@ -85,7 +92,12 @@ def test_bodies_kept_are_bounded(keyed: tuple[SimulatedServer, str]) -> None:
         large = client.post(f"{root}/v1/chat/completions", json=chat_body(pad=LOG_BODY_BYTES))
         huge = client.post(f"{root}/v1/chat/completions", json=chat_body(pad=MAX_BODY_BYTES))
     stranger = httpx.post(f"{root}/v1/chat/completions", json=chat_body(pad=100))
-    assert (small.status_code, large.status_code, huge.status_code, stranger.status_code) == (200, 200, 413, 401)
+    assert (small.status_code, large.status_code, huge.status_code, stranger.status_code) == (
+        200,
+        200,
+        413,
+        401,
+    )
     kept = list(server.log)
     assert kept[0].body["model"] == "large-llm"
     assert set(kept[1].body) == {"omitted_bytes"} and kept[1].body["omitted_bytes"] > LOG_BODY_BYTES
@@ -110,9 +122,24 @@ def test_serve_cli_guards_the_log_and_bounds_it(tmp_path: Path) -> None:
     plan.write_text(yaml.safe_dump(sim_plan().model_dump(mode="json", exclude_none=True)))
     shutil.copy(STARTER, tmp_path / "corpus.jsonl")
     env = {**os.environ, "RT_SERVE_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "experiment", "serve", str(plan), "--port", "0",
-                             "--api-key-env", "RT_SERVE_KEY", "--log-size", "3"],
-                            stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "experiment",
+            "serve",
+            str(plan),
+            "--port",
+            "0",
+            "--api-key-env",
+            "RT_SERVE_KEY",
+            "--log-size",
+            "3",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stderr is not None
     try:
         line = proc.stderr.readline()

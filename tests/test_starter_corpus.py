@@ -39,7 +39,7 @@ def test_sixty_unique_ids() -> None:
 def test_ten_cases_per_family() -> None:
     """Each of the six default task families has exactly ten cases."""
     counts = Counter(c["family"] for c in _cases())
-    assert counts == {label: 10 for label in DEFAULT_LABELS}
+    assert counts == dict.fromkeys(DEFAULT_LABELS, 10)
 
 
 def test_gold_labels_in_taxonomy_with_family_first() -> None:

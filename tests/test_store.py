@@ -110,8 +110,10 @@ def test_allocation_written_once_and_counted(url: str) -> None:
     with TrialStore.open(url, PLAN, create=True) as store:
         store.write_allocation(schedule)
         store.write_allocation(schedule)
-        assert store.allocation_counts() == {"control": {"c0": 1, "c1": 1, "c2": 1},
-                                             "qwen": {"c0": 1, "c1": 1, "c2": 1}}
+        assert store.allocation_counts() == {
+            "control": {"c0": 1, "c1": 1, "c2": 1},
+            "qwen": {"c0": 1, "c1": 1, "c2": 1},
+        }
         assert store.planned_per_arm() == {"control": 3, "qwen": 3}
         assert store.meta()["schedule_digest"] == schedule.digest()
         assert store.meta()["planned_total"] == "6"
@@ -163,10 +165,15 @@ def test_busy_store_from_another_process(url: str) -> None:
     """While another process holds the store, opening it is a StoreBusyError pointing to status."""
     TrialStore.open(url, PLAN, create=True).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
-         str(store_path(url))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
+            str(store_path(url)),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
@@ -180,8 +187,14 @@ def test_counts_for_status(url: str) -> None:
     """Done per arm and failures by status come from the stored trials."""
     schedule = make_schedule()
     with TrialStore.open(url, PLAN, create=True) as store:
-        store.write_trials([make_record(schedule, 0), make_record(schedule, 1, status="timeout"),
-                            make_record(schedule, 3, status="timeout"), make_record(schedule, 5)])
+        store.write_trials(
+            [
+                make_record(schedule, 0),
+                make_record(schedule, 1, status="timeout"),
+                make_record(schedule, 3, status="timeout"),
+                make_record(schedule, 5),
+            ]
+        )
         assert store.done_per_arm() == {"control": 1, "qwen": 3}
         assert store.failures_by_status() == {"timeout": 2}
 
@@ -195,7 +208,11 @@ def test_export_matches_the_table(url: str, tmp_path: Path, fmt: str) -> None:
         out = store.export(tmp_path / f"t.{fmt}", fmt)  # type: ignore[arg-type]
         expected = store.read_arrow()
     nulls = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
-    got = pq.read_table(out) if fmt == "parquet" else pcsv.read_csv(out, convert_options=nulls).cast(expected.schema)
+    got = (
+        pq.read_table(out)
+        if fmt == "parquet"
+        else pcsv.read_csv(out, convert_options=nulls).cast(expected.schema)
+    )
     assert got.column_names == [c.name for c in TRIAL_COLUMNS]
     assert got.to_pylist() == expected.to_pylist()
     assert got.column("seq").to_pylist() == [0, 1, 2]
@@ -219,4 +236,4 @@ def test_docs_list_the_trial_columns() -> None:
     """docs/trial-table.md embeds the column table generated from TRIAL_COLUMNS, verbatim."""
     doc = (Path(__file__).resolve().parent.parent / "docs" / "trial-table.md").read_text()
     begin, end = "<!-- BEGIN GENERATED COLUMNS -->\n", "<!-- END GENERATED COLUMNS -->"
-    assert doc[doc.index(begin) + len(begin):doc.index(end)].strip() == columns_markdown().strip()
+    assert doc[doc.index(begin) + len(begin) : doc.index(end)].strip() == columns_markdown().strip()

@@ -8,9 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from _cli import run_cli as cli
 from _experiment_plans import write_plan
+
 from experiment.campaign.progress import ProgressState, write_progress
 from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.errors import StoreError
@@ -49,10 +49,15 @@ def test_bad_store_url_is_one_line_without_traceback(
 def _holder(path: Path) -> subprocess.Popen[str]:
     """A process holding the DuckDB file's lock until its stdin closes."""
     proc = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
-         str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
@@ -74,9 +79,17 @@ def test_status_of_a_busy_store_reads_the_progress_file(
 
         last = read_progress(ppath)
         assert last is not None
-        write_progress(ppath, replace(last, state="running", pid=holder.pid,
-                                      done={"control": 24, "phi": 10}, failures={"timeout": 3},
-                                      expected_finish_utc="2030-01-01T00:00:00+00:00"))
+        write_progress(
+            ppath,
+            replace(
+                last,
+                state="running",
+                pid=holder.pid,
+                done={"control": 24, "phi": 10},
+                failures={"timeout": 3},
+                expected_finish_utc="2030-01-01T00:00:00+00:00",
+            ),
+        )
         code, out, _ = cli(capsys, "status", store)
         assert code == 0
         lines = out.splitlines()
@@ -97,9 +110,18 @@ def test_progress_state_round_trips(tmp_path: Path) -> None:
     """A progress file written atomically reads back as the same state."""
     from experiment.campaign.progress import read_progress
 
-    state = ProgressState(store="s", plan_hash="a" * 64, pid=1, state="finished",
-                          started_at_utc="t0", updated_at_utc="t1", elapsed_s=1.5,
-                          planned={"a": 2}, done={"a": 2}, failures={})
+    state = ProgressState(
+        store="s",
+        plan_hash="a" * 64,
+        pid=1,
+        state="finished",
+        started_at_utc="t0",
+        updated_at_utc="t1",
+        elapsed_s=1.5,
+        planned={"a": 2},
+        done={"a": 2},
+        failures={},
+    )
     path = tmp_path / "s.duckdb.progress.json"
     write_progress(path, state)
     assert read_progress(path) == state

@@ -17,9 +17,9 @@ from _cli import run_cli
 from _experiment_plans import write_plan
 
 import prereg.lock
+from experiment.campaign.simulated import run_simulated
 from experiment.cli import USER_ERROR_EXIT
 from experiment.store.schema import ARROW_TRIAL_SCHEMA, ROW_DIGEST_CHARS, TRIAL_COLUMN_NAMES, row_digests
-from experiment.campaign.simulated import run_simulated
 from experiment.store.trial_store import TrialStore
 from prereg.frozen import load_frozen_plan
 
@@ -52,7 +52,9 @@ def _sql(store: Path, *statements: str) -> None:
 def _first_ids(store: Path, n: int) -> list[str]:
     con = duckdb.connect(str(store), read_only=True)
     try:
-        return [str(r[0]) for r in con.execute(f"SELECT trial_id FROM trials ORDER BY seq LIMIT {n}").fetchall()]
+        return [
+            str(r[0]) for r in con.execute(f"SELECT trial_id FROM trials ORDER BY seq LIMIT {n}").fetchall()
+        ]
     finally:
         con.close()
 
@@ -83,8 +85,10 @@ def test_an_untouched_store_passes(campaign: tuple[Path, Path], capsys: pytest.C
     ("edit", "what"),
     [
         ("UPDATE trials SET correct = NOT correct WHERE trial_id = '{id}'", "was edited after it was stored"),
-        ("UPDATE trials SET routing_latency_ms = routing_latency_ms + 1e-9 WHERE trial_id = '{id}'",
-         "was edited after it was stored"),
+        (
+            "UPDATE trials SET routing_latency_ms = routing_latency_ms + 1e-9 WHERE trial_id = '{id}'",
+            "was edited after it was stored",
+        ),
         ("UPDATE trials SET error = 'x' WHERE trial_id = '{id}'", "was edited after it was stored"),
         ("DELETE FROM trials WHERE trial_id = '{id}'", "was deleted after it was stored"),
     ],
@@ -99,7 +103,9 @@ def test_an_edited_or_deleted_row_is_named(
     # A router trial: its `correct` is not NULL, so NOT changes it.
     con = duckdb.connect(str(store), read_only=True)
     try:
-        row = con.execute("SELECT trial_id FROM trials WHERE correct IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
+        row = con.execute(
+            "SELECT trial_id FROM trials WHERE correct IS NOT NULL ORDER BY seq LIMIT 1"
+        ).fetchone()
     finally:
         con.close()
     assert row is not None

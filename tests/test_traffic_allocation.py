@@ -20,9 +20,7 @@ HASH = "ab" * 32
 ratios = st.lists(st.integers(0, 3), min_size=1, max_size=4).filter(any)
 
 
-@given(
-    cases=st.integers(0, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32)
-)
+@given(cases=st.integers(0, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32))
 def test_every_case_gets_exactly_its_planned_requests_per_arm(
     cases: int, ratio: list[int], replays: int, seed: int
 ) -> None:
@@ -35,9 +33,7 @@ def test_every_case_gets_exactly_its_planned_requests_per_arm(
     assert (arm.dtype, case.dtype) == (np.dtype(np.int16), np.dtype(np.int32))
 
 
-@given(
-    cases=st.integers(1, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32)
-)
+@given(cases=st.integers(1, 12), ratio=ratios, replays=st.integers(1, 4), seed=st.integers(0, 2**32))
 def test_replays_count_up_in_time_within_each_arm_and_case(
     cases: int, ratio: list[int], replays: int, seed: int
 ) -> None:
@@ -98,9 +94,7 @@ def test_seed_and_plan_hash_each_change_the_schedule() -> None:
 
 def test_schedule_names_its_trials_and_counts_its_allocation() -> None:
     """Trial ids read arm:case:replay, are unique, and allocation_counts matches the ratio."""
-    plan = make_plan(
-        arm_ids=("control", "qwen", "phi"), ratio={"control": 1, "qwen": 2, "phi": 1}, replays=3
-    )
+    plan = make_plan(arm_ids=("control", "qwen", "phi"), ratio={"control": 1, "qwen": 2, "phi": 1}, replays=3)
     schedule = build_schedule(plan, case_ids(4), HASH, Path("."))
     ids = schedule.trial_ids()
     assert ids == [schedule.trial_id(i) for i in range(len(schedule))]
@@ -140,9 +134,5 @@ def test_digest_is_the_documented_sha256() -> None:
 
 def test_package_exports_its_public_names() -> None:
     """traffic.__all__ is sorted and equals the package's public, non-module names."""
-    public = {
-        n
-        for n, v in vars(traffic).items()
-        if not n.startswith("_") and not isinstance(v, ModuleType)
-    }
+    public = {n for n, v in vars(traffic).items() if not n.startswith("_") and not isinstance(v, ModuleType)}
     assert traffic.__all__ == sorted(public)

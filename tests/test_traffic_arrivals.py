@@ -82,9 +82,7 @@ def test_poisson_realised_rate_is_within_3_percent(rate: float, seed: int) -> No
 @given(rate=st.floats(0.05, 5000.0), cv=st.floats(0.25, 2.0), seed=st.integers(0, 2**32))
 def test_gamma_gaps_have_the_planned_mean_and_burstiness(rate: float, cv: float, seed: int) -> None:
     """50,000 gamma arrivals: mean gap 1/rate within 5% and gap CV within 6% of the burstiness."""
-    times = arrival_times(
-        spec(kind="gamma", rate_per_s=rate, burstiness=cv), 50_000, rng(seed), HERE
-    )
+    times = arrival_times(spec(kind="gamma", rate_per_s=rate, burstiness=cv), 50_000, rng(seed), HERE)
     gaps = np.diff(times)
     assert gaps.mean() == pytest.approx(1.0 / rate, rel=0.05)
     assert gaps.std() / gaps.mean() == pytest.approx(cv, rel=0.06)

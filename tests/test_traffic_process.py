@@ -49,9 +49,7 @@ def test_requests_already_due_are_sent_at_once() -> None:
     gaps=st.lists(st.floats(0.0, 1e4, allow_subnormal=False), max_size=60),
     origin=st.floats(0.0, 1e6),
 )
-def test_virtual_time_tracks_the_absolute_schedule_without_drift(
-    gaps: list[float], origin: float
-) -> None:
+def test_virtual_time_tracks_the_absolute_schedule_without_drift(gaps: list[float], origin: float) -> None:
     """Whatever the gaps, each sink call comes in seq order within one ulp of its scheduled time."""
     times = origin + np.cumsum(np.asarray(gaps, dtype=np.float64))
     log = run(schedule_at(times.tolist()))

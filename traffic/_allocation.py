@@ -48,8 +48,7 @@ def assign_arms(
         )
     if case_count < 0 or replays_per_case < 1:
         raise PlanMeaningError(
-            f"expected >= 0 cases and >= 1 replay per case, "
-            f"found {case_count} and {replays_per_case}",
+            f"expected >= 0 cases and >= 1 replay per case, found {case_count} and {replays_per_case}",
             field="traffic.replays_per_case",
         )
     per_case = np.asarray(ratio, dtype=np.int64) * replays_per_case  # requests per (arm, case)
@@ -66,9 +65,7 @@ def assign_arms(
     # Replay = rank in time within the cell. Sorting the unique key (cell, time) orders each cell by
     # time; an unstable sort of unique keys is several times faster than a stable sort by cell.
     order = np.argsort(group_of * total + np.arange(total, dtype=np.int64))
-    cell_start = (
-        np.concatenate(([0], np.cumsum(group_sizes)[:-1])) if group_sizes.size else group_sizes
-    )
+    cell_start = np.concatenate(([0], np.cumsum(group_sizes)[:-1])) if group_sizes.size else group_sizes
     replay = np.empty(total, dtype=np.int32)
     replay[order] = np.arange(total, dtype=np.int64) - np.repeat(cell_start, group_sizes)
 

@@ -40,9 +40,7 @@ __all__ = ["arrival_times", "diurnal_amplitude", "read_trace"]
 _TRACE_FIELD = "traffic.arrival.path"
 
 
-def arrival_times(
-    spec: ArrivalSpec, n: int, rng: np.random.Generator, base_dir: Path
-) -> np.ndarray:
+def arrival_times(spec: ArrivalSpec, n: int, rng: np.random.Generator, base_dir: Path) -> np.ndarray:
     """Send times of ``n`` requests (float64 seconds, non-decreasing) under an arrival process.
 
     ``rng`` is the campaign's ``"arrivals"`` stream; ``base_dir`` resolves a trace file's path

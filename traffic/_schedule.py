@@ -44,9 +44,7 @@ class Schedule:
         n = self.scheduled_s.shape[0]
         for name in ("arm_index", "case_index", "replay"):
             if getattr(self, name).shape != (n,):
-                raise ValueError(
-                    f"Schedule.{name}: expected shape ({n},), found {getattr(self, name).shape}"
-                )
+                raise ValueError(f"Schedule.{name}: expected shape ({n},), found {getattr(self, name).shape}")
         for array in (self.arm_index, self.case_index, self.replay, self.scheduled_s):
             array.setflags(write=False)
 

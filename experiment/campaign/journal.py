@@ -18,6 +18,7 @@ available (first byte has no column in the trial table).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -111,30 +112,62 @@ class Journal:
 
     def done(self, seq: int, timeline: dict[str, float | None]) -> None:
         """Request ``seq`` finished; ``timeline`` holds its times."""
-        self._write({"e": "done", "seq": seq,
-                     **{k: (None if v is None else round(v, 6)) for k, v in timeline.items()}})
+        self._write(
+            {
+                "e": "done",
+                "seq": seq,
+                **{k: (None if v is None else round(v, 6)) for k, v in timeline.items()},
+            }
+        )
 
     def close(self) -> None:
         """Close the file (a line a failed write left in the buffer is dropped, not raised again)."""
-        try:
+        with contextlib.suppress(OSError):
             self._fh.close()
-        except OSError:
-            pass
 
 
 def interrupted_record(
-    plan_hash: str, seq: int, trial_id: str, case: Case, arm: str, replay: int,
-    scheduled_s: float, sent_s: float | None, *, router: bool,
+    plan_hash: str,
+    seq: int,
+    trial_id: str,
+    case: Case,
+    arm: str,
+    replay: int,
+    scheduled_s: float,
+    sent_s: float | None,
+    *,
+    router: bool,
 ) -> TrialRecord:
     """The row of a request that was in flight when the run stopped: status ``interrupted``."""
     lateness = None if sent_s is None else (sent_s - scheduled_s) * 1000.0
     return TrialRecord(
-        plan_hash=plan_hash, trial_id=trial_id, seq=seq, case_id=case.id, family=case.family,
-        arm=arm, replay=replay, scheduled_s=scheduled_s, sent_s=sent_s, end_s=None,
-        lateness_ms=lateness, routing_status="interrupted" if router else None,
-        routing_latency_ms=None, routing_first_token_ms=None, routing_attempts=None,
-        predicted_label=None, gold_labels="|".join(case.gold_labels), correct=None,
-        routed_model=None, downstream_status=None if router else "interrupted",
-        downstream_latency_ms=None, downstream_correct=None, e2e_latency_ms=None,
-        tokens_in=0, tokens_out=0, cost_usd=0.0, routing_cost_usd=None, status="interrupted", error=INTERRUPTED_ERROR,
+        plan_hash=plan_hash,
+        trial_id=trial_id,
+        seq=seq,
+        case_id=case.id,
+        family=case.family,
+        arm=arm,
+        replay=replay,
+        scheduled_s=scheduled_s,
+        sent_s=sent_s,
+        end_s=None,
+        lateness_ms=lateness,
+        routing_status="interrupted" if router else None,
+        routing_latency_ms=None,
+        routing_first_token_ms=None,
+        routing_attempts=None,
+        predicted_label=None,
+        gold_labels="|".join(case.gold_labels),
+        correct=None,
+        routed_model=None,
+        downstream_status=None if router else "interrupted",
+        downstream_latency_ms=None,
+        downstream_correct=None,
+        e2e_latency_ms=None,
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        routing_cost_usd=None,
+        status="interrupted",
+        error=INTERRUPTED_ERROR,
     )

@@ -60,7 +60,6 @@ from arms import ArmRequest, to_trial_record
 from arms._live_arms import LiveArmResult, build_live_arms
 from arms._openai import ClientPool
 from experiment.campaign.journal import Journal, interrupted_record, journal_path, read_in_flight
-from experiment.campaign.writer import BatchWriter
 from experiment.campaign.progress import (
     ProgressState,
     StopSignals,
@@ -70,6 +69,7 @@ from experiment.campaign.progress import (
     try_write_progress,
     write_progress,
 )
+from experiment.campaign.writer import BatchWriter
 from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.frozen import FrozenPlan
 from prereg.records import Case, TrialRecord
@@ -149,16 +149,32 @@ def lateness_summary(lateness_ms: Sequence[float] | np.ndarray) -> tuple[float |
     return float(p50), float(p99)
 
 
-def run_live(frozen: FrozenPlan, store_url: str, *, progress: bool, time_scale: float = 1.0) -> LiveRunSummary:
+def run_live(
+    frozen: FrozenPlan, store_url: str, *, progress: bool, time_scale: float = 1.0
+) -> LiveRunSummary:
     """Run (or resume) the live campaign of a frozen plan into the store at ``store_url``."""
-    return run_live_plan(frozen.plan, frozen.corpus, frozen.canonical_hash, frozen.path.parent,
-                         store_url, plan_bytes_hash=frozen.bytes_hash, progress=progress,
-                         time_scale=time_scale)
+    return run_live_plan(
+        frozen.plan,
+        frozen.corpus,
+        frozen.canonical_hash,
+        frozen.path.parent,
+        store_url,
+        plan_bytes_hash=frozen.bytes_hash,
+        progress=progress,
+        time_scale=time_scale,
+    )
 
 
 def run_live_plan(
-    plan: Plan, cases: Sequence[Case], plan_hash: str, base_dir: Path, url: str, *,
-    plan_bytes_hash: str | None = None, progress: bool = False, time_scale: float = 1.0,
+    plan: Plan,
+    cases: Sequence[Case],
+    plan_hash: str,
+    base_dir: Path,
+    url: str,
+    *,
+    plan_bytes_hash: str | None = None,
+    progress: bool = False,
+    time_scale: float = 1.0,
 ) -> LiveRunSummary:
     """The live campaign of ``plan`` over ``cases``; see the module docstring.
 
@@ -176,8 +192,9 @@ def run_live_plan(
             meta["plan_bytes_sha256"] = plan_bytes_hash
         store.set_meta(meta)
         store.write_allocation(schedule)
-        run = _LiveRun(plan, cases, plan_hash, schedule, store, jpath, time_scale, progress,
-                       started, t0, stops)
+        run = _LiveRun(
+            plan, cases, plan_hash, schedule, store, jpath, time_scale, progress, started, t0, stops
+        )
         try:
             run.reconcile()
             run.report("running")
@@ -196,9 +213,20 @@ def run_live_plan(
 class _LiveRun:
     """State of one run segment: the store's counts, the pending schedule, the writer."""
 
-    def __init__(self, plan: Plan, cases: Sequence[Case], plan_hash: str, schedule: Schedule,
-                 store: TrialStore, jpath: Path, time_scale: float, progress: bool,
-                 started: Any, t0: float, stops: StopSignals) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        cases: Sequence[Case],
+        plan_hash: str,
+        schedule: Schedule,
+        store: TrialStore,
+        jpath: Path,
+        time_scale: float,
+        progress: bool,
+        started: Any,
+        t0: float,
+        stops: StopSignals,
+    ) -> None:
         self.stops = stops
         self.plan, self.plan_hash, self.schedule, self.store = plan, plan_hash, schedule, store
         self.time_scale, self.progress, self.started, self.t0 = time_scale, progress, started, t0
@@ -230,8 +258,17 @@ class _LiveRun:
 
     def interrupted_row(self, seq: int, sent_s: float | None) -> TrialRecord:
         r = self.request(seq, float(self.schedule.scheduled_s[seq]))
-        return interrupted_record(self.plan_hash, seq, r.trial_id, r.case, r.arm, r.replay,
-                                  r.scheduled_s, sent_s, router=r.arm in self.routers)
+        return interrupted_record(
+            self.plan_hash,
+            seq,
+            r.trial_id,
+            r.case,
+            r.arm,
+            r.replay,
+            r.scheduled_s,
+            sent_s,
+            router=r.arm in self.routers,
+        )
 
     def on_commit(self, batch: Sequence[TrialRecord]) -> None:
         with self._lock:
@@ -260,17 +297,34 @@ class _LiveRun:
             return
         now = now_utc()
         with self._lock:
-            done, failures, written = dict(sorted(self.done.items())), dict(sorted(self.failures.items())), self.written
+            done, failures, written = (
+                dict(sorted(self.done.items())),
+                dict(sorted(self.failures.items())),
+                self.written,
+            )
         remaining = sum(self.planned.values()) - sum(done.values())
-        (try_write_progress if final else write_progress)(self.ppath, ProgressState(
-            store=self.store.where, plan_hash=self.plan_hash, pid=os.getpid(),
-            state=state,  # type: ignore[arg-type]
-            started_at_utc=self.started.isoformat(timespec="seconds"),
-            updated_at_utc=now.isoformat(timespec="seconds"),
-            elapsed_s=round(time.perf_counter() - self.t0, 3), planned=dict(self.planned),
-            done=done, failures=failures, new_done=written,
-            expected_finish_utc=(None if state in ("failed", "interrupted")
-                                 else expected_finish(self.started, now, written, remaining)), error=error))
+        (try_write_progress if final else write_progress)(
+            self.ppath,
+            ProgressState(
+                store=self.store.where,
+                plan_hash=self.plan_hash,
+                pid=os.getpid(),
+                state=state,  # type: ignore[arg-type]
+                started_at_utc=self.started.isoformat(timespec="seconds"),
+                updated_at_utc=now.isoformat(timespec="seconds"),
+                elapsed_s=round(time.perf_counter() - self.t0, 3),
+                planned=dict(self.planned),
+                done=done,
+                failures=failures,
+                new_done=written,
+                expected_finish_utc=(
+                    None
+                    if state in ("failed", "interrupted")
+                    else expected_finish(self.started, now, written, remaining)
+                ),
+                error=error,
+            ),
+        )
 
     # --- the event loop -----------------------------------------------------------------------
 
@@ -292,8 +346,12 @@ class _LiveRun:
         scale = self.time_scale
         sched = self.schedule.scheduled_s
         origin = loop.time() + START_LEAD_S - float(sched[self.pending[0]]) * scale
-        self.journal.segment(origin_unix=time.time() + START_LEAD_S - float(sched[self.pending[0]]) * scale,
-                             first_seq=self.pending[0], time_scale=scale, pending=len(self.pending))
+        self.journal.segment(
+            origin_unix=time.time() + START_LEAD_S - float(sched[self.pending[0]]) * scale,
+            first_seq=self.pending[0],
+            time_scale=scale,
+            pending=len(self.pending),
+        )
         tasks: dict[int, asyncio.Task[None]] = {}
         errors: list[Exception] = []
         bar = _Bar(len(self.pending), self.planned) if self.progress else None
@@ -406,20 +464,28 @@ class _LiveRun:
 
     def record(self, seq: int, plan_s: float, due: float, sent: float, result: Any) -> TrialRecord:
         """The trial row, times moved from the scaled wall timeline onto the plan's timeline."""
+
         def on_plan(t: float | None) -> float | None:
             return None if t is None else plan_s + (t - due)
 
         end = result.end_s
-        fixed = dataclasses.replace(result, sent_s=on_plan(sent), end_s=on_plan(end),
-                                    lateness_ms=(sent - due) * 1000.0)
+        fixed = dataclasses.replace(
+            result, sent_s=on_plan(sent), end_s=on_plan(end), lateness_ms=(sent - due) * 1000.0
+        )
         if isinstance(result, LiveArmResult) and result.timings is not None:
             tl = result.timings
-            self.journal.done(seq, {"scheduled_s": plan_s, "sent_s": on_plan(sent),
-                                    "first_byte_s": on_plan(tl.first_byte_s),
-                                    "first_token_s": on_plan(tl.first_token_s),
-                                    "routing_done_s": on_plan(tl.routing_done_s),
-                                    "downstream_first_token_s": on_plan(tl.downstream_first_token_s),
-                                    "done_s": on_plan(tl.done_s)})
+            self.journal.done(
+                seq,
+                {
+                    "scheduled_s": plan_s,
+                    "sent_s": on_plan(sent),
+                    "first_byte_s": on_plan(tl.first_byte_s),
+                    "first_token_s": on_plan(tl.first_token_s),
+                    "routing_done_s": on_plan(tl.routing_done_s),
+                    "downstream_first_token_s": on_plan(tl.downstream_first_token_s),
+                    "done_s": on_plan(tl.done_s),
+                },
+            )
         trial = to_trial_record(self.plan_hash, self.request(seq, plan_s), fixed)
         if trial.e2e_latency_ms is not None and end is not None:
             # The final answer minus the scheduled time, whatever happened in between: the
@@ -435,30 +501,48 @@ class _LiveRun:
         p50, p99 = lateness_summary(np.ma.filled(np.ma.asarray(lateness, dtype=float), np.nan))
         bound = self.plan.traffic.max_lateness_p99_ms
         valid = p99 is None or p99 <= bound
-        self.store.set_meta({
-            "live_lateness_p50_ms": "" if p50 is None else f"{p50:.6f}",
-            "live_lateness_p99_ms": "" if p99 is None else f"{p99:.6f}",
-            "live_max_lateness_p99_ms": f"{bound:g}",
-            "live_valid": "true" if valid else "false",
-        })
+        self.store.set_meta(
+            {
+                "live_lateness_p50_ms": "" if p50 is None else f"{p50:.6f}",
+                "live_lateness_p99_ms": "" if p99 is None else f"{p99:.6f}",
+                "live_max_lateness_p99_ms": f"{bound:g}",
+                "live_valid": "true" if valid else "false",
+            }
+        )
         with self._lock:
             done, failures = dict(sorted(self.done.items())), dict(sorted(self.failures.items()))
         complete = all(done.get(arm, 0) == n for arm, n in self.planned.items())
         signum = self.stops.signum if stopped and not complete else None
         if signum is not None:
-            self.report("interrupted", f"stopped by {signal_name(signum)}; run the same command again "
-                        "to resume", final=True)
+            self.report(
+                "interrupted",
+                f"stopped by {signal_name(signum)}; run the same command again to resume",
+                final=True,
+            )
         elif stopped and not complete:
             self.report("failed", "stopped; run the same command again to resume", final=True)
         else:
             self.report("finished")
         return LiveRunSummary(
-            store_url=self.store.url, plan_hash=self.plan_hash, planned=dict(self.planned),
-            done=done, failures=failures, resumed=self.resumed, written=self.written,
-            interrupted=self.interrupted, sent=self.sent, lateness_p50_ms=p50, lateness_p99_ms=p99,
-            max_lateness_p99_ms=bound, valid=valid, stopped=stopped,
-            elapsed_s=time.perf_counter() - self.t0, progress_file=self.ppath,
-            journal_file=self.journal_path, interrupted_by=signum)
+            store_url=self.store.url,
+            plan_hash=self.plan_hash,
+            planned=dict(self.planned),
+            done=done,
+            failures=failures,
+            resumed=self.resumed,
+            written=self.written,
+            interrupted=self.interrupted,
+            sent=self.sent,
+            lateness_p50_ms=p50,
+            lateness_p99_ms=p99,
+            max_lateness_p99_ms=bound,
+            valid=valid,
+            stopped=stopped,
+            elapsed_s=time.perf_counter() - self.t0,
+            progress_file=self.ppath,
+            journal_file=self.journal_path,
+            interrupted_by=signum,
+        )
 
 
 class _Bar:
@@ -467,8 +551,9 @@ class _Bar:
     def __init__(self, length: int, planned: dict[str, int]) -> None:
         self._counts = dict.fromkeys(planned, 0)
         self._pending = 0
-        self._bar = click.progressbar(length=length, label="", show_eta=True, show_pos=True,
-                                      file=sys.stderr, width=24)
+        self._bar = click.progressbar(
+            length=length, label="", show_eta=True, show_pos=True, file=sys.stderr, width=24
+        )
         self._bar.__enter__()
 
     def tick(self, arm: str) -> None:

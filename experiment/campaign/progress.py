@@ -34,8 +34,8 @@ __all__ = [
     "PROGRESS_VERSION",
     "STOP_SIGNALS",
     "Interrupted",
-    "StopSignals",
     "ProgressState",
+    "StopSignals",
     "expected_finish",
     "format_status",
     "now_utc",
@@ -128,8 +128,9 @@ class StopSignals:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous.clear()
@@ -221,7 +222,9 @@ def read_progress(path: Path) -> ProgressState | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: expected a routetrial progress file, found unreadable JSON ({exc})") from None
+        raise StoreError(
+            f"{path}: expected a routetrial progress file, found unreadable JSON ({exc})"
+        ) from None
     if not isinstance(raw, dict) or raw.get("version") != PROGRESS_VERSION:
         raise StoreError(f"{path}: expected progress file version {PROGRESS_VERSION}, found another format")
     known = set(ProgressState.__dataclass_fields__)

@@ -38,7 +38,6 @@ import numpy as np
 import simpy
 
 from arms import ArmRequest, build_simulated_arms, to_trial_record
-from experiment.campaign.writer import BatchWriter
 from experiment.campaign.progress import (
     Interrupted,
     ProgressState,
@@ -49,6 +48,7 @@ from experiment.campaign.progress import (
     try_write_progress,
     write_progress,
 )
+from experiment.campaign.writer import BatchWriter
 from experiment.store.trial_store import TrialStore, progress_path, store_url
 from prereg.errors import InputError
 from prereg.frozen import FrozenPlan
@@ -198,8 +198,11 @@ def simulate_campaign(
                     done=dict(sorted(counts.done.items())),
                     failures=dict(sorted(counts.failures.items())),
                     new_done=counts.new_done,
-                    expected_finish_utc=(None if state in ("failed", "interrupted")
-                                         else expected_finish(started, now, counts.new_done, remaining)),
+                    expected_finish_utc=(
+                        None
+                        if state in ("failed", "interrupted")
+                        else expected_finish(started, now, counts.new_done, remaining)
+                    ),
                     virtual_now_s=float(env.now),
                     error=error,
                 ),
@@ -214,8 +217,19 @@ def simulate_campaign(
             report("running")
             stops.check()
             if resumed < len(schedule):
-                _simulate(env, schedule, cases, arms, plan_hash, stored, batch_size,
-                          BatchWriter(store, on_commit), planned, progress, stops)
+                _simulate(
+                    env,
+                    schedule,
+                    cases,
+                    arms,
+                    plan_hash,
+                    stored,
+                    batch_size,
+                    BatchWriter(store, on_commit),
+                    planned,
+                    progress,
+                    stops,
+                )
         except Interrupted as exc:
             stopped_by = exc.signum
         except KeyboardInterrupt:  # only if a caller replaced our handler with Python's default
@@ -225,8 +239,11 @@ def simulate_campaign(
             raise
         complete = all(counts.done.get(arm, 0) == n for arm, n in planned.items())
         if stopped_by is not None and not complete:
-            report("interrupted", f"stopped by {signal_name(stopped_by)}; run the same command again "
-                   "to resume", final=True)
+            report(
+                "interrupted",
+                f"stopped by {signal_name(stopped_by)}; run the same command again to resume",
+                final=True,
+            )
         else:
             stopped_by = None
             report("finished")

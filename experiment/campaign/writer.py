@@ -25,9 +25,7 @@ class BatchWriter:
     :meth:`submit` or by :meth:`close`.
     """
 
-    def __init__(
-        self, store: TrialStore, on_commit: Callable[[Sequence[TrialRecord]], None]
-    ) -> None:
+    def __init__(self, store: TrialStore, on_commit: Callable[[Sequence[TrialRecord]], None]) -> None:
         self._store = store
         self._on_commit = on_commit
         self._queue: queue.Queue[Sequence[TrialRecord] | None] = queue.Queue(maxsize=1)
@@ -45,7 +43,7 @@ class BatchWriter:
             try:
                 self._store.write_trials(batch)
                 self._on_commit(batch)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            except BaseException as exc:
                 self._error = exc
 
     def _raise_pending(self) -> None:

@@ -81,8 +81,13 @@ def analyze_command(
     if json_out is not None and str(json_out) != "-":
         from experiment.cli.output_guard import refuse_study_files
 
-        refuse_study_files(json_out, option="--json", plan=plan, store=store or default_store(plan),
-                           inputs=[("trial file", trials_file)])
+        refuse_study_files(
+            json_out,
+            option="--json",
+            plan=plan,
+            store=store or default_store(plan),
+            inputs=[("trial file", trials_file)],
+        )
     locked = run_locked_analysis(
         plan,
         store=store or default_store(plan),

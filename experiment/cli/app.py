@@ -11,8 +11,7 @@ import sys
 
 import click
 
-from experiment.cli import analyze, demo, design, plan, report, run, serve
-from experiment.cli import USER_ERROR_EXIT
+from experiment.cli import USER_ERROR_EXIT, analyze, demo, design, plan, report, run, serve
 from prereg.errors import RoutetrialError
 
 __all__ = ["cli", "main"]

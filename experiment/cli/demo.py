@@ -44,7 +44,7 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     from experiment.cli.design import design_command
     from experiment.cli.plan import check_command, freeze_command, verify_command
     from experiment.cli.report import render_locked
-    from experiment.cli.run import run_simulated_campaign, default_store
+    from experiment.cli.run import default_store, run_simulated_campaign
     from experiment.locked.analysis import run_locked_analysis
     from prereg.lock import lock_path
     from prereg.log import log_path

@@ -29,8 +29,14 @@ class _Bars:
         if phase != self._phase:
             self.close()
             self._phase, self._shown = phase, 0
-            self._bar = click.progressbar(length=total, label=f"simulating {phase}", show_eta=True,
-                                          show_pos=True, file=sys.stderr, width=24)
+            self._bar = click.progressbar(
+                length=total,
+                label=f"simulating {phase}",
+                show_eta=True,
+                show_pos=True,
+                file=sys.stderr,
+                width=24,
+            )
             self._bar.__enter__()
         if done > self._shown:
             self._bar.update(done - self._shown)
@@ -72,8 +78,9 @@ def format_icc_grid(results: dict[str, Any]) -> list[str]:
         for point in g["points"]:
             icc = f"{point['icc']:.2f}"
             if point["arms"] is None:
-                lines.append(f"{gate_id:<14} {g['icc_of']:<11} {icc:>4}  {'-':<16} {'-':>22} "
-                             f"{'-':>22} {'-':>22}")
+                lines.append(
+                    f"{gate_id:<14} {g['icc_of']:<11} {icc:>4}  {'-':<16} {'-':>22} {'-':>22} {'-':>22}"
+                )
                 notes.append(f"{gate_id} at ICC {icc}: {point['note']}")
                 continue
             for arm, a in point["arms"].items():
@@ -88,8 +95,10 @@ def format_icc_grid(results: dict[str, Any]) -> list[str]:
                     notes.append(f"{gate_id} at ICC {icc}, {arm}: {a['note']}")
     alphas = sorted({g["nominal_alpha"] for g in grid["gates"].values() if g["nominal_alpha"] is not None})
     if alphas:
-        lines.append(f"nominal alpha {', '.join(f'{a:g}' for a in alphas)}; coverage of the "
-                     "two-sided accuracy interval at the plan's level.")
+        lines.append(
+            f"nominal alpha {', '.join(f'{a:g}' for a in alphas)}; coverage of the "
+            "two-sided accuracy interval at the plan's level."
+        )
     return lines + [f"note: {n}" for n in notes]
 
 
@@ -129,8 +138,11 @@ def format_design(results: dict[str, Any]) -> list[str]:
             f"{_ci(robust.get('coverage'), robust.get('coverage_ci'))}); "
             f"bias of the accuracy {_fmt(cov['bias'], 4)}"
         )
-    extra = [what for what, key in (("grid point", "curve"), ("corpus size", "min_cases"))
-             if results.get(key) is not None]
+    extra = [
+        what
+        for what, key in (("grid point", "curve"), ("corpus size", "min_cases"))
+        if results.get(key) is not None
+    ]
     per = f", {results['curve_sims']} per {' and '.join(extra)}" if extra else ""
     lines.append(
         f"{results['sims']} simulations per world{per}. type I: P(PASS) with the truth on the "
@@ -138,37 +150,89 @@ def format_design(results: dict[str, Any]) -> list[str]:
         f"Shares in [ ] are 95% Wilson intervals over the simulations."
     )
     icc = format_icc_grid(results)
-    return lines + ([""] + icc if icc else [])
+    return lines + (["", *icc] if icc else [])
 
 
 @click.command("design")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--sims", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Simulations under the assumed truths and at each gate boundary.")
-@click.option("--curve-sims", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Simulations per grid point and per corpus size of the sample-size search.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes (default: all cores). Results do not depend on it.")
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="local: a process pool; dask: a dask.distributed cluster (optional extra).")
-@click.option("--dask-scheduler", metavar="ADDRESS", default=None,
-              help="With --engine dask: an existing scheduler (default: a local cluster).")
-@click.option("--grid/--no-grid", default=True, show_default=True,
-              help="Simulate the grids: the P(PASS) curve over true accuracies 0.70..0.95 and each "
-              "gate's boundary over the ICC grid.")
-@click.option("--icc-grid", "icc_grid", metavar="ICCS", default="0,0.3,0.6,0.9", show_default=True,
-              help="Comma-separated ICCs (0..0.99) at which each gate's boundary is simulated "
-              "('' for none).")
-@click.option("--icc-sims", type=click.IntRange(min=1), default=None,
-              help="Simulations per gate and ICC (default: --sims, at most 200).")
-@click.option("--min-cases/--no-min-cases", default=True, show_default=True,
-              help="Search the fewest unique cases that reach 80% power.")
-@click.option("--max-cases", type=click.IntRange(min=1), default=None,
-              help="Largest corpus the sample-size search tries (default: 4 x the corpus).")
+@click.option(
+    "--sims",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Simulations under the assumed truths and at each gate boundary.",
+)
+@click.option(
+    "--curve-sims",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Simulations per grid point and per corpus size of the sample-size search.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes (default: all cores). Results do not depend on it.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="local: a process pool; dask: a dask.distributed cluster (optional extra).",
+)
+@click.option(
+    "--dask-scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --engine dask: an existing scheduler (default: a local cluster).",
+)
+@click.option(
+    "--grid/--no-grid",
+    default=True,
+    show_default=True,
+    help="Simulate the grids: the P(PASS) curve over true accuracies 0.70..0.95 and each "
+    "gate's boundary over the ICC grid.",
+)
+@click.option(
+    "--icc-grid",
+    "icc_grid",
+    metavar="ICCS",
+    default="0,0.3,0.6,0.9",
+    show_default=True,
+    help="Comma-separated ICCs (0..0.99) at which each gate's boundary is simulated ('' for none).",
+)
+@click.option(
+    "--icc-sims",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Simulations per gate and ICC (default: --sims, at most 200).",
+)
+@click.option(
+    "--min-cases/--no-min-cases",
+    default=True,
+    show_default=True,
+    help="Search the fewest unique cases that reach 80% power.",
+)
+@click.option(
+    "--max-cases",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest corpus the sample-size search tries (default: 4 x the corpus).",
+)
 def design_command(
-    plan: Path, sims: int, curve_sims: int, workers: int | None, engine: str,
-    dask_scheduler: str | None, grid: bool, min_cases: bool, max_cases: int | None,
-    icc_grid: str = "0,0.3,0.6,0.9", icc_sims: int | None = None,
+    plan: Path,
+    sims: int,
+    curve_sims: int,
+    workers: int | None,
+    engine: str,
+    dask_scheduler: str | None,
+    grid: bool,
+    min_cases: bool,
+    max_cases: int | None,
+    icc_grid: str = "0,0.3,0.6,0.9",
+    icc_sims: int | None = None,
 ) -> None:
     """Simulate PLAN's whole design many times: power, type I error, coverage, sample size.
 
@@ -177,6 +241,7 @@ def design_command(
     grid of true accuracies, and writes <plan stem>.design.json beside the plan. The plan need
     not be frozen.
     """
+    from experiment.cli.output_guard import refuse_study_files
     from experiment.cli.run import default_store
     from experiment.design.diagnosis import (
         DEFAULT_GRID,
@@ -186,34 +251,47 @@ def design_command(
         diagnose,
         write_design_results,
     )
-    from experiment.cli.output_guard import refuse_study_files
     from prereg.check import load_checked_plan
 
     iccs = _parse_iccs(icc_grid) if grid else ()
     checked = load_checked_plan(plan)
-    refuse_study_files(design_results_path(checked.path), option="design", plan=checked.path,
-                       store=default_store(checked.path))
+    refuse_study_files(
+        design_results_path(checked.path),
+        option="design",
+        plan=checked.path,
+        store=default_store(checked.path),
+    )
     settings = DesignSettings(
-        sims=sims, curve_sims=curve_sims, grid=DEFAULT_GRID if grid else (),
-        min_cases=min_cases, max_cases=max_cases, icc_grid=iccs, icc_sims=icc_sims,
+        sims=sims,
+        curve_sims=curve_sims,
+        grid=DEFAULT_GRID if grid else (),
+        min_cases=min_cases,
+        max_cases=max_cases,
+        icc_grid=iccs,
+        icc_sims=icc_sims,
     )
-    runner = EngineSettings(
-        "dask" if engine == "dask" else "local", workers, dask_address=dask_scheduler
-    )
+    runner = EngineSettings("dask" if engine == "dask" else "local", workers, dask_address=dask_scheduler)
     bars = _Bars()
     started = time.perf_counter()
     try:
         results = diagnose(
-            checked.plan, checked.corpus, base_dir=checked.path.parent,
-            plan_hash=checked.canonical_sha256, settings=settings, engine=runner,
-            progress=bars if sys.stderr.isatty() else None, plan_file=checked.path.name,
+            checked.plan,
+            checked.corpus,
+            base_dir=checked.path.parent,
+            plan_hash=checked.canonical_sha256,
+            settings=settings,
+            engine=runner,
+            progress=bars if sys.stderr.isatty() else None,
+            plan_file=checked.path.name,
         )
     finally:
         bars.close()
     elapsed = time.perf_counter() - started
     path = write_design_results(checked.path, results)
-    click.echo(f"design of {plan} ({len(checked.corpus)} cases, seed {results['seed']}; "
-               f"{runner.engine} engine, {runner.workers} workers, {elapsed:.1f} s)")
+    click.echo(
+        f"design of {plan} ({len(checked.corpus)} cases, seed {results['seed']}; "
+        f"{runner.engine} engine, {runner.workers} workers, {elapsed:.1f} s)"
+    )
     for line in format_design(results):
         click.echo(line)
     click.echo(f"results: {path}")
@@ -230,8 +308,9 @@ def _parse_iccs(text: str) -> tuple[float, ...]:
         try:
             values.append(float(part))
         except ValueError:
-            raise InputError(f"expected comma-separated numbers, found {part!r}",
-                             field="--icc-grid") from None
+            raise InputError(
+                f"expected comma-separated numbers, found {part!r}", field="--icc-grid"
+            ) from None
     return tuple(values)
 
 

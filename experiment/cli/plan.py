@@ -51,13 +51,18 @@ def _power_lines(checked: CheckedPlan) -> list[str]:
 
     results = load_design_results(checked.path, plan_hash=checked.canonical_sha256)
     if results is None:
-        stale = " (the stored one is for another version of the plan)" if design_results_path(
-            checked.path).exists() else ""
+        stale = (
+            " (the stored one is for another version of the plan)"
+            if design_results_path(checked.path).exists()
+            else ""
+        )
         return [f"  power: not simulated yet{stale}; run `routetrial design {checked.path}`"]
     warnings = power_warnings(results)
     if not warnings:
-        return [f"  power: every gate reaches {results.get('target_power', 0.8):.0%} at the assumed "
-                f"truths ({results.get('sims')} simulations)"]
+        return [
+            f"  power: every gate reaches {results.get('target_power', 0.8):.0%} at the assumed "
+            f"truths ({results.get('sims')} simulations)"
+        ]
     return [f"  warning: {line}" for line in warnings]
 
 
@@ -86,9 +91,13 @@ def freeze_command(plan: Path) -> None:
 
 @click.command("verify")
 @click.argument("plan", type=_PLAN)
-@click.option("--store", "store", metavar="URL",
-              help="Also check this store's trials against their committed digests "
-                   "(default: <plan dir>/<plan stem>.duckdb, when it exists).")
+@click.option(
+    "--store",
+    "store",
+    metavar="URL",
+    help="Also check this store's trials against their committed digests "
+    "(default: <plan dir>/<plan stem>.duckdb, when it exists).",
+)
 def verify_command(plan: Path, store: str | None) -> None:
     """Check PLAN against its lock, and its store's trials against what was committed: exit 0
     and print "unchanged", or name what changed."""

@@ -30,7 +30,9 @@ def default_store(plan: Path) -> str:
 
 #: The ``--store`` option of every command that reads or writes a plan's store.
 store_option = click.option(
-    "--store", "store", metavar="URL",
+    "--store",
+    "store",
+    metavar="URL",
     help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
 )
 
@@ -38,8 +40,12 @@ store_option = click.option(
 @click.command("run")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
 @store_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Trials per store transaction (default 50,000, or $ROUTETRIAL_BATCH_SIZE).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Trials per store transaction (default 50,000, or $ROUTETRIAL_BATCH_SIZE).",
+)
 def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
     """Run the campaign of a frozen PLAN, or resume it where a killed run stopped.
 
@@ -62,8 +68,11 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
                 run_simulated_campaign(frozen, target, batch_size)
     except Interrupted as exc:
         if not exc.reported:
-            click.echo(f"routetrial: interrupted by {exc.signal_name} before the campaign started; "
-                       "nothing was written", err=True)
+            click.echo(
+                f"routetrial: interrupted by {exc.signal_name} before the campaign started; "
+                "nothing was written",
+                err=True,
+            )
         raise
     click.echo(f"next: routetrial analyze {plan}" + (f" --store {store}" if store else ""))
 
@@ -73,8 +82,11 @@ def _stop(signum: int, done: int, planned: int, target: str) -> None:
     from experiment.campaign.progress import Interrupted
 
     exc = Interrupted(signum)
-    click.echo(f"routetrial: interrupted by {exc.signal_name}: {done:,} of {planned:,} trials stored in "
-               f"{target}; run the same command again to resume", err=True)
+    click.echo(
+        f"routetrial: interrupted by {exc.signal_name}: {done:,} of {planned:,} trials stored in "
+        f"{target}; run the same command again to resume",
+        err=True,
+    )
     exc.reported = True
     raise exc
 
@@ -110,8 +122,11 @@ def run_live_campaign(frozen: FrozenPlan, target: str) -> None:
     )
     p50 = "n/a" if summary.lateness_p50_ms is None else f"{summary.lateness_p50_ms:.2f} ms"
     p99 = "n/a" if summary.lateness_p99_ms is None else f"{summary.lateness_p99_ms:.2f} ms"
-    validity = ("valid" if summary.valid else
-                f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms")
+    validity = (
+        "valid"
+        if summary.valid
+        else f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms"
+    )
     click.echo(f"dispatch lateness p50 {p50}, p99 {p99}: {validity}")
     _echo_failures(summary.failures)
     if summary.interrupted_by is not None and not summary.complete:
@@ -146,10 +161,22 @@ def status_command(store: str) -> None:
         if last is None:
             raise StoreError(f"{store}: store is held by another process and has no progress file") from None
         alive = last.state == "running" and pid_alive(last.pid)
-        headline = f"running (pid {last.pid})" if alive else f"busy; last progress {last.state} at {last.updated_at_utc}"
-        click.echo(format_status(store, last.planned, last.done, last.failures, headline=headline,
-                                 elapsed_s=last.elapsed_s,
-                                 expected_finish_utc=last.expected_finish_utc if alive else None))
+        headline = (
+            f"running (pid {last.pid})"
+            if alive
+            else f"busy; last progress {last.state} at {last.updated_at_utc}"
+        )
+        click.echo(
+            format_status(
+                store,
+                last.planned,
+                last.done,
+                last.failures,
+                headline=headline,
+                elapsed_s=last.elapsed_s,
+                expected_finish_utc=last.expected_finish_utc if alive else None,
+            )
+        )
         return
     with opened:
         planned, done, failures = opened.planned_per_arm(), opened.done_per_arm(), opened.failures_by_status()
@@ -162,21 +189,31 @@ def status_command(store: str) -> None:
         headline = f"incomplete: the last run was interrupted ({last.error})"
     else:
         headline = "incomplete: not running; run the same `routetrial run` command again to resume"
-    click.echo(format_status(store, planned, done, failures, headline=headline,
-                             elapsed_s=last.elapsed_s if last is not None else None))
+    click.echo(
+        format_status(
+            store,
+            planned,
+            done,
+            failures,
+            headline=headline,
+            elapsed_s=last.elapsed_s if last is not None else None,
+        )
+    )
 
 
 @click.command("export")
 @click.argument("store", metavar="STORE")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), required=True,
-              help="Output format.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Output file (default: the store's path with .parquet or .csv).")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), required=True, help="Output format.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Output file (default: the store's path with .parquet or .csv).",
+)
 def export_command(store: str, fmt: str, out: Path | None) -> None:
     """Export a store's trial table (ordered by seq, documented columns) to Parquet or CSV."""
-    from experiment.store.trial_store import TrialStore, store_path, store_url
-
     from experiment.cli.output_guard import refuse_study_files
+    from experiment.store.trial_store import TrialStore, store_path, store_url
 
     url = store_url(store)
     if out is None:

@@ -26,7 +26,11 @@ class SimulationBatches:
     """Simulations run so far, per world (scenario identity), extended on demand in batches."""
 
     def __init__(
-        self, base_seed: int, plan_hash: str, base_dir: Path, engine: EngineSettings,
+        self,
+        base_seed: int,
+        plan_hash: str,
+        base_dir: Path,
+        engine: EngineSettings,
         progress: Progress | None,
     ) -> None:
         self._base_seed = base_seed
@@ -46,8 +50,17 @@ class SimulationBatches:
                 continue
             planned[scenario.identity] = count
             for start, stop in chunk_bounds(count - have, self._engine.workers):
-                tasks.append(ChunkTask(scenario, self._base_seed, self._plan_hash, self.base_dir,
-                                       have + start, have + stop, keep))
+                tasks.append(
+                    ChunkTask(
+                        scenario,
+                        self._base_seed,
+                        self._plan_hash,
+                        self.base_dir,
+                        have + start,
+                        have + stop,
+                        keep,
+                    )
+                )
         total = sum(t.stop - t.start for t in tasks)
         progress = self._progress
 
@@ -57,7 +70,7 @@ class SimulationBatches:
                 progress(phase, total * done_tasks // all_tasks, total)
 
         chunks = run_tasks(simulate_chunk, tasks, self._engine, report if progress else None)
-        for task, outcomes in zip(tasks, chunks):
+        for task, outcomes in zip(tasks, chunks, strict=False):
             self._done.setdefault(task.scenario.identity, []).extend(outcomes)
 
     def outcomes(self, scenario: Scenario, count: int) -> list[SimOutcome]:

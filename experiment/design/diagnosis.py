@@ -46,6 +46,14 @@ from experiment.design.figures import (
 )
 from experiment.design.icc import DEFAULT_ICC_GRID, MAX_ICC
 from experiment.design.icc_grid import icc_grid_figures, icc_world
+from experiment.design.results_file import (
+    DESIGN_KIND,
+    DESIGN_SCHEMA_VERSION,
+    design_json,
+    design_results_path,
+    load_design_results,
+    write_design_results,
+)
 from experiment.design.scenarios import (
     ACCURACY_METRIC,
     LATENCY_METRICS,
@@ -57,14 +65,6 @@ from experiment.design.scenarios import (
     sample_size_scenario,
 )
 from experiment.design.search import Pair, search_min_cases
-from experiment.design.results_file import (
-    DESIGN_KIND,
-    DESIGN_SCHEMA_VERSION,
-    design_json,
-    design_results_path,
-    load_design_results,
-    write_design_results,
-)
 from prereg.canonical import analysis_code_hash, canonical_hash
 from prereg.errors import InputError
 from prereg.records import Case
@@ -83,8 +83,8 @@ __all__ = [
     "DEFAULT_GRID",
     "DEFAULT_ICC_GRID",
     "DEFAULT_ICC_SIMS",
-    "MAX_SIMS",
     "ENGINES",
+    "MAX_SIMS",
     "DesignSettings",
     "Engine",
     "EngineSettings",
@@ -133,9 +133,7 @@ class DesignSettings:
         counts = (("--sims", self.sims), ("--curve-sims", self.curve_sims), ("--icc-sims", self.icc_sims))
         for option, count in counts:
             if count is not None and not 1 <= count <= MAX_SIMS:
-                raise InputError(
-                    f"expected 1 to {MAX_SIMS:,} simulations, found {count:,}", field=option
-                )
+                raise InputError(f"expected 1 to {MAX_SIMS:,} simulations, found {count:,}", field=option)
         bad = [v for v in self.icc_grid if not 0.0 <= v <= MAX_ICC]
         if bad:
             raise InputError(f"expected ICCs in [0, {MAX_ICC}], found {bad[0]:g}", field="--icc-grid")
@@ -210,8 +208,10 @@ def diagnose(
     icc_sims = settings.icc_sim_count
     icc_worlds = {g.id: [icc_world(plan, cases, g, v) for v in icc_values] for g in gates}
     if icc_values:
-        sims.ensure("ICC grid", [(w, icc_sims, False) for points in icc_worlds.values()
-                                 for _, w, _ in points if w is not None])
+        sims.ensure(
+            "ICC grid",
+            [(w, icc_sims, False) for points in icc_worlds.values() for _, w, _ in points if w is not None],
+        )
 
     assumed_out = sims.outcomes(assumed, settings.sims)
     reference = pooled_quantiles(assumed_out, gates, routers)
@@ -230,20 +230,27 @@ def diagnose(
         "arms": routers,
         "gates": [_gate_info(g) for g in gates],
         # what each gate needs at this size: the answer check and the results document give
-        "requirements": {g.id: dataclasses.asdict(gate_requirement(g, plan.analysis, len(cases),
-                                                                   plan.traffic.replays_per_case))
-                         for g in gates},
+        "requirements": {
+            g.id: dataclasses.asdict(
+                gate_requirement(g, plan.analysis, len(cases), plan.traffic.replays_per_case)
+            )
+            for g in gates
+        },
         "assumed": assumed_figures(assumed, assumed_out, gates, routers, reference),
         "boundary": {
-            g.id: boundary_figures(boundaries[g.id], sims.outcomes(boundaries[g.id], settings.sims),
-                                    g, gpos, routers)
+            g.id: boundary_figures(
+                boundaries[g.id], sims.outcomes(boundaries[g.id], settings.sims), g, gpos, routers
+            )
             for gpos, g in enumerate(gates)
         },
-        "curve": curve_figures({v: sims.outcomes(w, settings.curve_sims) for v, w in grid.items()},
-                               gates, routers)
-        if settings.grid and has_accuracy_gate else None,
+        "curve": curve_figures(
+            {v: sims.outcomes(w, settings.curve_sims) for v, w in grid.items()}, gates, routers
+        )
+        if settings.grid and has_accuracy_gate
+        else None,
         "icc_grid": icc_grid_figures(icc_worlds, sims, icc_sims, gates, routers, icc_values)
-        if icc_values and gates else None,
+        if icc_values and gates
+        else None,
         "min_cases": None,
     }
     if settings.min_cases:
@@ -270,8 +277,13 @@ def _require_simulated(plan: Plan) -> None:
 
 
 def _min_cases(
-    plan: Plan, cases: tuple[Case, ...], sims: SimulationBatches, settings: DesignSettings,
-    gates: list[GateSpec], routers: list[str], result: dict[str, Any],
+    plan: Plan,
+    cases: tuple[Case, ...],
+    sims: SimulationBatches,
+    settings: DesignSettings,
+    gates: list[GateSpec],
+    routers: list[str],
+    result: dict[str, Any],
 ) -> dict[str, Any]:
     targets: dict[Pair, str] = {}
     for arm in routers:
@@ -295,15 +307,18 @@ def _min_cases(
 
     def evaluate(sizes: list[int]) -> dict[int, dict[Pair, float]]:
         worlds = {n: scenario_for(n) for n in sizes}
-        sims.ensure(f"sample size {', '.join(str(n) for n in sizes)}",
-                    [(w, settings.curve_sims, False) for w in worlds.values()])
+        sims.ensure(
+            f"sample size {', '.join(str(n) for n in sizes)}",
+            [(w, settings.curve_sims, False) for w in worlds.values()],
+        )
         powers: dict[int, dict[Pair, float]] = {}
         for n, world in worlds.items():
             outcomes = sims.outcomes(world, settings.curve_sims)
             powers[n] = {
                 pair: verdict_counts(
                     [o.arms[arm_pos[pair[0]]].verdicts[gate_pos[pair[1]]] for o in outcomes]
-                )[target] / len(outcomes)
+                )[target]
+                / len(outcomes)
                 for pair, target in targets.items()
             }
         return powers
@@ -312,18 +327,32 @@ def _min_cases(
         return share_ci(round(power * settings.curve_sims), settings.curve_sims)
 
     found = search_min_cases(
-        evaluate, list(targets), n0, target=settings.target_power,
-        n_min=min(families, n0), n_max=n_max, rel_tol=settings.rel_tol,
+        evaluate,
+        list(targets),
+        n0,
+        target=settings.target_power,
+        n_min=min(families, n0),
+        n_max=n_max,
+        rel_tol=settings.rel_tol,
     )
-    out: dict[str, Any] = {"n_max": n_max, "rel_tol": settings.rel_tol, "sims": settings.curve_sims,
-                           "arms": {}}
+    out: dict[str, Any] = {
+        "n_max": n_max,
+        "rel_tol": settings.rel_tol,
+        "sims": settings.curve_sims,
+        "arms": {},
+    }
     for arm in routers:
         per_gate: dict[str, Any] = {}
         for gate in gates:
             pair = (arm, gate.id)
             if pair not in found:
-                per_gate[gate.id] = {"n": None, "target": None, "power": None, "power_ci": None,
-                                     "note": "truth on the threshold or unknown"}
+                per_gate[gate.id] = {
+                    "n": None,
+                    "target": None,
+                    "power": None,
+                    "power_ci": None,
+                    "note": "truth on the threshold or unknown",
+                }
                 continue
             r = found[pair]
             per_gate[gate.id] = {
@@ -334,8 +363,9 @@ def _min_cases(
                 "bracket": [r.lo, r.hi],
                 "evaluated": {str(n): round(p, 6) for n, p in sorted(r.evaluated.items())},
                 "evaluated_ci": {str(n): ci(p) for n, p in sorted(r.evaluated.items())},
-                "note": None if r.n is not None else f"power stays below {settings.target_power:g} "
-                f"up to {n_max} cases",
+                "note": None
+                if r.n is not None
+                else f"power stays below {settings.target_power:g} up to {n_max} cases",
             }
         out["arms"][arm] = per_gate
     return out
@@ -363,4 +393,3 @@ def power_warnings(results: dict[str, Any]) -> list[str]:
                 f"P(INCONCLUSIVE) {g.get('p_inconclusive', 0.0):.2f}; {results.get('sims')} simulations)"
             )
     return lines
-

@@ -140,12 +140,11 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             proc.join()
 
 
-def _run_pool(
-    fn: Callable[[T], R], tasks: Sequence[T], workers: int, progress: Progress | None
-) -> list[R]:
+def _run_pool(fn: Callable[[T], R], tasks: Sequence[T], workers: int, progress: Progress | None) -> list[R]:
     results: dict[int, R] = {}
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), initializer=_worker_init,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), initializer=_worker_init, initargs=(os.getpid(),)
+    )
     try:
         # Deferred: raising inside wait() could leave a future's lock held and hang the clean-up.
         # Submitting forks the workers, which inherit the handler until their initializer resets
@@ -227,6 +226,9 @@ def _run_dask(
 def _report_stop(exc: BaseException) -> None:
     """One line on stderr when a signal stopped the workers (once, whoever reports first)."""
     if isinstance(exc, Interrupted) and not exc.reported:
-        print(f"routetrial: interrupted by {exc.signal_name}; the design's workers were stopped",
-              file=sys.stderr, flush=True)
+        print(
+            f"routetrial: interrupted by {exc.signal_name}; the design's workers were stopped",
+            file=sys.stderr,
+            flush=True,
+        )
         exc.reported = True

@@ -128,8 +128,7 @@ def gate_figures(
         "target": target,
         "sims": n,
         **_verdict_figures(verdicts),
-        **(_share("power", counts[target], n) if target is not None
-           else {"power": None, "power_ci": None}),
+        **(_share("power", counts[target], n) if target is not None else {"power": None, "power_ci": None}),
         "mean_estimate": _r(float(finite.mean())) if finite.size else None,
         "estimates": int(finite.size),
     }
@@ -144,27 +143,31 @@ def gate_figures(
     return out
 
 
-def accuracy_interval_figures(
-    outcomes: Sequence[SimOutcome], arm_pos: int, truth: float
-) -> dict[str, Any]:
+def accuracy_interval_figures(outcomes: Sequence[SimOutcome], arm_pos: int, truth: float) -> dict[str, Any]:
     """Coverage of the arm's two-sided accuracy interval (a missing end is unbounded), its mean
     width and the bias of the accuracy estimate; ``robust`` gives the same for the cluster-robust
     interval the analysis reports beside it (same level)."""
     arms = [o.arms[arm_pos] for o in outcomes]
     levels = [a.accuracy_level for a in arms if math.isfinite(a.accuracy_level)]
     main = _interval_figures(
-        [a.accuracy_lower for a in arms], [a.accuracy_upper for a in arms],
-        [a.accuracy for a in arms], truth,
+        [a.accuracy_lower for a in arms],
+        [a.accuracy_upper for a in arms],
+        [a.accuracy for a in arms],
+        truth,
     )
     robust = _interval_figures(
-        [a.robust_lower for a in arms], [a.robust_upper for a in arms],
-        [a.robust_accuracy for a in arms], truth,
+        [a.robust_lower for a in arms],
+        [a.robust_upper for a in arms],
+        [a.robust_accuracy for a in arms],
+        truth,
     )
     return {"truth": _r(truth), "level": _r(levels[0]) if levels else None, **main, "robust": robust}
 
 
 def _interval_figures(
-    lower_values: Sequence[float], upper_values: Sequence[float], estimates: Sequence[float],
+    lower_values: Sequence[float],
+    upper_values: Sequence[float],
+    estimates: Sequence[float],
     truth: float,
 ) -> dict[str, Any]:
     lower = np.array(lower_values, dtype=np.float64)
@@ -236,7 +239,10 @@ def viability_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str,
 
 
 def assumed_figures(
-    scenario: Scenario, outcomes: Sequence[SimOutcome], gates: list[GateSpec], routers: list[str],
+    scenario: Scenario,
+    outcomes: Sequence[SimOutcome],
+    gates: list[GateSpec],
+    routers: list[str],
     reference: dict[tuple[str, str], float],
 ) -> dict[str, Any]:
     """Per router arm under the assumed truths: gate verdict shares, power and bias, viability,
@@ -257,8 +263,7 @@ def assumed_figures(
             "true_accuracy": round(truth, 6),
             "true_accuracy_exact": scenario.accuracy_exact or timeouts == 0,
             "reference_latency_ms": {
-                g.id: round(reference[(arm, g.metric)], 3)
-                for g in gates if (arm, g.metric) in reference
+                g.id: round(reference[(arm, g.metric)], 3) for g in gates if (arm, g.metric) in reference
             },
             "gates": gate_out,
             "viability": viability_figures(outcomes, pos),
@@ -269,7 +274,10 @@ def assumed_figures(
 
 
 def boundary_figures(
-    scenario: Scenario, outcomes: Sequence[SimOutcome], gate: GateSpec, gpos: int,
+    scenario: Scenario,
+    outcomes: Sequence[SimOutcome],
+    gate: GateSpec,
+    gpos: int,
     routers: list[str],
 ) -> dict[str, Any]:
     """Per router arm at a gate's boundary: type I error (P(PASS)), the other verdicts (each with
@@ -293,9 +301,7 @@ def boundary_figures(
             "bias_mc_se": figures["bias_mc_se"],
         }
         if gate.metric == ACCURACY_METRIC:
-            entry["accuracy_interval"] = accuracy_interval_figures(
-                outcomes, pos, scenario.true_accuracy[arm]
-            )
+            entry["accuracy_interval"] = accuracy_interval_figures(outcomes, pos, scenario.true_accuracy[arm])
         out[arm] = entry
     return out
 
@@ -317,14 +323,21 @@ def curve_figures(
                 for key, value in _verdict_figures([o.arms[pos].verdicts[gpos] for o in grid[v]]).items():
                     rows.setdefault(key, []).append(value)
             per_arm[arm] = rows
-        out[gate.id] = {"true_accuracy": values, "sims": len(grid[values[0]]) if values else 0,
-                        "arms": per_arm}
+        out[gate.id] = {
+            "true_accuracy": values,
+            "sims": len(grid[values[0]]) if values else 0,
+            "arms": per_arm,
+        }
     return out
 
 
 def icc_point_figures(
-    scenario: Scenario, outcomes: Sequence[SimOutcome], gate: GateSpec, gpos: int,
-    routers: list[str], icc: float,
+    scenario: Scenario,
+    outcomes: Sequence[SimOutcome],
+    gate: GateSpec,
+    gpos: int,
+    routers: list[str],
+    icc: float,
 ) -> dict[str, Any]:
     """Per router arm in a gate's boundary world at one ICC of the grid: the boundary figures
     (type I error, P(FAIL), coverage for accuracy, with Wilson intervals) and the ICC the
@@ -333,8 +346,10 @@ def icc_point_figures(
     figures = boundary_figures(scenario, outcomes, gate, gpos, routers)
     accuracy = gate.metric == ACCURACY_METRIC
     for pos, arm in enumerate(routers):
-        values = np.array([o.arms[pos].correct_icc if accuracy else o.arms[pos].latency_icc
-                           for o in outcomes], dtype=np.float64)
+        values = np.array(
+            [o.arms[pos].correct_icc if accuracy else o.arms[pos].latency_icc for o in outcomes],
+            dtype=np.float64,
+        )
         finite = values[np.isfinite(values)]
         realised = float(finite.mean()) if finite.size else math.nan
         se = float(finite.std(ddof=1)) / math.sqrt(finite.size) if finite.size > 1 else math.nan
@@ -342,7 +357,8 @@ def icc_point_figures(
         figures[arm]["realised_icc_mc_se"] = _r(se)
         tolerance = max(ICC_TOLERANCE, 4.0 * se) if math.isfinite(se) else math.inf
         figures[arm]["note"] = (
-            None if not math.isfinite(realised) or abs(realised - icc) <= tolerance
+            None
+            if not math.isfinite(realised) or abs(realised - icc) <= tolerance
             else f"the simulated arms realised an ICC of {realised:.2f}, not {icc:.2f}: "
             "this world lacks the correlation it is labelled with"
         )

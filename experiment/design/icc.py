@@ -119,8 +119,9 @@ def exact_intercept(accuracy: float, sd: float) -> float:
         return logit
     # For a large SD the logistic is nearly a step and b ~ sd * Phi^-1(accuracy): bracket both.
     reach = abs(logit) + sd * (abs(float(norm.ppf(accuracy))) + 1.0) + _T_RANGE
-    root = brentq(lambda b: logistic_normal_moments(b, sd)[0] - accuracy, -reach, reach,
-                  xtol=1e-12, rtol=1e-14)
+    root = brentq(
+        lambda b: logistic_normal_moments(b, sd)[0] - accuracy, -reach, reach, xtol=1e-12, rtol=1e-14
+    )
     return float(root)
 
 

@@ -38,8 +38,12 @@ def icc_world(plan: Plan, cases: Sequence[Case], gate: GateSpec, icc: float) -> 
 
 
 def icc_grid_figures(
-    worlds: dict[str, list[IccWorld]], sims: SimulationBatches, count: int, gates: list[GateSpec],
-    routers: list[str], values: tuple[float, ...],
+    worlds: dict[str, list[IccWorld]],
+    sims: SimulationBatches,
+    count: int,
+    gates: list[GateSpec],
+    routers: list[str],
+    values: tuple[float, ...],
 ) -> dict[str, Any]:
     """Per gate and ICC of the grid: the boundary figures of every router arm (see docs/design.md)."""
     out: dict[str, Any] = {"sims": count, "values": list(values), "gates": {}}
@@ -56,8 +60,9 @@ def icc_grid_figures(
                 "arms": None,
             }
             if world is not None:
-                point["arms"] = icc_point_figures(world, sims.outcomes(world, count), gate, gpos,
-                                                  routers, icc)
+                point["arms"] = icc_point_figures(
+                    world, sims.outcomes(world, count), gate, gpos, routers, icc
+                )
             points.append(point)
         out["gates"][gate.id] = {
             "metric": gate.metric,

@@ -125,9 +125,7 @@ def true_accuracy(plan: Plan, cases: Sequence[Case], arm_id: str) -> float:
     that the decision does not fail (failures count as wrong under the default analysis plan).
     """
     arm = plan.arm(arm_id)
-    if not isinstance(arm, RouterArmSpec) or not isinstance(
-        arm.classifier.backend, SimulatedClassifierSpec
-    ):
+    if not isinstance(arm, RouterArmSpec) or not isinstance(arm.classifier.backend, SimulatedClassifierSpec):
         raise KeyError(f"{arm_id} is not a simulated router arm")
     spec = arm.classifier.backend
     marginal = sum(w * spec.accuracy[f] for f, w in _family_weights(cases).items())
@@ -138,14 +136,10 @@ def true_accuracy(plan: Plan, cases: Sequence[Case], arm_id: str) -> float:
 
 
 def _simulated_router_ids(plan: Plan) -> tuple[str, ...]:
-    return tuple(
-        a.id for a in plan.router_arms if isinstance(a.classifier.backend, SimulatedClassifierSpec)
-    )
+    return tuple(a.id for a in plan.router_arms if isinstance(a.classifier.backend, SimulatedClassifierSpec))
 
 
-def _rewrite_classifiers(
-    plan: Plan, edit: Callable[[dict[str, Any], dict[str, Any]], None]
-) -> Plan:
+def _rewrite_classifiers(plan: Plan, edit: Callable[[dict[str, Any], dict[str, Any]], None]) -> Plan:
     """A copy of ``plan`` where ``edit(classifier, backend)`` rewrote every simulated classifier."""
     data = plan.model_dump(mode="python")
     for arm in data["arms"]:
@@ -178,7 +172,7 @@ def accuracy_scenario(plan: Plan, cases: Sequence[Case], accuracy: float, key: s
 
     def edit(classifier: dict[str, Any], backend: dict[str, Any]) -> None:
         families = set(backend["accuracy"]) | set(labels) | {c.family for c in cases}
-        backend["accuracy"] = {f: accuracy for f in sorted(families)}
+        backend["accuracy"] = dict.fromkeys(sorted(families), accuracy)
         _no_failures(classifier, backend)
 
     rewritten = _rewrite_classifiers(plan, edit)
@@ -207,7 +201,7 @@ def accuracy_icc_scenario(
 
     def edit(classifier: dict[str, Any], backend: dict[str, Any]) -> None:
         families = set(backend["accuracy"]) | set(labels) | {c.family for c in cases}
-        backend["accuracy"] = {f: difficulty.plan_accuracy for f in sorted(families)}
+        backend["accuracy"] = dict.fromkeys(sorted(families), difficulty.plan_accuracy)
         backend["case_difficulty_sd"] = difficulty.sd
         _no_failures(classifier, backend)
 
@@ -217,7 +211,7 @@ def accuracy_icc_scenario(
         plan=rewritten,
         cases=tuple(cases),
         # the exact marginal accuracy (the plan's figure is its Gauss-Hermite image)
-        true_accuracy={a: accuracy for a in _simulated_router_ids(rewritten)},
+        true_accuracy=dict.fromkeys(_simulated_router_ids(rewritten), accuracy),
         true_latency_ms={},
         accuracy_exact=True,
     )
@@ -229,7 +223,11 @@ def icc_key(gate: GateSpec, icc: float) -> str:
 
 
 def latency_boundary_scenario(
-    plan: Plan, cases: Sequence[Case], gate: GateSpec, *, case_icc: float | None = None,
+    plan: Plan,
+    cases: Sequence[Case],
+    gate: GateSpec,
+    *,
+    case_icc: float | None = None,
     key: str | None = None,
 ) -> Scenario:
     """Every router classifier's routing-latency quantile exactly at the gate's threshold.

@@ -53,7 +53,7 @@ def search_min_cases(
     """The smallest ``n`` in ``[n_min, n_max]`` with power >= ``target``, for every pair."""
     n0 = min(max(n0, n_min), n_max)
     state = {pair: SearchResult(None, None, None, None) for pair in pairs}
-    done: dict[Pair, bool] = {pair: False for pair in state}
+    done: dict[Pair, bool] = dict.fromkeys(state, False)
     powers: dict[int, Mapping[Pair, float]] = {}
     pending = [n0] if state else []
     while pending:

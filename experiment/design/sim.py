@@ -135,8 +135,9 @@ def run_campaign(
         a = arm_index[seq]
         case = case_objs[case_index[seq]]
         arm_id = arm_ids[a]
-        request = ArmRequest(seq, f"{arm_id}:{case.id}:{replay[seq]}", case, arm_id, replay[seq],
-                             scheduled[seq])
+        request = ArmRequest(
+            seq, f"{arm_id}:{case.id}:{replay[seq]}", case, arm_id, replay[seq], scheduled[seq]
+        )
         process(arm_objs[a].process(env, request)).callbacks.append(partial(finish, request))
 
     env.process(request_stream(env, schedule, None, sink))
@@ -176,9 +177,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
     by_gate = {(v.arm, v.gate): v for v in results.gates}
     viability = {v.arm: v.verdict for v in results.viability}
     by_arm = {a.arm: a for a in results.arms}
-    failures = Counter(
-        (r.arm, r.routing_status) for r in records if r.routing_status not in (None, "ok")
-    )
+    failures = Counter((r.arm, r.routing_status) for r in records if r.routing_status not in (None, "ok"))
     iccs = _replay_iccs(records, routers)
     arm_sims = []
     for arm_id in routers:
@@ -228,14 +227,14 @@ def _replay_iccs(records: list[TrialRecord], routers: list[str]) -> dict[str, tu
         c = np.asarray(cases, dtype=np.intp)
         lat = np.asarray(latency, dtype=np.float64)
         log_lat = np.log(np.maximum(lat, 1e-9))
-        out[arm] = (_nan(icc_anova(np.asarray(correct, dtype=np.float64), c)) if c.size else math.nan,
-                    _nan(icc_anova(log_lat, c)) if c.size else math.nan)
+        out[arm] = (
+            _nan(icc_anova(np.asarray(correct, dtype=np.float64), c)) if c.size else math.nan,
+            _nan(icc_anova(log_lat, c)) if c.size else math.nan,
+        )
     return out
 
 
-def _routing_latencies(
-    plan: Plan, records: list[TrialRecord], routers: list[str]
-) -> tuple[np.ndarray, ...]:
+def _routing_latencies(plan: Plan, records: list[TrialRecord], routers: list[str]) -> tuple[np.ndarray, ...]:
     """Per router arm, the routing latencies the analysis reads (failed decisions per the plan)."""
     keep_failed = plan.analysis.failures.latency == "elapsed"
     values: dict[str, list[float]] = {arm: [] for arm in routers}

@@ -18,8 +18,8 @@ import numpy.typing as npt
 
 from analysis import Results, RunMeta, TrialTable, analyze
 from experiment.store.schema import arrow_to_columns
-from experiment.store.trial_store import TrialStore
 from experiment.store.trial_files import read_trial_file, trial_file_format
+from experiment.store.trial_store import TrialStore
 from prereg.errors import InputError, PlanChangedError
 from prereg.frozen import FrozenPlan, load_frozen_plan
 from prereg.log import append_log
@@ -163,8 +163,17 @@ def check_trials_against_schedule(
     seq, and no trial id or seq may appear twice. Rows may be missing (an unfinished campaign);
     rows beyond the schedule may not. Raises :class:`~prereg.errors.InputError`.
     """
-    names = ("trial_id", "seq", "arm", "case_id", "family", "replay", "status", "routing_status",
-             "downstream_status")
+    names = (
+        "trial_id",
+        "seq",
+        "arm",
+        "case_id",
+        "family",
+        "replay",
+        "status",
+        "routing_status",
+        "downstream_status",
+    )
     values = {name: _values(columns[name]) for name in names}
     schedule_ids = schedule.trial_ids()
     seq_of = {tid: i for i, tid in enumerate(schedule_ids)}

@@ -20,8 +20,8 @@ __all__ = [
     "GARBAGE_BODY",
     "GARBAGE_STREAM",
     "JUDGE_MARK",
-    "WRONG_ANSWER",
     "UNPARSEABLE_LABEL",
+    "WRONG_ANSWER",
     "answer_text",
     "classifier_text",
     "completion_body",
@@ -58,7 +58,7 @@ def answer_text(case: Case, correct: bool, grader: GraderSpec | None, model: str
         try:
             if grade_answer(text, case.reference, grader):
                 return text
-        except Exception:  # noqa: BLE001 - a bad pattern is the plan's problem, reported by the client
+        except Exception:
             pass
         return case.reference
     return case.reference
@@ -83,7 +83,11 @@ def classifier_text(label: str | None, json_reply: bool) -> str:
 
 
 def _usage(tokens_in: int, tokens_out: int) -> dict[str, int]:
-    return {"prompt_tokens": tokens_in, "completion_tokens": tokens_out, "total_tokens": tokens_in + tokens_out}
+    return {
+        "prompt_tokens": tokens_in,
+        "completion_tokens": tokens_out,
+        "total_tokens": tokens_in + tokens_out,
+    }
 
 
 def completion_body(model: str, text: str, tokens_in: int, tokens_out: int, n: int) -> dict[str, Any]:
@@ -93,9 +97,7 @@ def completion_body(model: str, text: str, tokens_in: int, tokens_out: int, n: i
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
-        ],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": _usage(tokens_in, tokens_out),
     }
 

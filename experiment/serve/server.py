@@ -74,8 +74,18 @@ from prereg.records import Case, Status
 from prereg.schema import Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec
 from prereg.seeding import derive_rng
 
-__all__ = ["LOG_BODY_BYTES", "LOG_SIZE", "MAX_BODY_BYTES", "FaultSpec", "ServedRequest", "ServerThread",
-           "SimulatedServer", "bind_socket", "build_app", "uvicorn_config"]
+__all__ = [
+    "LOG_BODY_BYTES",
+    "LOG_SIZE",
+    "MAX_BODY_BYTES",
+    "FaultSpec",
+    "ServedRequest",
+    "ServerThread",
+    "SimulatedServer",
+    "bind_socket",
+    "build_app",
+    "uvicorn_config",
+]
 
 RequestKind = Literal["classifier", "downstream", "judge", "unknown"]
 Fault = Literal["http_500", "http_429", "garbage", "empty"]
@@ -145,8 +155,13 @@ class _Reply:
 class _Model:
     """One simulated model name: its behaviour and its concurrency slots."""
 
-    def __init__(self, behaviour: ClassifierBehaviour | ModelBehaviour, concurrency: int,
-                 tokens: tuple[int, int], key: str) -> None:
+    def __init__(
+        self,
+        behaviour: ClassifierBehaviour | ModelBehaviour,
+        concurrency: int,
+        tokens: tuple[int, int],
+        key: str,
+    ) -> None:
         self.behaviour = behaviour
         self.slots = asyncio.Semaphore(concurrency)
         self.tokens = tokens
@@ -156,8 +171,16 @@ class _Model:
 class SimulatedServer:
     """The server's state: simulated models, cases, fault draws and the request log."""
 
-    def __init__(self, plan: Plan, cases: Sequence[Case], plan_hash: str, faults: FaultSpec,
-                 *, api_key: str | None = None, log_size: int = LOG_SIZE) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        cases: Sequence[Case],
+        plan_hash: str,
+        faults: FaultSpec,
+        *,
+        api_key: str | None = None,
+        log_size: int = LOG_SIZE,
+    ) -> None:
         if log_size < 0:
             raise InputError(f"expected a log size >= 0, found {log_size}", field="--log-size")
         self.plan = plan
@@ -177,14 +200,22 @@ class SimulatedServer:
                 spec = arm.classifier.backend
                 rng = derive_rng(seed, plan_hash, f"serve:arm:{arm.id}")
                 behaviour = ClassifierBehaviour(spec, plan.taxonomy.labels, cases, rng)
-                self.classifiers.setdefault(arm.classifier.model, _Model(
-                    behaviour, spec.latency.concurrency, (spec.tokens.input, spec.tokens.output), arm.id))
+                self.classifiers.setdefault(
+                    arm.classifier.model,
+                    _Model(
+                        behaviour, spec.latency.concurrency, (spec.tokens.input, spec.tokens.output), arm.id
+                    ),
+                )
         self.models: dict[str, _Model] = {}
         for key, model in plan.models.items():
             if isinstance(model.backend, SimulatedModelSpec):
                 mspec = model.backend
-                m = _Model(ModelBehaviour(mspec, cases, derive_rng(seed, plan_hash, f"serve:model:{key}")),
-                           mspec.latency.concurrency, (mspec.tokens.input, mspec.tokens.output), key)
+                m = _Model(
+                    ModelBehaviour(mspec, cases, derive_rng(seed, plan_hash, f"serve:model:{key}")),
+                    mspec.latency.concurrency,
+                    (mspec.tokens.input, mspec.tokens.output),
+                    key,
+                )
                 self.models.setdefault(model.model, m)
                 self.models.setdefault(key, m)
 
@@ -210,8 +241,12 @@ class SimulatedServer:
         f = self.faults
         u, v = self._fault_rng.random(2).tolist()
         fault: Fault | None = None
-        for name, rate in (("http_500", f.error_rate), ("http_429", f.rate_limit_rate),
-                           ("garbage", f.garbage_rate), ("empty", f.empty_rate)):
+        for name, rate in (
+            ("http_500", f.error_rate),
+            ("http_429", f.rate_limit_rate),
+            ("garbage", f.garbage_rate),
+            ("empty", f.empty_rate),
+        ):
             if u < rate:
                 fault = name  # type: ignore[assignment]
                 break
@@ -229,8 +264,12 @@ class SimulatedServer:
         authorized = self._authorized(request)
         raw = await self._read_body(request) if authorized else b""
         if raw is None:
-            return self._error(self._entry(n, trial, "", "unknown", None, False, None, False, True, 0),
-                               t0, 413, f"request body over {MAX_BODY_BYTES} bytes")
+            return self._error(
+                self._entry(n, trial, "", "unknown", None, False, None, False, True, 0),
+                t0,
+                413,
+                f"request body over {MAX_BODY_BYTES} bytes",
+            )
         try:
             body = json.loads(raw)
             if not isinstance(body, dict):
@@ -245,8 +284,9 @@ class SimulatedServer:
             prompt = str(messages[-1].get("content", ""))
         kind, case = self._classify(model, prompt)
         fault, slow = self._draw_fault()
-        entry = self._entry(n, trial, model, kind, case.id if case else None, stream, fault, slow,
-                            authorized, len(raw), body)
+        entry = self._entry(
+            n, trial, model, kind, case.id if case else None, stream, fault, slow, authorized, len(raw), body
+        )
         if not authorized:
             return self._error(entry, t0, 401, "invalid API key")
         if not body:
@@ -254,8 +294,9 @@ class SimulatedServer:
         if fault == "http_500":
             return self._error(entry, t0, 500, "injected server error")
         if fault == "http_429":
-            return self._error(entry, t0, 429, "injected rate limit",
-                               {"retry-after": f"{self.faults.retry_after_s:g}"})
+            return self._error(
+                entry, t0, 429, "injected rate limit", {"retry-after": f"{self.faults.retry_after_s:g}"}
+            )
         reply = self._reply(kind, model, prompt, case, trial, body)
         if slow:
             reply.service_ms += self.faults.slow_ms
@@ -264,8 +305,9 @@ class SimulatedServer:
         usage = bool((body.get("stream_options") or {}).get("include_usage", False))
         await self._serve(target, reply.service_ms)
         if stream and reply.code == 200:
-            return self._done(entry, t0, Response(self._events(entry, reply, fault, usage),
-                                                  media_type="text/event-stream"))
+            return self._done(
+                entry, t0, Response(self._events(entry, reply, fault, usage), media_type="text/event-stream")
+            )
         if reply.code != 200:
             return self._error(entry, t0, reply.code, reply.text)
         if fault == "garbage":
@@ -292,15 +334,27 @@ class SimulatedServer:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _entry(self, n: int, trial: str | None, model: str, kind: RequestKind, case_id: str | None,
-               stream: bool, fault: Fault | None, slow: bool, authorized: bool, size: int,
-               body: dict[str, Any] | None = None) -> ServedRequest:
+    def _entry(
+        self,
+        n: int,
+        trial: str | None,
+        model: str,
+        kind: RequestKind,
+        case_id: str | None,
+        stream: bool,
+        fault: Fault | None,
+        slow: bool,
+        authorized: bool,
+        size: int,
+        body: dict[str, Any] | None = None,
+    ) -> ServedRequest:
         """Log a request (the body only when authorized and at most :data:`LOG_BODY_BYTES`)."""
         kept: dict[str, Any] = {}
         if body and authorized:
             kept = body if size <= LOG_BODY_BYTES else {"omitted_bytes": size}
-        entry = ServedRequest(n, time.time(), trial, model, kind, case_id, stream, fault, slow, 200,
-                              0.0, None, authorized, kept)
+        entry = ServedRequest(
+            n, time.time(), trial, model, kind, case_id, stream, fault, slow, 200, 0.0, None, authorized, kept
+        )
         self.log.append(entry)
         return entry
 
@@ -319,8 +373,9 @@ class SimulatedServer:
         if fault == "garbage":
             return GARBAGE_STREAM
         text = "" if fault == "empty" else reply.text
-        return b"".join(stream_events(entry.model, text, reply.tokens_in, reply.tokens_out, entry.n,
-                                      usage=usage))
+        return b"".join(
+            stream_events(entry.model, text, reply.tokens_in, reply.tokens_out, entry.n, usage=usage)
+        )
 
     def _done(self, entry: ServedRequest, t0: float, response: Response) -> Response:
         entry.status_code = response.status_code
@@ -328,10 +383,16 @@ class SimulatedServer:
         response.headers["x-service-ms"] = f"{entry.handler_ms:.3f}"
         return response
 
-    def _error(self, entry: ServedRequest, t0: float, code: int, message: str,
-               headers: dict[str, str] | None = None) -> Response:
-        body = {"error": {"message": message, "type": "server_error" if code >= 500 else "invalid_request_error",
-                          "code": code}}
+    def _error(
+        self, entry: ServedRequest, t0: float, code: int, message: str, headers: dict[str, str] | None = None
+    ) -> Response:
+        body = {
+            "error": {
+                "message": message,
+                "type": "server_error" if code >= 500 else "invalid_request_error",
+                "code": code,
+            }
+        }
         return self._done(entry, t0, JSONResponse(body, status_code=code, headers=headers))
 
     def _classify(self, model: str, prompt: str) -> tuple[RequestKind, Case | None]:
@@ -347,8 +408,15 @@ class SimulatedServer:
             return "downstream", case
         return "unknown", case
 
-    def _reply(self, kind: RequestKind, model: str, prompt: str, case: Case | None,
-               trial: str | None, body: dict[str, Any]) -> _Reply:
+    def _reply(
+        self,
+        kind: RequestKind,
+        model: str,
+        prompt: str,
+        case: Case | None,
+        trial: str | None,
+        body: dict[str, Any],
+    ) -> _Reply:
         if kind == "unknown" or case is None:
             known = model in self.classifiers or model in self.models
             what = "no corpus case in the request" if known else f"model {model!r} not served here"
@@ -392,8 +460,14 @@ class SimulatedServer:
         if refused is not None:
             return refused
         names = sorted(set(self.classifiers) | set(self.models))
-        return JSONResponse({"object": "list", "data": [
-            {"id": name, "object": "model", "owned_by": "routetrial-simulated"} for name in names]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": name, "object": "model", "owned_by": "routetrial-simulated"} for name in names
+                ],
+            }
+        )
 
     async def log_view(self, request: Request) -> Response:
         """``GET /_log`` (the server's record) and ``DELETE /_log`` (clear it); guarded by the key."""
@@ -405,19 +479,29 @@ class SimulatedServer:
             return JSONResponse({"cleared": True})
         raw_since = request.query_params.get("since", "0")
         if not raw_since.isdigit():
-            return JSONResponse({"error": {"message": f"since: expected an integer >= 0, found {raw_since!r}",
-                                           "type": "invalid_request_error", "code": 400}}, status_code=400)
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": f"since: expected an integer >= 0, found {raw_since!r}",
+                        "type": "invalid_request_error",
+                        "code": 400,
+                    }
+                },
+                status_code=400,
+            )
         since = int(raw_since)
         return JSONResponse([asdict(e) for e in self.log if e.n > since])
 
 
 def build_app(server: SimulatedServer) -> Starlette:
     """The Starlette application serving ``server``."""
-    return Starlette(routes=[
-        Route("/v1/chat/completions", server.chat, methods=["POST"]),
-        Route("/v1/models", server.models_list, methods=["GET"]),
-        Route("/_log", server.log_view, methods=["GET", "DELETE"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", server.chat, methods=["POST"]),
+            Route("/v1/models", server.models_list, methods=["GET"]),
+            Route("/_log", server.log_view, methods=["GET", "DELETE"]),
+        ]
+    )
 
 
 #: Connections the kernel queues before uvicorn accepts them (an open-loop burst must not be refused).
@@ -431,8 +515,15 @@ def uvicorn_config(app: Starlette, **settings: Any) -> uvicorn.Config:
     from 0.57 to 0.38-0.52 ms (docs/live.md, Performance), time every latency measured against
     this server would otherwise include.
     """
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http="httptools",
-                          backlog=_BACKLOG, **settings)
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http="httptools",
+        backlog=_BACKLOG,
+        **settings,
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -461,8 +552,9 @@ class ServerThread:
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         self._server = uvicorn.Server(uvicorn_config(app, timeout_keep_alive=30))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        daemon=True, name="routetrial-serve")
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True, name="routetrial-serve"
+        )
 
     @property
     def base_url(self) -> str:

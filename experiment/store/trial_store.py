@@ -147,9 +147,7 @@ class TrialStore:
     # --- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def open(
-        cls, url: str, plan_hash: str | None, *, create: bool, read_only: bool = False
-    ) -> TrialStore:
+    def open(cls, url: str, plan_hash: str | None, *, create: bool, read_only: bool = False) -> TrialStore:
         """Open (or create) the store at ``url`` for the plan with canonical hash ``plan_hash``.
 
         ``plan_hash=None`` opens an existing store whatever its plan (for ``status`` and
@@ -386,8 +384,13 @@ class TrialStore:
         chain = chain_digest(prev, number, data.num_rows, digest)
         self._conn.execute(
             sa.insert(self._batches).values(
-                batch=number, rows=data.num_rows, trial_ids=ids, row_digests=digests,
-                batch_sha256=digest, prev=prev, chain_sha256=chain,
+                batch=number,
+                rows=data.num_rows,
+                trial_ids=ids,
+                row_digests=digests,
+                batch_sha256=digest,
+                prev=prev,
+                chain_sha256=chain,
             )
         )
         self._put_meta({_HEAD_KEY: chain})
