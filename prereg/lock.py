@@ -11,7 +11,6 @@ Freezes and amendments are appended to the family's hash-chained log (:mod:`prer
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import re
@@ -25,8 +24,10 @@ from prereg.canonical import analysis_code_hash, bytes_hash
 from prereg.check import CheckedPlan, load_checked_plan, resolve_beside
 from prereg.errors import InputError, LockError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
 from prereg.loader import read_plan
-from prereg.log import append_log, log_problem, plan_root, read_log, utc_now
+from prereg.log import append_log, log_problem, read_log, utc_now
 from prereg.schema import TraceArrival
+from prereg.study_files import amendment_path, lock_path, plan_root
+from prereg.version import version
 
 __all__ = [
     "Change",
@@ -96,18 +97,6 @@ class VerifyReport:
         return "changed since freezing: " + "; ".join(f"{c.what} ({c.detail})" for c in self.changes)
 
 
-def lock_path(plan_path: Path) -> Path:
-    """``<plan>.lock.json`` beside the plan."""
-    plan_path = Path(plan_path)
-    return plan_path.with_name(plan_path.name + ".lock.json")
-
-
-def amendment_path(plan_path: Path, number: int) -> Path:
-    """The file of amendment ``number`` of the family ``plan_path`` belongs to (0: the root plan)."""
-    root, _ = plan_root(plan_path)
-    return root if number == 0 else root.with_name(f"{root.stem}.amend-{number}{root.suffix}")
-
-
 def read_lock(plan_path: Path) -> LockRecord:
     """The lock record of a plan; :class:`PlanNotFrozenError` when there is none."""
     path = lock_path(plan_path)
@@ -163,7 +152,7 @@ def freeze(plan_path: Path) -> LockRecord:
         corpus_sha256=checked.corpus_sha256,
         frozen_at_utc=utc_now(),
         git_commit=_git_commit(plan_path.parent),
-        routetrial_version=_version(),
+        routetrial_version=version(),
         analysis_code_sha256=code_sha,
         parent_sha256=parent_sha,
         corpus_path=checked.plan.corpus.path,
@@ -457,13 +446,6 @@ def _git_commit(folder: Path) -> str | None:
         return None
     commit = done.stdout.strip()
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("routetrial")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _with_amendment(

@@ -25,6 +25,7 @@ from typing import Any
 
 from prereg.canonical import bytes_hash
 from prereg.errors import InputError, PlanChangedError
+from prereg.study_files import log_path, plan_root
 
 __all__ = [
     "GENESIS",
@@ -40,7 +41,6 @@ __all__ = [
 
 #: The ``prev`` of the first entry.
 GENESIS = "0" * 64
-_AMENDMENT_STEM = re.compile(r"^(?P<root>.+)\.amend-(?P<number>[1-9][0-9]*)$")
 _KIND = re.compile(r"^[a-z][a-z_]*$")
 
 
@@ -59,24 +59,6 @@ class LogEntry:
 def utc_now() -> str:
     """The current UTC time as ISO 8601 with a ``Z`` (seconds precision)."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def plan_root(plan_path: Path) -> tuple[Path, int]:
-    """The root plan of a plan family and the amendment number of ``plan_path`` (0 for the root).
-
-    ``plan.amend-2.yaml`` -> (``plan.yaml``, 2); ``plan.yaml`` -> (``plan.yaml``, 0).
-    """
-    plan_path = Path(plan_path)
-    match = _AMENDMENT_STEM.match(plan_path.stem)
-    if match is None:
-        return plan_path, 0
-    return plan_path.with_name(match["root"] + plan_path.suffix), int(match["number"])
-
-
-def log_path(plan_path: Path) -> Path:
-    """The log of the family ``plan_path`` belongs to: ``<root plan>.log.jsonl``."""
-    root, _ = plan_root(plan_path)
-    return root.with_name(root.name + ".log.jsonl")
 
 
 def entry_hash(seq: int, kind: str, at_utc: str, detail: dict[str, str], prev: str) -> str:

@@ -28,6 +28,7 @@ from typing import IO, Any
 from experiment.store.trial_store import store_path
 from prereg.errors import StoreWriteError
 from prereg.records import Case, TrialRecord
+from prereg.study_files import journal_file
 
 __all__ = ["InFlight", "Journal", "interrupted_record", "journal_path", "read_in_flight"]
 
@@ -47,7 +48,7 @@ def journal_path(url: str, plan_hash: str) -> Path:
     path = store_path(url)
     if path is None:
         return Path.cwd() / f"routetrial-{plan_hash[:12]}.live.jsonl"
-    return path.with_name(path.name + ".live.jsonl")
+    return journal_file(path)
 
 
 def read_in_flight(path: Path) -> dict[int, InFlight]:

@@ -16,7 +16,6 @@ returns. The command then exits with ``128 + signal`` (130, 143, 129) by raising
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -28,7 +27,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Literal
 
-from prereg.errors import StoreError, StoreWriteError
+from prereg.atomic_write import write_text_atomically
+from prereg.errors import InputError, StoreError, StoreWriteError
 
 __all__ = [
     "PROGRESS_VERSION",
@@ -190,19 +190,11 @@ def write_progress(path: Path, state: ProgressState) -> None:
     directory) raises :class:`~prereg.errors.StoreWriteError` naming it.
     """
     text = json.dumps(asdict(state), indent=1, sort_keys=True) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        try:
-            with path.open("r+b") as fh:
-                fh.write(text.encode("utf-8"))
-                fh.truncate()
-        except OSError:
-            raise StoreWriteError(f"{path}: cannot write the progress file: {exc.strerror or exc}") from None
+        write_text_atomically(path, text, in_place_on_failure=True)
+    except InputError as exc:
+        found = str(exc).rsplit("found ", 1)[-1]
+        raise StoreWriteError(f"{path}: cannot write the progress file: {found}") from None
 
 
 def try_write_progress(path: Path, state: ProgressState) -> bool:

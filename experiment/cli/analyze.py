@@ -71,9 +71,9 @@ def analyze_command(
 ) -> None:
     """Run the frozen PLAN's locked analysis: gate verdicts, and the results as JSON."""
     from analysis import results_to_json
-    from experiment.atomic_write import write_text_atomically
     from experiment.cli.run import default_store
     from experiment.locked.analysis import run_locked_analysis
+    from prereg.atomic_write import write_text_atomically
     from prereg.errors import InputError
 
     if store is not None and trials_file is not None:

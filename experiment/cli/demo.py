@@ -99,7 +99,7 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
 
     _step(5, "results document")
     from analysis import results_to_json
-    from experiment.atomic_write import write_text_atomically
+    from prereg.atomic_write import write_text_atomically
 
     results_path = write_text_atomically(folder / "results.json", results_to_json(locked.results))
     click.echo(f"wrote {results_path}")

@@ -68,8 +68,8 @@ def build_report(plan: Path, store: str, *, deviation: str | None = None) -> str
 
 def write_report(plan: Path, store: str, out: Path, *, deviation: str | None = None) -> Path:
     """Build the report and write it to ``out`` atomically; return the path written."""
-    from experiment.atomic_write import write_text_atomically
     from experiment.cli.output_guard import refuse_study_files
+    from prereg.atomic_write import write_text_atomically
 
     refuse_study_files(out, option="--out", plan=plan, store=store)
     return write_text_atomically(out, build_report(plan, store, deviation=deviation))

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from prereg.study_files import default_store_path
+
 if TYPE_CHECKING:
     from prereg.frozen import FrozenPlan
 
@@ -24,8 +26,8 @@ __all__ = ["COMMANDS", "default_store", "run_live_campaign", "run_simulated_camp
 
 
 def default_store(plan: Path) -> str:
-    """The default store of a plan: ``<plan dir>/<plan stem>.duckdb``."""
-    return str(plan.with_suffix(".duckdb"))
+    """The default store of a plan (:func:`prereg.study_files.default_store_path`)."""
+    return str(default_store_path(plan))
 
 
 #: The ``--store`` option of every command that reads or writes a plan's store.

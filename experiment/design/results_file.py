@@ -8,9 +8,11 @@ names the plan's canonical hash, so a reader can tell results of an edited plan 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from prereg.atomic_write import write_text_atomically
+from prereg.study_files import design_path
 
 __all__ = [
     "DESIGN_KIND",
@@ -27,8 +29,8 @@ DESIGN_SCHEMA_VERSION = 2
 
 
 def design_results_path(plan_path: Path) -> Path:
-    """Where the design results of a plan live: beside it, ``<stem>.design.json``."""
-    return plan_path.with_name(f"{plan_path.stem}.design.json")
+    """Where the design results of a plan live (:func:`prereg.study_files.design_path`)."""
+    return design_path(plan_path)
 
 
 def design_json(results: dict[str, Any]) -> str:
@@ -38,11 +40,7 @@ def design_json(results: dict[str, Any]) -> str:
 
 def write_design_results(plan_path: Path, results: dict[str, Any]) -> Path:
     """Write the results beside the plan atomically (a reader never sees half a file)."""
-    path = design_results_path(plan_path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(design_json(results), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(design_results_path(plan_path), design_json(results))
 
 
 def load_design_results(plan_path: Path, *, plan_hash: str | None = None) -> dict[str, Any] | None:

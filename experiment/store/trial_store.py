@@ -21,7 +21,6 @@ reads the runner's progress file instead). Third-party errors are translated her
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -55,6 +54,8 @@ from experiment.store.schema import (
 )
 from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
 from prereg.records import TrialRecord
+from prereg.study_files import progress_file
+from prereg.version import version as routetrial_version
 
 __all__ = ["DUCKDB_MEMORY_LIMIT", "ExportFormat", "TrialStore", "progress_path", "store_path", "store_url"]
 
@@ -111,20 +112,13 @@ def store_path(url: str) -> Path | None:
 def progress_path(url: str) -> Path | None:
     """``<store>.progress.json`` beside a DuckDB store file; None when the store is no file."""
     path = store_path(url)
-    return None if path is None else path.with_name(path.name + ".progress.json")
+    return None if path is None else progress_file(path)
 
 
 def _first_line(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
     return text[0] if text else type(orig).__name__
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("routetrial")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source checkout only
-        return "0+unknown"
 
 
 class TrialStore:
@@ -207,7 +201,7 @@ class TrialStore:
                 self._put_meta(
                     {
                         "plan_canonical_sha256": plan_hash,
-                        "routetrial_version": _version(),
+                        "routetrial_version": routetrial_version(),
                         "created_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                         _DIGEST_KEY: DIGEST_VERSION,
                     }
