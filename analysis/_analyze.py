@@ -10,15 +10,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p95_bootstrap, select_arm
-from analysis._balance import SRM_THRESHOLD, check_balance, check_srm
-from analysis._clustered import CaseResampler, estimate_accuracy, robust_accuracy
+from analysis._case_bootstrap import CaseResampler
+from analysis._clustered import estimate_accuracy, robust_accuracy
 from analysis._clustered_quantile import estimate_clustered_quantile
-from analysis._design_limits import gate_requirement
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
-from analysis._pareto import pareto_frontier
-from analysis._plan_warnings import plan_warnings
 from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_comparisons
 from analysis._quantiles import estimate_quantile
 from analysis._results import (
@@ -26,15 +23,13 @@ from analysis._results import (
     ArmResult,
     ArmVerdict,
     ControlComparison,
-    DesignResult,
     DownstreamResult,
     GateVerdict,
     Interval,
-    PlanInfo,
     Results,
-    SrmResult,
     Unit,
 )
+from analysis._run_sections import design_section, family_balance, pareto, plan_info, srm_checks
 from analysis._table import TrialTable, factorize
 from prereg.errors import AnalysisError
 from prereg.schema import GateSpec, Plan
@@ -271,84 +266,19 @@ def analyze(
             routers, controls[0], data, plan, codes.k_cases, rng_for
         )
 
-    points = []
-    for r in results:
-        if r.kind == "router":
-            acc = None if r.accuracy is None else r.accuracy.estimate
-            p95 = None if r.routing_latency_p95 is None else r.routing_latency_p95.estimate
-            # the pre-registered axes only: the router's own cost, not the downstream answer's
-            # (which depends on where it routed and flips the frontier from seed to seed)
-            cost = None if r.routing_cost_per_1k is None else r.routing_cost_per_1k.estimate
-            points.append((r.arm, acc, p95, cost))
-    pareto = pareto_frontier(points)
-    ratio = {a: plan.ratio_of(a) for a in plan.arm_ids}
-    srm: list[SrmResult] = []
-    if meta.allocated_per_arm_case is not None:
-        srm.append(
-            check_srm(
-                "allocated",
-                {a: sum(meta.allocated_per_arm_case.get(a, {}).values()) for a in plan.arm_ids},
-                ratio,
-            )
-        )
-    else:
-        srm.append(
-            SrmResult(
-                "allocated",
-                {},
-                {},
-                None,
-                0,
-                None,
-                SRM_THRESHOLD,
-                False,
-                "not checkable: the allocation written before the first request is not "
-                f"in a {meta.source} trial file; only what was sent is checked",
-            )
-        )
-    srm.append(check_srm("sent", {r.arm: r.flow.sent for r in results}, ratio))
-    sent = codes.status != (codes.statuses.index("not_sent") if "not_sent" in codes.statuses else -2)
-    arm_pos = (
-        np.array([plan.arm_ids.index(a) for a in arms] + [0], dtype=np.intp)[arm_codes]
-        if len(table)
-        else arm_codes
-    )
-    nf, na = len(codes.families), len(plan.arm_ids)
-    counts = np.bincount(codes.family[sent] * na + arm_pos[sent], minlength=nf * na).reshape(nf, na)
-    balance = check_balance(codes.families, plan.arm_ids, counts)
-
     return Results(
         schema_version=SCHEMA_VERSION,
-        plan=PlanInfo(
-            title=plan.study.title,
-            canonical_sha256=meta.plan_canonical_sha256,
-            bytes_sha256=meta.plan_bytes_sha256,
-            analysis_code_matches=meta.analysis_code_matches,
-            deviations=tuple(meta.deviations),
-            source=meta.source,
-            ci_method=spec.ci_method,
-            alpha=spec.alpha,
-            unit=spec.unit,
-            multiplicity=spec.multiplicity,
-            cluster_robust=spec.cluster_robust,
-            latency_interval=spec.latency_interval,
-            bootstrap_resamples=spec.bootstrap.resamples,
-            failures_routing=spec.failures.routing,
-            failures_latency=spec.failures.latency,
-            failures_interrupted=spec.failures.interrupted,
-            exclusions=tuple(spec.exclusions),
-            live=None if meta.live is None else dict(meta.live),
-        ),
-        design=_design(plan, results),
+        plan=plan_info(plan, meta),
+        design=design_section(plan, results),
         arms=tuple(results),
         gates=tuple(gates),
         viability=tuple(viability),
         accuracy_comparisons=tuple(comparisons),
         control_comparisons=tuple(control_cmp),
         downstream=tuple(downstream),
-        pareto=pareto,
-        srm=tuple(srm),
-        balance=balance,
+        pareto=pareto(results),
+        srm=srm_checks(plan, meta, results),
+        balance=family_balance(plan, table, codes, arms, arm_codes),
     )
 
 
@@ -378,27 +308,3 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
         accuracy.append(ArmGateResult(a, acc, method, est, interval))
     gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
     return GateResults(tuple(accuracy), tuple(gates), tuple(viability))
-
-
-def _design(plan: Plan, results: list[ArmResult]) -> DesignResult:
-    """Every gate's requirement at the planned size, and the smallest arm actually analysed."""
-    units = plan.sample_size.unique_cases
-    if plan.analysis.unit == "request":
-        units *= plan.traffic.replays_per_case
-    reqs = tuple(
-        gate_requirement(g, plan.analysis, plan.sample_size.unique_cases, plan.traffic.replays_per_case)
-        for g in plan.gates
-    )
-    routers = [r for r in results if r.kind == "router"]
-    lat = [r.routing_latency_p95.n for r in routers if r.routing_latency_p95 is not None]
-    cases = [r.unique_cases for r in routers]
-    smallest = min(cases) if cases else 0
-    return DesignResult(
-        units,
-        reqs,
-        smallest,
-        min(lat) if lat else 0,
-        plan_warnings(
-            plan, min(smallest, plan.sample_size.unique_cases) if cases else plan.sample_size.unique_cases
-        ),
-    )

@@ -8,17 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis._clustered import CaseResampler, estimate_accuracy, summarize_clustering
+from analysis._case_bootstrap import CaseResampler
+from analysis._clustered import estimate_accuracy, summarize_clustering
 from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._comparisons import estimate_clustered_mean, percentile_interval
 from analysis._quantiles import bootstrap_quantile, empirical_curve, estimate_quantile
 from analysis._results import (
     ArmResult,
+    ClusteringResult,
     ConfusionMatrix,
     FamilyAccuracy,
     FlowCounts,
     Interval,
     LatencyCurve,
+    ProportionResult,
     QuantileResult,
     Unit,
 )
@@ -219,48 +222,9 @@ def analyze_arm(
     flow = _flow(rows, codes, scheduled, allocated, data.excluded, int(data.y.size) if data.router else 0)
     unique_cases = int(np.count_nonzero(np.bincount(codes.case[rows], minlength=k_total)))
     resampler = CaseResampler(rng_for("bootstrap"), b)
-    accuracy = clustering = confusion = None
-    per_family: tuple[FamilyAccuracy, ...] = ()
-    med = p95 = None
-    boot_p95: Interval | None = None
-    curve: LatencyCurve | None = None
-    if data.router:
-        accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method, min_cases=mc)
-        remap, n_present = present_cases(data, k_total)
-        weights = None
-        if n_present:
-            # the ICC intervals share the accuracy bootstrap's case resamples; under GEE they get
-            # their own stream, so the other bootstraps draw exactly what they drew before
-            icc_resampler = (
-                resampler
-                if spec.cluster_robust == "bootstrap"
-                else CaseResampler(rng_for("icc_bootstrap"), b)
-            )
-            weights = icc_resampler(n_present)
-        clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
-        per_family = tuple(
-            FamilyAccuracy(
-                codes.families[f],
-                estimate_accuracy(
-                    data.y[data.y_family == f],
-                    data.y_cases[data.y_family == f],
-                    unit,
-                    level,
-                    spec.ci_method,
-                    min_cases=mc,
-                ),
-            )
-            for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families)))
-        )
-        base = codes.status[rows] != _code(codes.statuses, "not_sent")
-        confusion = _confusion(data, rows, codes, base)
-        med = quantile(data.routing_latency, data.routing_latency_cases, 0.5)
-        p95 = quantile(data.routing_latency, data.routing_latency_cases, 0.95)
-        curve = empirical_curve(data.routing_latency)
-        if spec.latency_interval == "bootstrap" and data.routing_latency.size:
-            boot_p95 = percentile_interval(
-                routing_p95_bootstrap(data, resampler), level, "case_bootstrap_percentile"
-            )
+    routing = (
+        _routing_estimates(data, rows, spec, codes, resampler, rng_for, quantile) if data.router else None
+    )
     e2e_ok = ~np.isnan(data.e2e)
     e2e_vals, e2e_cases = data.e2e[e2e_ok], data.cases[e2e_ok]
     return ArmResult(
@@ -268,14 +232,14 @@ def analyze_arm(
         kind="router" if data.router else "control",
         flow=flow,
         unique_cases=unique_cases,
-        accuracy=accuracy,
-        clustering=clustering,
-        per_family=per_family,
-        confusion=confusion,
-        routing_latency_median=med,
-        routing_latency_p95=p95,
-        routing_latency_bootstrap_p95=boot_p95,
-        routing_latency_curve=curve,
+        accuracy=None if routing is None else routing.accuracy,
+        clustering=None if routing is None else routing.clustering,
+        per_family=() if routing is None else routing.per_family,
+        confusion=None if routing is None else routing.confusion,
+        routing_latency_median=None if routing is None else routing.median,
+        routing_latency_p95=None if routing is None else routing.p95,
+        routing_latency_bootstrap_p95=None if routing is None else routing.bootstrap_p95,
+        routing_latency_curve=None if routing is None else routing.curve,
         e2e_latency_median=quantile(e2e_vals, e2e_cases, 0.5),
         e2e_latency_p95=quantile(e2e_vals, e2e_cases, 0.95),
         e2e_latency_mean=estimate_clustered_mean(data.e2e, data.cases, k_total, level, resampler),
@@ -293,6 +257,76 @@ def analyze_arm(
             spec.ci_method,
             min_cases=mc,
         ),
+    )
+
+
+@dataclass(frozen=True)
+class _RoutingEstimates:
+    """A router arm's routing figures (accuracy and its clustering, per family, confusion, latency)."""
+
+    accuracy: ProportionResult
+    clustering: ClusteringResult
+    per_family: tuple[FamilyAccuracy, ...]
+    confusion: ConfusionMatrix
+    median: QuantileResult
+    p95: QuantileResult
+    bootstrap_p95: Interval | None
+    curve: LatencyCurve | None
+
+
+def _routing_estimates(
+    data: ArmData,
+    rows: NDArray[np.intp],
+    spec: AnalysisSpec,
+    codes: Codes,
+    resampler: CaseResampler,
+    rng_for: Callable[[str], np.random.Generator],
+    quantile: Callable[[NDArray[np.float64], NDArray[np.intp], float], QuantileResult],
+) -> _RoutingEstimates:
+    """The routing figures of :func:`analyze_arm`, drawing from ``resampler`` in the same order."""
+    level, unit, mc, k_total = 1.0 - spec.alpha, spec.unit, spec.min_cases, codes.k_cases
+    accuracy = estimate_accuracy(data.y, data.y_cases, unit, level, spec.ci_method, min_cases=mc)
+    remap, n_present = present_cases(data, k_total)
+    weights = None
+    if n_present:
+        # the ICC intervals share the accuracy bootstrap's case resamples; under GEE they get
+        # their own stream, so the other bootstraps draw exactly what they drew before
+        icc_resampler = (
+            resampler
+            if spec.cluster_robust == "bootstrap"
+            else CaseResampler(rng_for("icc_bootstrap"), spec.bootstrap.resamples)
+        )
+        weights = icc_resampler(n_present)
+    clustering = summarize_clustering(data.y, remap, unit, level, spec.cluster_robust, weights)
+    per_family = tuple(
+        FamilyAccuracy(
+            codes.families[f],
+            estimate_accuracy(
+                data.y[data.y_family == f],
+                data.y_cases[data.y_family == f],
+                unit,
+                level,
+                spec.ci_method,
+                min_cases=mc,
+            ),
+        )
+        for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families)))
+    )
+    base = codes.status[rows] != _code(codes.statuses, "not_sent")
+    boot_p95: Interval | None = None
+    if spec.latency_interval == "bootstrap" and data.routing_latency.size:
+        boot_p95 = percentile_interval(
+            routing_p95_bootstrap(data, resampler), level, "case_bootstrap_percentile"
+        )
+    return _RoutingEstimates(
+        accuracy=accuracy,
+        clustering=clustering,
+        per_family=per_family,
+        confusion=_confusion(data, rows, codes, base),
+        median=quantile(data.routing_latency, data.routing_latency_cases, 0.5),
+        p95=quantile(data.routing_latency, data.routing_latency_cases, 0.95),
+        bootstrap_p95=boot_p95,
+        curve=empirical_curve(data.routing_latency),
     )
 
 

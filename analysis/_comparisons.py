@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from analysis._clustered import CaseResampler
+from analysis._case_bootstrap import CaseResampler
 from analysis._clustered_quantile import too_few_cases
 from analysis._paired import Paired
 from analysis._quantiles import bootstrap_quantile

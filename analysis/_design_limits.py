@@ -216,53 +216,68 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
     .. [1] Korn, E. L., Graubard, B. I. (1998). Survey Methodology 24(2), 193-201.
     .. [2] Hahn, G. J., Meeker, W. Q. (1991). Statistical Intervals. Wiley. doi:10.1002/9780470316771
     """
-    n_requests = n_cases * replays
     point = gate.rule.kind == "point_estimate"
     level = 1.0 - analysis.alpha if gate.rule.kind == "point_estimate" else gate.rule.level
     rule = "point_estimate" if point else f"confidence_bound@{level:g}"
+    if gate.metric == "routing_accuracy":
+        return _accuracy_requirement(gate, analysis, n_cases, replays, rule, level)
+    return _latency_requirement(gate, analysis, n_cases, replays, rule, level)
+
+
+def _accuracy_requirement(
+    gate: GateSpec, analysis: AnalysisSpec, n_cases: int, replays: int, rule: str, level: float
+) -> GateRequirement:
+    """:func:`gate_requirement` of an accuracy gate."""
+    n_requests = n_cases * replays
     few = n_cases < analysis.min_cases
     fewest: int | None = None
     min_cases: int | None = analysis.min_cases
-    if gate.metric == "routing_accuracy":
-        unit = analysis.unit
-        n = n_cases if unit == "case" else n_requests
-        if point:
-            fewest = _point_fewest(n, gate.threshold) if gate.op == ">=" else None
-            needs = (
-                f"decided by the point estimate alone: {fewest} of {n} {unit}s pass; no error rate is controlled"
-                if fewest is not None
-                else "decided by the point estimate alone; no error rate is controlled"
-            )
-            if few:
-                needs += f"; fewer than {analysis.min_cases} cases (analysis.min_cases)"
-            return GateRequirement(gate.id, gate.metric, rule, unit, n, True, fewest, min_cases, needs)
-        if gate.op == ">=" and n_cases >= 2:
-            xs = np.arange(n + 1, dtype=np.float64)
-            if unit == "case":
-                lower = _clustered_lower(xs, n_cases, n_requests, level, analysis.ci_method)
-            else:
-                lower, _ = proportion_bounds(xs, float(n), level, analysis.ci_method, side="lower")
-            passing = np.flatnonzero(lower >= gate.threshold)
-            fewest = int(passing[0]) if passing.size else None
-        decidable = not few and (gate.op == "<=" or fewest is not None)
+    unit = analysis.unit
+    n = n_cases if unit == "case" else n_requests
+    if gate.rule.kind == "point_estimate":
+        fewest = _point_fewest(n, gate.threshold) if gate.op == ">=" else None
+        needs = (
+            f"decided by the point estimate alone: {fewest} of {n} {unit}s pass; no error rate is controlled"
+            if fewest is not None
+            else "decided by the point estimate alone; no error rate is controlled"
+        )
         if few:
-            needs = f"needs at least {analysis.min_cases} cases for an interval (analysis.min_cases)"
-        elif fewest is None and gate.op == ">=":
-            needs = f"PASS is impossible: even {n} of {n} {unit}s correct cannot show accuracy >= {gate.threshold:g}"
-        elif unit == "case" and gate.op == ">=":
-            needs = (
-                f"PASS needs at least {fewest} of {n} cases correct when every replay agrees (fewer when replays "
-                f"disagree: the effective n grows towards the {n_requests} requests)"
-            )
+            needs += f"; fewer than {analysis.min_cases} cases (analysis.min_cases)"
+        return GateRequirement(gate.id, gate.metric, rule, unit, n, True, fewest, min_cases, needs)
+    if gate.op == ">=" and n_cases >= 2:
+        xs = np.arange(n + 1, dtype=np.float64)
+        if unit == "case":
+            lower = _clustered_lower(xs, n_cases, n_requests, level, analysis.ci_method)
         else:
-            needs = (
-                f"PASS needs at least {fewest} of {n} requests correct"
-                if fewest is not None
-                else "an interval"
-            )
-        return GateRequirement(gate.id, gate.metric, rule, unit, n, decidable, fewest, min_cases, needs)
+            lower, _ = proportion_bounds(xs, float(n), level, analysis.ci_method, side="lower")
+        passing = np.flatnonzero(lower >= gate.threshold)
+        fewest = int(passing[0]) if passing.size else None
+    decidable = not few and (gate.op == "<=" or fewest is not None)
+    if few:
+        needs = f"needs at least {analysis.min_cases} cases for an interval (analysis.min_cases)"
+    elif fewest is None and gate.op == ">=":
+        needs = (
+            f"PASS is impossible: even {n} of {n} {unit}s correct cannot show accuracy >= {gate.threshold:g}"
+        )
+    elif unit == "case" and gate.op == ">=":
+        needs = (
+            f"PASS needs at least {fewest} of {n} cases correct when every replay agrees (fewer when replays "
+            f"disagree: the effective n grows towards the {n_requests} requests)"
+        )
+    else:
+        needs = (
+            f"PASS needs at least {fewest} of {n} requests correct" if fewest is not None else "an interval"
+        )
+    return GateRequirement(gate.id, gate.metric, rule, unit, n, decidable, fewest, min_cases, needs)
+
+
+def _latency_requirement(
+    gate: GateSpec, analysis: AnalysisSpec, n_cases: int, replays: int, rule: str, level: float
+) -> GateRequirement:
+    """:func:`gate_requirement` of a latency quantile gate."""
+    n_requests = n_cases * replays
     q = _QUANTILE[gate.metric]
-    if point:
+    if gate.rule.kind == "point_estimate":
         return GateRequirement(
             gate.id,
             gate.metric,
@@ -306,7 +321,7 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
         rule,
         "case",
         n_cases,
-        not few,
+        n_cases >= analysis.min_cases,
         None,
         analysis.min_cases,
         "decided by a case bootstrap (not calibrated: liberal at this n)",

@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis._arm import ArmData
-from analysis._clustered import CaseResampler, estimate_accuracy
+from analysis._case_bootstrap import CaseResampler
+from analysis._clustered import estimate_accuracy
 from analysis._comparisons import adjust_pvalues, case_aggregate, paired_quantile_prepared
 from analysis._paired import Paired, paired_mean_prepared, paired_proportion_prepared
 from analysis._results import (

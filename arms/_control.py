@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from arms._protocol import ArmRequest, ArmResult, DownstreamOutcome
+from arms._protocol import ArmOutcome, ArmRequest, DownstreamOutcome
 from arms._simulated_endpoint import Endpoint
 
 __all__ = ["SimulatedControlArm"]
@@ -27,7 +27,7 @@ class SimulatedControlArm:
         """The arm id."""
         return self._id
 
-    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
+    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmOutcome]:
         """Serve ``request`` at the control's model; the result has ``routing=None``."""
         sent = env.now
         model = self.model
@@ -39,7 +39,7 @@ class SimulatedControlArm:
         else:
             answered = yield from model.retry(env, case, request.replay, status, elapsed)
         correct, status, latency, _, t_in, t_out, cost, error = answered
-        return ArmResult(
+        return ArmOutcome(
             sent_s=sent,
             end_s=env.now,
             routing=None,

@@ -1,9 +1,10 @@
 """One chat-completions call to an OpenAI-compatible endpoint, with faults as data.
 
-This module is the only place in ``arms`` that speaks HTTP. :class:`OpenAIChat` sends one chat
-request to one model (vLLM, SGLang, Ollama, llama.cpp's server, DeepSeek...) and returns a
-:class:`ChatResult` whatever happens: aiohttp exceptions are translated once, here, into a trial
-status and never escape. The mapping::
+This module and its two halves, :mod:`arms._client_pool` (the shared sessions) and
+:mod:`arms._openai_reply` (reading a reply, translating exceptions), are the only places in
+``arms`` that speak HTTP. :class:`OpenAIChat` sends one chat request to one model (vLLM,
+SGLang, Ollama, llama.cpp's server, DeepSeek...) and returns a :class:`ChatResult` whatever
+happens: aiohttp exceptions are translated once, here, into a trial status and never escape. The mapping::
 
     timeout (per attempt, the plan's timeout_ms)                   -> timeout
     connection refused, reset or closed mid-response               -> connection_error
@@ -41,14 +42,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp.http_exceptions import ContentEncodingError
 
+from arms._backend import ChatResult
+from arms._client_pool import ClientPool
+from arms._openai_reply import Attempt, Unparseable, read_json, read_stream, translate
 from prereg.errors import ArmError
-from prereg.records import Status
 from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
 
 __all__ = [
@@ -66,117 +67,6 @@ TRIAL_HEADER = "x-routetrial-trial"
 
 _MAX_ERROR_CHARS = 200
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: How long an idle kept-alive connection is kept (s). Below uvicorn's 5 s (vLLM, SGLang and
-#: ``routetrial serve`` run on it): a POST sent on a connection the server is closing at that
-#: moment fails, and that failure would be the harness's, not the server's.
-KEEPALIVE_S = 4.0
-
-
-class _Unparseable(Exception):
-    """A reply that is not the JSON / SSE a chat-completions server sends."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChatResult:
-    """What one chat call (all its attempts) produced; times are on the caller's clock (s)."""
-
-    status: Status
-    text: str | None
-    attempts: int
-    tokens_in: int
-    tokens_out: int
-    started_s: float
-    first_byte_s: float | None
-    first_token_s: float | None
-    end_s: float
-    error: str | None = None
-    http_status: int | None = None
-
-
-@dataclass(slots=True)
-class _Attempt:
-    status: Status
-    text: str | None = None
-    tokens_in: int = 0
-    tokens_out: int = 0
-    first_byte_s: float | None = None
-    first_token_s: float | None = None
-    error: str | None = None
-    http_status: int | None = None
-    retry_after_s: float | None = None
-
-
-class ClientPool:
-    """One shared ``aiohttp.ClientSession`` per base URL, its connection pool sized for the load.
-
-    Why aiohttp: the harness's own time per call is part of every latency it reports, and with
-    its C HTTP parser and O(1) connection reuse that time is about half of httpx + httpcore +
-    h11's (1.2 against 2.4-2.7 ms for sequential calls; docs/live.md, Performance).
-
-    ``max_connections`` should cover the expected number of requests in flight (arrival rate x
-    the longest timeout); beyond it requests wait for a connection, and since latency is measured
-    from the scheduled send time that wait is counted, not hidden. Sessions are made inside the
-    event loop that uses them (:meth:`warm_up`, or the first request); constructing the pool and
-    the chats that use it needs no loop, so a plan's arms can be checked before a run starts.
-    """
-
-    def __init__(self, max_connections: int = 256) -> None:
-        self.max_connections = max_connections
-        self._bases: list[str] = []
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-
-    def register(self, base_url: str) -> str:
-        """Note ``base_url`` (its session is made in the loop); returns its key."""
-        key = base_url.rstrip("/")
-        if key not in self._bases:
-            self._bases.append(key)
-        return key
-
-    def client(self, base_url: str) -> aiohttp.ClientSession:
-        """The shared session for ``base_url``, made on first use (in the running loop)."""
-        key = base_url.rstrip("/")
-        found = self._sessions.get(key)
-        if found is None or found.closed:
-            self.register(key)
-            # Timeouts are enforced per attempt with asyncio.timeout, so one deadline covers
-            # connect, pool wait, headers and the whole stream. aiohttp sets TCP_NODELAY on
-            # every connection: small requests must not wait for Nagle's algorithm.
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_S
-            )
-            found = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=None), raise_for_status=False
-            )
-            self._sessions[key] = found
-        return found
-
-    async def warm_up(self, timeout_s: float = 2.0, connections: int = 1) -> None:
-        """``connections`` concurrent ``GET {base_url}/models`` per base URL, errors ignored.
-
-        Run before the campaign's clock starts. The first request through a new session pays
-        one-off costs (lazy imports in the HTTP stack, the TCP / TLS handshake) that would
-        otherwise land on the first scheduled requests and delay the dispatcher; concurrent
-        requests leave that many connections open and kept alive, so the first burst of the
-        schedule does not pay a handshake per request either. Every OpenAI-compatible server
-        answers ``/models``.
-        """
-
-        async def one(base: str) -> None:
-            try:
-                async with asyncio.timeout(timeout_s):
-                    async with self.client(base).get(f"{base}/models") as response:
-                        await response.read()
-            except (TimeoutError, aiohttp.ClientError):
-                pass
-
-        n = max(1, min(connections, self.max_connections))
-        await asyncio.gather(*(one(base) for base in self._bases for _ in range(n)))
-
-    async def aclose(self) -> None:
-        """Close every session."""
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
 
 
 def chat_url(base_url: str) -> str:
@@ -198,46 +88,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def _dict(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Unparseable(f"expected a JSON object for {what}, found {type(value).__name__}")
-    return value
-
-
-def _usage(obj: dict[str, Any]) -> tuple[int, int] | None:
-    usage = obj.get("usage")
-    if not isinstance(usage, dict):
-        return None
-    pin, pout = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-    return (pin if isinstance(pin, int) else 0, pout if isinstance(pout, int) else 0)
-
-
-def _content(choice: dict[str, Any], key: str) -> str:
-    part = choice.get(key)
-    if part is None:
-        return ""
-    content = _dict(part, key).get("content")
-    if content is None:
-        return ""
-    if not isinstance(content, str):
-        raise _Unparseable(f"expected a string {key}.content, found {type(content).__name__}")
-    return content
-
-
-def _choices(obj: dict[str, Any]) -> list[dict[str, Any]]:
-    choices = obj.get("choices", [])
-    if not isinstance(choices, list):
-        raise _Unparseable("expected a list of choices")
-    return [_dict(c, "choice") for c in choices]
-
-
-def _loads(data: str | bytes, what: str) -> dict[str, Any]:
-    try:
-        return _dict(json.loads(data), what)
-    except ValueError as exc:
-        raise _Unparseable(f"{what} is not JSON: {exc}") from exc
 
 
 class OpenAIChat:
@@ -356,7 +206,7 @@ class OpenAIChat:
         body = json.dumps(self.request_body(messages)).encode()
         headers = self._headers(tag)
         started = clock()
-        attempt = _Attempt(status="not_sent")
+        attempt = Attempt(status="not_sent")
         n = 0
         for n in range(1, self.retry.max_attempts + 1):
             attempt = await self._attempt(body, headers, clock)
@@ -383,8 +233,8 @@ class OpenAIChat:
             http_status=attempt.http_status,
         )
 
-    async def _attempt(self, body: bytes, headers: dict[str, str], clock: Callable[[], float]) -> _Attempt:
-        out = _Attempt(status="ok")
+    async def _attempt(self, body: bytes, headers: dict[str, str], clock: Callable[[], float]) -> Attempt:
+        out = Attempt(status="ok")
         session = self._pool.client(self.backend.base_url)
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -400,106 +250,15 @@ class OpenAIChat:
                         return out
                     ctype = response.headers.get("content-type", "")
                     if ctype.startswith("text/event-stream"):
-                        await self._read_stream(response, out, clock)
+                        await read_stream(response, out, clock)
                     else:
-                        await self._read_json(response, out, clock)
-        except _Unparseable as exc:
+                        await read_json(response, out, clock)
+        except Unparseable as exc:
             out.status, out.error = "unparseable", str(exc)
             return out
         except (TimeoutError, aiohttp.ClientError) as exc:
-            out.status, out.error = _translate(exc, self.timeout_s)
+            out.status, out.error = translate(exc, self.timeout_s)
             return out
         if out.status == "ok" and not (out.text or "").strip():
             out.status, out.error = "empty", "the reply's content is empty"
         return out
-
-    @staticmethod
-    async def _read_json(response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]) -> None:
-        obj = _loads(await response.read(), "response body")
-        out.first_token_s = clock()
-        if "error" in obj:
-            out.status, out.error = "http_error", f"error object in body: {obj['error']}"
-            return
-        choices = _choices(obj)
-        out.text = _content(choices[0], "message") if choices else ""
-        usage = _usage(obj)
-        if usage is not None:
-            out.tokens_in, out.tokens_out = usage
-
-    @staticmethod
-    async def _read_stream(
-        response: aiohttp.ClientResponse, out: _Attempt, clock: Callable[[], float]
-    ) -> None:
-        # Whatever arrived is split into lines here: one await per network read instead of one
-        # per SSE line (a reply that arrives in one piece is parsed without yielding).
-        state = _Stream()
-        tail = b""
-        async for data in response.content.iter_any():
-            lines = (tail + data).split(b"\n")
-            tail = lines.pop()
-            # Read to the end even after [DONE]: leaving a body unread makes aiohttp close the
-            # connection, and a new connection per request costs milliseconds.
-            if not state.finished and not state.feed(lines, out, clock):
-                return
-        if tail and not state.finished and not state.feed([tail], out, clock):
-            return
-        out.text = "".join(state.parts)
-
-
-class _Stream:
-    """The SSE lines of one streamed reply, folded into an :class:`_Attempt` as they arrive."""
-
-    __slots__ = ("finished", "parts")
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.finished = False
-
-    def feed(self, lines: list[bytes], out: _Attempt, clock: Callable[[], float]) -> bool:
-        """Take complete lines; False once the stream carried an error event (stop reading)."""
-        for raw in lines:
-            line = raw.rstrip(b"\r").decode("utf-8", "replace")
-            if not line or line.startswith(":"):
-                continue
-            if not line.startswith("data:"):
-                if line.startswith(("event:", "id:", "retry:")):
-                    continue
-                raise _Unparseable(f"malformed SSE line: {line[:60]!r}")
-            data = line[5:].strip()
-            if data == "[DONE]":
-                self.finished = True
-                return True
-            chunk = _loads(data, "SSE event")
-            if "error" in chunk:
-                out.status, out.error = "http_error", f"error event in stream: {chunk['error']}"
-                return False
-            for choice in _choices(chunk):
-                piece = _content(choice, "delta")
-                if piece:
-                    if out.first_token_s is None:
-                        out.first_token_s = clock()
-                    self.parts.append(piece)
-            usage = _usage(chunk)
-            if usage is not None:
-                out.tokens_in, out.tokens_out = usage
-        return True
-
-
-def _translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
-    """The trial status and error text of an exception raised by aiohttp or asyncio.timeout."""
-    if isinstance(exc, TimeoutError):
-        return "timeout", f"no complete reply within {timeout_s * 1000:.0f} ms"
-    if isinstance(exc, aiohttp.ClientPayloadError) and isinstance(exc.__cause__, ContentEncodingError):
-        return "unparseable", f"{type(exc).__name__}: {exc}"
-    # Refused, reset, closed mid-reply, a body shorter than its length, or a reply that is not
-    # HTTP at all: the server did not deliver a response. aiohttp's own texts for the last two
-    # mislead (a repr of the half-read response; a "400" the server never sent), hence ours.
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection_error", (
-            "ServerDisconnectedError: the server closed the connection before its reply was complete"
-        )
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "connection_error", f"the reply is not valid HTTP: {exc.message}"
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-        return "connection_error", f"{type(exc).__name__}: {exc}"
-    return "http_error", f"{type(exc).__name__}: {exc}"

@@ -2,7 +2,7 @@
 
 The runner depends on these protocols and never on a backend: a simulated arm is a SimPy process
 in virtual time, a live arm is a coroutine against a real server; both turn an :class:`ArmRequest`
-into an :class:`ArmResult`, which :func:`arms.to_trial_record` flattens into a stored row.
+into an :class:`ArmOutcome`, which :func:`arms.to_trial_record` flattens into a stored row.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from prereg.records import Case, Status
 
 __all__ = [
+    "ArmOutcome",
     "ArmRequest",
-    "ArmResult",
     "DownstreamOutcome",
     "LiveArm",
     "RoutingOutcome",
@@ -65,7 +65,7 @@ class DownstreamOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class ArmResult:
+class ArmOutcome:
     """What an arm did with one request; ``routing`` is None for the control."""
 
     sent_s: float | None
@@ -81,7 +81,7 @@ class SimulatedArm(Protocol):
     @property
     def id(self) -> str: ...
 
-    def process(self, env: Any, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
+    def process(self, env: Any, request: ArmRequest) -> Generator[Any, Any, ArmOutcome]:
         """A SimPy process serving ``request``; its return value is the result."""
         ...
 
@@ -92,6 +92,6 @@ class LiveArm(Protocol):
     @property
     def id(self) -> str: ...
 
-    def handle(self, request: ArmRequest, clock: Callable[[], float]) -> Coroutine[Any, Any, ArmResult]:
+    def handle(self, request: ArmRequest, clock: Callable[[], float]) -> Coroutine[Any, Any, ArmOutcome]:
         """Serve ``request`` (already sent at ``clock()``) and return its result."""
         ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from arms._protocol import ArmRequest, ArmResult
+from arms._protocol import ArmOutcome, ArmRequest
 from prereg.records import Status, TrialRecord
 
 __all__ = ["make_trial_record", "to_trial_record"]
@@ -36,7 +36,7 @@ def make_trial_record(values: tuple[Any, ...]) -> TrialRecord:
     return record
 
 
-def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmResult) -> TrialRecord:
+def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmOutcome) -> TrialRecord:
     """The trial row for ``request`` served as ``result``, under the plan with ``plan_hash``.
 
     A ``result`` that is an exception (the value of a failed SimPy process: a bug in an arm, or an

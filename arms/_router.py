@@ -7,7 +7,7 @@ from typing import Any
 
 import simpy
 
-from arms._protocol import ArmRequest, ArmResult, DownstreamOutcome, RoutingOutcome
+from arms._protocol import ArmOutcome, ArmRequest, DownstreamOutcome, RoutingOutcome
 from arms._simulated_endpoint import Endpoint
 
 __all__ = ["SimulatedRouterArm"]
@@ -41,7 +41,7 @@ class SimulatedRouterArm:
         """The arm id."""
         return self._id
 
-    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmResult]:
+    def process(self, env: simpy.Environment, request: ArmRequest) -> Generator[Any, Any, ArmOutcome]:
         """Serve ``request``: routing decision, then the downstream answer."""
         sent = env.now
         case = request.case
@@ -63,7 +63,7 @@ class SimulatedRouterArm:
         else:
             answered = yield from model.retry(env, case, replay, d_status, elapsed)
         correct, d_status, d_latency, _, d_in, d_out, d_cost, d_error = answered
-        return ArmResult(
+        return ArmOutcome(
             sent_s=sent,
             end_s=env.now,
             routing=RoutingOutcome(r_status, r_latency, label, attempts, r_in, r_out, r_cost, None, r_error),

@@ -19,7 +19,7 @@ at the plan's prices per 1,000 tokens; an ``http_error`` attempt costs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Generic, TypeVar
 
 import simpy
@@ -43,6 +43,7 @@ class Endpoint(Generic[T]):
         "_backoff_ms",
         "_behave",
         "_cost",
+        "_errors",
         "_max_attempts",
         "_retry_on",
         "_rtt_ms",
@@ -64,6 +65,7 @@ class Endpoint(Generic[T]):
         retry: RetrySpec,
         tokens: TokenSpec,
         price: PriceSpec,
+        errors: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.server = server
@@ -76,6 +78,9 @@ class Endpoint(Generic[T]):
         self._tokens_in = tokens.input
         self._tokens_out = tokens.output
         self._cost = (tokens.input * price.input_per_1k + tokens.output * price.output_per_1k) / 1000.0
+        # What a failure's error text says, per status, for a backend that is not a simulated
+        # server (``keyword``); the default texts are the simulated server's.
+        self._errors = dict(errors or {})
 
     def attempt(self, case: Case, replay: int, now: float) -> tuple[T | None, Status, float]:
         """Book one attempt sent at ``now``: ``(value, status, elapsed_ms)`` as the client sees it.
@@ -140,6 +145,8 @@ class Endpoint(Generic[T]):
         )
 
     def _error(self, status: Status, attempts: int) -> str:
+        if status in self._errors:
+            return f"{self._errors[status]} (attempt {attempts})"
         what = {
             "timeout": f"no answer within {self._timeout_ms:g} ms",
             "http_error": "HTTP 500 from the server",

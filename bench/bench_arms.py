@@ -3,7 +3,7 @@
 Both loops run the same Poisson arrivals (``--rate`` per second, ``--requests`` of them). The bare
 loop sends each request to one ``simpy.Resource`` for a lognormal service time and keeps its
 latency; the arms loop sends each to an arm of a Study-2-like plan (a control and three routers,
-picked uniformly) through :func:`arms.build_simulated_arms` and keeps the :class:`ArmResult`, then
+picked uniformly) through :func:`arms.build_simulated_arms` and keeps the :class:`ArmOutcome`, then
 (a third figure) also flattens it with :func:`arms.to_trial_record`. Run::
 
     .venv/bin/python bench/bench_arms.py [--requests 200000]
@@ -24,7 +24,7 @@ from typing import Any, cast
 import numpy as np
 import simpy
 
-from arms import ArmRequest, ArmResult, build_simulated_arms, to_trial_record
+from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
 from prereg.records import Case, TrialRecord
 from prereg.schema import DEFAULT_LABELS, Plan
 
@@ -133,14 +133,14 @@ def arms_loop(n: int, rate: float, *, records: bool) -> float:
     env = simpy.Environment()
     arms = list(build_simulated_arms(plan, cases, PLAN_HASH, env).values())
     arm_index = rng.integers(0, len(arms), n).tolist()
-    results: list[ArmResult] = []
+    results: list[ArmOutcome] = []
     rows: list[TrialRecord] = []
 
     def finish(request: ArmRequest, event: simpy.Process) -> None:
         if records:
-            rows.append(to_trial_record(PLAN_HASH, request, cast(ArmResult, event.value)))
+            rows.append(to_trial_record(PLAN_HASH, request, cast(ArmOutcome, event.value)))
         else:
-            results.append(cast(ArmResult, event.value))
+            results.append(cast(ArmOutcome, event.value))
 
     # As the campaign runner does: one process per request, its result taken by a callback.
     def arrivals() -> Generator[Any, Any, None]:
@@ -179,7 +179,7 @@ def main() -> None:
         with_records = max(with_records, arms_loop(n, rate, records=True))
     print(f"requests: {n:,}  Poisson rate {rate:g}/s  best of {args.repeats}")
     print(f"bare SimPy loop (one Resource):    {bare:>10,.0f} req/s")
-    print(f"simulated arms (ArmResult):        {arms_only:>10,.0f} req/s  ratio {arms_only / bare:.2f}")
+    print(f"simulated arms (ArmOutcome):        {arms_only:>10,.0f} req/s  ratio {arms_only / bare:.2f}")
     print(f"simulated arms + to_trial_record:  {with_records:>10,.0f} req/s  ratio {with_records / bare:.2f}")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from experiment.campaign.live import run_live_plan
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore
 from prereg.corpus import load_corpus
 from prereg.schema import Plan
 

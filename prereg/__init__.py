@@ -3,6 +3,7 @@
 ``prereg`` is the base of routetrial: every other package may import it and it imports none of them.
 """
 
+from prereg.amend import amend
 from prereg.canonical import analysis_code_hash, bytes_hash, canonical_hash, canonical_json
 from prereg.check import CheckedPlan, check_plan, load_checked_plan
 from prereg.corpus import load_corpus, parse_corpus
@@ -26,20 +27,11 @@ from prereg.errors import (
 )
 from prereg.frozen import FrozenPlan, load_frozen_plan
 from prereg.loader import LoadedPlan, format_path, load_plan, read_plan
-from prereg.lock import (
-    Change,
-    LockRecord,
-    VerifyReport,
-    amend,
-    amendment_path,
-    freeze,
-    lock_path,
-    read_lock,
-    verify,
-)
-from prereg.log import LogEntry, append_log, log_path, plan_root, read_log
+from prereg.lock import Change, LockRecord, VerifyReport, freeze, read_lock, verify
+from prereg.log import LogEntry, append_log, read_log
 from prereg.records import STATUSES, TRIAL_COLUMNS, Case, Column, Status, TrialRecord
 from prereg.schema import DEFAULT_LABELS, Plan
+from prereg.study_files import amendment_path, lock_path, log_path, plan_root
 from prereg.trace import parse_trace
 
 __all__ = [

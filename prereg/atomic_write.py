@@ -5,6 +5,9 @@ file). The text goes to a temporary file in the target's own directory (so the r
 file system) and replaces the target with ``os.replace``. A failure leaves no temporary file
 behind and is reported as one line naming the file.
 
+:func:`write_once` is for a record that must never be replaced (a lock): the temporary file is
+hard-linked to the target, which fails when the target exists, however the two writers race.
+
 ``in_place_on_failure`` is for a small state file that must reach the disk even when it is full
 (the progress file's final ``failed``): when no temporary file can be written, the old file's
 blocks are still there, so the text is written over it in place (not atomic, but the only way).
@@ -16,9 +19,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from prereg.errors import InputError
+from prereg.errors import InputError, LockError
 
-__all__ = ["write_text_atomically"]
+__all__ = ["write_once", "write_text_atomically"]
 
 
 def _umask() -> int:
@@ -64,3 +67,17 @@ def _replace(out: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_once(path: Path, text: str) -> None:
+    """Write a new file atomically; never replace an existing one (:class:`LockError` if it exists)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise LockError(
+            f"{path}: expected no file, found one (written concurrently?); not overwriting"
+        ) from None
+    finally:
+        tmp.unlink()

@@ -3,8 +3,10 @@
 :func:`check_plan` runs every check, then raises the first problem found as one line naming the
 file, the field path, what was expected and what was found (and how many more problems there are).
 Checks, in order: arms (unique ids, at least one router, the control's model defined), taxonomy,
-routing (every label routed, targets defined), classifier prompts and simulated calibrations
-(labels in the taxonomy), allocation ratio, gates (thresholds in range), graders, the corpus
+routing (every label routed, targets defined), classifier prompts (where the backend reads one),
+simulated calibrations and keyword rules (labels in the taxonomy), allocation ratio, gates
+(thresholds in range), graders, backends (API key names; one time model they all run in: see
+:mod:`prereg._check_backends`), the corpus
 (present, matching its pinned hash, labels in the taxonomy, graders defined), the declared sample
 size and the arrival trace (present, matching its pin, parseable, sorted, with a timestamp for
 every request).
@@ -13,26 +15,23 @@ every request).
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prereg._check_backends import (
+    check_backends,
+    check_calibration_covers,
+    check_classifiers,
+    check_models,
+)
 from prereg.canonical import bytes_hash, canonical_hash
 from prereg.corpus import json_lines, parse_corpus, read_corpus_bytes
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
 from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
 from prereg.records import Case
-from prereg.schema import (
-    ControlArmSpec,
-    OpenAIBackendSpec,
-    Plan,
-    RouterArmSpec,
-    SimulatedClassifierSpec,
-    SimulatedModelSpec,
-    TraceArrival,
-)
+from prereg.schema import ControlArmSpec, Plan, TraceArrival
 from prereg.size_limits import size_problems
 from prereg.trace import parse_trace
 
@@ -103,19 +102,19 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     _check_arms(plan, problems)
     _check_taxonomy(labels, problems)
     _check_routing(plan, labels, problems)
-    _check_classifiers(plan, labels, problems)
-    _check_models(plan, labels, problems)
+    check_classifiers(plan, labels, problems)
+    check_models(plan, labels, problems)
     _check_ratio(plan, problems)
     _check_gates(plan, problems)
     _check_graders(plan, problems)
-    _check_backends(plan, problems)
+    check_backends(plan, problems)
     corpus_path = resolve_beside(loaded.path, plan.corpus.path)
     corpus, corpus_sha = _check_corpus(plan, corpus_path, labels, problems)
     if corpus:
         _check_sample_size(plan, len(corpus), problems)
         for path, message in size_problems(plan, len(corpus)):
             problems.plan(path, message)
-        _check_calibration_covers(plan, corpus, problems)
+        check_calibration_covers(plan, corpus, problems)
     trace_sha = _check_trace(plan, loaded.path, problems)
     problems.raise_first()
     return CheckedPlan(
@@ -183,51 +182,6 @@ def _check_routing(plan: Plan, labels: list[str], problems: _Problems) -> None:
             ("routing", "fallback"),
             f"expected a model defined in models ({_names(plan.models)}), found {plan.routing.fallback!r}",
         )
-
-
-def _check_classifiers(plan: Plan, labels: list[str], problems: _Problems) -> None:
-    for i, arm in enumerate(plan.arms):
-        if not isinstance(arm, RouterArmSpec):
-            continue
-        base: FieldPath = ("arms", i, "classifier")
-        template = arm.classifier.prompt_template
-        absent = [p for p in ("{text}", "{labels}") if p not in template]
-        if absent:
-            problems.plan(
-                (*base, "prompt_template"),
-                f"expected a template containing {{text}} and {{labels}}, found none of {' '.join(absent)}",
-            )
-        backend = arm.classifier.backend
-        if isinstance(backend, SimulatedClassifierSpec):
-            where = (*base, "backend")
-            _labels_in(labels, backend.accuracy, (*where, "accuracy"), problems)
-            for gold, row in (backend.confusion or {}).items():
-                _labels_in(labels, {gold: 0}, (*where, "confusion"), problems)
-                _labels_in(labels, row, (*where, "confusion", gold), problems)
-                if gold in row:
-                    problems.plan(
-                        (*where, "confusion", gold, gold),
-                        "expected only wrong labels in a confusion row, found the gold label itself",
-                    )
-                if any(w < 0 for w in row.values()) or not sum(row.values()) > 0:
-                    problems.plan(
-                        (*where, "confusion", gold),
-                        f"expected non-negative weights with a positive sum, found {dict(row)}",
-                    )
-
-
-def _check_models(plan: Plan, labels: list[str], problems: _Problems) -> None:
-    for name, model in plan.models.items():
-        if isinstance(model.backend, SimulatedModelSpec):
-            _labels_in(labels, model.backend.quality, ("models", name, "backend", "quality"), problems)
-
-
-def _labels_in(
-    labels: list[str], mapping: Mapping[str, object], path: FieldPath, problems: _Problems
-) -> None:
-    for key in mapping:
-        if key not in labels:
-            problems.plan((*path, key), f"expected a taxonomy label ({', '.join(labels)}), found {key!r}")
 
 
 def _check_ratio(plan: Plan, problems: _Problems) -> None:
@@ -382,27 +336,6 @@ def _check_sample_size(plan: Plan, n_cases: int, problems: _Problems) -> None:
         )
 
 
-def _check_calibration_covers(plan: Plan, corpus: tuple[Case, ...], problems: _Problems) -> None:
-    families = sorted({c.family for c in corpus})
-    for i, arm in enumerate(plan.arms):
-        backend = arm.classifier.backend if isinstance(arm, RouterArmSpec) else None
-        if isinstance(backend, SimulatedClassifierSpec):
-            missing = [f for f in families if f not in backend.accuracy]
-            if missing:
-                problems.plan(
-                    ("arms", i, "classifier", "backend", "accuracy"),
-                    f"expected an accuracy for every corpus family, found none for {', '.join(missing)}",
-                )
-    for name, model in plan.models.items():
-        if isinstance(model.backend, SimulatedModelSpec):
-            missing = [f for f in families if f not in model.backend.quality]
-            if missing:
-                problems.plan(
-                    ("models", name, "backend", "quality"),
-                    f"expected a quality for every corpus family, found none for {', '.join(missing)}",
-                )
-
-
 def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> str | None:
     """Check a trace file (present, pinned hash, parseable, sorted, long enough); its SHA-256."""
     arrival = plan.traffic.arrival
@@ -444,43 +377,6 @@ def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> str | None
             )
         )
     return sha
-
-
-#: What an environment variable's name looks like; anything else may be a pasted key.
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _check_backends(plan: Plan, problems: _Problems) -> None:
-    """``api_key_env`` names a variable (its value is never echoed); live plans are live throughout."""
-    backends: list[tuple[FieldPath, object]] = [
-        (("models", name, "backend"), model.backend) for name, model in plan.models.items()
-    ]
-    backends += [
-        (("arms", i, "classifier", "backend"), arm.classifier.backend)
-        for i, arm in enumerate(plan.arms)
-        if isinstance(arm, RouterArmSpec)
-    ]
-    for path, backend in backends:
-        if (
-            isinstance(backend, OpenAIBackendSpec)
-            and backend.api_key_env is not None
-            and not _ENV_NAME.fullmatch(backend.api_key_env)
-        ):
-            problems.plan(
-                (*path, "api_key_env"),
-                "expected the NAME of an environment variable (letters, digits and _, not "
-                "starting with a digit), found a value that is not one (not shown: it may be "
-                "the key itself)",
-            )
-    live = [p for p, b in backends if isinstance(b, OpenAIBackendSpec)]
-    simulated = [p for p, b in backends if not isinstance(b, OpenAIBackendSpec)]
-    if live and simulated:
-        problems.plan(
-            (*simulated[0], "kind"),
-            f"live mode expected kind: openai (a plan with an openai backend, here "
-            f"{format_path(live[0])}, runs live throughout), found kind: simulated "
-            f"({len(simulated)} simulated backend{'s' if len(simulated) > 1 else ''})",
-        )
 
 
 def _names(mapping: Mapping[str, object]) -> str:

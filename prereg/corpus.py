@@ -125,7 +125,7 @@ def _parse_line(line: str, number: int, name: str) -> Case:
         if key not in obj:
             raise CorpusError(f"{key}: expected a value (required), found nothing", file=name, field=where)
     case_id = _string(obj, "id", where, name)
-    if not _CASE_ID.match(case_id) or len(case_id) > 64:
+    if not _CASE_ID.fullmatch(case_id) or len(case_id) > 64:
         raise CorpusError(
             f"id: expected letters, digits, '_', '.' or '-' (at most 64), found {case_id!r}",
             file=name,

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from prereg.check import load_checked_plan
-from prereg.errors import PlanChangedError
+from prereg.check import CheckedPlan, load_checked_plan
+from prereg.errors import InputError, PlanChangedError
 from prereg.lock import LockRecord, VerifyReport, verify
 from prereg.records import Case
 from prereg.schema import Plan
+from prereg.study_files import lock_path
 
 __all__ = ["FrozenPlan", "load_frozen_plan"]
 
@@ -44,7 +45,15 @@ def load_frozen_plan(path: Path) -> FrozenPlan:
     with it.
     """
     path = Path(path)
-    report = verify(path)
+    if not lock_path(path).exists():
+        verify(path)  # raises: a mistyped path (InputError) or a plan never frozen (PlanNotFrozenError)
+    try:
+        # The plan and corpus are read and hashed once: the checked plan's hashes are what verify()
+        # compares with the lock, so what is returned is exactly what was verified.
+        checked: CheckedPlan | None = load_checked_plan(path)
+    except InputError:
+        checked = None  # a plan that no longer checks: say what changed since freezing, if anything
+    report = verify(path, checked=checked)
     refused = tuple(c for c in report.changes if c.what != "analysis code")
     if refused:
         described = VerifyReport(path, report.lock, refused).describe()
@@ -52,10 +61,8 @@ def load_frozen_plan(path: Path) -> FrozenPlan:
             f"{path}: {described}; a frozen plan is not edited: restore it, or run "
             f"`routetrial amend {path} --reason TEXT`, edit the amendment and freeze it"
         )
-    checked = load_checked_plan(path)
-    # verify() compared the hashes; the checked plan was read afterwards, so compare again.
-    if checked.bytes_sha256 != report.lock.bytes_sha256 or checked.corpus_sha256 != report.lock.corpus_sha256:
-        raise PlanChangedError(f"{path}: changed while loading; run the command again")
+    if checked is None:
+        checked = load_checked_plan(path)  # unchanged yet failing: raise its own one-line error
     return FrozenPlan(
         path=path,
         plan=checked.plan,

@@ -62,7 +62,7 @@ def format_path(path: FieldPath) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _SIMPLE_KEY.match(part):
+        elif _SIMPLE_KEY.fullmatch(part):  # fullmatch: "$" would let a trailing newline through
             out += f".{part}" if out else part
         else:
             out += f"[{part!r}]"

@@ -12,17 +12,15 @@ Freezes and amendments are appended to the family's hash-chained log (:mod:`prer
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import yaml
-
+from prereg.atomic_write import write_once
 from prereg.canonical import analysis_code_hash, bytes_hash
 from prereg.check import CheckedPlan, load_checked_plan, resolve_beside
-from prereg.errors import InputError, LockError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
+from prereg.errors import InputError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
 from prereg.loader import read_plan
 from prereg.log import append_log, log_problem, read_log, utc_now
 from prereg.schema import TraceArrival
@@ -33,8 +31,6 @@ __all__ = [
     "Change",
     "LockRecord",
     "VerifyReport",
-    "amend",
-    "amendment_path",
     "freeze",
     "lock_path",
     "read_lock",
@@ -159,16 +155,18 @@ def freeze(plan_path: Path) -> LockRecord:
         trace_sha256=checked.trace_sha256,
         trace_path=_trace_path(checked),
     )
-    _write_once(lock_path(plan_path), json.dumps({"format": LOCK_FORMAT, **asdict(record)}, indent=2) + "\n")
+    write_once(lock_path(plan_path), json.dumps({"format": LOCK_FORMAT, **asdict(record)}, indent=2) + "\n")
     append_log(plan_path, "freeze", _freeze_detail(plan_path, record))
     return record
 
 
-def verify(plan_path: Path) -> VerifyReport:
+def verify(plan_path: Path, *, checked: CheckedPlan | None = None) -> VerifyReport:
     """Recompute every hash bound by the lock and name what changed.
 
     Checks the plan's bytes, its corpus, its arrival trace, the analysis code, the log chain (and that it holds this
     freeze), and for an amendment that its parent is frozen with the hash it names and unchanged.
+    Given ``checked`` (the plan just read and checked), its hashes of the plan, corpus and trace are
+    compared instead of reading and hashing the files a second time.
     Raises :class:`PlanNotFrozenError` when there is no lock, and :class:`InputError` when there
     is neither a plan file nor a lock (a mistyped path).
     """
@@ -176,30 +174,41 @@ def verify(plan_path: Path) -> VerifyReport:
     if not plan_path.exists() and not lock_path(plan_path).exists():
         raise InputError("expected a plan file, found no such file", file=str(plan_path))
     lock = read_lock(plan_path)
-    try:
-        data = plan_path.read_bytes()
-    except OSError:
-        data = None
+    plan_sha: str | None
+    if checked is not None:
+        plan_sha = checked.bytes_sha256
+    else:
+        try:
+            plan_sha = bytes_hash(plan_path.read_bytes())
+        except OSError:
+            plan_sha = None
     changes: list[Change] = []
-    if data is None:
+    if plan_sha is None:
         changes.append(Change("plan bytes", f"frozen {_short(lock.bytes_sha256)}, now the file is missing"))
-    elif bytes_hash(data) != lock.bytes_sha256:
+    elif plan_sha != lock.bytes_sha256:
         changes.append(
             Change(
                 "plan bytes",
-                f"frozen {_short(lock.bytes_sha256)}, now {_short(bytes_hash(data))}{_meaning_note(plan_path, lock)}",
+                f"frozen {_short(lock.bytes_sha256)}, now {_short(plan_sha)}{_meaning_note(plan_path, lock)}",
             )
         )
     corpus_rel = lock.corpus_path or _corpus_path_from_plan(plan_path)
-    corpus = resolve_beside(plan_path, corpus_rel) if corpus_rel else None
-    corpus_sha = _file_hash(corpus) if corpus is not None else None
+    if checked is not None and plan_sha == lock.bytes_sha256:
+        corpus_sha: str | None = checked.corpus_sha256  # the same plan names the same corpus
+    else:
+        corpus = resolve_beside(plan_path, corpus_rel) if corpus_rel else None
+        corpus_sha = _file_hash(corpus) if corpus is not None else None
     if corpus_sha != lock.corpus_sha256:
         now = _short(corpus_sha) if corpus_sha else "missing"
         changes.append(
             Change("corpus", f"{corpus_rel or '?'}: frozen {_short(lock.corpus_sha256)}, now {now}")
         )
     if lock.trace_sha256 is not None:
-        trace_sha = _file_hash(resolve_beside(plan_path, lock.trace_path or ""))
+        trace_sha = (
+            checked.trace_sha256
+            if checked is not None and plan_sha == lock.bytes_sha256
+            else _file_hash(resolve_beside(plan_path, lock.trace_path or ""))
+        )
         if trace_sha != lock.trace_sha256:
             now = _short(trace_sha) if trace_sha else "missing"
             changes.append(
@@ -213,50 +222,6 @@ def verify(plan_path: Path) -> VerifyReport:
     changes.extend(_check_log(plan_path, lock))
     changes.extend(_check_parent(plan_path, lock))
     return VerifyReport(path=plan_path, lock=lock, changes=tuple(changes))
-
-
-def amend(plan_path: Path, reason: str) -> Path:
-    """Start the next amendment of a frozen, unchanged plan; return the new file's path.
-
-    The new file ``<stem>.amend-<n><suffix>`` is a copy of the plan with an ``amendment`` block
-    (parent canonical hash, number, reason). Edit it, then freeze it. The start is logged.
-    """
-    plan_path = Path(plan_path)
-    reason = reason.strip()
-    if not reason:
-        raise InputError("expected a reason for the amendment, found nothing", field="--reason")
-    report = verify(plan_path)
-    # A changed corpus, trace or analysis code is a reason to amend; changed plan bytes or log are not.
-    blocking = [c for c in report.changes if c.what not in ("corpus", "trace", "analysis code")]
-    if blocking:
-        raise PlanChangedError(
-            f"{plan_path}: cannot amend: " + VerifyReport(plan_path, report.lock, tuple(blocking)).describe()
-        )
-    _, number = plan_root(plan_path)
-    target = amendment_path(plan_path, number + 1)
-    if target.exists():
-        raise InputError(
-            f"expected no file, found amendment {number + 1} already started: edit and freeze it, "
-            f"or amend its latest frozen successor",
-            file=str(target),
-        )
-    text = plan_path.read_text(encoding="utf-8")
-    new_text = _with_amendment(
-        text, report.lock.canonical_sha256, number + 1, reason, plan_path.name, target.name
-    )
-    _write_once(target, new_text)
-    append_log(
-        plan_path,
-        "amend",
-        {
-            "plan": target.name,
-            "parent": plan_path.name,
-            "parent_sha256": report.lock.canonical_sha256,
-            "number": str(number + 1),
-            "reason": reason,
-        },
-    )
-    return target
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -419,20 +384,6 @@ def _short(sha: str | None) -> str:
     return (sha or "none")[:12]
 
 
-def _write_once(path: Path, text: str) -> None:
-    """Write a new file atomically; never replace an existing one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise LockError(
-            f"{path}: expected no file, found one (written concurrently?); not overwriting"
-        ) from None
-    finally:
-        tmp.unlink()
-
-
 def _git_commit(folder: Path) -> str | None:
     try:
         done = subprocess.run(
@@ -446,26 +397,3 @@ def _git_commit(folder: Path) -> str | None:
         return None
     commit = done.stdout.strip()
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
-
-
-def _with_amendment(
-    text: str, parent_sha: str, number: int, reason: str, parent_name: str, new_name: str
-) -> str:
-    """The plan text with its ``amendment`` block (if any) replaced by a new one at the end."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "amendment":
-                start, end = key_node.start_mark.index, value_node.end_mark.index
-                head = re.sub(r"(?m)^# Amendment \d+ of .*\n\Z", "", text[:start])
-                text = head + text[end:].lstrip("\n")
-    if not text.endswith("\n"):
-        text += "\n"
-    block = yaml.safe_dump(
-        {"amendment": {"parent_sha256": parent_sha, "number": number, "reason": reason}},
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-    )
-    comment = f"# Amendment {number} of {parent_name}: edit the plan above, then run `routetrial freeze {new_name}`.\n"
-    return text.rstrip("\n") + "\n\n" + comment + block

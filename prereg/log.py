@@ -103,7 +103,7 @@ def append_log(plan_path: Path, kind: str, detail: dict[str, str]) -> None:
     ``kind`` is a lower-case word (``freeze``, ``amend``, ``deviation``); ``detail`` maps strings to
     strings. Refuses to extend a log whose chain is broken. Appends are serialised with a file lock.
     """
-    if not _KIND.match(kind):
+    if not _KIND.fullmatch(kind):
         raise InputError(f"expected a lower-case word, found {kind!r}", field="kind")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in detail.items()):
         raise InputError("expected string keys and values", field="detail")

@@ -21,7 +21,18 @@ __all__ = [
     "Column",
     "Status",
     "TrialRecord",
+    "trial_id",
 ]
+
+
+def trial_id(arm: str, case_id: str, replay: int) -> str:
+    """The deterministic id of one trial, ``"<arm>:<case>:<replay>"``: the one spelling of it.
+
+    Case ids may not hold ``":"`` (:mod:`prereg.corpus`), and arm ids are plain names, so the id
+    reads back unambiguously.
+    """
+    return f"{arm}:{case_id}:{replay}"
+
 
 Status = Literal[
     "ok",

@@ -33,7 +33,7 @@ def plan_root(plan_path: Path) -> tuple[Path, int]:
     ``plan.amend-2.yaml`` -> (``plan.yaml``, 2); ``plan.yaml`` -> (``plan.yaml``, 0).
     """
     plan_path = Path(plan_path)
-    match = _AMENDMENT_STEM.match(plan_path.stem)
+    match = _AMENDMENT_STEM.fullmatch(plan_path.stem)
     if match is None:
         return plan_path, 0
     return plan_path.with_name(match["root"] + plan_path.suffix), int(match["number"])

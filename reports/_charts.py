@@ -81,10 +81,6 @@ class FamilyRow:
     points: tuple[IntervalPoint | None, ...]
 
 
-def _fmt_pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
 def _errorbar(
     ax: Axes,
     x: float,

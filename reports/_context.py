@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from analysis import ArmResult, Results
+from analysis import ArmResult, DiagnosisResult, Results
 from prereg.errors import AnalysisError
 from prereg.records import Case
 from prereg.schema import Plan, RouterArmSpec
@@ -211,7 +210,7 @@ def build_context(
     results: Results,
     plan: Plan,
     registration: Registration,
-    design: Mapping[str, Any] | None = None,
+    design: DiagnosisResult | None = None,
     corpus: Sequence[Case] = (),
 ) -> ReportContext:
     """Build the report's context; raises AnalysisError when results and plan disagree.

@@ -17,7 +17,6 @@ __all__ = [
     "Shown",
     "clustering_text",
     "fmt_against",
-    "fmt_count",
     "fmt_level",
     "fmt_ms",
     "fmt_pct",
@@ -55,11 +54,6 @@ def fmt_ms(x: float) -> str:
 def fmt_usd(x: float) -> str:
     """US dollars with three decimals (per-1k costs of small models are fractions of a cent)."""
     return f"${x:,.3f}"
-
-
-def fmt_count(x: float) -> str:
-    """A count, or a non-integer case-level sum with one decimal."""
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
 
 
 def fmt_signed(f: Fmt) -> Fmt:

@@ -17,6 +17,12 @@ __all__ = ["limitations"]
 
 def limitations(results: Results, plan: Plan, registration: Registration) -> tuple[str, ...]:
     """The limitations of this campaign, most decision-relevant first."""
+    gates, said = _gate_limitations(results)
+    return (*gates, *_arm_limitations(results, plan, said), *_run_limitations(results, plan, registration))
+
+
+def _gate_limitations(results: Results) -> tuple[list[str], set[tuple[str, str]]]:
+    """Why each inconclusive gate is inconclusive; and which (arm, metric) pairs that covered."""
     out: list[str] = []
     by_arm = {a.arm: a for a in results.arms}
     said: set[tuple[str, str]] = set()
@@ -50,6 +56,12 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
         said.add((g.arm, g.metric))
     if invalid is not None:
         out.append(f"Every latency gate is INCONCLUSIVE: {invalid}.")
+    return out, said
+
+
+def _arm_limitations(results: Results, plan: Plan, said: set[tuple[str, str]]) -> list[str]:
+    """Per arm: a point-estimate verdict the interval cannot support, correlation, gaps, failures."""
+    out: list[str] = []
     # a PASS or FAIL by a confidence bound already says the data separate the estimate from the
     # gate; only a point-estimate verdict can stand beside an interval that contains its threshold
     point_gates = [
@@ -92,6 +104,12 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
                 f"({failed / arm.flow.sent:.1%}); failures count as the plan says "
                 f"({results.plan.failures_routing.replace('_', ' ')})."
             )
+    return out
+
+
+def _run_limitations(results: Results, plan: Plan, registration: Registration) -> list[str]:
+    """The whole run: sample ratio, deviations, where the trials came from, simulated routers."""
+    out: list[str] = []
     for s in results.srm:
         if s.mismatch:
             out.append(
@@ -118,4 +136,4 @@ def limitations(results: Results, plan: Plan, registration: Registration) -> tup
     caveat = next((r.caveat for r in results.downstream if r.caveat), None)
     if caveat:
         out.append(f"Downstream quality by routing outcome: {caveat}.")
-    return tuple(out)
+    return out

@@ -7,7 +7,7 @@ has the same size for 300 trials as for a million.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from analysis import ArmResult, DifferenceResult, Interval, ProportionResult, QuantileResult, Results
@@ -39,7 +39,6 @@ __all__ = [
     "OutcomeRow",
     "build_charts",
     "comparison_rows",
-    "family_table",
     "latency_curve",
     "outcome_rows",
 ]
@@ -217,21 +216,6 @@ def _family_point(arm: ArmResult, family: str, colour: str) -> IntervalPoint | N
     if fa is None:
         return None
     return _point(family, colour, fa.accuracy.estimate, fa.accuracy.interval)
-
-
-def family_table(
-    results: Results, families: Sequence[str]
-) -> tuple[tuple[str, tuple[Shown | None, ...]], ...]:
-    """Per-family accuracy as table rows: (family, one cell per router arm)."""
-    routers = [a for a in results.arms if a.kind == "router"]
-    rows = []
-    for fam in families:
-        cells = []
-        for a in routers:
-            fa = next((f for f in a.per_family if f.family == fam), None)
-            cells.append(None if fa is None else _prop(fa.accuracy))
-        rows.append((fam, tuple(cells)))
-    return tuple(rows)
 
 
 def fmt_p(x: float | None) -> str:

@@ -1,29 +1,31 @@
-"""The design diagnosis's figures (a plain dict from ``routetrial design``) as table rows.
+"""The design diagnosis's figures (an :class:`analysis.DiagnosisResult`) as table rows.
 
-The dict's layout is the design results file, ``kind: routetrial.design``, schema version 2: per
-router arm and gate the simulated verdict shares and power at the assumed truth, the type I error
-at each gate's boundary, the type I error, P(FAIL) and coverage at each boundary over a grid of
-replay ICCs, coverage of the accuracy interval, the fewest unique cases for the target power, and
-P(PASS) over a grid of true accuracies. Every share is a Monte Carlo estimate and is printed with
-its 95% Wilson interval over the simulations (``<share>_ci``); a schema-1 dict, which gave a
-standard error instead (``mc_se_pass``, ``power_mc_se``, ...), is printed with "± SE". A dict of
-another layout is shown as flattened key/value rows rather than refused.
+Per router arm and gate the simulated verdict shares and power at the assumed truth, the type I
+error at each gate's boundary, the type I error, P(FAIL) and coverage at each boundary over a grid
+of replay ICCs, coverage of the accuracy interval, the fewest unique cases for the target power,
+and P(PASS) over a grid of true accuracies. Every share is a Monte Carlo estimate and is printed
+with its 95% Wilson interval over the simulations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from analysis import DiagnosisResult, ShareCi
 
 __all__ = ["PowerView", "power_view"]
 
 _MAX_ROWS = 80
 
+#: The curve drawn is the one of the gate with this id, as before the results were typed: a plan
+#: whose accuracy gate has another id gets no curve in the report (the file has it).
+_CURVE_GATE = "accuracy"
+
 
 @dataclass(frozen=True, slots=True)
 class PowerView:
-    """Power per arm and gate, type I error at the boundaries, and anything else as key/value."""
+    """Power per arm and gate, type I error at the boundaries, coverage, sample size, the curve and
+    the ICC grid; ``other`` (key/value rows) is kept for the template and is empty."""
 
     summary: str
     power: tuple[tuple[str, str, str, str, str, str], ...]
@@ -40,92 +42,45 @@ class PowerView:
     icc_notes: tuple[str, ...] = ()
 
 
-def _num(v: Any, digits: int = 3) -> str:
-    return f"{v:.{digits}f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "–"
+def _num(v: float | None, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
 
 
-def _share(v: Any, ci: Any, se: Any = None) -> str:
-    """A Monte Carlo share with its interval (``0.045 [0.024, 0.083]``), or ``± SE`` (schema 1)."""
-    if not isinstance(v, (int, float)):
+def _share(v: float | None, ci: ShareCi | None) -> str:
+    """A Monte Carlo share with its interval: ``0.045 [0.024, 0.083]``."""
+    if v is None:
         return "–"
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(isinstance(c, (int, float)) for c in ci):
-        return f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
-    return f"{v:.3f} ± {se:.3f}" if isinstance(se, (int, float)) else f"{v:.3f}"
+    return f"{v:.3f}" if ci is None else f"{v:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def _get(d: Any, *keys: str) -> Any:
-    for k in keys:
-        if not isinstance(d, Mapping):
-            return None
-        d = d.get(k)
-    return d
-
-
-def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, Mapping):
-        for k in value:
-            _flatten(f"{prefix} › {k}" if prefix else str(k), value[k], out)
-    elif isinstance(value, (list, tuple)):
-        out.append((prefix, ", ".join(_num(v) if isinstance(v, float) else str(v) for v in value)))
-    else:
-        out.append((prefix, _num(value) if isinstance(value, float) else str(value)))
-
-
-def power_view(design: Mapping[str, Any]) -> PowerView:
-    """Rows for the Design section from a design results dict."""
-    assumed = design.get("assumed")
-    if design.get("kind") != "routetrial.design" or not isinstance(assumed, Mapping):
-        flat: list[tuple[str, str]] = []
-        _flatten("", design, flat)
-        return PowerView("", (), (), (), (), (), (), 0, tuple(flat[:_MAX_ROWS]))
-    how = (
-        "with their 95% Wilson intervals over the simulations"
-        if isinstance(design.get("mc_interval"), Mapping)
-        else "± their standard error"
-    )
+def power_view(design: DiagnosisResult) -> PowerView:
+    """Rows for the Design section from a design diagnosis."""
     summary = (
-        f"{design.get('sims', '?')} simulations of the whole design at {design.get('unique_cases', '?')} "
-        f"unique cases; target power {_num(design.get('target_power'), 2)}. Shares are Monte Carlo "
-        f"estimates {how}."
+        f"{design.sims} simulations of the whole design at {design.unique_cases} unique cases; "
+        f"target power {_num(design.target_power, 2)}. Shares are Monte Carlo estimates with "
+        "their 95% Wilson intervals over the simulations."
     )
     power = []
     coverage = []
-    for arm, figures in assumed.items():
-        for gate, g in (_get(figures, "gates") or {}).items():
+    for arm, figures in design.assumed.items():
+        for gate, g in figures.gates.items():
             power.append(
                 (
-                    str(arm),
-                    str(gate),
-                    _num(_get(g, "truth")),
-                    str(_get(g, "target") or "–"),
-                    _share(_get(g, "p_pass"), _get(g, "p_pass_ci"), _get(g, "mc_se_pass")),
-                    _share(_get(g, "power"), _get(g, "power_ci"), _get(g, "power_mc_se")),
+                    arm,
+                    gate,
+                    _num(g.truth),
+                    g.target or "–",
+                    _share(g.p_pass, g.p_pass_ci),
+                    _share(g.power, g.power_ci),
                 )
             )
-        cov = _get(figures, "accuracy_interval")
-        if isinstance(cov, Mapping):
-            coverage.append(
-                (
-                    str(arm),
-                    _share(cov.get("coverage"), cov.get("coverage_ci"), cov.get("coverage_mc_se")),
-                    _num(cov.get("level"), 2),
-                )
-            )
-    type_i = []
-    for gate, per_arm in (design.get("boundary") or {}).items():
-        if not isinstance(per_arm, Mapping):
-            continue
-        for arm, b in per_arm.items():
-            type_i.append(
-                (
-                    str(gate),
-                    str(arm),
-                    _share(
-                        _get(b, "type_i_error"), _get(b, "type_i_error_ci"), _get(b, "type_i_error_mc_se")
-                    ),
-                    _num(_get(b, "nominal_alpha")),
-                )
-            )
+        cov = figures.accuracy_interval
+        coverage.append((arm, _share(cov.coverage, cov.coverage_ci), _num(cov.level, 2)))
+    type_i = [
+        (gate, arm, _share(b.type_i_error, b.type_i_error_ci), _num(b.nominal_alpha))
+        for gate, per_arm in design.boundary.items()
+        for arm, b in per_arm.items()
+    ]
     curve_x, curve = _curve(design)
     icc, icc_notes = _icc_grid(design)
     return PowerView(
@@ -136,10 +91,10 @@ def power_view(design: Mapping[str, Any]) -> PowerView:
         _min_cases(design),
         curve_x,
         curve,
-        int(design.get("curve_sims") or 0),
+        design.curve_sims,
         (),
         icc,
-        int(_get(design, "icc_grid", "sims") or 0),
+        0 if design.icc_grid is None else design.icc_grid.sims,
         icc_notes,
     )
 
@@ -148,93 +103,68 @@ _ICC_OF = {"correctness": "correctness", "log_latency": "log latency"}
 
 
 def _icc_grid(
-    design: Mapping[str, Any],
+    design: DiagnosisResult,
 ) -> tuple[tuple[tuple[str, str, str, str, str, str, str], ...], tuple[str, ...]]:
     """Rows of the ICC grid (gate, what the ICC is of, ICC, arm, type I error, P(FAIL), coverage)
     and the notes of worlds that could not be built or lacked the ICC asked for."""
-    gates = _get(design, "icc_grid", "gates")
-    if not isinstance(gates, Mapping):
+    if design.icc_grid is None:
         return (), ()
     rows = []
     notes = []
-    for gate, g in gates.items():
-        points = _get(g, "points")
-        if not isinstance(points, list):
-            continue
-        of = _ICC_OF.get(str(_get(g, "icc_of")), str(_get(g, "icc_of") or "–"))
-        for point in points:
-            icc = _num(_get(point, "icc"), 2)
-            arms = _get(point, "arms")
-            if not isinstance(arms, Mapping):
-                rows.append((str(gate), of, icc, "–", "–", "–", "–"))
-                if _get(point, "note"):
-                    notes.append(f"{gate} at ICC {icc}: {_get(point, 'note')}")
+    for gate, g in design.icc_grid.gates.items():
+        of = _ICC_OF.get(g.icc_of, g.icc_of or "–")
+        for point in g.points:
+            icc = _num(point.icc, 2)
+            if point.arms is None:
+                rows.append((gate, of, icc, "–", "–", "–", "–"))
+                if point.note:
+                    notes.append(f"{gate} at ICC {icc}: {point.note}")
                 continue
-            for arm, a in arms.items():
-                cov = _get(a, "accuracy_interval")
+            for arm, a in point.arms.items():
+                cov = a.accuracy_interval
                 rows.append(
                     (
-                        str(gate),
+                        gate,
                         of,
                         icc,
-                        str(arm),
-                        _share(_get(a, "type_i_error"), _get(a, "type_i_error_ci")),
-                        _share(_get(a, "p_fail"), _get(a, "p_fail_ci")),
-                        _share(_get(cov, "coverage"), _get(cov, "coverage_ci"))
-                        if isinstance(cov, Mapping)
-                        else "–",
+                        arm,
+                        _share(a.type_i_error, a.type_i_error_ci),
+                        _share(a.p_fail, a.p_fail_ci),
+                        "–" if cov is None else _share(cov.coverage, cov.coverage_ci),
                     )
                 )
-                if _get(a, "note"):
-                    notes.append(f"{gate} at ICC {icc}, {arm}: {_get(a, 'note')}")
+                if a.note:
+                    notes.append(f"{gate} at ICC {icc}, {arm}: {a.note}")
     return tuple(rows[:_MAX_ROWS]), tuple(notes[:_MAX_ROWS])
 
 
-def _min_cases(design: Mapping[str, Any]) -> tuple[tuple[str, str, str, str, str, str], ...]:
+def _min_cases(design: DiagnosisResult) -> tuple[tuple[str, str, str, str, str, str], ...]:
     """Per arm and gate: the verdict aimed at, the fewest unique cases for the target power, the
     power simulated there, and the largest size tried when none sufficed."""
-    mc = design.get("min_cases")
-    if not isinstance(mc, Mapping) or not isinstance(mc.get("arms"), Mapping):
+    mc = design.min_cases
+    if mc is None:
         return ()
-    n_max = mc.get("n_max")
     rows = []
-    for arm, gates in mc["arms"].items():
-        if not isinstance(gates, Mapping):
-            continue
+    for arm, gates in mc.arms.items():
         for gate, m in gates.items():
-            target = _get(m, "target")
-            n = _get(m, "n")
-            if target is None:
+            if m.target is None:
                 n_text = "–"
-            elif n is None:
-                n_text = f"> {n_max:,}" if isinstance(n_max, int) else "not reached"
+            elif m.n is None:
+                n_text = f"> {mc.n_max:,}"
             else:
-                n_text = f"{n:,}"
-            rows.append(
-                (
-                    str(arm),
-                    str(gate),
-                    str(target or "–"),
-                    n_text,
-                    _num(_get(m, "power")),
-                    str(_get(m, "note") or ""),
-                )
-            )
+                n_text = f"{m.n:,}"
+            rows.append((arm, gate, m.target or "–", n_text, _num(m.power), m.note or ""))
     return tuple(rows[:_MAX_ROWS])
 
 
-def _curve(design: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[tuple[str, tuple[float, ...]], ...]]:
+def _curve(design: DiagnosisResult) -> tuple[tuple[float, ...], tuple[tuple[str, tuple[float, ...]], ...]]:
     """The P(PASS) curve of the accuracy gate over the grid of true accuracies, per arm."""
-    acc = _get(design, "curve", "accuracy")
-    if not isinstance(acc, Mapping):
-        return (), ()
-    x = acc.get("true_accuracy")
-    arms = acc.get("arms")
-    if not isinstance(x, list) or not isinstance(arms, Mapping):
+    acc = None if design.curve is None else design.curve.get(_CURVE_GATE)
+    if acc is None:
         return (), ()
     out = []
-    for arm, shares in arms.items():
-        p = _get(shares, "p_pass")
-        if isinstance(p, list) and len(p) == len(x):
-            out.append((str(arm), tuple(float(v) for v in p)))
-    return tuple(float(v) for v in x), tuple(out)
+    for arm, shares in acc.arms.items():
+        p = shares.p_pass
+        if len(p) == len(acc.true_accuracy):
+            out.append((arm, tuple(0.0 if v is None else float(v) for v in p)))
+    return tuple(float(v) for v in acc.true_accuracy), tuple(out)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from analysis import Results
+from analysis import DiagnosisResult, Results
 from prereg.records import Case
 from prereg.schema import Plan
 from reports._context import build_context
@@ -19,7 +18,7 @@ def render_report(
     results: Results,
     plan: Plan,
     registration: Registration,
-    design: Mapping[str, Any] | None = None,
+    design: DiagnosisResult | None = None,
     *,
     corpus: Sequence[Case] = (),
 ) -> str:

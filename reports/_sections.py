@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import analysis
-from analysis import Results
+from analysis import DiagnosisResult, Results
 from prereg.records import Case
 from prereg.schema import Plan
 from reports._charts import pass_curve_chart
@@ -148,7 +147,7 @@ def build_end_to_end(results: Results) -> EndToEndView:
 def build_design(
     results: Results,
     plan: Plan,
-    power: Mapping[str, Any] | None,
+    power: DiagnosisResult | None,
     colours: Mapping[str, str] | None = None,
 ) -> DesignView:
     """Design limits as planned and as analysed, and the design diagnosis's figures if given."""
@@ -180,7 +179,7 @@ def build_design(
                 f"{status}: {req.needs}; as analysed: {'decidable' if analysed.decidable else 'cannot pass'}",
             )
         )
-    view = power_view(power) if power else None
+    view = power_view(power) if power is not None else None
     return DesignView(tuple(rows), view, _curve_svg(plan, view, colours or {}))
 
 

@@ -90,7 +90,7 @@ def figure_to_svg(fig: Figure, name: str, *, title: str) -> str:
     ``title`` becomes the SVG's accessible name (``role="img"`` and ``aria-label``). The output is
     byte-identical for identical figures: the id salt is fixed and no date is written.
     """
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"chart name must match {_NAME.pattern}, found {name!r}")
     buf = io.StringIO()
     salt: dict[Any, Any] = {"svg.hashsalt": f"routetrial-{name}", "svg.fonttype": "none"}

@@ -155,7 +155,7 @@ def start_server(
     plan: Plan | None = None, cases: tuple[Case, ...] | None = None, *, api_key: str | None = None
 ) -> tuple[Any, Any]:
     """A :class:`experiment.serve.server.SimulatedServer` for ``plan`` running on 127.0.0.1 (started)."""
-    from experiment.serve.server import FaultSpec, ServerThread, SimulatedServer, build_app
+    from experiment.serve import FaultSpec, ServerThread, SimulatedServer, build_app
 
     server = SimulatedServer(
         plan or sim_plan(), cases or starter_cases(), "f" * 64, FaultSpec(), api_key=api_key

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from experiment.serve.server import FaultSpec, SimulatedServer
+from experiment.serve import FaultSpec, SimulatedServer
 
 
 @pytest.fixture()

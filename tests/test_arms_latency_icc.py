@@ -18,8 +18,8 @@ import simpy
 from scipy.stats import kstest, lognorm, norm
 
 from arms import (
+    ArmOutcome,
     ArmRequest,
-    ArmResult,
     ClassifierBehaviour,
     ModelBehaviour,
     build_simulated_arms,
@@ -202,7 +202,7 @@ def _campaign(icc: float, n_cases: int = 300, replays: int = 8) -> list[TrialRec
     def one(seq: int, at: float, arm_id: str, case: Case, replay: int) -> Generator[Any, Any, None]:
         yield env.timeout(at)
         request = ArmRequest(seq, f"{arm_id}:{case.id}:{replay}", case, arm_id, replay, at)
-        result: ArmResult = yield from arms[arm_id].process(env, request)
+        result: ArmOutcome = yield from arms[arm_id].process(env, request)
         records.append(to_trial_record("cd" * 32, request, result))
 
     seq = 0

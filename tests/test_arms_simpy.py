@@ -10,8 +10,8 @@ import pytest
 import simpy
 
 from arms import (
+    ArmOutcome,
     ArmRequest,
-    ArmResult,
     DownstreamOutcome,
     FifoServer,
     SimulatedRouterArm,
@@ -90,7 +90,7 @@ def plan(
 
 def run(
     p: Plan, requests: Sequence[tuple[float, str, Case]], *, logs: bool = False
-) -> tuple[list[ArmResult], list[TrialRecord], dict[str, Any]]:
+) -> tuple[list[ArmOutcome], list[TrialRecord], dict[str, Any]]:
     """Send ``(time_s, arm, case)`` requests through the plan's arms; results in request order."""
     env = simpy.Environment()
     arms = build_simulated_arms(p, CORPUS, HASH, env)
@@ -99,7 +99,7 @@ def run(
             if isinstance(arm, SimulatedRouterArm):
                 arm.classifier.server.log = []
                 arm.routes["code"].server.log = []
-    results: list[ArmResult | None] = [None] * len(requests)
+    results: list[ArmOutcome | None] = [None] * len(requests)
     records: list[TrialRecord | None] = [None] * len(requests)
 
     def one(seq: int, at: float, arm_id: str, case: Case) -> Generator[Any, Any, None]:
@@ -263,7 +263,7 @@ def test_a_plan_with_a_live_backend_cannot_be_simulated() -> None:
 def test_a_request_without_downstream_outcome_is_not_sent() -> None:
     """A result with neither routing nor downstream becomes a 'not_sent' row."""
     request = ArmRequest(0, "control:c0:0", CORPUS[0], "control", 0, 1.5)
-    record = to_trial_record(HASH, request, ArmResult(None, None, None, None))
+    record = to_trial_record(HASH, request, ArmOutcome(None, None, None, None))
     assert (record.status, record.e2e_latency_ms, record.cost_usd) == ("not_sent", None, 0.0)
 
 
@@ -271,7 +271,7 @@ def test_a_failed_downstream_answer_is_ungraded() -> None:
     """A downstream failure gives status and error of the trial and downstream_correct NULL."""
     request = ArmRequest(0, "control:c0:0", CORPUS[0], "control", 0, 0.0)
     failed = DownstreamOutcome("big", "http_error", 12.0, None, 0, 0, 0.0, "HTTP 500")
-    record = to_trial_record(HASH, request, ArmResult(0.0, 0.012, None, failed))
+    record = to_trial_record(HASH, request, ArmOutcome(0.0, 0.012, None, failed))
     assert (record.status, record.error, record.downstream_correct) == (
         "http_error",
         "HTTP 500",

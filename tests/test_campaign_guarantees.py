@@ -12,7 +12,7 @@ import pytest
 from _experiment_plans import make_cases, make_plan, write_plan
 
 from experiment.campaign.simulated import simulate_campaign
-from experiment.store.trial_store import TrialStore, store_url
+from experiment.store import TrialStore, store_url
 from prereg.canonical import canonical_hash
 from prereg.errors import StoreWriteError, TraceError
 from traffic import build_schedule

@@ -25,7 +25,7 @@ import pytest
 from _experiment_plans import write_plan
 from _live_plans import journal_sends, sim_plan, start_server, starter_cases, write_live_study
 
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
 BATCH = 2_000

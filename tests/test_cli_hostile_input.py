@@ -248,7 +248,7 @@ def test_a_key_value_that_cannot_be_a_header_is_one_line(
 def test_check_refuses_a_plan_mixing_simulated_and_live_backends(
     tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One openai backend among simulated ones: ``check`` says what ``run`` would say."""
+    """One openai backend among simulated ones: ``check`` refuses, the backends share no time model."""
     doc = plan_dict(n_cases=12)
     backend = {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}
     if where == "model":
@@ -257,7 +257,9 @@ def test_check_refuses_a_plan_mixing_simulated_and_live_backends(
         doc["arms"][1]["classifier"]["backend"] = backend
     plan = _write(tmp_path, _good_corpus(), doc)
     line = _one_line_error(*run_cli(capsys, "check", plan)[::2])
-    assert "live mode expected kind: openai" in line and "found kind: simulated" in line
+    # The first backends (models first, then classifiers) are simulated: the openai one is named.
+    assert "simulated mode expected a backend that runs in virtual time" in line
+    assert "found kind: openai" in line and "no time model serves every backend" in line
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@h:abc/db", "duckdb://:x/"])

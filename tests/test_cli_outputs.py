@@ -21,10 +21,9 @@ from _experiment_plans import make_cases, plan_dict, write_plan
 import prereg.lock
 from experiment.campaign.simulated import run_simulated
 from experiment.cli import USER_ERROR_EXIT
-from experiment.store.trial_store import TrialStore, store_url
+from experiment.store import TrialStore, store_url
 from prereg.frozen import load_frozen_plan
-from prereg.lock import lock_path
-from prereg.log import log_path
+from prereg.study_files import lock_path, log_path
 
 Study = dict[str, Path]
 

@@ -17,7 +17,7 @@ import pytest
 from _cli import run_cli as cli
 from _experiment_plans import write_plan
 
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
 

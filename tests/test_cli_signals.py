@@ -26,7 +26,7 @@ import yaml
 from _experiment_plans import write_plan
 from _live_plans import STARTER, journal_sends, sim_plan, start_server, starter_cases, write_live_study
 
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore
 
 ROUTETRIAL = str(Path(sys.executable).with_name("routetrial"))
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

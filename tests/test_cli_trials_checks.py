@@ -20,7 +20,7 @@ from _experiment_plans import write_plan
 import prereg.lock
 from experiment.campaign.simulated import run_simulated
 from experiment.cli import USER_ERROR_EXIT
-from experiment.store.schema import ARROW_TRIAL_SCHEMA
+from experiment.store import ARROW_TRIAL_SCHEMA
 from prereg.frozen import load_frozen_plan
 
 Rows = list[dict[str, Any]]

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
+from analysis import DiagnosedPlan
 from arms._calibration import marginal_accuracy, solve_intercept
 from experiment.cli import main
-from experiment.design.diagnosis import (
+from experiment.design import (
     DesignSettings,
     EngineSettings,
-    design_json,
     design_results_path,
     diagnose,
     load_design_results,
@@ -23,7 +23,6 @@ from experiment.design.diagnosis import (
     write_design_results,
 )
 from experiment.design.engine import chunk_bounds
-from experiment.design.results_file import DESIGN_SCHEMA_VERSION
 from experiment.design.scenarios import (
     UNREACHABLE_TIMEOUT_MS,
     accuracy_scenario,
@@ -37,6 +36,7 @@ from experiment.design.sim import ChunkTask, run_campaign, sim_seed
 from prereg.canonical import canonical_hash
 from prereg.errors import InputError
 from prereg.schema import RouterArmSpec, SimulatedClassifierSpec
+from tests.test_design_golden import golden_design
 from tests.test_design_plans import make_cases, make_plan, write_plan
 
 MIXED = {"code": 0.9, "math": 0.8, "summarization": 0.75, "translation": 0.7}
@@ -144,16 +144,16 @@ def test_results_do_not_depend_on_the_number_of_workers() -> None:
     plan, cases = make_plan(), make_cases(20)
     one = diagnose(plan, cases, base_dir=Path("."), settings=SMALL, engine=EngineSettings("local", 1))
     two = diagnose(plan, cases, base_dir=Path("."), settings=SMALL, engine=EngineSettings("local", 2))
-    assert design_json(one) == design_json(two)
-    assert one["plan"]["canonical_sha256"] == canonical_hash(plan)
-    assert set(one["boundary"]) == {"accuracy", "latency_p95"}
-    assert one["curve"]["accuracy"]["true_accuracy"] == [0.8, 0.85]
-    assert one["min_cases"]["n_max"] == 30
-    assert one["icc_grid"]["values"] == [0.0, 0.3, 0.6, 0.9] and one["icc_sims"] == 4
+    assert one.to_json() == two.to_json()
+    assert one.plan.canonical_sha256 == canonical_hash(plan)
+    assert set(one.boundary) == {"accuracy", "latency_p95"}
+    assert one.curve is not None and one.curve["accuracy"].true_accuracy == (0.8, 0.85)
+    assert one.min_cases is not None and one.min_cases.n_max == 30
+    assert one.icc_grid is not None and one.icc_grid.values == (0.0, 0.3, 0.6, 0.9) and one.icc_sims == 4
     # the same requirement check and the results document state (analysis.gate_requirement)
-    req = one["requirements"]
-    assert req["latency_p95"]["min_cases"] == 53 and req["latency_p95"]["decidable"] is False
-    assert req["accuracy"]["unit"] == "case" and req["accuracy"]["n"] == 20
+    req = one.requirements
+    assert req["latency_p95"].min_cases == 53 and req["latency_p95"].decidable is False
+    assert req["accuracy"].unit == "case" and req["accuracy"].n == 20
 
 
 def test_dask_engine_gives_the_same_results_as_the_local_pool() -> None:
@@ -169,7 +169,7 @@ def test_dask_engine_gives_the_same_results_as_the_local_pool() -> None:
         settings=settings,
         engine=EngineSettings("dask", 2, dask_processes=False),
     )
-    assert design_json(dask) == design_json(local)
+    assert dask.to_json() == local.to_json()
 
 
 def test_engine_settings_reject_bad_values() -> None:
@@ -184,11 +184,8 @@ def test_results_file_round_trips_and_refuses_another_plan(tmp_path: Path) -> No
     """Results are stored beside the plan and load back only for the same plan hash."""
     plan_path = tmp_path / "study.yaml"
     assert load_design_results(plan_path) is None
-    results = {
-        "kind": "routetrial.design",
-        "schema_version": DESIGN_SCHEMA_VERSION,
-        "plan": {"canonical_sha256": "ab"},
-    }
+    design = golden_design("design_plan12_no_grid")
+    results = dataclasses.replace(design, plan=DiagnosedPlan("study.yaml", "t", "ab"))
     written = write_design_results(plan_path, results)
     assert written == design_results_path(plan_path) == tmp_path / "study.design.json"
     assert load_design_results(plan_path) == results
@@ -197,7 +194,10 @@ def test_results_file_round_trips_and_refuses_another_plan(tmp_path: Path) -> No
     written.write_text("{not json", encoding="utf-8")
     assert load_design_results(plan_path) is None
     # a file of the previous layout (standard errors instead of intervals) is not read as this one
-    write_design_results(plan_path, {**results, "schema_version": 1})
+    write_design_results(plan_path, dataclasses.replace(results, schema_version=1))
+    assert load_design_results(plan_path) is None
+    # nor is a file of another layout
+    written.write_text(json.dumps({"kind": "routetrial.design", "schema_version": 2}), encoding="utf-8")
     assert load_design_results(plan_path) is None
 
 
@@ -210,8 +210,8 @@ def test_design_command_prints_a_table_and_writes_results(
     out = capsys.readouterr().out
     assert "small" in out and "type I" in out and str(tmp_path / "plan.design.json") in out
     loaded = load_design_results(plan_path)
-    assert loaded is not None and loaded["sims"] == 3 and loaded["curve"] is None
-    assert loaded["icc_grid"] is None and "ICC grid" not in out  # --no-grid: no grids at all
+    assert loaded is not None and loaded.sims == 3 and loaded.curve is None
+    assert loaded.icc_grid is None and "ICC grid" not in out  # --no-grid: no grids at all
     assert json.loads((tmp_path / "plan.design.json").read_text())["arms"] == ["small"]
 
 
@@ -246,24 +246,25 @@ def test_design_refuses_a_plan_with_a_live_backend() -> None:
 
 def test_power_warnings_name_each_underpowered_gate() -> None:
     """Gates below the target power give one line each; a boundary truth gives none."""
-    results: dict[str, Any] = {
-        "target_power": 0.8,
-        "unique_cases": 60,
-        "sims": 100,
-        "assumed": {
-            "qwen": {
-                "gates": {
-                    "accuracy": {"power": 0.28, "p_pass": 0.0, "p_fail": 0.28, "p_inconclusive": 0.72},
-                    "latency_p95": {"power": 0.93, "p_pass": 0.93, "p_fail": 0.0, "p_inconclusive": 0.07},
-                    "other": {"power": None},
-                }
-            }
-        },
-    }
+    design = golden_design("design_plan12_no_grid")
+    qwen = design.assumed["qwen"]
+    low = dataclasses.replace(
+        qwen.gates["accuracy"], power=0.28, power_ci=None, p_pass=0.0, p_fail=0.28, p_inconclusive=0.72
+    )
+    high = dataclasses.replace(low, power=0.93, p_pass=0.93, p_fail=0.0, p_inconclusive=0.07)
+    gates = {"accuracy": low, "latency_p95": high, "other": dataclasses.replace(low, power=None)}
+    results = dataclasses.replace(
+        design,
+        target_power=0.8,
+        unique_cases=60,
+        sims=100,
+        assumed={"qwen": dataclasses.replace(qwen, gates=gates)},
+    )
     expected = (
         "design: qwen accuracy: power 0.28 < 0.80 at 60 unique cases "
         "(P(PASS) 0.00, P(FAIL) 0.28, P(INCONCLUSIVE) 0.72; 100 simulations)"
     )
     assert power_warnings(results) == [expected]
-    results["assumed"]["qwen"]["gates"]["accuracy"]["power_ci"] = [0.2, 0.37]
+    gates["accuracy"] = dataclasses.replace(low, power_ci=(0.2, 0.37))
+    results = dataclasses.replace(results, assumed={"qwen": dataclasses.replace(qwen, gates=gates)})
     assert power_warnings(results) == [expected.replace("0.28 <", "0.28 [0.20, 0.37] <")]

@@ -9,6 +9,7 @@ to be a real interval around its share (never of width zero at 0/N or N/N).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from analysis import DiagnosisResult
 from arms import ClassifierBehaviour, solve_intercept
 from experiment.cli import main
-from experiment.cli.design import format_icc_grid
-from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose, load_design_results
+from experiment.design import DesignSettings, EngineSettings, diagnose, format_icc_grid, load_design_results
 from experiment.design.figures import share_ci
 from experiment.design.icc import (
     DEFAULT_ICC_GRID,
@@ -45,7 +46,7 @@ def test_a_share_of_none_or_all_gets_an_interval_of_positive_width() -> None:
         assert lo == 0.0 and hi == pytest.approx(z2 / (n + z2), abs=1e-6) and hi > 0.0
         lo, hi = share_ci(n, n) or [math.nan, math.nan]
         assert hi == 1.0 and lo == pytest.approx(n / (n + z2), abs=1e-6) and lo < 1.0
-    assert share_ci(200, 200) == [0.981155, 1.0]  # "1.000 +/- 0.000" before
+    assert share_ci(200, 200) == (0.981155, 1.0)  # "1.000 +/- 0.000" before
     assert share_ci(0, 0) is None
 
 
@@ -164,7 +165,7 @@ def _intervals(node: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
 
 
 @pytest.fixture(scope="module")
-def icc_design() -> dict[str, Any]:
+def icc_design() -> DiagnosisResult:
     """Two routers on 16 cases x 3 replays: a few simulations of every world, ICCs 0 and 0.6."""
     plan = make_plan(cases=16, replays=3)
     settings = DesignSettings(
@@ -175,12 +176,19 @@ def icc_design() -> dict[str, Any]:
     )
 
 
-def test_the_icc_grid_is_in_the_results_with_the_values_asked_for(icc_design: dict[str, Any]) -> None:
+def _document(design: DiagnosisResult) -> dict[str, Any]:
+    """The results file's JSON object (the layout docs/design.md describes)."""
+    data: dict[str, Any] = json.loads(design.to_json())
+    return data
+
+
+def test_the_icc_grid_is_in_the_results_with_the_values_asked_for(icc_design: DiagnosisResult) -> None:
     """Per gate and ICC (sorted), per router arm: type I error, P(FAIL), coverage for accuracy,
     each with its interval and its number of simulations, and the difficulty SD used."""
-    grid = icc_design["icc_grid"]
-    assert icc_design["icc_sims"] == grid["sims"] == 4 and grid["values"] == [0.0, 0.6]
-    assert icc_design["mc_interval"] == {"method": "wilson", "level": 0.95}
+    doc = _document(icc_design)
+    grid = doc["icc_grid"]
+    assert doc["icc_sims"] == grid["sims"] == 4 and grid["values"] == [0.0, 0.6]
+    assert doc["mc_interval"] == {"method": "wilson", "level": 0.95}
     assert set(grid["gates"]) == {"accuracy", "latency_p95"}
     accuracy, latency = grid["gates"]["accuracy"], grid["gates"]["latency_p95"]
     assert (accuracy["icc_of"], latency["icc_of"]) == ("correctness", "log_latency")
@@ -200,14 +208,15 @@ def test_the_icc_grid_is_in_the_results_with_the_values_asked_for(icc_design: di
     assert cov["sims"] == 4 and cov["truth"] == 0.85 and len(cov["coverage_ci"]) == 2
 
 
-def test_every_share_in_the_results_has_an_interval_around_it(icc_design: dict[str, Any]) -> None:
+def test_every_share_in_the_results_has_an_interval_around_it(icc_design: DiagnosisResult) -> None:
     """Every ``<share>_ci`` is [lower, upper] with lower <= share <= upper and lower < upper,
     none is a standard error, and the old ``mc_se`` keys of shares are gone."""
-    found = list(_intervals(icc_design))
+    doc = _document(icc_design)
+    found = list(_intervals(doc))
     assert len(found) > 100
     for path, share, (lo, hi) in found:
         assert 0.0 <= lo <= share <= hi <= 1.0 and lo < hi, path
-    text = repr(icc_design)
+    text = repr(doc)
     for old in ("mc_se_pass", "power_mc_se", "type_i_error_mc_se", "coverage_mc_se"):
         assert old not in text
 
@@ -223,13 +232,15 @@ def test_a_point_out_of_reach_has_a_note_and_no_figures() -> None:
     out = diagnose(
         plan, make_cases(8), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 1)
     )
-    low, high = out["icc_grid"]["gates"]["accuracy"]["points"]
-    assert low["arms"] is not None and low["note"] is None
-    assert high["arms"] is None and "beyond what the simulated arms calibrate" in high["note"]
+    assert out.icc_grid is not None
+    low, high = out.icc_grid.gates["accuracy"].points
+    assert low.arms is not None and low.note is None
+    assert high.arms is None and high.note is not None
+    assert "beyond what the simulated arms calibrate" in high.note
     assert any("accuracy at ICC 0.90: " in line for line in format_icc_grid(out))
 
 
-def test_the_report_and_the_command_show_the_icc_grid(icc_design: dict[str, Any]) -> None:
+def test_the_report_and_the_command_show_the_icc_grid(icc_design: DiagnosisResult) -> None:
     """The Design section's rows and the command's table carry the grid with its intervals."""
     view = power_view(icc_design)
     assert view.icc_sims == 4 and len(view.icc) == 2 * 2 * 2
@@ -268,7 +279,8 @@ def test_the_command_takes_the_icc_grid(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "ICC grid" in out and "log_latency 0.30" in out
     loaded = load_design_results(plan_path)
-    assert loaded is not None and loaded["icc_grid"]["values"] == [0.3] and loaded["icc_sims"] == 2
+    assert loaded is not None and loaded.icc_grid is not None
+    assert loaded.icc_grid.values == (0.3,) and loaded.icc_sims == 2
     with pytest.raises(SystemExit) as exit_info:
         main(["design", str(plan_path), "--sims", "2", "--icc-grid", "0.3,high"])
     assert exit_info.value.code == 2
@@ -283,6 +295,8 @@ def test_the_realised_correctness_icc_matches_the_grid() -> None:
     out = diagnose(
         plan, make_cases(40), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 2)
     )
-    for point in out["icc_grid"]["gates"]["accuracy"]["points"]:
-        a = point["arms"]["small"]
-        assert abs(a["realised_icc"] - point["icc"]) < 0.1 and a["note"] is None
+    assert out.icc_grid is not None
+    for point in out.icc_grid.gates["accuracy"].points:
+        assert point.arms is not None
+        a = point.arms["small"]
+        assert a.realised_icc is not None and abs(a.realised_icc - point.icc) < 0.1 and a.note is None

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from experiment.design import DesignSettings, EngineSettings, diagnose
 from experiment.design import engine as _design_engine
-from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose
 from experiment.design.scenarios import UNREACHABLE_TIMEOUT_MS
 from prereg.errors import InputError
 from tests.test_design_plans import make_cases, make_plan
@@ -25,12 +26,15 @@ GRID = (0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)
 
 @pytest.fixture(scope="module")
 def small_design() -> dict[str, Any]:
-    """One router arm on 40 cases: curve over GRID and the sample-size search, a few sims each."""
+    """One router arm on 40 cases: curve over GRID and the sample-size search, a few sims each
+    (as the results file's JSON object)."""
     plan = make_plan(cases=40, replays=1, routers=("small",), control=False, unparseable=0.0)
     settings = DesignSettings(sims=4, curve_sims=12, grid=GRID, max_cases=160, icc_grid=())
-    return diagnose(
+    design = diagnose(
         plan, make_cases(40), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 1)
     )
+    data: dict[str, Any] = json.loads(design.to_json())
+    return data
 
 
 def test_pass_curve_rises_with_the_true_accuracy(small_design: dict[str, Any]) -> None:
@@ -89,11 +93,12 @@ def test_latency_type_i_error_at_the_p95_boundary_is_at_most_alpha() -> None:
     figures = diagnose(
         plan, make_cases(60), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 2)
     )
-    b = figures["boundary"]["latency_p95"]["small"]
-    assert (b["truth"], b["nominal_alpha"]) == (2000.0, 0.05)
-    lo, hi = b["type_i_error_ci"]
+    b = figures.boundary["latency_p95"]["small"]
+    assert (b.truth, b.nominal_alpha) == (2000.0, 0.05)
+    assert b.type_i_error_ci is not None and b.bias is not None
+    lo, hi = b.type_i_error_ci
     assert lo <= 0.05 and lo <= 0.95**60 <= hi
-    assert b["bias"] < 0.0  # the sample P95 of 60 draws is biased low
+    assert b.bias < 0.0  # the sample P95 of 60 draws is biased low
 
 
 def test_dask_asked_for_but_missing_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,7 +123,7 @@ def test_a_design_simulation_is_the_campaign_the_runner_would_store(tmp_path: Pa
     from experiment.campaign.simulated import simulate_campaign
     from experiment.design.scenarios import assumed_scenario
     from experiment.design.sim import ChunkTask, run_campaign, sim_seed, simulate
-    from experiment.store.trial_store import TrialStore
+    from experiment.store import TrialStore
     from prereg.canonical import canonical_hash
 
     plan, cases = make_plan(cases=12, replays=2), make_cases(12)

@@ -11,12 +11,13 @@ wide). One replay per case: the ICC grid has nothing to show here and is not sim
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from experiment.design.diagnosis import DesignSettings, EngineSettings, diagnose
+from experiment.design import DesignSettings, EngineSettings, diagnose
 from experiment.design.scenarios import (
     UNREACHABLE_TIMEOUT_MS,
     accuracy_scenario,
@@ -39,11 +40,13 @@ PLAN = make_plan(
 
 @pytest.fixture(scope="module")
 def figures() -> dict[str, Any]:
-    """Design figures of the binomial configuration at the 0.85 boundary."""
+    """Design figures of the binomial configuration at the 0.85 boundary (the file's JSON object)."""
     settings = DesignSettings(sims=SIMS, curve_sims=1, grid=(), min_cases=False, icc_grid=())
-    return diagnose(
+    design = diagnose(
         PLAN, make_cases(60), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 2)
     )
+    data: dict[str, Any] = json.loads(design.to_json())
+    return data
 
 
 def test_the_configuration_is_one_world() -> None:

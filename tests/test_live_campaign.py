@@ -12,8 +12,8 @@ import pytest
 from _live_plans import live_plan, sim_plan, start_server, starter_cases
 
 from experiment.campaign.live import lateness_summary, run_live_plan
-from experiment.serve.server import FaultSpec, SimulatedServer
-from experiment.store.trial_store import TrialStore
+from experiment.serve import FaultSpec, SimulatedServer
+from experiment.store import TrialStore
 
 CASES = starter_cases(12)
 HASH = "a" * 64

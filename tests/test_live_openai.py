@@ -12,10 +12,10 @@ import httpx
 import pytest
 from _live_plans import LABELS, live_plan, sim_plan, start_server, starter_cases
 
-from arms._live_arms import LiveArmResult, build_live_arms
+from arms._live_arms import LiveArmOutcome, build_live_arms
 from arms._openai import ClientPool, OpenAIChat
 from arms._protocol import ArmRequest
-from experiment.serve.server import FaultSpec, SimulatedServer
+from experiment.serve import FaultSpec, SimulatedServer
 from prereg.errors import ArmError
 from prereg.records import Case
 from prereg.schema import Plan
@@ -31,11 +31,11 @@ def served() -> Iterator[tuple[SimulatedServer, str]]:
     thread.stop()
 
 
-def run_arm(plan: Plan, arm: str = "router", case: Case | None = None, replay: int = 0) -> LiveArmResult:
+def run_arm(plan: Plan, arm: str = "router", case: Case | None = None, replay: int = 0) -> LiveArmOutcome:
     """Send one request through a live arm and return its result."""
     case = case or CASES[0]
 
-    async def go() -> LiveArmResult:
+    async def go() -> LiveArmOutcome:
         pool = ClientPool()
         try:
             arms = build_live_arms(plan, CASES, pool)
@@ -43,7 +43,7 @@ def run_arm(plan: Plan, arm: str = "router", case: Case | None = None, replay: i
             t0 = loop.time()
             request = ArmRequest(0, f"{arm}:{case.id}:{replay}", case, arm, replay, 0.0)
             result = await arms[arm].handle(request, lambda: loop.time() - t0)
-            assert isinstance(result, LiveArmResult)
+            assert isinstance(result, LiveArmOutcome)
             return result
         finally:
             await pool.aclose()
@@ -51,7 +51,7 @@ def run_arm(plan: Plan, arm: str = "router", case: Case | None = None, replay: i
     return asyncio.run(go())
 
 
-def statuses(result: LiveArmResult) -> tuple[str | None, str | None]:
+def statuses(result: LiveArmOutcome) -> tuple[str | None, str | None]:
     return (
         result.routing.status if result.routing else None,
         result.downstream.status if result.downstream else None,

@@ -8,7 +8,7 @@ import pytest
 
 from arms._grading import extract_number, grade_answer, grade_case, judge_prompt
 from arms._parsing import parse_label, parse_verdict
-from experiment.serve.replies import answer_text, judge_verdict
+from experiment.serve import answer_text, judge_verdict
 from prereg.errors import ArmError
 from prereg.records import Case
 from prereg.schema import GraderSpec

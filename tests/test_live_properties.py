@@ -24,15 +24,16 @@ from typing import Any
 import pytest
 from _live_plans import live_plan, sim_plan, start_server, starter_cases
 
+import experiment.campaign.dispatch as dispatch
 import experiment.campaign.live as live
-from arms._live_arms import LiveArmResult, build_live_arms
+from arms._live_arms import LiveArmOutcome, build_live_arms
 from arms._openai import ClientPool, OpenAIChat
 from arms._protocol import ArmRequest, DownstreamOutcome, RoutingOutcome
 from experiment.campaign.journal import Journal
 from experiment.campaign.live import run_live_plan
 from experiment.campaign.progress import read_progress
-from experiment.serve.server import FaultSpec, SimulatedServer
-from experiment.store.trial_store import TrialStore
+from experiment.serve import FaultSpec, SimulatedServer
+from experiment.store import TrialStore
 from prereg.errors import ArmError
 from prereg.records import Case
 from prereg.schema import OpenAIBackendSpec, Plan
@@ -63,8 +64,8 @@ def edited(plan: Plan, edit: Callable[[dict[str, Any]], None]) -> Plan:
     return Plan.model_validate(data)
 
 
-def one_request(plan: Plan, case: Case, arm: str = "router") -> LiveArmResult:
-    async def go() -> LiveArmResult:
+def one_request(plan: Plan, case: Case, arm: str = "router") -> LiveArmOutcome:
+    async def go() -> LiveArmOutcome:
         pool = ClientPool()
         try:
             arms = build_live_arms(plan, [case], pool)
@@ -73,7 +74,7 @@ def one_request(plan: Plan, case: Case, arm: str = "router") -> LiveArmResult:
             result = await arms[arm].handle(
                 ArmRequest(0, f"{arm}:{case.id}:0", case, arm, 0, 0.0), lambda: loop.time() - t0
             )
-            assert isinstance(result, LiveArmResult)
+            assert isinstance(result, LiveArmOutcome)
             return result
         finally:
             await pool.aclose()
@@ -310,7 +311,7 @@ class _GatedArm:
         self.id = arm_id
         self._gate = gate
 
-    async def handle(self, request: ArmRequest, clock: Callable[[], float]) -> LiveArmResult:
+    async def handle(self, request: ArmRequest, clock: Callable[[], float]) -> LiveArmOutcome:
         gate = self._gate
         gate["started"] += 1
         gate["max_outstanding"] = max(gate["max_outstanding"], gate["started"] - gate["finished"])
@@ -325,7 +326,7 @@ class _GatedArm:
         latency = (end - request.scheduled_s) * 1000.0
         routing = RoutingOutcome("ok", latency, request.case.family, 1, 0, 0, 0.0)
         down = DownstreamOutcome("large", "ok", 0.0, None, 0, 0, 0.0)
-        return LiveArmResult(sent_s=None, end_s=end, routing=routing, downstream=down)
+        return LiveArmOutcome(sent_s=None, end_s=end, routing=routing, downstream=down)
 
 
 def test_dispatch_is_open_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -345,6 +346,7 @@ def test_dispatch_is_open_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         return {a: _GatedArm(a, gate) for a in plan.arm_ids}
 
     monkeypatch.setattr(live, "build_live_arms", fake_arms)
+    monkeypatch.setattr(dispatch, "build_live_arms", fake_arms)
     store = f"duckdb:///{tmp_path / 'live.duckdb'}"
     summary = run_live_plan(plan, CASES, HASH, tmp_path, store)
     outcome = (gate["timed_out"], gate["max_outstanding"], summary.written, summary.complete)

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from _live_plans import live_plan, starter_cases
 
-from arms._live_arms import REDACTED, Redactor, plan_secrets
+from arms import REDACTED, Redactor, plan_secrets
 from experiment.campaign.live import run_live_plan
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore
 from prereg.schema import Plan
 
 CASES = starter_cases(6)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from _live_plans import sim_plan, start_server, starter_cases
 
-from experiment.serve.server import SimulatedServer
-from experiment.store.trial_store import TrialStore
+from experiment.serve import SimulatedServer
+from experiment.store import TrialStore
 
 HASH = "b" * 64
 TESTS = Path(__file__).resolve().parent

@@ -52,6 +52,10 @@ def test_fields_map_onto_case() -> None:
             b'{"id": "a:b", "text": "t", "family": "code", "gold_labels": ["code"]}',
             "line 1: id: expected letters",
         ),
+        (  # "$" in a pattern matches before a final newline: an id must match whole
+            b'{"id": "a\\n", "text": "t", "family": "code", "gold_labels": ["code"]}',
+            "line 1: id: expected letters, digits, '_', '.' or '-' (at most 64), found 'a\\n'",
+        ),
         (
             b'{"id": "a", "text": 3, "family": "code", "gold_labels": ["code"]}',
             "line 1: text: expected a non-empty string, found 3",

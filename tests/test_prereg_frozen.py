@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from strategies import write_plan
 
+from prereg.amend import amend
 from prereg.canonical import canonical_hash
 from prereg.errors import PlanChangedError, PlanNotFrozenError
 from prereg.frozen import load_frozen_plan
-from prereg.lock import amend, freeze, read_lock
+from prereg.lock import freeze, read_lock
 
 
 def test_frozen_plan_loads_with_its_corpus_and_lock(tmp_path: Path) -> None:

@@ -151,3 +151,11 @@ def test_yaml_fixture_roundtrip_is_plain_data(tmp_path: Path) -> None:
     """The fixture writer emits plain YAML that safe_load reads back unchanged."""
     path = write_plan(tmp_path)
     assert yaml.safe_load(path.read_text()) == small_plan()
+
+
+def test_a_key_ending_in_a_newline_is_quoted_in_one_line(tmp_path: Path) -> None:
+    """An unknown key ``"A\\n"`` is shown quoted in the field path, so the error stays one line."""
+    from prereg.loader import format_path
+
+    assert format_path(("A\n",)) == "['A\\n']"
+    assert format_path(("arms", 1, "timeout_ms")) == "arms[1].timeout_ms"

@@ -12,11 +12,13 @@ import pytest
 import yaml
 from strategies import small_plan, write_plan
 
+from prereg.amend import amend
 from prereg.canonical import analysis_code_hash, bytes_hash, canonical_hash
 from prereg.errors import InputError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
 from prereg.loader import load_plan
-from prereg.lock import amend, freeze, lock_path, read_lock, verify
-from prereg.log import log_path, read_log
+from prereg.lock import freeze, read_lock, verify
+from prereg.log import read_log
+from prereg.study_files import lock_path, log_path
 
 
 def _flip_byte(path: Path, old: bytes, new: bytes) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from prereg.errors import InputError, PlanChangedError
-from prereg.log import GENESIS, append_log, entry_hash, log_path, log_problem, plan_root, read_log
+from prereg.log import GENESIS, append_log, entry_hash, log_problem, read_log
+from prereg.study_files import log_path, plan_root
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from _cli import run_cli
 from _experiment_plans import write_plan as write_experiment_plan
 from strategies import small_plan, write_plan
 
-from experiment.design.diagnosis import MAX_SIMS, DesignSettings
+from experiment.design import MAX_SIMS, DesignSettings
 from prereg.errors import InputError
 from prereg.schema import MAX_SEED
 from prereg.size_limits import MAX_BOOTSTRAP_CELLS, MAX_CAMPAIGN_S

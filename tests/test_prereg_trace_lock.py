@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from strategies import small_plan, write_plan
 
+from prereg.amend import amend
 from prereg.canonical import bytes_hash
 from prereg.errors import InputError, PlanChangedError
 from prereg.frozen import load_frozen_plan
-from prereg.lock import amend, freeze, lock_path, verify
+from prereg.lock import freeze, verify
 from prereg.log import read_log
+from prereg.study_files import lock_path
 
 
 def _trace_plan(folder: Path) -> Path:

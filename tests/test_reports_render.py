@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from test_design_golden import golden_design
 from test_reports_fixtures import HOSTILE, Campaign, campaign
 
 from analysis import Interval
@@ -124,81 +125,24 @@ def test_missing_p95_bound_is_stated_as_a_limitation(camp: Campaign) -> None:
 
 
 def test_design_power_figures_are_shown_with_their_monte_carlo_error(camp: Campaign) -> None:
-    """A design diagnosis dict puts power per arm and gate, with MC standard errors, in the Design section."""
-    design = {
-        "kind": "routetrial.design",
-        "schema_version": 1,
-        "sims": 400,
-        "unique_cases": 60,
-        "target_power": 0.8,
-        "assumed": {
-            "qwen-2.5-3b": {
-                "gates": {
-                    "accuracy": {
-                        "truth": 0.793,
-                        "target": "FAIL",
-                        "p_pass": 0.01,
-                        "mc_se_pass": 0.005,
-                        "power": 0.31,
-                        "power_mc_se": 0.023,
-                    }
-                },
-                "accuracy_interval": {"coverage": 0.947, "coverage_mc_se": 0.011, "level": 0.95},
-            }
-        },
-        "boundary": {
-            "accuracy": {
-                "qwen-2.5-3b": {"type_i_error": 0.042, "type_i_error_mc_se": 0.01, "nominal_alpha": 0.05}
-            }
-        },
-        "min_cases": None,
-    }
-    page = render_report(camp.results, camp.plan, camp.registration, design)
+    """A design diagnosis puts power per arm and gate, with Wilson intervals, in the Design section."""
+    page = render_report(camp.results, camp.plan, camp.registration, golden_design("design_plan12_no_grid"))
     section = page[page.index('id="design"') : page.index('id="checklist"')]
-    assert "0.310 ± 0.023" in section and "0.042 ± 0.010" in section and "0.947 ± 0.011" in section
-    assert "56 of 60" in section
+    assert "0.400 [0.246, 0.577]" in section  # phi's power for the accuracy gate
+    assert "95% Wilson intervals" in section and "56 of 60" in section
+    assert "Fewest unique cases for the target power" not in section  # not searched
 
 
 def test_design_sample_size_and_pass_curve_are_shown(camp: Campaign) -> None:
     """The sample-size search is a table (with "> n_max" where power is never reached) and the
     P(PASS) curve over true accuracies is drawn as an inline SVG chart."""
-    grid = [0.75, 0.8, 0.85, 0.9, 0.95]
-    design = {
-        "kind": "routetrial.design",
-        "sims": 200,
-        "curve_sims": 40,
-        "unique_cases": 60,
-        "target_power": 0.8,
-        "assumed": {"qwen-2.5-3b": {"gates": {}}},
-        "boundary": {},
-        "curve": {
-            "accuracy": {
-                "true_accuracy": grid,
-                "arms": {"qwen-2.5-3b": {"p_pass": [0.0, 0.0, 0.05, 0.6, 0.95]}},
-            }
-        },
-        "min_cases": {
-            "n_max": 240,
-            "arms": {
-                "qwen-2.5-3b": {
-                    "accuracy": {"target": "FAIL", "n": 187, "power": 0.8, "note": None},
-                    "latency_p95": {
-                        "target": "PASS",
-                        "n": None,
-                        "power": None,
-                        "note": "power stays below 0.8 up to 240 cases",
-                    },
-                }
-            },
-        },
-    }
-    page = render_report(camp.results, camp.plan, camp.registration, design)
+    page = render_report(camp.results, camp.plan, camp.registration, golden_design("design_plan12"))
     section = page[page.index('id="design"') : page.index('id="checklist"')]
     assert "Fewest unique cases for the target power" in section
-    assert ">187</td>" in section and "&gt; 240" in section and "power stays below 0.8 up to 240" in section
+    assert ">45</td>" in section and "&gt; 48" in section and "power stays below 0.8 up to 48" in section
     assert "arms ›" not in section  # no flattened key paths
     assert "<svg" in section and "Probability of passing the accuracy gate" in section
-    assert "Share of 40 simulations per grid point" in section
+    assert "Share of 20 simulations per grid point" in section
 
 
 def test_page_size_does_not_grow_with_the_number_of_trials(camp: Campaign, tmp_path: Path) -> None:

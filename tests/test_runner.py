@@ -12,7 +12,7 @@ import pytest
 from _experiment_plans import make_cases, make_plan
 
 from experiment.campaign.simulated import BATCH_SIZE_ENV, RunSummary, batch_size_from_env, simulate_campaign
-from experiment.store.trial_store import TrialStore, progress_path, store_url
+from experiment.store import TrialStore, progress_path, store_url
 from prereg.canonical import canonical_hash
 from prereg.errors import InputError, StorePlanMismatchError
 from prereg.records import TRIAL_COLUMNS

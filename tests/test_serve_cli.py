@@ -67,7 +67,7 @@ def test_bound_socket_accepts_before_the_server_runs() -> None:
     """
     import socket
 
-    from experiment.serve.server import bind_socket
+    from experiment.serve import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     try:

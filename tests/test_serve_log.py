@@ -14,7 +14,7 @@ import pytest
 import yaml
 from _live_plans import STARTER, sim_plan, start_server, starter_cases
 
-from experiment.serve.server import (
+from experiment.serve import (
     LOG_BODY_BYTES,
     LOG_SIZE,
     MAX_BODY_BYTES,

@@ -11,8 +11,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from experiment.store.schema import columns_markdown
-from experiment.store.trial_store import TrialStore, progress_path, store_path, store_url
+from experiment.store import TrialStore, columns_markdown, progress_path, store_path, store_url
 from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
 from prereg.records import TRIAL_COLUMNS, TrialRecord
 from traffic import Schedule

@@ -12,7 +12,7 @@ from _cli import run_cli as cli
 from _experiment_plans import write_plan
 
 from experiment.campaign.progress import ProgressState, write_progress
-from experiment.store.trial_store import TrialStore, progress_path, store_url
+from experiment.store import TrialStore, progress_path, store_url
 from prereg.errors import StoreError
 
 

@@ -19,8 +19,7 @@ from _experiment_plans import write_plan
 import prereg.lock
 from experiment.campaign.simulated import run_simulated
 from experiment.cli import USER_ERROR_EXIT
-from experiment.store.schema import ARROW_TRIAL_SCHEMA, ROW_DIGEST_CHARS, TRIAL_COLUMN_NAMES, row_digests
-from experiment.store.trial_store import TrialStore
+from experiment.store import ARROW_TRIAL_SCHEMA, ROW_DIGEST_CHARS, TRIAL_COLUMN_NAMES, TrialStore, row_digests
 from prereg.frozen import load_frozen_plan
 
 

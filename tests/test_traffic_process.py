@@ -30,7 +30,7 @@ def run(schedule: Schedule, *, start: float = 0.0) -> list[tuple[float, int]]:
     """Run the stream alone from virtual time ``start``; the log of (env.now, seq) per sink call."""
     env = simpy.Environment(initial_time=start)
     log: list[tuple[float, int]] = []
-    env.process(request_stream(env, schedule, None, lambda seq: log.append((env.now, seq))))
+    env.process(request_stream(env, schedule, lambda seq: log.append((env.now, seq))))
     env.run()
     return log
 

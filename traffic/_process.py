@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 import simpy
 
 from traffic._schedule import Schedule
@@ -23,17 +22,14 @@ __all__ = ["request_stream"]
 def request_stream(
     env: simpy.Environment,
     spec: Schedule,
-    rng: np.random.Generator | None,
     sink: Callable[[int], None],
 ) -> Generator[simpy.Event, Any, None]:
     """SimPy process calling ``sink(seq)`` at each request's scheduled time, in seq order.
 
-    Start it with ``env.process(request_stream(env, schedule, None, sink))``. ``rng`` is accepted
-    for the house signature ``(env, spec, rng, sink)`` and unused: the schedule already holds every
-    random draw. Requests due at the same time (or already due when the process starts) are passed
+    Start it with ``env.process(request_stream(env, schedule, sink))``; the schedule already holds
+    every random draw, so the stream takes no random generator. Requests due at the same time (or already due when the process starts) are passed
     to ``sink`` without a timeout event, which is also what keeps this loop cheap.
     """
-    del rng
     timeout = env.timeout
     for seq, due in enumerate(spec.scheduled_s.tolist()):
         now = env.now

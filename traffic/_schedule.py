@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prereg.records import trial_id
 from prereg.schema import Plan
 from prereg.seeding import derive_rng
 from traffic._allocation import assign_arms
@@ -54,13 +55,13 @@ class Schedule:
     def trial_id(self, i: int) -> str:
         """The deterministic trial id of request ``i``: ``"{arm}:{case}:{replay}"``."""
         arm, case = self.arm_ids[self.arm_index[i]], self.case_ids[self.case_index[i]]
-        return f"{arm}:{case}:{self.replay[i]}"
+        return trial_id(arm, case, int(self.replay[i]))
 
     def trial_ids(self) -> list[str]:
         """Every trial id in seq order (faster than calling :meth:`trial_id` for each)."""
         arms, cases = self.arm_ids, self.case_ids
         return [
-            f"{arms[a]}:{cases[c]}:{r}"
+            trial_id(arms[a], cases[c], r)
             for a, c, r in zip(
                 self.arm_index.tolist(), self.case_index.tolist(), self.replay.tolist(), strict=True
             )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from experiment.store.trial_store import store_path
+from experiment.store import store_path
 from prereg.errors import StoreWriteError
 from prereg.records import Case, TrialRecord
 from prereg.study_files import journal_file

@@ -6,25 +6,17 @@ batch (``<store>.progress.json``, written to a temporary file and renamed over t
 reader sees either the old or the new version, never half of one), and ``routetrial status``
 reads it whenever the store is busy. The figures in the file describe committed trials only.
 
-Stopping: while a campaign runs, SIGINT, SIGTERM and SIGHUP are caught by :class:`StopSignals`,
-which only remembers the first one (a handler that raised at an arbitrary bytecode could land in
-the middle of a SimPy step or a store transaction); the runner looks at it at points where
-stopping leaves whole batches, commits what it holds, writes the state ``interrupted`` and
-returns. The command then exits with ``128 + signal`` (130, 143, 129) by raising
-:class:`Interrupted`, a :class:`SystemExit`, so no traceback is printed wherever it surfaces.
+A run stopped by a signal (:mod:`experiment.stop_signals`) writes the state ``interrupted``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType, TracebackType
 from typing import Any, Literal
 
 from prereg.atomic_write import write_text_atomically
@@ -32,16 +24,12 @@ from prereg.errors import InputError, StoreError, StoreWriteError
 
 __all__ = [
     "PROGRESS_VERSION",
-    "STOP_SIGNALS",
-    "Interrupted",
     "ProgressState",
-    "StopSignals",
     "expected_finish",
     "format_status",
     "now_utc",
     "pid_alive",
     "read_progress",
-    "signal_name",
     "try_write_progress",
     "write_progress",
 ]
@@ -49,91 +37,6 @@ __all__ = [
 PROGRESS_VERSION = 1
 
 RunState = Literal["running", "finished", "failed", "interrupted"]
-
-#: The signals that stop a campaign cleanly (Ctrl-C, ``kill``, a closed terminal).
-STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Interrupted(SystemExit):
-    """A run stopped by ``signum``: exits with status ``128 + signum`` and prints no traceback.
-
-    ``args`` is ``(signum,)`` so that copies made with ``type(e)(*e.args)`` (SimPy re-raises a
-    failed process's exception that way) are equal to the original.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(128 + signum)
-        self.signum = signum
-        self.args = (signum,)
-        #: Set once the command has told the user (so outer layers do not say it again).
-        self.reported = False
-
-    @property
-    def signal_name(self) -> str:
-        """``SIGINT``, ``SIGTERM``, ...."""
-        return signal_name(self.signum)
-
-
-def signal_name(signum: int) -> str:
-    """The name of a signal number (``SIGTERM``), or ``signal N``."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
-
-
-class StopSignals:
-    """Catch :data:`STOP_SIGNALS` while installed (a context manager; main thread only).
-
-    ``deferred=True`` (a campaign's inner loop): the first signal is remembered in :attr:`signum`
-    and each listener is called (from the signal handler: keep them to thread-safe wake-ups);
-    :meth:`check` raises :class:`Interrupted` at a safe point. ``deferred=False``: a signal raises
-    :class:`Interrupted` at once (before anything is written). Nested instances restore the
-    handlers they replaced; outside the main thread nothing is installed.
-    """
-
-    def __init__(self, *, deferred: bool = True) -> None:
-        self.deferred = deferred
-        self.signum: int | None = None
-        self._listeners: list[Callable[[], None]] = []
-        self._previous: dict[int, Any] = {}
-
-    def listen(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when a signal arrives (or at once, if one already did)."""
-        self._listeners.append(callback)
-        if self.signum is not None:
-            callback()
-
-    def unlisten(self, callback: Callable[[], None]) -> None:
-        """Stop calling ``callback``."""
-        if callback in self._listeners:
-            self._listeners.remove(callback)
-
-    def check(self) -> None:
-        """Raise :class:`Interrupted` if a signal arrived."""
-        if self.signum is not None:
-            raise Interrupted(self.signum)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.signum is None:
-            self.signum = signum
-        if not self.deferred:
-            raise Interrupted(signum)
-        for callback in list(self._listeners):
-            callback()
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in STOP_SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)
-        self._previous.clear()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore
 from prereg.records import TrialRecord
 
 __all__ = ["BatchWriter"]

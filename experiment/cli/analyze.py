@@ -9,41 +9,16 @@ columns (``--trials``) for data collected elsewhere; the results say which.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from experiment.cli.run import store_option
+from experiment.cli.options import PLAN_PATH, default_store, store_option
 
-if TYPE_CHECKING:
-    from analysis import Results
-
-__all__ = ["COMMANDS", "summary_lines"]
-
-
-def summary_lines(results: Results) -> list[str]:
-    """The verdicts in a few lines: each gate with the numbers that decided it, then each arm."""
-    routed = sum(a.flow.analysed for a in results.arms if a.kind == "router")
-    lines = [f"{results.plan.title}: {routed:,} routing decisions analysed, from the {results.plan.source}"]
-    if results.plan.deviations:
-        lines.append(f"deviations: {'; '.join(results.plan.deviations)}")
-    width = max((len(g.arm) for g in results.gates), default=0)
-    for gate in results.gates:
-        estimate = "no estimate" if gate.estimate is None else f"estimate {gate.estimate:.4g}"
-        lines.append(
-            f"  {gate.arm:<{width}}  {gate.metric} {gate.op} {gate.threshold:g}: {gate.verdict} "
-            f"({estimate}; {gate.reason})"
-        )
-    for arm in results.viability:
-        lines.append(f"  {arm.arm:<{width}}  viable: {arm.verdict} ({arm.reason})")
-    for srm in results.srm:
-        if srm.mismatch:
-            lines.append(f"  sample-ratio mismatch in {srm.what} counts (p = {srm.p_value:.3g})")
-    return lines
+__all__ = ["COMMANDS"]
 
 
 @click.command("analyze")
-@click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("plan", type=PLAN_PATH)
 @store_option
 @click.option(
     "--trials",
@@ -71,7 +46,7 @@ def analyze_command(
 ) -> None:
     """Run the frozen PLAN's locked analysis: gate verdicts, and the results as JSON."""
     from analysis import results_to_json
-    from experiment.cli.run import default_store
+    from experiment.cli.steps import summary_lines
     from experiment.locked.analysis import run_locked_analysis
     from prereg.atomic_write import write_text_atomically
     from prereg.errors import InputError

@@ -33,22 +33,25 @@ def _step(number: int, text: str) -> None:
     show_default=True,
     help="Simulations per world for the design diagnosis (0 skips it).",
 )
-@click.pass_context
-def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
+def demo_command(folder: Path, design_sims: int) -> None:
     """Run a simulated replication of Study 2 end to end in FOLDER (default: ./demo).
 
     init -> check -> freeze -> verify -> design -> run -> analyze -> report. Safe to run again:
     it reuses the folder's frozen plan and resumes its store.
     """
-    from experiment.cli.analyze import summary_lines
-    from experiment.cli.design import design_command
-    from experiment.cli.plan import check_command, freeze_command, verify_command
-    from experiment.cli.report import render_locked
-    from experiment.cli.run import default_store, run_simulated_campaign
-    from experiment.locked.analysis import run_locked_analysis
-    from prereg.lock import lock_path
-    from prereg.log import log_path
+    from experiment.cli.options import default_store
+    from experiment.cli.steps import (
+        check_step,
+        design_step,
+        freeze_step,
+        run_step,
+        summary_lines,
+        verify_step,
+    )
+    from experiment.design import DesignSettings, EngineSettings
+    from experiment.locked import render_locked, run_locked_analysis
     from prereg.starter import init_plan
+    from prereg.study_files import lock_path, log_path
 
     started = time.perf_counter()
     plan = folder / "plan.yaml"
@@ -58,31 +61,24 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     else:
         plan, corpus = init_plan(folder)
         click.echo(f"wrote {plan} and {corpus} (the starter plan: a simulated replication of Study 2)")
-    ctx.invoke(check_command, plan=plan)
+    check_step(plan)
     from experiment.cli.output_guard import refuse_study_files
 
     for output in (folder / "results.json", folder / "report.html"):
         refuse_study_files(output, option="demo", plan=plan, store=default_store(plan))
-    ctx.invoke(freeze_command, plan=plan)
-    ctx.invoke(verify_command, plan=plan)
+    freeze_step(plan)
+    verify_step(plan)
 
     _step(2, "design diagnosis: what this design can show, by simulation")
     if design_sims:
-        ctx.invoke(
-            design_command,
-            plan=plan,
+        settings = DesignSettings(
             sims=design_sims,
             curve_sims=max(20, design_sims // 5),
-            workers=None,
-            engine="local",
-            dask_scheduler=None,
-            grid=True,
-            min_cases=True,
-            max_cases=None,
             # the ICC grid is 8 boundary worlds: a quarter of the simulations each keeps the demo
             # quick, and its Wilson intervals say how rough that is
             icc_sims=max(20, design_sims // 4),
         )
+        design_step(plan, settings, EngineSettings("local", None))
     else:
         click.echo("skipped (--design-sims 0)")
 
@@ -90,7 +86,7 @@ def demo_command(ctx: click.Context, folder: Path, design_sims: int) -> None:
     _step(3, f"campaign: simulated traffic in virtual time into {store}")
     from prereg.frozen import load_frozen_plan
 
-    run_simulated_campaign(load_frozen_plan(plan), store, batch_size=None)
+    run_step(load_frozen_plan(plan), store)
 
     _step(4, "locked analysis")
     locked = run_locked_analysis(plan, store=store, command="demo")

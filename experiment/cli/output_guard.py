@@ -30,8 +30,7 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _plan_files(plan: Path) -> list[tuple[str, Path]]:
-    from prereg.lock import lock_path
-    from prereg.log import log_path
+    from prereg.study_files import lock_path, log_path
 
     files = [("plan", plan), ("plan's lock record", lock_path(plan)), ("plan's log", log_path(plan))]
     try:
@@ -51,7 +50,7 @@ def _plan_files(plan: Path) -> list[tuple[str, Path]]:
 
 def _store_files(store: str) -> list[tuple[str, Path]]:
     from experiment.campaign.journal import journal_path
-    from experiment.store.trial_store import progress_path, store_path, store_url
+    from experiment.store import progress_path, store_path, store_url
 
     url = store_url(store)
     path = store_path(url)

@@ -1,7 +1,8 @@
 """Campaign commands: ``run``, ``status`` and ``export``.
 
-Thin wiring to :mod:`experiment.campaign.simulated` and :mod:`experiment.store.trial_store`; the library is imported inside
-each command so that ``routetrial --help`` stays fast. User errors are
+Thin wiring to :func:`experiment.cli.steps.run_step` (the simulated or live runner of
+:mod:`experiment.campaign`) and :mod:`experiment.store`; the library is imported inside each
+command so that ``routetrial --help`` stays fast. User errors are
 :class:`~prereg.errors.RoutetrialError` and ``experiment.cli`` prints them as one line.
 
 ``run`` stopped by SIGINT, SIGTERM or SIGHUP before the campaign is complete says so in one line on
@@ -11,36 +12,17 @@ at once, with the same status.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from prereg.study_files import default_store_path
+from experiment.cli.options import PLAN_PATH, default_store, store_option
 
-if TYPE_CHECKING:
-    from prereg.frozen import FrozenPlan
-
-__all__ = ["COMMANDS", "default_store", "run_live_campaign", "run_simulated_campaign", "store_option"]
-
-
-def default_store(plan: Path) -> str:
-    """The default store of a plan (:func:`prereg.study_files.default_store_path`)."""
-    return str(default_store_path(plan))
-
-
-#: The ``--store`` option of every command that reads or writes a plan's store.
-store_option = click.option(
-    "--store",
-    "store",
-    metavar="URL",
-    help="Store path or SQLAlchemy URL (default: <plan dir>/<plan stem>.duckdb).",
-)
+__all__ = ["COMMANDS"]
 
 
 @click.command("run")
-@click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("plan", type=PLAN_PATH)
 @store_option
 @click.option(
     "--batch-size",
@@ -54,20 +36,17 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
     A plan whose backends are all simulated runs in virtual time (a night of traffic in seconds);
     a plan with ``kind: openai`` backends runs live, in wall-clock time, against those servers.
     """
-    from experiment.campaign.progress import Interrupted, StopSignals
+    from experiment.stop_signals import Interrupted, StopSignals
 
     try:
         with StopSignals(deferred=False):
-            from experiment.campaign.live import is_live_plan
+            from experiment.cli.steps import run_step
             from prereg.frozen import load_frozen_plan
 
             frozen = load_frozen_plan(plan)
             target = store or default_store(plan)
             _refuse_study_file_as_store(plan, target)
-            if is_live_plan(frozen.plan):
-                run_live_campaign(frozen, target)
-            else:
-                run_simulated_campaign(frozen, target, batch_size)
+            run_step(frozen, target, batch_size)
     except Interrupted as exc:
         if not exc.reported:
             click.echo(
@@ -79,69 +58,6 @@ def run_command(plan: Path, store: str | None, batch_size: int | None) -> None:
     click.echo(f"next: routetrial analyze {plan}" + (f" --store {store}" if store else ""))
 
 
-def _stop(signum: int, done: int, planned: int, target: str) -> None:
-    """Say that a signal stopped the campaign, then exit with ``128 + signal``."""
-    from experiment.campaign.progress import Interrupted
-
-    exc = Interrupted(signum)
-    click.echo(
-        f"routetrial: interrupted by {exc.signal_name}: {done:,} of {planned:,} trials stored in "
-        f"{target}; run the same command again to resume",
-        err=True,
-    )
-    exc.reported = True
-    raise exc
-
-
-def run_simulated_campaign(frozen: FrozenPlan, target: str, batch_size: int | None) -> None:
-    """Run (or resume) a simulated campaign into ``target`` and say what was stored."""
-    from experiment.campaign.simulated import run_simulated
-
-    summary = run_simulated(frozen, target, progress=sys.stderr.isatty(), batch_size=batch_size)
-    done, planned = sum(summary.done.values()), sum(summary.planned.values())
-    resumed = f", {summary.resumed:,} were already stored" if summary.resumed else ""
-    click.echo(
-        f"stored {done:,} of {planned:,} trials in {target} "
-        f"({summary.written:,} written in {summary.elapsed_s:.1f} s{resumed}; "
-        f"{summary.virtual_s / 3600:.2f} h of virtual traffic)"
-    )
-    _echo_failures(summary.failures)
-    if summary.interrupted_by is not None:
-        _stop(summary.interrupted_by, done, planned, target)
-
-
-def run_live_campaign(frozen: FrozenPlan, target: str) -> None:
-    """Run (or resume) a live campaign into ``target``; say what was stored and whether it is valid."""
-    from experiment.campaign.live import run_live
-
-    summary = run_live(frozen, target, progress=sys.stderr.isatty())
-    done, planned = sum(summary.done.values()), sum(summary.planned.values())
-    resumed = f", {summary.resumed:,} were already stored" if summary.resumed else ""
-    click.echo(
-        f"stored {done:,} of {planned:,} live trials in {target} "
-        f"({summary.written:,} written in {summary.elapsed_s:.1f} s{resumed}; "
-        f"{summary.interrupted:,} interrupted)"
-    )
-    p50 = "n/a" if summary.lateness_p50_ms is None else f"{summary.lateness_p50_ms:.2f} ms"
-    p99 = "n/a" if summary.lateness_p99_ms is None else f"{summary.lateness_p99_ms:.2f} ms"
-    validity = (
-        "valid"
-        if summary.valid
-        else f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms"
-    )
-    click.echo(f"dispatch lateness p50 {p50}, p99 {p99}: {validity}")
-    _echo_failures(summary.failures)
-    if summary.interrupted_by is not None and not summary.complete:
-        _stop(summary.interrupted_by, done, planned, target)
-    if summary.stopped:
-        click.echo("stopped before the end of the schedule; run the same command again to resume")
-
-
-def _echo_failures(failures: dict[str, int]) -> None:
-    fails = ", ".join(f"{k} {v:,}" for k, v in failures.items()) or "none"
-    click.echo(f"failed trials (data, not errors): {fails}")
-
-
 @click.command("status")
 @click.argument("store", metavar="STORE")
 def status_command(store: str) -> None:
@@ -150,8 +66,8 @@ def status_command(store: str) -> None:
     Works from another terminal while the campaign runs (it then reads the progress file the
     runner keeps beside the store).
     """
-    from experiment.campaign.progress import format_status, pid_alive, read_progress
-    from experiment.store.trial_store import TrialStore, progress_path, store_url
+    from experiment.campaign import format_status, pid_alive, read_progress
+    from experiment.store import TrialStore, progress_path, store_url
     from prereg.errors import StoreBusyError, StoreError
 
     url = store_url(store)
@@ -215,7 +131,7 @@ def status_command(store: str) -> None:
 def export_command(store: str, fmt: str, out: Path | None) -> None:
     """Export a store's trial table (ordered by seq, documented columns) to Parquet or CSV."""
     from experiment.cli.output_guard import refuse_study_files
-    from experiment.store.trial_store import TrialStore, store_path, store_url
+    from experiment.store import TrialStore, store_path, store_url
 
     url = store_url(store)
     if out is None:
@@ -230,7 +146,7 @@ def export_command(store: str, fmt: str, out: Path | None) -> None:
 def _refuse_study_file_as_store(plan: Path, target: str) -> None:
     """A store is written: it must not be the plan, its lock, log, corpus or trace."""
     from experiment.cli.output_guard import refuse_study_files
-    from experiment.store.trial_store import store_path, store_url
+    from experiment.store import store_path, store_url
 
     path = store_path(store_url(target))
     if path is not None:

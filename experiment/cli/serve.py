@@ -1,6 +1,6 @@
 """``routetrial serve``: the simulated OpenAI-compatible server, for trying and testing live mode.
 
-Thin wiring to :mod:`experiment.serve.server`; the library is imported inside the command so that
+Thin wiring to :mod:`experiment.serve`; the library is imported inside the command so that
 ``routetrial --help`` stays fast. SIGINT, SIGTERM and SIGHUP shut the server down gracefully
 (uvicorn finishes the requests it is serving), then it says so in one line and exits with
 ``128 + signal``.
@@ -114,15 +114,8 @@ def serve_command(
     """
     import uvicorn
 
-    from experiment.campaign.progress import StopSignals
-    from experiment.serve.server import (
-        LOG_SIZE,
-        FaultSpec,
-        SimulatedServer,
-        bind_socket,
-        build_app,
-        uvicorn_config,
-    )
+    from experiment.serve import LOG_SIZE, FaultSpec, SimulatedServer, bind_socket, build_app, uvicorn_config
+    from experiment.stop_signals import StopSignals
     from prereg import canonical_hash, load_corpus, load_plan
     from prereg.errors import InputError
 
@@ -170,7 +163,7 @@ def serve_command(
         )
         http.run(sockets=[sock])
     if stops.signum is not None:
-        from experiment.campaign.progress import Interrupted
+        from experiment.stop_signals import Interrupted
 
         stopped = Interrupted(stops.signum)
         click.echo(f"routetrial: serve stopped by {stopped.signal_name}", err=True)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Literal, TypeVar
 
-from experiment.campaign.progress import Interrupted, StopSignals
+from experiment.stop_signals import Interrupted, StopSignals
 from prereg.errors import InputError
 
 __all__ = ["ENGINES", "Engine", "EngineSettings", "chunk_bounds", "default_workers", "run_tasks"]

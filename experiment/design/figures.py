@@ -1,22 +1,35 @@
 """From simulations to design figures: verdict probabilities, coverage, bias, Monte Carlo error.
 
 Every probability estimated from ``N`` independent simulations, ``k`` of which had the event, is
-reported as the share ``k / N`` with its 95% Wilson score interval (``<name>_ci: [lower,
-upper]``, :data:`MC_LEVEL`, ``analysis.proportion_bounds``): unlike ``sqrt(p (1 - p) / N)`` it is
+reported as the share ``k / N`` with its 95% Wilson score interval (``<name>_ci: (lower,
+upper)``, :data:`MC_LEVEL`, ``analysis.proportion_bounds``): unlike ``sqrt(p (1 - p) / N)`` it is
 not of width zero at 0/N or N/N (200 of 200 gives [0.981, 1]), and it keeps close to its level
 for shares near 0 or 1 (Brown, Cai & DasGupta 2001). A mean carries ``sd / sqrt(N)``
-(``<name>_mc_se``). Every figure says how many simulations it rests on (``sims``).
+(``<name>_mc_se``). Every figure says how many simulations it rests on (``sims``). The figures
+are the frozen dataclasses of :mod:`analysis._design_results`, rounded here for the results file.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
-from analysis import proportion_bounds
+from analysis import (
+    AccuracyCoverage,
+    AssumedArmFigures,
+    BoundaryFigures,
+    CoverageFigures,
+    CurveFigures,
+    CurveShares,
+    GateFigures,
+    IccArmFigures,
+    ShareCi,
+    Verdict,
+    VerdictShares,
+    proportion_bounds,
+)
 from experiment.design.scenarios import ACCURACY_METRIC, LATENCY_METRICS, Scenario
 from experiment.design.sim import SimOutcome
 from prereg.schema import ConfidenceBoundRule, GateSpec
@@ -30,7 +43,6 @@ __all__ = [
     "assumed_figures",
     "boundary_figures",
     "curve_figures",
-    "failure_figures",
     "gate_figures",
     "gate_truth",
     "icc_point_figures",
@@ -39,8 +51,6 @@ __all__ = [
     "share_ci",
     "target_verdict",
     "verdict_counts",
-    "verdict_shares",
-    "viability_figures",
 ]
 
 #: Level and method of the Monte Carlo interval of every share.
@@ -54,22 +64,22 @@ ICC_TOLERANCE = 0.1
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
 
-def share_ci(k: int, n: int) -> list[float] | None:
-    """The 95% Wilson interval ``[lower, upper]`` of a share of ``k`` in ``n`` simulations
+def share_ci(k: int, n: int) -> ShareCi | None:
+    """The 95% Wilson interval ``(lower, upper)`` of a share of ``k`` in ``n`` simulations
     (rounded to 6 decimals; None without simulations)."""
     if n <= 0:
         return None
     lower, upper = proportion_bounds(k, n, MC_LEVEL, MC_METHOD)
-    return [round(float(lower), 6), round(float(upper), 6)]
+    return (round(float(lower), 6), round(float(upper), 6))
 
 
-def _share(prefix: str, k: int, n: int) -> dict[str, Any]:
-    """``{prefix: k / n, prefix_ci: [lower, upper]}``."""
-    return {prefix: _r(k / n) if n else None, f"{prefix}_ci": share_ci(k, n)}
+def _share(k: int, n: int) -> tuple[float | None, ShareCi | None]:
+    """The share ``k / n`` and its Wilson interval (both None without simulations)."""
+    return (_r(k / n) if n else None), share_ci(k, n)
 
 
 def _r(x: float | None, digits: int = 6) -> float | None:
-    """Rounded for the results file; NaN and None become null."""
+    """Rounded for the results file; NaN and None become None (null)."""
     if x is None or not math.isfinite(x):
         return None
     return round(float(x), digits)
@@ -80,24 +90,17 @@ def verdict_counts(verdicts: Sequence[str]) -> dict[str, int]:
     return {v: sum(1 for x in verdicts if x == v) for v in VERDICTS}
 
 
-def verdict_shares(verdicts: Sequence[str]) -> dict[str, float]:
-    """Share of each verdict (keys ``PASS``, ``FAIL``, ``INCONCLUSIVE``)."""
-    n = len(verdicts)
-    return {v: (k / n if n else math.nan) for v, k in verdict_counts(verdicts).items()}
-
-
-def _verdict_figures(verdicts: Sequence[str]) -> dict[str, Any]:
-    """``p_pass``, ``p_fail``, ``p_inconclusive``, each with its ``_ci``."""
+def _verdict_shares(verdicts: Sequence[str]) -> VerdictShares:
+    """``p_pass``, ``p_fail``, ``p_inconclusive``, each with its interval."""
     n = len(verdicts)
     counts = verdict_counts(verdicts)
-    return {
-        **_share("p_pass", counts["PASS"], n),
-        **_share("p_fail", counts["FAIL"], n),
-        **_share("p_inconclusive", counts["INCONCLUSIVE"], n),
-    }
+    p_pass, p_pass_ci = _share(counts["PASS"], n)
+    p_fail, p_fail_ci = _share(counts["FAIL"], n)
+    p_inc, p_inc_ci = _share(counts["INCONCLUSIVE"], n)
+    return VerdictShares(n, p_pass, p_pass_ci, p_fail, p_fail_ci, p_inc, p_inc_ci)
 
 
-def target_verdict(gate: GateSpec, truth: float | None) -> str | None:
+def target_verdict(gate: GateSpec, truth: float | None) -> Verdict | None:
     """The verdict a perfect experiment would reach: PASS when the truth meets the gate, FAIL when
     it misses it, None when the truth is unknown or sits exactly on the threshold."""
     if truth is None or not math.isfinite(truth) or truth == gate.threshold:
@@ -113,37 +116,50 @@ def nominal_alpha(gate: GateSpec) -> float | None:
 
 
 def gate_figures(
-    outcomes: Sequence[SimOutcome], arm_pos: int, gate_pos: int, gate: GateSpec, truth: float | None
-) -> dict[str, Any]:
+    outcomes: Sequence[SimOutcome],
+    arm_pos: int,
+    gate_pos: int,
+    gate: GateSpec,
+    truth: float | None,
+    truth_source: str = "",
+) -> GateFigures:
     """Verdict shares and power against the truth (each with its Wilson interval), and bias of
-    the gate's estimate."""
+    the gate's estimate; ``truth_source`` says where the truth came from."""
     n = len(outcomes)
     verdicts = [o.arms[arm_pos].verdicts[gate_pos] for o in outcomes]
-    counts = verdict_counts(verdicts)
+    shares = _verdict_shares(verdicts)
     estimates = np.array([o.arms[arm_pos].estimates[gate_pos] for o in outcomes], dtype=np.float64)
     finite = estimates[np.isfinite(estimates)]
     target = target_verdict(gate, truth)
-    out: dict[str, Any] = {
-        "truth": _r(truth),
-        "target": target,
-        "sims": n,
-        **_verdict_figures(verdicts),
-        **(_share("power", counts[target], n) if target is not None else {"power": None, "power_ci": None}),
-        "mean_estimate": _r(float(finite.mean())) if finite.size else None,
-        "estimates": int(finite.size),
-    }
+    power, power_ci = _share(verdict_counts(verdicts)[target], n) if target is not None else (None, None)
+    bias = bias_mc_se = rmse = None
     if truth is not None and finite.size:
-        bias = float(finite.mean()) - truth
         sd = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
-        out["bias"] = _r(bias)
-        out["bias_mc_se"] = _r(sd / math.sqrt(finite.size))
-        out["rmse"] = _r(math.sqrt(float(np.mean((finite - truth) ** 2))))
-    else:
-        out["bias"] = out["bias_mc_se"] = out["rmse"] = None
-    return out
+        bias = _r(float(finite.mean()) - truth)
+        bias_mc_se = _r(sd / math.sqrt(finite.size))
+        rmse = _r(math.sqrt(float(np.mean((finite - truth) ** 2))))
+    return GateFigures(
+        truth=_r(truth),
+        target=target,
+        sims=n,
+        p_pass=shares.p_pass,
+        p_pass_ci=shares.p_pass_ci,
+        p_fail=shares.p_fail,
+        p_fail_ci=shares.p_fail_ci,
+        p_inconclusive=shares.p_inconclusive,
+        p_inconclusive_ci=shares.p_inconclusive_ci,
+        power=power,
+        power_ci=power_ci,
+        mean_estimate=_r(float(finite.mean())) if finite.size else None,
+        estimates=int(finite.size),
+        bias=bias,
+        bias_mc_se=bias_mc_se,
+        rmse=rmse,
+        truth_source=truth_source,
+    )
 
 
-def accuracy_interval_figures(outcomes: Sequence[SimOutcome], arm_pos: int, truth: float) -> dict[str, Any]:
+def accuracy_interval_figures(outcomes: Sequence[SimOutcome], arm_pos: int, truth: float) -> AccuracyCoverage:
     """Coverage of the arm's two-sided accuracy interval (a missing end is unbounded), its mean
     width and the bias of the accuracy estimate; ``robust`` gives the same for the cluster-robust
     interval the analysis reports beside it (same level)."""
@@ -161,7 +177,9 @@ def accuracy_interval_figures(outcomes: Sequence[SimOutcome], arm_pos: int, trut
         [a.robust_accuracy for a in arms],
         truth,
     )
-    return {"truth": _r(truth), "level": _r(levels[0]) if levels else None, **main, "robust": robust}
+    return AccuracyCoverage(
+        **vars(main), truth=_r(truth), level=_r(levels[0]) if levels else None, robust=robust
+    )
 
 
 def _interval_figures(
@@ -169,7 +187,7 @@ def _interval_figures(
     upper_values: Sequence[float],
     estimates: Sequence[float],
     truth: float,
-) -> dict[str, Any]:
+) -> CoverageFigures:
     lower = np.array(lower_values, dtype=np.float64)
     upper = np.array(upper_values, dtype=np.float64)
     estimate = np.array(estimates, dtype=np.float64)
@@ -180,16 +198,22 @@ def _interval_figures(
     width = hi - lo
     finite_width = width[np.isfinite(width)]
     est = estimate[np.isfinite(estimate)]
-    return {
-        "sims": n,
-        **_share("coverage", int(covered.sum()), n),
-        **_share("below", int((hi < truth).sum()), n),
-        **_share("above", int((lo > truth).sum()), n),
-        "mean_width": _r(float(finite_width.mean())) if finite_width.size else None,
-        "mean_estimate": _r(float(est.mean())) if est.size else None,
-        "bias": _r(float(est.mean()) - truth) if est.size else None,
-        "bias_mc_se": _r(float(est.std(ddof=1)) / math.sqrt(est.size)) if est.size > 1 else None,
-    }
+    coverage, coverage_ci = _share(int(covered.sum()), n)
+    below, below_ci = _share(int((hi < truth).sum()), n)
+    above, above_ci = _share(int((lo > truth).sum()), n)
+    return CoverageFigures(
+        sims=n,
+        coverage=coverage,
+        coverage_ci=coverage_ci,
+        below=below,
+        below_ci=below_ci,
+        above=above,
+        above_ci=above_ci,
+        mean_width=_r(float(finite_width.mean())) if finite_width.size else None,
+        mean_estimate=_r(float(est.mean())) if est.size else None,
+        bias=_r(float(est.mean()) - truth) if est.size else None,
+        bias_mc_se=_r(float(est.std(ddof=1)) / math.sqrt(est.size)) if est.size > 1 else None,
+    )
 
 
 def pooled_quantiles(
@@ -224,53 +248,67 @@ def gate_truth(
     return fixed if fixed is not None else reference.get((arm_id, gate.metric))
 
 
-def failure_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str, float | None]:
-    """Mean routing failures and timeouts per simulation."""
-    n = len(outcomes)
-    return {
-        "routing_failures_per_sim": _r(sum(o.arms[arm_pos].failed for o in outcomes) / n) if n else None,
-        "timeouts_per_sim": _r(sum(o.arms[arm_pos].timeouts for o in outcomes) / n) if n else None,
-    }
-
-
-def viability_figures(outcomes: Sequence[SimOutcome], arm_pos: int) -> dict[str, Any]:
-    """Shares of the arm's overall verdict (PASS only when every gate passes)."""
-    return {"sims": len(outcomes), **_verdict_figures([o.arms[arm_pos].viability for o in outcomes])}
-
-
 def assumed_figures(
     scenario: Scenario,
     outcomes: Sequence[SimOutcome],
     gates: list[GateSpec],
     routers: list[str],
     reference: dict[tuple[str, str], float],
-) -> dict[str, Any]:
+) -> dict[str, AssumedArmFigures]:
     """Per router arm under the assumed truths: gate verdict shares, power and bias, viability,
-    accuracy interval coverage, failures."""
-    out: dict[str, Any] = {}
+    accuracy interval coverage, mean routing failures and timeouts per simulation."""
+    out: dict[str, AssumedArmFigures] = {}
+    n = len(outcomes)
     for pos, arm in enumerate(routers):
-        failures = failure_figures(outcomes, pos)
         timeouts = sum(o.arms[pos].timeouts for o in outcomes)
-        gate_out = {}
-        for gpos, gate in enumerate(gates):
-            figures = gate_figures(outcomes, pos, gpos, gate, gate_truth(scenario, arm, gate, reference))
-            figures["truth_source"] = (
-                "calibration" if gate.metric == ACCURACY_METRIC else "pooled simulations"
+        gate_out = {
+            gate.id: gate_figures(
+                outcomes,
+                pos,
+                gpos,
+                gate,
+                gate_truth(scenario, arm, gate, reference),
+                "calibration" if gate.metric == ACCURACY_METRIC else "pooled simulations",
             )
-            gate_out[gate.id] = figures
+            for gpos, gate in enumerate(gates)
+        }
         truth = scenario.true_accuracy[arm]
-        out[arm] = {
-            "true_accuracy": round(truth, 6),
-            "true_accuracy_exact": scenario.accuracy_exact or timeouts == 0,
-            "reference_latency_ms": {
+        out[arm] = AssumedArmFigures(
+            true_accuracy=round(truth, 6),
+            true_accuracy_exact=scenario.accuracy_exact or timeouts == 0,
+            reference_latency_ms={
                 g.id: round(reference[(arm, g.metric)], 3) for g in gates if (arm, g.metric) in reference
             },
-            "gates": gate_out,
-            "viability": viability_figures(outcomes, pos),
-            "accuracy_interval": accuracy_interval_figures(outcomes, pos, truth),
-            **failures,
-        }
+            gates=gate_out,
+            viability=_verdict_shares([o.arms[pos].viability for o in outcomes]),
+            accuracy_interval=accuracy_interval_figures(outcomes, pos, truth),
+            routing_failures_per_sim=_r(sum(o.arms[pos].failed for o in outcomes) / n) if n else None,
+            timeouts_per_sim=_r(timeouts / n) if n else None,
+        )
     return out
+
+
+def _boundary_fields(
+    scenario: Scenario, outcomes: Sequence[SimOutcome], gate: GateSpec, gpos: int, pos: int, arm: str
+) -> BoundaryFigures:
+    figures = gate_figures(outcomes, pos, gpos, gate, gate_truth(scenario, arm, gate, {}))
+    return BoundaryFigures(
+        truth=figures.truth,
+        sims=figures.sims,
+        type_i_error=figures.p_pass,
+        type_i_error_ci=figures.p_pass_ci,
+        nominal_alpha=nominal_alpha(gate),
+        p_fail=figures.p_fail,
+        p_fail_ci=figures.p_fail_ci,
+        p_inconclusive=figures.p_inconclusive,
+        p_inconclusive_ci=figures.p_inconclusive_ci,
+        mean_estimate=figures.mean_estimate,
+        bias=figures.bias,
+        bias_mc_se=figures.bias_mc_se,
+        accuracy_interval=accuracy_interval_figures(outcomes, pos, scenario.true_accuracy[arm])
+        if gate.metric == ACCURACY_METRIC
+        else None,
+    )
 
 
 def boundary_figures(
@@ -279,55 +317,38 @@ def boundary_figures(
     gate: GateSpec,
     gpos: int,
     routers: list[str],
-) -> dict[str, Any]:
+) -> dict[str, BoundaryFigures]:
     """Per router arm at a gate's boundary: type I error (P(PASS)), the other verdicts (each with
     its Wilson interval), bias, and accuracy interval coverage for an accuracy gate."""
-    out: dict[str, Any] = {}
-    for pos, arm in enumerate(routers):
-        truth = gate_truth(scenario, arm, gate, {})
-        figures = gate_figures(outcomes, pos, gpos, gate, truth)
-        entry: dict[str, Any] = {
-            "truth": figures["truth"],
-            "sims": figures["sims"],
-            "type_i_error": figures["p_pass"],
-            "type_i_error_ci": figures["p_pass_ci"],
-            "nominal_alpha": nominal_alpha(gate),
-            "p_fail": figures["p_fail"],
-            "p_fail_ci": figures["p_fail_ci"],
-            "p_inconclusive": figures["p_inconclusive"],
-            "p_inconclusive_ci": figures["p_inconclusive_ci"],
-            "mean_estimate": figures["mean_estimate"],
-            "bias": figures["bias"],
-            "bias_mc_se": figures["bias_mc_se"],
-        }
-        if gate.metric == ACCURACY_METRIC:
-            entry["accuracy_interval"] = accuracy_interval_figures(outcomes, pos, scenario.true_accuracy[arm])
-        out[arm] = entry
-    return out
+    return {
+        arm: _boundary_fields(scenario, outcomes, gate, gpos, pos, arm) for pos, arm in enumerate(routers)
+    }
 
 
 def curve_figures(
     grid: Mapping[float, Sequence[SimOutcome]], gates: list[GateSpec], routers: list[str]
-) -> dict[str, Any]:
+) -> dict[str, CurveFigures]:
     """Verdict shares of each accuracy gate at each true accuracy of the grid, per arm, each with
-    its Wilson interval (``<share>_ci``: one ``[lower, upper]`` per grid point)."""
-    out: dict[str, Any] = {}
+    its Wilson interval (one per grid point)."""
+    out: dict[str, CurveFigures] = {}
     values = sorted(grid)
     for gpos, gate in enumerate(gates):
         if gate.metric != ACCURACY_METRIC:
             continue
-        per_arm: dict[str, dict[str, list[Any]]] = {}
+        per_arm: dict[str, CurveShares] = {}
         for pos, arm in enumerate(routers):
-            rows: dict[str, list[Any]] = {}
-            for v in values:
-                for key, value in _verdict_figures([o.arms[pos].verdicts[gpos] for o in grid[v]]).items():
-                    rows.setdefault(key, []).append(value)
-            per_arm[arm] = rows
-        out[gate.id] = {
-            "true_accuracy": values,
-            "sims": len(grid[values[0]]) if values else 0,
-            "arms": per_arm,
-        }
+            points = [_verdict_shares([o.arms[pos].verdicts[gpos] for o in grid[v]]) for v in values]
+            per_arm[arm] = CurveShares(
+                p_pass=tuple(p.p_pass for p in points),
+                p_pass_ci=tuple(p.p_pass_ci for p in points),
+                p_fail=tuple(p.p_fail for p in points),
+                p_fail_ci=tuple(p.p_fail_ci for p in points),
+                p_inconclusive=tuple(p.p_inconclusive for p in points),
+                p_inconclusive_ci=tuple(p.p_inconclusive_ci for p in points),
+            )
+        out[gate.id] = CurveFigures(
+            true_accuracy=tuple(values), sims=len(grid[values[0]]) if values else 0, arms=per_arm
+        )
     return out
 
 
@@ -338,13 +359,14 @@ def icc_point_figures(
     gpos: int,
     routers: list[str],
     icc: float,
-) -> dict[str, Any]:
+) -> dict[str, IccArmFigures]:
     """Per router arm in a gate's boundary world at one ICC of the grid: the boundary figures
     (type I error, P(FAIL), coverage for accuracy, with Wilson intervals) and the ICC the
     simulations realised (mean of the per-simulation ANOVA estimates), with a note when it is
     further than :data:`ICC_TOLERANCE` from ``icc``."""
     figures = boundary_figures(scenario, outcomes, gate, gpos, routers)
     accuracy = gate.metric == ACCURACY_METRIC
+    out: dict[str, IccArmFigures] = {}
     for pos, arm in enumerate(routers):
         values = np.array(
             [o.arms[pos].correct_icc if accuracy else o.arms[pos].latency_icc for o in outcomes],
@@ -353,13 +375,14 @@ def icc_point_figures(
         finite = values[np.isfinite(values)]
         realised = float(finite.mean()) if finite.size else math.nan
         se = float(finite.std(ddof=1)) / math.sqrt(finite.size) if finite.size > 1 else math.nan
-        figures[arm]["realised_icc"] = _r(realised)
-        figures[arm]["realised_icc_mc_se"] = _r(se)
         tolerance = max(ICC_TOLERANCE, 4.0 * se) if math.isfinite(se) else math.inf
-        figures[arm]["note"] = (
+        note = (
             None
             if not math.isfinite(realised) or abs(realised - icc) <= tolerance
             else f"the simulated arms realised an ICC of {realised:.2f}, not {icc:.2f}: "
             "this world lacks the correlation it is labelled with"
         )
-    return figures
+        out[arm] = IccArmFigures(
+            **vars(figures[arm]), realised_icc=_r(realised), realised_icc_mc_se=_r(se), note=note
+        )
+    return out

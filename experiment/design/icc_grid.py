@@ -4,8 +4,8 @@ and the figures of every router arm there (docs/design.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from analysis import IccGateFigures, IccGridFigures, IccPoint
 from experiment.design.batches import SimulationBatches
 from experiment.design.figures import icc_point_figures, nominal_alpha
 from experiment.design.icc import difficulty_for_icc
@@ -44,31 +44,30 @@ def icc_grid_figures(
     gates: list[GateSpec],
     routers: list[str],
     values: tuple[float, ...],
-) -> dict[str, Any]:
+) -> IccGridFigures:
     """Per gate and ICC of the grid: the boundary figures of every router arm (see docs/design.md)."""
-    out: dict[str, Any] = {"sims": count, "values": list(values), "gates": {}}
+    per_gate: dict[str, IccGateFigures] = {}
     for gpos, gate in enumerate(gates):
         accuracy = gate.metric == ACCURACY_METRIC
         points = []
         for icc, world, note in worlds[gate.id]:
             sd = difficulty_for_icc(gate.threshold, icc).sd if accuracy and world is not None else None
-            point: dict[str, Any] = {
-                "icc": icc,
-                "case_difficulty_sd": None if sd is None else round(sd, 6),
-                "case_icc": None if accuracy else icc,
-                "note": note,
-                "arms": None,
-            }
-            if world is not None:
-                point["arms"] = icc_point_figures(
-                    world, sims.outcomes(world, count), gate, gpos, routers, icc
+            points.append(
+                IccPoint(
+                    icc=icc,
+                    case_difficulty_sd=None if sd is None else round(sd, 6),
+                    case_icc=None if accuracy else icc,
+                    note=note,
+                    arms=None
+                    if world is None
+                    else icc_point_figures(world, sims.outcomes(world, count), gate, gpos, routers, icc),
                 )
-            points.append(point)
-        out["gates"][gate.id] = {
-            "metric": gate.metric,
-            "threshold": gate.threshold,
-            "nominal_alpha": nominal_alpha(gate),
-            "icc_of": "correctness" if accuracy else "log_latency",
-            "points": points,
-        }
-    return out
+            )
+        per_gate[gate.id] = IccGateFigures(
+            metric=gate.metric,
+            threshold=gate.threshold,
+            nominal_alpha=nominal_alpha(gate),
+            icc_of="correctness" if accuracy else "log_latency",
+            points=tuple(points),
+        )
+    return IccGridFigures(sims=count, values=values, gates=per_gate)

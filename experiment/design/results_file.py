@@ -1,31 +1,21 @@
 """The design results file beside the plan: ``<plan stem>.design.json``.
 
-Deterministic JSON (sorted keys, two-space indent, a final newline): the same plan, seed and
-simulation counts give the same bytes whatever the engine or the number of workers. The file
-names the plan's canonical hash, so a reader can tell results of an edited plan from current ones.
+Deterministic JSON (:meth:`analysis.DiagnosisResult.to_json`: sorted keys, two-space indent, a
+final newline): the same plan, seed and simulation counts give the same bytes whatever the engine
+or the number of workers. The file names the plan's canonical hash, so a reader can tell results
+of an edited plan from current ones.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
+from analysis import DiagnosisResult
 from prereg.atomic_write import write_text_atomically
+from prereg.errors import AnalysisError
 from prereg.study_files import design_path
 
-__all__ = [
-    "DESIGN_KIND",
-    "DESIGN_SCHEMA_VERSION",
-    "design_json",
-    "design_results_path",
-    "load_design_results",
-    "write_design_results",
-]
-
-DESIGN_KIND = "routetrial.design"
-#: Version of the design results layout (docs/design.md); bump on any change of meaning.
-DESIGN_SCHEMA_VERSION = 2
+__all__ = ["design_results_path", "load_design_results", "write_design_results"]
 
 
 def design_results_path(plan_path: Path) -> Path:
@@ -33,32 +23,23 @@ def design_results_path(plan_path: Path) -> Path:
     return design_path(plan_path)
 
 
-def design_json(results: dict[str, Any]) -> str:
-    """The results as deterministic JSON text."""
-    return json.dumps(results, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def write_design_results(plan_path: Path, results: dict[str, Any]) -> Path:
+def write_design_results(plan_path: Path, results: DiagnosisResult) -> Path:
     """Write the results beside the plan atomically (a reader never sees half a file)."""
-    return write_text_atomically(design_results_path(plan_path), design_json(results))
+    return write_text_atomically(design_results_path(plan_path), results.to_json())
 
 
-def load_design_results(plan_path: Path, *, plan_hash: str | None = None) -> dict[str, Any] | None:
-    """The design results stored beside ``plan_path`` as a plain dict, or None.
+def load_design_results(plan_path: Path, *, plan_hash: str | None = None) -> DiagnosisResult | None:
+    """The design results stored beside ``plan_path``, or None.
 
     None when there is no results file, when it is not a design results file of this schema
-    version, or, given ``plan_hash`` (the plan's canonical SHA-256), when the results belong to
-    another version of the plan (run ``routetrial design`` again).
+    version (or not of its layout), or, given ``plan_hash`` (the plan's canonical SHA-256), when
+    the results belong to another version of the plan (run ``routetrial design`` again).
     """
     path = design_results_path(Path(plan_path))
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        results = DiagnosisResult.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, AnalysisError):
         return None
-    if not isinstance(data, dict) or data.get("kind") != DESIGN_KIND:
+    if plan_hash is not None and results.plan.canonical_sha256 != plan_hash:
         return None
-    if data.get("schema_version") != DESIGN_SCHEMA_VERSION:
-        return None
-    if plan_hash is not None and data.get("plan", {}).get("canonical_sha256") != plan_hash:
-        return None
-    return data
+    return results

@@ -25,7 +25,7 @@ from typing import cast
 import numpy as np
 import simpy
 
-from arms import ArmRequest, ArmResult, build_simulated_arms, to_trial_record
+from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
 from experiment.design.scenarios import Scenario
 from prereg.records import TrialRecord
 from prereg.schema import Plan
@@ -129,7 +129,7 @@ def run_campaign(
     process = env.process
 
     def finish(request: ArmRequest, event: simpy.Event) -> None:
-        records[request.seq] = to_trial_record(plan_hash, request, cast(ArmResult, event.value))
+        records[request.seq] = to_trial_record(plan_hash, request, cast(ArmOutcome, event.value))
 
     def sink(seq: int) -> None:
         a = arm_index[seq]
@@ -140,7 +140,7 @@ def run_campaign(
         )
         process(arm_objs[a].process(env, request)).callbacks.append(partial(finish, request))
 
-    env.process(request_stream(env, schedule, None, sink))
+    env.process(request_stream(env, schedule, sink))
     env.run()
     return schedule, [r for r in records if r is not None]
 

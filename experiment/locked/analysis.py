@@ -17,13 +17,11 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import Results, RunMeta, TrialTable, analyze
-from experiment.store.schema import arrow_to_columns
-from experiment.store.trial_files import read_trial_file, trial_file_format
-from experiment.store.trial_store import TrialStore
+from experiment.store import TrialStore, arrow_to_columns, read_trial_file, trial_file_format
 from prereg.errors import InputError, PlanChangedError
 from prereg.frozen import FrozenPlan, load_frozen_plan
 from prereg.log import append_log
-from prereg.records import STATUSES, Case
+from prereg.records import STATUSES, Case, trial_id
 from traffic import Schedule, build_schedule
 
 __all__ = [
@@ -142,7 +140,7 @@ def _row_problem(
         return "case_id", f"expected a case of the corpus, found {row['case_id']!r}"
     if row["family"] != case.family:
         return "family", f"expected the corpus family {case.family!r}, found {row['family']!r}"
-    expected_id = f"{row['arm']}:{row['case_id']}:{row['replay']}"
+    expected_id = trial_id(row["arm"], row["case_id"], row["replay"])
     if row["trial_id"] != expected_id:
         return "trial_id", f"trial id disagrees with its arm, case and replay ({expected_id!r})"
     at = seq_of.get(row["trial_id"])

@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any
 
-from arms._grading import JUDGE_PROMPT, grade_answer, normalise_answer
+from arms import JUDGE_PROMPT, grade_answer, normalise_answer
 from prereg.records import Case
 from prereg.schema import GraderSpec
 

@@ -5,27 +5,9 @@ It lets a user without a GPU try live mode, and lets the tests run the live path
 ``GET /_log`` (this server's own record of the last requests, newest last; ``DELETE /_log`` clears
 it). With an API key every route, ``/_log`` included, answers 401 to a request without it.
 
-What a request gets:
-
-- The *case* is found by its text: a downstream request's user message is a case's text; a
-  classifier prompt contains one (the longest contained case text wins); a judge prompt starts
-  with :data:`arms._grading.JUDGE_PROMPT`'s first line.
-- The *model* is found by name among the plan's simulated backends: a router arm's classifier
-  model (classifier requests) or a ``models`` entry, by key or by ``model`` name (downstream
-  and judge requests).
-- Classifier requests: label, status and service time from :class:`arms.ClassifierBehaviour`;
-  the reply is ``{"label": ...}`` when the request asks for JSON (``response_format``, or
-  ``"label"`` in the prompt), else the bare label. Downstream requests: correctness and service
-  time from :class:`arms.ModelBehaviour`; the answer is one the case's grader accepts exactly when
-  the behaviour says correct. A simulated ``http_error`` is an HTTP 500, ``unparseable`` a reply
-  that names no label.
-- The replay index comes from the ``x-routetrial-trial`` header (``arm:case:replay``) when sent.
-- Each model serves ``latency.concurrency`` requests at once (an asyncio semaphore); the rest
-  queue, so latency grows under load as a real server's does. Service time is an asyncio sleep.
-
-Fault injection (:class:`FaultSpec`), drawn per request before any work: HTTP 500, HTTP 429 with
-``Retry-After``, a garbage body (not JSON / not SSE), empty content, and, independently, a slow
-response (``slow_ms`` added to the service time).
+This module is the HTTP side: what a request gets is decided by
+:class:`~experiment.serve.simulation.Simulation`, which faults it suffers by
+:func:`~experiment.serve.faults.draw_fault`; :mod:`experiment.serve.running` runs the app.
 
 The server's record of a request (:class:`ServedRequest`) holds ``handler_ms``: from the moment
 the handler saw the request to the moment the last byte of the reply was handed to the HTTP layer
@@ -41,85 +23,34 @@ case, the log holds about ``LOG_SIZE * 16 KiB`` (32 MiB).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from arms import ClassifierBehaviour, ModelBehaviour
-from experiment.serve.replies import (
-    GARBAGE_BODY,
-    GARBAGE_STREAM,
-    JUDGE_MARK,
-    answer_text,
-    classifier_text,
-    completion_body,
-    judge_verdict,
-    stream_events,
-)
+from experiment.serve.faults import Fault, FaultSpec, draw_fault
+from experiment.serve.replies import GARBAGE_BODY, GARBAGE_STREAM, completion_body, stream_events
+from experiment.serve.simulation import Reply, RequestKind, Simulation, occupy
 from prereg.errors import InputError
-from prereg.records import Case, Status
-from prereg.schema import Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec
-from prereg.seeding import derive_rng
+from prereg.records import Case
+from prereg.schema import Plan
 
-__all__ = [
-    "LOG_BODY_BYTES",
-    "LOG_SIZE",
-    "MAX_BODY_BYTES",
-    "FaultSpec",
-    "ServedRequest",
-    "ServerThread",
-    "SimulatedServer",
-    "bind_socket",
-    "build_app",
-    "uvicorn_config",
-]
+__all__ = ["LOG_BODY_BYTES", "LOG_SIZE", "MAX_BODY_BYTES", "ServedRequest", "SimulatedServer", "build_app"]
 
-RequestKind = Literal["classifier", "downstream", "judge", "unknown"]
-Fault = Literal["http_500", "http_429", "garbage", "empty"]
 #: Requests the log keeps by default (a ring buffer: the oldest is dropped first).
 LOG_SIZE = 2_000
 #: Largest request body (bytes of JSON) the log keeps; a larger one is kept as its size only.
 LOG_BODY_BYTES = 16 * 1024
 #: Largest request body the server reads; a larger one is answered 413.
 MAX_BODY_BYTES = 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class FaultSpec:
-    """Injected faults: per-request probabilities (the first four are exclusive) and their settings."""
-
-    error_rate: float = 0.0
-    rate_limit_rate: float = 0.0
-    garbage_rate: float = 0.0
-    empty_rate: float = 0.0
-    slow_rate: float = 0.0
-    slow_ms: float = 0.0
-    retry_after_s: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        rates = (self.error_rate, self.rate_limit_rate, self.garbage_rate, self.empty_rate, self.slow_rate)
-        if any(not 0.0 <= r <= 1.0 for r in rates) or sum(rates[:4]) > 1.0:
-            raise InputError(
-                f"fault rates: expected each in [0, 1] and error+rate-limit+garbage+empty <= 1, found {rates}"
-            )
-        if self.slow_ms < 0.0 or self.retry_after_s < 0.0:
-            raise InputError(
-                f"slow_ms / retry_after_s: expected >= 0, found {self.slow_ms}, {self.retry_after_s}"
-            )
 
 
 @dataclass(slots=True)
@@ -142,32 +73,6 @@ class ServedRequest:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Reply:
-    code: int
-    text: str = ""
-    tokens_in: int = 0
-    tokens_out: int = 0
-    service_ms: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class _Model:
-    """One simulated model name: its behaviour and its concurrency slots."""
-
-    def __init__(
-        self,
-        behaviour: ClassifierBehaviour | ModelBehaviour,
-        concurrency: int,
-        tokens: tuple[int, int],
-        key: str,
-    ) -> None:
-        self.behaviour = behaviour
-        self.slots = asyncio.Semaphore(concurrency)
-        self.tokens = tokens
-        self.key = key
-
-
 class SimulatedServer:
     """The server's state: simulated models, cases, fault draws and the request log."""
 
@@ -188,70 +93,11 @@ class SimulatedServer:
         self.log: deque[ServedRequest] = deque(maxlen=log_size)
         self._api_key = api_key
         self._n = 0
-        self._cases = tuple(cases)
-        self._by_text = {c.text: c for c in cases}
-        self._by_prompt: dict[str, Case | None] = {}
         self._fault_rng = np.random.default_rng(faults.seed)
-        self._replays: dict[tuple[str, str], int] = {}
-        seed = plan.randomization.seed
-        self.classifiers: dict[str, _Model] = {}
-        for arm in plan.arms:
-            if isinstance(arm, RouterArmSpec) and isinstance(arm.classifier.backend, SimulatedClassifierSpec):
-                spec = arm.classifier.backend
-                rng = derive_rng(seed, plan_hash, f"serve:arm:{arm.id}")
-                behaviour = ClassifierBehaviour(spec, plan.taxonomy.labels, cases, rng)
-                self.classifiers.setdefault(
-                    arm.classifier.model,
-                    _Model(
-                        behaviour, spec.latency.concurrency, (spec.tokens.input, spec.tokens.output), arm.id
-                    ),
-                )
-        self.models: dict[str, _Model] = {}
-        for key, model in plan.models.items():
-            if isinstance(model.backend, SimulatedModelSpec):
-                mspec = model.backend
-                m = _Model(
-                    ModelBehaviour(mspec, cases, derive_rng(seed, plan_hash, f"serve:model:{key}")),
-                    mspec.latency.concurrency,
-                    (mspec.tokens.input, mspec.tokens.output),
-                    key,
-                )
-                self.models.setdefault(model.model, m)
-                self.models.setdefault(key, m)
-
-    # --- lookups ------------------------------------------------------------------------------
-
-    def _case_in(self, prompt: str) -> Case | None:
-        if prompt not in self._by_prompt:
-            found = [c for c in self._cases if c.text in prompt]
-            self._by_prompt[prompt] = max(found, key=lambda c: len(c.text)) if found else None
-        return self._by_prompt[prompt]
-
-    def _replay(self, trial: str | None, model: str, case: Case) -> int:
-        if trial is not None:
-            tail = trial.rsplit(":", 1)[-1]
-            if tail.isdigit():
-                return int(tail)
-        key = (model, case.id)
-        n = self._replays.get(key, 0)
-        self._replays[key] = n + 1
-        return n
-
-    def _draw_fault(self) -> tuple[Fault | None, bool]:
-        f = self.faults
-        u, v = self._fault_rng.random(2).tolist()
-        fault: Fault | None = None
-        for name, rate in (
-            ("http_500", f.error_rate),
-            ("http_429", f.rate_limit_rate),
-            ("garbage", f.garbage_rate),
-            ("empty", f.empty_rate),
-        ):
-            if u < rate:
-                fault = name  # type: ignore[assignment]
-                break
-            u -= rate
-        return fault, v < f.slow_rate
+        self._simulation = Simulation(plan, cases, plan_hash)
+        # The simulation's own dicts, not copies: what is served is looked up in one place.
+        self.classifiers = self._simulation.classifiers
+        self.models = self._simulation.models
 
     # --- the chat endpoint ----------------------------------------------------------------------
 
@@ -282,8 +128,8 @@ class SimulatedServer:
         prompt = ""
         if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
             prompt = str(messages[-1].get("content", ""))
-        kind, case = self._classify(model, prompt)
-        fault, slow = self._draw_fault()
+        kind, case = self._simulation.classify(model, prompt)
+        fault, slow = draw_fault(self.faults, self._fault_rng)
         entry = self._entry(
             n, trial, model, kind, case.id if case else None, stream, fault, slow, authorized, len(raw), body
         )
@@ -297,13 +143,13 @@ class SimulatedServer:
             return self._error(
                 entry, t0, 429, "injected rate limit", {"retry-after": f"{self.faults.retry_after_s:g}"}
             )
-        reply = self._reply(kind, model, prompt, case, trial, body)
+        reply = self._simulation.reply(kind, model, prompt, case, trial, body)
         if slow:
             reply.service_ms += self.faults.slow_ms
         entry.service_ms = reply.service_ms
-        target = self.classifiers.get(model) if kind == "classifier" else self.models.get(model)
+        target = self._simulation.target(kind, model)
         usage = bool((body.get("stream_options") or {}).get("include_usage", False))
-        await self._serve(target, reply.service_ms)
+        await occupy(target, reply.service_ms)
         if stream and reply.code == 200:
             return self._done(
                 entry, t0, Response(self._events(entry, reply, fault, usage), media_type="text/event-stream")
@@ -358,15 +204,8 @@ class SimulatedServer:
         self.log.append(entry)
         return entry
 
-    async def _serve(self, target: _Model | None, service_ms: float) -> None:
-        if target is None:
-            await asyncio.sleep(service_ms / 1000.0)
-            return
-        async with target.slots:
-            await asyncio.sleep(service_ms / 1000.0)
-
     @staticmethod
-    def _events(entry: ServedRequest, reply: _Reply, fault: Fault | None, usage: bool) -> bytes:
+    def _events(entry: ServedRequest, reply: Reply, fault: Fault | None, usage: bool) -> bytes:
         # A simulated reply is complete once its service time is over, so its SSE events go out
         # in one write: one event per write cost the server a system call and an ASGI message
         # each, enough to saturate it at a few hundred requests/s (bench/bench_live.py).
@@ -394,56 +233,6 @@ class SimulatedServer:
             }
         }
         return self._done(entry, t0, JSONResponse(body, status_code=code, headers=headers))
-
-    def _classify(self, model: str, prompt: str) -> tuple[RequestKind, Case | None]:
-        if prompt.startswith(JUDGE_MARK):
-            return "judge", self._case_in(prompt.split("Reference answer:", 1)[0])
-        exact = self._by_text.get(prompt)
-        if exact is not None and model in self.models:
-            return "downstream", exact
-        case = self._case_in(prompt)
-        if case is not None and model in self.classifiers:
-            return "classifier", case
-        if case is not None and model in self.models:
-            return "downstream", case
-        return "unknown", case
-
-    def _reply(
-        self,
-        kind: RequestKind,
-        model: str,
-        prompt: str,
-        case: Case | None,
-        trial: str | None,
-        body: dict[str, Any],
-    ) -> _Reply:
-        if kind == "unknown" or case is None:
-            known = model in self.classifiers or model in self.models
-            what = "no corpus case in the request" if known else f"model {model!r} not served here"
-            return _Reply(400 if known else 404, what)
-        if kind == "judge":
-            m = self.models[model]
-            return _Reply(200, judge_verdict(prompt), m.tokens[0], 1, 0.0)
-        if kind == "classifier":
-            c = self.classifiers[model]
-            assert isinstance(c.behaviour, ClassifierBehaviour)
-            label, status, service = c.behaviour.decide(case, self._replay(trial, model, case))
-            wants_json = "response_format" in body or '"label"' in prompt
-            return self._outcome(status, classifier_text(label, wants_json), c.tokens, service)
-        m = self.models[model]
-        assert isinstance(m.behaviour, ModelBehaviour)
-        correct, status, service = m.behaviour.answer(case, self._replay(trial, model, case))
-        grader = self.plan.graders.get(case.grader) if case.grader else None
-        text = answer_text(case, correct, grader, model)
-        return self._outcome(status, text, m.tokens, service)
-
-    @staticmethod
-    def _outcome(status: Status, text: str, tokens: tuple[int, int], service: float) -> _Reply:
-        if status == "http_error":
-            return _Reply(500, "simulated server error", service_ms=service)
-        if status == "unparseable":
-            text = classifier_text(None, False)
-        return _Reply(200, text, tokens[0], tokens[1], service)
 
     # --- the other endpoints ------------------------------------------------------------------
 
@@ -502,83 +291,3 @@ def build_app(server: SimulatedServer) -> Starlette:
             Route("/_log", server.log_view, methods=["GET", "DELETE"]),
         ]
     )
-
-
-#: Connections the kernel queues before uvicorn accepts them (an open-loop burst must not be refused).
-_BACKLOG = 4096
-
-
-def uvicorn_config(app: Starlette, **settings: Any) -> uvicorn.Config:
-    """uvicorn's settings for serving ``app``: quiet, no lifespan, the httptools parser.
-
-    httptools (C) instead of h11: the server's own time per request outside its handler drops
-    from 0.57 to 0.38-0.52 ms (docs/live.md, Performance), time every latency measured against
-    this server would otherwise include.
-    """
-    return uvicorn.Config(
-        app,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        http="httptools",
-        backlog=_BACKLOG,
-        **settings,
-    )
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (``port=0``: a free one), ready for uvicorn."""
-    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say TCP, and
-    # without it Nagle + delayed ACK add ~40 ms to every keep-alive reply.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    # Listening at once means a client that connects after the "serving" line (or right after
-    # ServerThread.start) waits in the kernel backlog instead of being refused while uvicorn
-    # is still importing and building its server.
-    sock.listen(_BACKLOG)
-    return sock
-
-
-class ServerThread:
-    """Run an ASGI app with uvicorn on 127.0.0.1 in a background thread (tests, benchmarks).
-
-    The socket is bound before the thread starts, so :attr:`port` is known at once (``port=0``
-    picks a free one) and requests made right after :meth:`start` returns are served.
-    """
-
-    def __init__(self, app: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._sock = bind_socket(host, port)
-        self.host = host
-        self.port: int = self._sock.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn_config(app, timeout_keep_alive=30))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True, name="routetrial-serve"
-        )
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI-style base URL (``http://host:port/v1``)."""
-        return f"http://{self.host}:{self.port}/v1"
-
-    def start(self) -> ServerThread:
-        """Start serving; returns once the server accepts connections."""
-        self._thread.start()
-        deadline = time.monotonic() + 10.0
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10.0)
-        self._sock.close()
-
-    def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

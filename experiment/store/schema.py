@@ -3,12 +3,12 @@
 The trial table is generated from :data:`prereg.records.TRIAL_COLUMNS`, so the stored columns, the
 Arrow batches written into them and the documentation cannot drift apart. Batches are built
 column by column as Arrow arrays: that is what lets DuckDB take 50,000 rows in one
-``INSERT ... SELECT`` instead of 50,000 parameter sets.
+``INSERT ... SELECT`` instead of 50,000 parameter sets. The table of the tamper evidence
+(``trial_batches``) and its digests are :mod:`experiment.store.digest_chain`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any, Protocol
@@ -24,20 +24,13 @@ from prereg.records import TRIAL_COLUMNS, TrialRecord
 __all__ = [
     "ALLOCATION_COLUMNS",
     "ARROW_TRIAL_SCHEMA",
-    "CHAIN_GENESIS",
-    "DIGEST_VERSION",
-    "ROW_DIGEST_CHARS",
     "TRIAL_COLUMN_NAMES",
     "ScheduleLike",
     "allocation_table",
     "arrow_to_columns",
-    "batch_digest",
-    "build_digest_tables",
     "build_metadata",
-    "chain_digest",
     "columns_markdown",
     "records_to_arrow",
-    "row_digests",
 ]
 
 TRIAL_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in TRIAL_COLUMNS)
@@ -123,76 +116,6 @@ def build_metadata() -> tuple[sa.MetaData, sa.Table, sa.Table, sa.Table]:
         ),
     )
     return metadata, meta, allocation, trials
-
-
-# --- tamper evidence ---------------------------------------------------------------------------
-# Every committed batch of trials leaves, in the same transaction, a digest of each of its rows
-# (``trial_digests``) and one entry of a hash chain (``trial_batches``): the batch's digest over its
-# rows' digests, chained to the previous entry like the plan's log (prereg/log.py). Reading the
-# store back recomputes both, so a row edited, deleted or inserted afterwards is named by its trial
-# id. This is evidence, not proof: whoever rewrites the digests and the chain too goes unnoticed.
-
-#: The version of the digests, kept in ``meta`` (stores made before them have none: unchecked).
-DIGEST_VERSION = "1"
-#: The ``prev`` of the first batch.
-CHAIN_GENESIS = "0" * 64
-_FIELD_SEP = "\x1f"
-_NULL = "\x00"
-
-
-def build_digest_tables(metadata: sa.MetaData) -> sa.Table:
-    """The ``trial_batches`` table: one entry of the chain per committed batch.
-
-    An entry holds the batch's trial ids (a JSON list, in the batch's order) and their row digests
-    (32 hex characters each, concatenated in the same order): one row per batch, not per trial, so
-    the evidence costs one small insert per transaction. No primary key: nothing looks entries up
-    by key, and a duplicate or missing batch number is reported by the check.
-    """
-    return sa.Table(
-        "trial_batches",
-        metadata,
-        sa.Column("batch", sa.BigInteger, nullable=False),
-        sa.Column("rows", sa.BigInteger, nullable=False),
-        sa.Column("trial_ids", sa.String, nullable=False),
-        sa.Column("row_digests", sa.String, nullable=False),
-        sa.Column("batch_sha256", sa.String, nullable=False),
-        sa.Column("prev", sa.String, nullable=False),
-        sa.Column("chain_sha256", sa.String, nullable=False),
-    )
-
-
-def _as_text(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
-    if pa.types.is_string(column.type):
-        # Escaped, so that a separator or NUL inside a string cannot shift a field into another.
-        column = pc.replace_substring(column, "\\", "\\\\")
-        column = pc.replace_substring(column, _FIELD_SEP, "\\u")
-        return pc.replace_substring(column, _NULL, "\\0")
-    # Floats cast to their shortest round-trip text: equal doubles, equal text, and only those.
-    return pc.cast(column, pa.string())
-
-
-def row_digests(table: pa.Table) -> list[str]:
-    """The digest of each row of a trial table (its canonical text, BLAKE2b-128, hex), in row order."""
-    if table.num_rows == 0:
-        return []
-    cols = [_as_text(table.column(name)) for name in TRIAL_COLUMN_NAMES]
-    joined = pc.binary_join_element_wise(*cols, _FIELD_SEP, null_handling="replace", null_replacement=_NULL)
-    blake = hashlib.blake2b
-    return [blake(text.encode(), digest_size=16).hexdigest() for text in joined.to_pylist()]
-
-
-#: Hex characters of one row digest.
-ROW_DIGEST_CHARS = 32
-
-
-def batch_digest(trial_ids: str, digests: str) -> str:
-    """SHA-256 of a batch entry's trial ids (JSON) and concatenated row digests."""
-    return hashlib.sha256(f"{trial_ids}\n{digests}".encode()).hexdigest()
-
-
-def chain_digest(prev: str, batch: int, rows: int, batch_sha256: str) -> str:
-    """The chain entry of a batch: SHA-256 of the previous entry, the batch number, size and digest."""
-    return hashlib.sha256(f"{prev}:{batch}:{rows}:{batch_sha256}".encode()).hexdigest()
 
 
 #: Records converted at a time: the slice's objects stay in cache across the 28 column passes.

@@ -2,7 +2,7 @@
 
 By default a store is an embedded DuckDB file reached through SQLAlchemy (``duckdb:///path``);
 any other SQLAlchemy URL (a server database) works through the generic path, so a team can point
-campaigns at a shared server later. Three tables:
+campaigns at a shared server later. Four tables:
 
 - ``meta``: key/value facts binding the store to its plan (``plan_canonical_sha256``,
   ``plan_bytes_sha256``, ``routetrial_version``, ``created_at_utc``, ``schedule_digest``);
@@ -16,109 +16,58 @@ campaigns at a shared server later. Three tables:
 
 Every write is one transaction, so a kill or a full disk leaves whole batches or nothing. DuckDB
 allows a single process per file; a second one gets :class:`StoreBusyError` (``routetrial status``
-reads the runner's progress file instead). Third-party errors are translated here, once.
+reads the runner's progress file instead). Third-party errors are translated once, at the edge
+(:mod:`experiment.store.driver_errors`). Where a store is (:mod:`~experiment.store.locations`),
+the tamper evidence (:mod:`~experiment.store.digest_chain`) and the export
+(:mod:`~experiment.store.export`) are modules of their own; this one opens, binds, writes and reads.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from experiment.store.digest_chain import (
+    DIGEST_KEY,
+    DIGEST_VERSION,
+    HEAD_KEY,
+    build_digest_tables,
+    read_chain,
+    record_batch,
+    row_digests,
+    tamper_problems,
+)
+from experiment.store.driver_errors import first_line, translating
+from experiment.store.export import ExportFormat, export_trials
+from experiment.store.locations import store_label, store_path, store_url
 from experiment.store.schema import (
     ARROW_TRIAL_SCHEMA,
-    CHAIN_GENESIS,
-    DIGEST_VERSION,
-    ROW_DIGEST_CHARS,
     TRIAL_COLUMN_NAMES,
     ScheduleLike,
     allocation_table,
     arrow_to_columns,
-    batch_digest,
-    build_digest_tables,
     build_metadata,
-    chain_digest,
     records_to_arrow,
-    row_digests,
 )
-from prereg.errors import StoreBusyError, StoreError, StorePlanMismatchError, StoreWriteError
+from prereg.errors import StoreError, StorePlanMismatchError
 from prereg.records import TrialRecord
-from prereg.study_files import progress_file
 from prereg.version import version as routetrial_version
 
-__all__ = ["DUCKDB_MEMORY_LIMIT", "ExportFormat", "TrialStore", "progress_path", "store_path", "store_url"]
-
-ExportFormat = Literal["parquet", "csv"]
+__all__ = ["DUCKDB_MEMORY_LIMIT", "TrialStore"]
 
 #: DuckDB's buffer pool per store: bounds a campaign's memory whatever its size.
 DUCKDB_MEMORY_LIMIT = "512MB"
 
 _ALLOCATION_SLICE = 100_000
-#: The meta keys of the tamper evidence: its version (absent in older stores) and the chain's head.
-_DIGEST_KEY = "trial_digest_version"
-_HEAD_KEY = "trial_chain_head"
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock")
-_WRITE_MARKERS = (
-    "IO Error",
-    "No space",
-    "Permission denied",
-    "Read-only",
-    "read-only",
-    "Not a directory",
-    "Cannot open",
-    "File too large",
-    "Disk full",
-)
-
-
-def store_url(location: str | Path) -> str:
-    """A SQLAlchemy URL from a URL or a plain file path (a path means a DuckDB file).
-
-    Raises :class:`StoreError` for a URL that does not parse.
-    """
-    text = str(location)
-    if "://" in text:
-        try:
-            sa.engine.make_url(text)
-        except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
-            # The URL is not echoed: it may hold a password.
-            raise StoreError(
-                "store: expected a file path or a SQLAlchemy URL (dialect://...), "
-                "found a URL that does not parse"
-            ) from None
-        return text
-    return f"duckdb:///{Path(text).expanduser().resolve()}"
-
-
-def store_path(url: str) -> Path | None:
-    """The file of a DuckDB store URL; None for server databases and in-memory DuckDB."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "duckdb" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(parsed.database)
-
-
-def progress_path(url: str) -> Path | None:
-    """``<store>.progress.json`` beside a DuckDB store file; None when the store is no file."""
-    path = store_path(url)
-    return None if path is None else progress_file(path)
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__
 
 
 class TrialStore:
@@ -151,7 +100,7 @@ class TrialStore:
         URL names a database whose dialect or driver is not installed.
         """
         url = store_url(url)
-        where = cls._where(url)
+        where = store_label(url)
         path = store_path(url)
         if not create and path is not None and not path.is_file():
             raise StoreError(f"{where}: no store here (expected a DuckDB file written by `routetrial run`)")
@@ -168,11 +117,11 @@ class TrialStore:
         except (sa.exc.ArgumentError, ImportError) as exc:
             # An unknown dialect (NoSuchModuleError is an ArgumentError) or a driver not installed.
             raise StoreError(
-                f"{where}: expected a usable store URL, found {_first_line(exc)} "
+                f"{where}: expected a usable store URL, found {first_line(exc)} "
                 "(unknown database, or its driver is not installed)"
             ) from None
         try:
-            with cls._translating(where, "open"):
+            with translating(where, "open"):
                 conn = engine.connect()
         except BaseException:
             engine.dispose()
@@ -186,7 +135,7 @@ class TrialStore:
         return store
 
     def _bind(self, plan_hash: str | None, *, create: bool, where: str) -> None:
-        with self._translating(where, "initialise"), self._conn.begin():
+        with translating(where, "initialise"), self._conn.begin():
             if create:
                 self._metadata.create_all(self._conn, checkfirst=True)
             elif not sa.inspect(self._conn).has_table("meta"):
@@ -203,7 +152,7 @@ class TrialStore:
                         "plan_canonical_sha256": plan_hash,
                         "routetrial_version": routetrial_version(),
                         "created_at_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                        _DIGEST_KEY: DIGEST_VERSION,
+                        DIGEST_KEY: DIGEST_VERSION,
                     }
                 )
                 self._digesting = True
@@ -216,31 +165,9 @@ class TrialStore:
                 )
             self._plan_hash = bound
             version = self._conn.execute(
-                sa.select(self._meta.c.value).where(self._meta.c.key == _DIGEST_KEY)
+                sa.select(self._meta.c.value).where(self._meta.c.key == DIGEST_KEY)
             ).first()
             self._digesting = version is not None and str(version[0]) == DIGEST_VERSION
-
-    @staticmethod
-    def _where(url: str) -> str:
-        path = store_path(url)
-        return str(path) if path is not None else sa.engine.make_url(url).render_as_string(hide_password=True)
-
-    @staticmethod
-    @contextmanager
-    def _translating(where: str, action: str) -> Iterator[None]:
-        """Translate driver and OS errors into the store's one-line errors, once, at the edge."""
-        try:
-            yield
-        except (sa.exc.SQLAlchemyError, duckdb.Error, OSError) as exc:
-            line = _first_line(exc)
-            if any(m in line for m in _LOCK_MARKERS):
-                raise StoreBusyError(
-                    f"{where}: store is in use by a running campaign; use `routetrial status {where}` "
-                    "to follow it, or wait until it finishes"
-                ) from exc
-            if isinstance(exc, OSError) or any(m in line for m in _WRITE_MARKERS):
-                raise StoreWriteError(f"{where}: cannot {action} the store: {line}") from exc
-            raise StoreError(f"{where}: cannot {action} the store: {line}") from exc
 
     @property
     def url(self) -> str:
@@ -255,7 +182,7 @@ class TrialStore:
     @property
     def where(self) -> str:
         """The store's file path (or its URL without password), for messages."""
-        return self._where(self._url)
+        return store_label(self._url)
 
     def close(self) -> None:
         """Close the connection and release the file."""
@@ -283,12 +210,12 @@ class TrialStore:
         """Record facts about the campaign (one transaction); the plan binding cannot change."""
         if "plan_canonical_sha256" in items:
             raise StoreError(f"{self.where}: the plan hash of a store is fixed at creation")
-        with self._translating(self.where, "write"), self._conn.begin():
+        with translating(self.where, "write"), self._conn.begin():
             self._put_meta(items)
 
     def meta(self) -> dict[str, str]:
         """Every meta fact, by key."""
-        with self._translating(self.where, "read"), self._conn.begin():
+        with translating(self.where, "read"), self._conn.begin():
             rows = self._conn.execute(sa.select(self._meta.c.key, self._meta.c.value)).all()
         return {str(k): str(v) for k, v in rows}
 
@@ -308,7 +235,7 @@ class TrialStore:
                     f"{self.where}: store holds allocation {stored}, this run derives {digest}"
                 )
             return
-        with self._translating(self.where, "write"), self._conn.begin():
+        with translating(self.where, "write"), self._conn.begin():
             # In slices, so a million-request schedule never sits in memory as one Arrow table.
             for lo in range(0, len(schedule), _ALLOCATION_SLICE):
                 self._insert_arrow(self._allocation, allocation_table(schedule, lo, lo + _ALLOCATION_SLICE))
@@ -318,7 +245,7 @@ class TrialStore:
         """Allocated requests per arm and case: ``{arm: {case_id: n}}``."""
         a = self._allocation.c
         stmt = sa.select(a.arm, a.case_id, sa.func.count()).group_by(a.arm, a.case_id)
-        with self._translating(self.where, "read"), self._conn.begin():
+        with translating(self.where, "read"), self._conn.begin():
             rows = self._conn.execute(stmt.order_by(a.arm, a.case_id)).all()
         out: dict[str, dict[str, int]] = {}
         for arm, case_id, n in rows:
@@ -357,99 +284,32 @@ class TrialStore:
 
         The same transaction records the batch's row digests and its entry of the hash chain.
         """
-        with self._translating(self.where, "write"), self._conn.begin():
+        with translating(self.where, "write"), self._conn.begin():
             self._insert_arrow(self._trials, data)
             if self._digesting and data.num_rows:
-                self._record_batch(data)
-
-    def _record_batch(self, data: pa.Table) -> None:
-        b = self._batches.c
-        # Results fetched to the end (.all(), not .first()): DuckDB refuses the Arrow insert below
-        # while a result of the same connection is unfinished. max() rather than ORDER BY ...
-        # LIMIT 1, which DuckDB answered with a stale row after rows of the table were deleted.
-        top = self._conn.execute(sa.select(sa.func.max(b.batch))).all()[0][0]
-        number, prev = 0, CHAIN_GENESIS
-        if top is not None:
-            number = int(top) + 1
-            prev = str(self._conn.execute(sa.select(b.chain_sha256).where(b.batch == top)).all()[0][0])
-        ids = json.dumps([str(t) for t in data.column("trial_id").to_pylist()], ensure_ascii=False)
-        digests = "".join(row_digests(data))
-        digest = batch_digest(ids, digests)
-        chain = chain_digest(prev, number, data.num_rows, digest)
-        self._conn.execute(
-            sa.insert(self._batches).values(
-                batch=number,
-                rows=data.num_rows,
-                trial_ids=ids,
-                row_digests=digests,
-                batch_sha256=digest,
-                prev=prev,
-                chain_sha256=chain,
-            )
-        )
-        self._put_meta({_HEAD_KEY: chain})
+                self._put_meta({HEAD_KEY: record_batch(self._conn, self._batches, data)})
 
     def tamper_problems(self, trials: pa.Table | None = None) -> list[tuple[str, str]]:
         """``(trial_id, what)`` for every stored row that differs from what was committed.
 
         Rows edited, deleted or inserted after their batch was committed (rows by ``seq``), then
-        chain entries that were altered, removed or reordered. ``trials`` is the table as
+        chain entries that were altered, removed or reordered (see
+        :func:`experiment.store.digest_chain.tamper_problems`). ``trials`` is the table as
         :meth:`read_arrow` gives it (read here when None). A store made before the digests existed
         has nothing to check: the list is empty.
         """
         if not self._digesting:
             return []
-        with self._translating(self.where, "read"), self._conn.begin():
+        with translating(self.where, "read"), self._conn.begin():
             has_chain = sa.inspect(self._conn).has_table(self._batches.name)
         if not has_chain:
             return [("(every trial)", "cannot be checked: the record of committed batches was removed")]
         trials = self.read_arrow() if trials is None else trials
         ids = [str(t) for t in trials.column("trial_id").to_pylist()]
-        actual = dict(zip(ids, row_digests(trials), strict=True))
-        b = self._batches.c
-        with self._translating(self.where, "read"), self._conn.begin():
-            entries = self._conn.execute(
-                sa.select(b.batch, b.rows, b.trial_ids, b.row_digests, b.batch_sha256, b.prev, b.chain_sha256)
-            ).all()
-            head = self._conn.execute(
-                sa.select(self._meta.c.value).where(self._meta.c.key == _HEAD_KEY)
-            ).all()
-        entries = sorted(entries, key=lambda e: int(e[0]))
-        stored: dict[str, tuple[int, str]] = {}
-        chain_problems: list[tuple[str, str]] = []
-        prev = CHAIN_GENESIS
-        for expected, (batch, rows, ids_json, digests, digest, entry_prev, chain) in enumerate(entries):
-            batch, rows = int(batch), int(rows)
-            try:
-                batch_ids = [str(t) for t in json.loads(str(ids_json))]
-            except (ValueError, TypeError):
-                batch_ids = []
-            first = min(batch_ids) if batch_ids else f"(batch {batch})"
-            if batch != expected or str(entry_prev) != prev:
-                chain_problems.append((first, f"batch {batch}: the chain of batches is broken before it"))
-            elif (
-                len(batch_ids) != rows
-                or len(str(digests)) != rows * ROW_DIGEST_CHARS
-                or batch_digest(str(ids_json), str(digests)) != str(digest)
-            ):
-                chain_problems.append((first, f"batch {batch}: its record of trials was altered"))
-            elif chain_digest(prev, batch, rows, str(digest)) != str(chain):
-                chain_problems.append((first, f"batch {batch}: its chain entry was altered"))
-            prev = str(chain)
-            text = str(digests)
-            for i, tid in enumerate(batch_ids):
-                stored[tid] = (batch, text[i * ROW_DIGEST_CHARS : (i + 1) * ROW_DIGEST_CHARS])
-        if (not head and entries) or (head and str(head[0][0]) != prev):
-            chain_problems.append(("(chain head)", "the last batches' chain entries were removed or altered"))
-        problems: list[tuple[str, str]] = []
-        for tid in ids:
-            if tid not in stored:
-                problems.append((tid, "was inserted after the campaign's batches were committed"))
-            elif stored[tid][1] != actual[tid]:
-                problems.append((tid, "was edited after it was stored (its row differs from its digest)"))
-        deleted = sorted((batch, tid) for tid, (batch, _) in stored.items() if tid not in actual)
-        problems += [(tid, "was deleted after it was stored") for _, tid in deleted]
-        return problems + chain_problems
+        digests = row_digests(trials)
+        with translating(self.where, "read"), self._conn.begin():
+            chain = read_chain(self._conn, self._batches, self._meta)
+        return tamper_problems(ids, digests, chain)
 
     def check_trials(self, trials: pa.Table | None = None) -> None:
         """Raise :class:`StoreError` naming the first trial that changed after it was stored."""
@@ -462,7 +322,7 @@ class TrialStore:
             )
 
     def _query_arrow(self, stmt: sa.Select[Any], sql: str) -> pa.Table:
-        with self._translating(self.where, "read"), self._conn.begin():
+        with translating(self.where, "read"), self._conn.begin():
             if self._duck:
                 duck = self._conn.connection.driver_connection
                 assert duck is not None
@@ -499,7 +359,7 @@ class TrialStore:
     def done_per_arm(self) -> dict[str, int]:
         """Stored trials per arm."""
         t = self._trials.c
-        with self._translating(self.where, "read"), self._conn.begin():
+        with translating(self.where, "read"), self._conn.begin():
             rows = self._conn.execute(sa.select(t.arm, sa.func.count()).group_by(t.arm)).all()
         return {str(arm): int(n) for arm, n in rows}
 
@@ -507,7 +367,7 @@ class TrialStore:
         """Stored failed trials by status (everything but ``ok``)."""
         t = self._trials.c
         stmt = sa.select(t.status, sa.func.count()).where(t.status != "ok").group_by(t.status)
-        with self._translating(self.where, "read"), self._conn.begin():
+        with translating(self.where, "read"), self._conn.begin():
             rows = self._conn.execute(stmt).all()
         return {str(status): int(n) for status, n in sorted(rows)}
 
@@ -515,29 +375,4 @@ class TrialStore:
 
     def export(self, out: Path, fmt: ExportFormat) -> Path:
         """Write the trial table, ordered by ``seq``, to a Parquet or CSV file (DuckDB ``COPY``)."""
-        out = Path(out)
-        tmp = out.with_name(f".{out.name}.tmp")
-        with self._translating(str(out), "export"):
-            if self._duck:
-                duck = self._conn.connection.driver_connection
-                assert duck is not None
-                cols = ", ".join(TRIAL_COLUMN_NAMES)
-                target = str(tmp).replace("'", "''")
-                options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
-                with self._conn.begin():
-                    duck.execute(f"COPY (SELECT {cols} FROM trials ORDER BY seq) TO '{target}' ({options})")
-            else:
-                self._write_with_arrow(self.read_arrow(), tmp, fmt)
-            tmp.replace(out)
-        return out
-
-    @staticmethod
-    def _write_with_arrow(table: pa.Table, path: Path, fmt: ExportFormat) -> None:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, path)
-        else:
-            import pyarrow.csv as pcsv
-
-            pcsv.write_csv(table, path)
+        return export_trials(self._conn, out, fmt, duck=self._duck, read_arrow=self.read_arrow)

@@ -1,0 +1,219 @@
+"""The live event loop: every pending request sent at its absolute wall-clock time, open loop.
+
+:func:`dispatch` sleeps until ``origin + scheduled_s * time_scale`` on the event loop's monotonic
+clock (an absolute deadline, never a relative gap, so sleep overshoot does not accumulate), then
+hands the request to its arm as a task of its own, whatever is still outstanding. Finished trials
+go to a background writer every :data:`FLUSH_EVERY_S`, so a store commit never delays a send. A
+signal, a bug in an arm, or a journal or store that cannot be written stops the sends; in-flight
+requests are then cancelled and stored as ``interrupted`` (see :mod:`experiment.campaign.live`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+from functools import partial
+from typing import Any
+
+from arms import ClientPool, LiveArm, build_live_arms
+from experiment.campaign.bar import ProgressBar
+from experiment.campaign.live_run import LiveRun
+from experiment.campaign.writer import BatchWriter
+from experiment.stop_signals import StopSignals
+from prereg.records import TrialRecord
+from prereg.schema import Plan
+
+__all__ = ["FLUSH_EVERY_S", "START_LEAD_S", "dispatch", "pool_size"]
+
+#: Delay between the start (or resumption) of a run and its first pending request.
+START_LEAD_S = 0.05
+#: How often finished trials are committed.
+FLUSH_EVERY_S = 0.5
+_MAX_SLEEP_S = 0.25
+#: The timer wakes the dispatcher this long before a send is due (see the final approach in
+#: ``_send_all``): the resolution of the event loop's selector.
+_APPROACH_S = 0.001
+#: The GIL switch interval during dispatch. At Python's default (5 ms) a store batch being built
+#: on the writer thread can hold the dispatcher off for up to 5 ms; at 0.2 ms it cannot.
+_SWITCH_INTERVAL_S = 0.0002
+#: Connections opened per server before the clock starts: more than a few hundred requests/s
+#: keep in flight against a fast server, so a run's start does not open them mid-schedule.
+_WARM_CONNECTIONS = 16
+
+
+def pool_size(plan: Plan) -> int:
+    """Connections per base URL: about 10 s of the plan's mean arrival rate, within [64, 2048]."""
+    arrival = plan.traffic.arrival
+    rate = getattr(arrival, "rate_per_s", None) or getattr(arrival, "mean_rate_per_s", None) or 20.0
+    peak = rate * getattr(arrival, "peak_to_trough", 1.0)
+    return int(min(2048, max(64, round(peak * 10))))
+
+
+async def dispatch(run: LiveRun, stops: StopSignals, *, time_scale: float, progress: bool) -> bool:
+    """Send every pending request of ``run`` on time; returns True when stopped by a signal."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        # Called from the signal handler: hand the stop to the loop, which may be asleep.
+        loop.call_soon_threadsafe(stop.set)
+
+    stops.listen(on_signal)
+    try:
+        pool = ClientPool(pool_size(run.plan))
+        arms = build_live_arms(run.plan, run.requests.cases, pool)
+        await pool.warm_up(connections=_WARM_CONNECTIONS)
+        bar = ProgressBar(len(run.pending), run.planned) if progress else None
+        loop_run = _Dispatch(run, arms, stop, time_scale, bar)
+        await loop_run.execute(pool)
+    finally:
+        stops.unlisten(on_signal)
+    return stop.is_set()
+
+
+class _Dispatch:
+    """One dispatch: the send loop, the request tasks, the flusher and the clean-up."""
+
+    def __init__(
+        self,
+        run: LiveRun,
+        arms: dict[str, LiveArm],
+        stop: asyncio.Event,
+        time_scale: float,
+        bar: ProgressBar | None,
+    ) -> None:
+        self.run, self.arms, self.stop, self.scale, self.bar = run, arms, stop, time_scale, bar
+        self.loop = asyncio.get_running_loop()
+        self.writer = BatchWriter(run.store, run.on_commit)
+        self.buffer: list[TrialRecord] = []
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.errors: list[Exception] = []
+        first = float(run.schedule.scheduled_s[run.pending[0]]) * time_scale
+        self.origin = self.loop.time() + START_LEAD_S - first
+        run.journal.segment(
+            origin_unix=time.time() + START_LEAD_S - first,
+            first_seq=run.pending[0],
+            time_scale=time_scale,
+            pending=len(run.pending),
+        )
+
+    def clock(self) -> float:
+        """Seconds on the campaign's (scaled) timeline."""
+        return self.loop.time() - self.origin
+
+    def fail(self, exc: Exception) -> None:
+        """A bug or an unwritable journal or store: remember it and stop sending."""
+        self.errors.append(exc)
+        self.stop.set()
+
+    async def execute(self, pool: ClientPool) -> None:
+        """Send everything, wait for the replies (or a stop), clean up; raise the first error."""
+        flushing = asyncio.create_task(self._flusher())
+        stopper = asyncio.create_task(self.stop.wait())
+        # Collections of long-lived objects would pause the loop for milliseconds mid-schedule.
+        gc.freeze()
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(_SWITCH_INTERVAL_S)
+        try:
+            await self._send_all()
+            if self.tasks and not self.stop.is_set():
+                drain = asyncio.gather(*self.tasks.values(), return_exceptions=True)
+                waiting: list[asyncio.Future[Any]] = [drain, stopper]
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sys.setswitchinterval(switch)
+            gc.unfreeze()
+            await self._close(pool, flushing, stopper)
+        if self.errors:
+            raise self.errors[0]
+
+    async def _send_all(self) -> None:
+        loop, sched, scale = self.loop, self.run.schedule.scheduled_s, self.scale
+        for seq in self.run.pending:
+            plan_s = float(sched[seq])
+            due = plan_s * scale
+            # Sleep until an absolute deadline; in slices, so a signal is seen within 0.25 s.
+            deadline = self.origin + due
+            delay = deadline - loop.time() - _APPROACH_S
+            while delay > 0.0 and not self.stop.is_set():
+                await asyncio.sleep(min(delay, _MAX_SLEEP_S))
+                delay = deadline - loop.time() - _APPROACH_S
+            if self.stop.is_set():
+                return
+            # The final approach: the selector sleeps in whole milliseconds rounded up, so a
+            # timer set for the deadline fires up to 1 ms late. Yielding to the loop instead
+            # keeps its I/O served and sends within one loop iteration of the deadline.
+            while loop.time() < deadline:
+                await asyncio.sleep(0)
+            sent = self.clock()
+            try:
+                self.run.journal.sent(seq, plan_s + (sent - due))
+            except Exception as exc:  # not sent: the journal could not say so
+                self.errors.append(exc)
+                return
+            self.run.sent += 1
+            task = asyncio.create_task(self._one(seq, plan_s, due, sent))
+            self.tasks[seq] = task
+            task.add_done_callback(partial(self._forget, seq))
+
+    def _forget(self, seq: int, _task: object) -> None:
+        self.tasks.pop(seq, None)
+
+    async def _one(self, seq: int, plan_s: float, due: float, sent: float) -> None:
+        request = self.run.requests.at(seq, due)
+        try:
+            result = await self.arms[request.arm].handle(request, self.clock)
+        except asyncio.CancelledError:
+            self.buffer.append(self.run.interrupted_row(seq, plan_s + (sent - due)))
+            raise
+        except Exception as exc:
+            # A bug, not a failed trial (those are results): stop the run; dispatch raises it
+            # (not this task: a finished task's exception would be reported as never retrieved).
+            self.fail(exc)
+            return
+        try:
+            self.buffer.append(self.run.record(seq, plan_s, due, sent, result))
+        except Exception as exc:  # the journal cannot be written: the same stop
+            self.fail(exc)
+            return
+        if self.bar is not None:
+            self.bar.tick(request.arm)
+
+    async def _flusher(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(FLUSH_EVERY_S)
+                await self._flush()
+        except Exception as exc:
+            # The store cannot be written (full, read-only): stop sending what cannot be kept.
+            self.fail(exc)
+
+    async def _flush(self) -> None:
+        if self.buffer:
+            batch = self.buffer.copy()
+            self.buffer.clear()
+            await self.loop.run_in_executor(None, self.writer.submit, batch)
+        if self.bar is not None:
+            self.bar.flush()
+
+    async def _close(
+        self, pool: ClientPool, flushing: asyncio.Task[None], stopper: asyncio.Task[Any]
+    ) -> None:
+        """Cancel what is in flight (stored as interrupted), commit, close the writer and pool."""
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        stopper.cancel()
+        flushing.cancel()
+        await asyncio.gather(flushing, stopper, return_exceptions=True)
+        # Every step runs even when one fails (a full disk fails the flush and the close);
+        # the first failure is raised after the others, unless another error is under way.
+        for step in (self._flush, lambda: self.loop.run_in_executor(None, self.writer.close), pool.aclose):
+            try:
+                await step()
+            except Exception as exc:
+                self.errors.append(exc)
+        if self.bar is not None:
+            self.bar.close()

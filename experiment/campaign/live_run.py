@@ -1,0 +1,179 @@
+"""One segment of a live run: what is stored and pending, each trial's row, and the summary.
+
+:class:`LiveRun` holds the state that :func:`experiment.campaign.dispatch.dispatch` (the event
+loop) and :func:`experiment.campaign.live.run_live_plan` share: the schedule and its requests, the
+store's counts (:class:`~experiment.campaign.tally.Tally`), the journal and the progress file.
+Times it stores are on the plan's timeline (see :mod:`experiment.campaign.live`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arms import ArmOutcome, LiveArmOutcome, to_trial_record
+from experiment.campaign.journal import Journal, interrupted_record, read_in_flight
+from experiment.campaign.reporter import ProgressReporter
+from experiment.campaign.requests import ScheduleRequests
+from experiment.campaign.summary import LiveRunSummary
+from experiment.campaign.tally import Tally, planned_per_arm
+from experiment.stop_signals import signal_name
+from experiment.store import TrialStore, progress_path
+from prereg.records import Case, TrialRecord
+from prereg.schema import Plan
+from traffic import Schedule
+
+__all__ = ["LiveRun"]
+
+#: p50 and p99 of the stored lateness column (:func:`experiment.campaign.live.lateness_summary`).
+LatenessSummary = Callable[[np.ndarray], tuple[float | None, float | None]]
+
+
+class LiveRun:
+    """State of one run segment: the store's counts, the pending schedule, the journal."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        cases: Sequence[Case],
+        plan_hash: str,
+        schedule: Schedule,
+        store: TrialStore,
+        journal_file: Path,
+        *,
+        started: datetime,
+        t0: float,
+    ) -> None:
+        self.plan, self.plan_hash, self.schedule, self.store = plan, plan_hash, schedule, store
+        self.t0 = t0
+        self.requests = ScheduleRequests(schedule, cases)
+        self.routers = {a.id for a in plan.router_arms}
+        self.tally = Tally(planned_per_arm(schedule), store.done_per_arm(), store.failures_by_status())
+        self.stored = {int(s) for s in store.existing_seqs().tolist()}
+        self.resumed = len(self.stored)
+        self.sent = 0
+        self.reporter = ProgressReporter(
+            progress_path(store.url), store=store.where, plan_hash=plan_hash, tally=self.tally,
+            started=started, t0=t0,
+        )  # fmt: skip
+        self.journal_path = journal_file
+        self.journal = Journal(journal_file)
+        self.pending: list[int] = []
+
+    @property
+    def planned(self) -> dict[str, int]:
+        """Requests allocated to each arm."""
+        return self.tally.planned
+
+    # --- records ------------------------------------------------------------------------------
+
+    def interrupted_row(self, seq: int, sent_s: float | None) -> TrialRecord:
+        """The row of a request that was sent (or not) but never answered."""
+        r = self.requests.at(seq, float(self.schedule.scheduled_s[seq]))
+        return interrupted_record(
+            self.plan_hash, seq, r.trial_id, r.case, r.arm, r.replay, r.scheduled_s, sent_s,
+            router=r.arm in self.routers,
+        )  # fmt: skip
+
+    def on_commit(self, batch: Sequence[TrialRecord]) -> None:
+        """Count a committed batch (on the writer thread) and update the progress file."""
+        self.tally.add(batch)
+        self.reporter.report("running")
+
+    def reconcile(self) -> None:
+        """Store requests that were in flight at a kill as interrupted; list what is pending."""
+        lost = [f for seq, f in sorted(read_in_flight(self.journal_path).items()) if seq not in self.stored]
+        if lost:
+            rows = [self.interrupted_row(f.seq, f.sent_s) for f in lost]
+            self.store.write_trials(rows)
+            self.on_commit(rows)
+            self.stored.update(f.seq for f in lost)
+        self.pending = [i for i in range(len(self.schedule)) if i not in self.stored]
+
+    def record(self, seq: int, plan_s: float, due: float, sent: float, result: ArmOutcome) -> TrialRecord:
+        """The trial row, times moved from the scaled wall timeline onto the plan's timeline."""
+
+        def on_plan(t: float | None) -> float | None:
+            return None if t is None else plan_s + (t - due)
+
+        end = result.end_s
+        fixed = dataclasses.replace(
+            result, sent_s=on_plan(sent), end_s=on_plan(end), lateness_ms=(sent - due) * 1000.0
+        )
+        if isinstance(result, LiveArmOutcome) and result.timings is not None:
+            tl = result.timings
+            self.journal.done(
+                seq,
+                {
+                    "scheduled_s": plan_s,
+                    "sent_s": on_plan(sent),
+                    "first_byte_s": on_plan(tl.first_byte_s),
+                    "first_token_s": on_plan(tl.first_token_s),
+                    "routing_done_s": on_plan(tl.routing_done_s),
+                    "downstream_first_token_s": on_plan(tl.downstream_first_token_s),
+                    "done_s": on_plan(tl.done_s),
+                },
+            )
+        trial = to_trial_record(self.plan_hash, self.requests.at(seq, plan_s), fixed)
+        if trial.e2e_latency_ms is not None and end is not None:
+            # The final answer minus the scheduled time, whatever happened in between: the
+            # control arm's call may start after the dispatcher's send (a busy event loop), and
+            # the sum of the routing and downstream latencies would miss that wait.
+            trial = dataclasses.replace(trial, e2e_latency_ms=(end - due) * 1000.0)
+        return trial
+
+    # --- the end ------------------------------------------------------------------------------
+
+    def finish(self, stopped: bool, signum: int | None, lateness: LatenessSummary) -> LiveRunSummary:
+        """Store the run's lateness and validity, write the final progress state, summarise."""
+        column: Any = self.store.read_columns()["lateness_ms"]
+        p50, p99 = lateness(np.ma.filled(np.ma.asarray(column, dtype=float), np.nan))
+        bound = self.plan.traffic.max_lateness_p99_ms
+        valid = p99 is None or p99 <= bound
+        self.store.set_meta(
+            {
+                "live_lateness_p50_ms": "" if p50 is None else f"{p50:.6f}",
+                "live_lateness_p99_ms": "" if p99 is None else f"{p99:.6f}",
+                "live_max_lateness_p99_ms": f"{bound:g}",
+                "live_valid": "true" if valid else "false",
+            }
+        )
+        complete = self.tally.complete
+        stopped_by = signum if stopped and not complete else None
+        if stopped_by is not None:
+            self.reporter.report(
+                "interrupted",
+                f"stopped by {signal_name(stopped_by)}; run the same command again to resume",
+                final=True,
+            )
+        elif stopped and not complete:
+            self.reporter.report("failed", "stopped; run the same command again to resume", final=True)
+        else:
+            self.reporter.report("finished")
+        counts = self.tally.snapshot()
+        return LiveRunSummary(
+            store_url=self.store.url,
+            plan_hash=self.plan_hash,
+            planned=dict(self.planned),
+            done=counts.done,
+            failures=counts.failures,
+            resumed=self.resumed,
+            written=counts.written,
+            interrupted=counts.interrupted,
+            sent=self.sent,
+            lateness_p50_ms=p50,
+            lateness_p99_ms=p99,
+            max_lateness_p99_ms=bound,
+            valid=valid,
+            stopped=stopped,
+            elapsed_s=time.perf_counter() - self.t0,
+            progress_file=self.reporter.path,
+            journal_file=self.journal_path,
+            interrupted_by=stopped_by,
+        )

@@ -1,0 +1,51 @@
+"""What a run did, as the command prints it: a simulated run's and a live run's summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CampaignSummary", "LiveRunSummary", "RunSummary"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignSummary:
+    """The store's counts after a run, and how much of that this run wrote."""
+
+    store_url: str
+    plan_hash: str
+    planned: dict[str, int]
+    done: dict[str, int]
+    failures: dict[str, int]
+    resumed: int
+    written: int
+    elapsed_s: float
+    progress_file: Path | None
+    #: The signal that stopped the run before every trial was stored, else None.
+    interrupted_by: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every allocated request has its trial row."""
+        return all(self.done.get(arm, 0) == n for arm, n in self.planned.items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary(CampaignSummary):
+    """A simulated run: also how much virtual time the campaign covered."""
+
+    virtual_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveRunSummary(CampaignSummary):
+    """A live run: also what was sent and whether its dispatch was punctual enough to be valid."""
+
+    interrupted: int
+    sent: int
+    lateness_p50_ms: float | None
+    lateness_p99_ms: float | None
+    max_lateness_p99_ms: float
+    valid: bool
+    stopped: bool
+    journal_file: Path
