@@ -3,8 +3,8 @@
 Beside the plan ``plan.yaml``: its lock ``plan.yaml.lock.json``, the family's hash-chained log
 ``plan.yaml.log.jsonl`` (one for the root plan and all its amendments ``plan.amend-<n>.yaml``),
 the design results ``plan.design.json`` and the default store ``plan.duckdb``. Beside a store
-file ``trials.duckdb``: its progress file ``trials.duckdb.progress.json`` and a live run's journal
-``trials.duckdb.live.jsonl``. :mod:`experiment.cli.output_guard` refuses every one of them as an
+file ``trials.duckdb``: DuckDB's write-ahead log ``trials.duckdb.wal``, the progress file
+``trials.duckdb.progress.json`` and a live run's journal ``trials.duckdb.live.jsonl``. :mod:`experiment.cli.output_guard` refuses every one of them as an
 output; nothing else spells a suffix.
 """
 
@@ -22,6 +22,7 @@ __all__ = [
     "log_path",
     "plan_root",
     "progress_file",
+    "wal_file",
 ]
 
 _AMENDMENT_STEM = re.compile(r"^(?P<root>.+)\.amend-(?P<number>[1-9][0-9]*)$")
@@ -76,3 +77,8 @@ def progress_file(store_file: Path) -> Path:
 def journal_file(store_file: Path) -> Path:
     """``<store>.live.jsonl`` beside a store file: a live run's journal of sends and replies."""
     return store_file.with_name(store_file.name + ".live.jsonl")
+
+
+def wal_file(store_file: Path) -> Path:
+    """``<store>.wal`` beside a DuckDB store file: DuckDB's own write-ahead log."""
+    return store_file.with_name(store_file.name + ".wal")

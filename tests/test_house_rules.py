@@ -10,6 +10,7 @@ order, and the size limits (modules about 400 lines, functions about 80).
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from dataclasses import fields
@@ -83,6 +84,22 @@ def test_experiment_parts_import_only_what_they_may() -> None:
             other = name.split(".")[1]
             if other in EXPERIMENT_PARTS and other != part and other not in EXPERIMENT_PARTS[part]:
                 bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert sorted(set(bad)) == []
+
+
+def test_parts_use_each_others_faces() -> None:
+    """One part of experiment/ imports another only through its face (``experiment.store``, not
+    ``experiment.store.trial_store``); the faces are pinned in ``tests/test_faces.py``."""
+    packages = {p.parent.name for p in (ROOT / "experiment").glob("*/__init__.py")}
+    bad = []
+    for path in _sources("experiment"):
+        part = _part_of(path)
+        for name in _imported_modules(path):
+            parts = name.split(".")
+            if len(parts) > 2 and parts[0] == "experiment" and parts[1] in packages and parts[1] != part:
+                module = importlib.util.find_spec(".".join(parts[:3]))
+                if module is not None:  # a module behind the face, not a name of the face
+                    bad.append(f"{path.relative_to(ROOT)} imports {'.'.join(parts[:3])}")
     assert sorted(set(bad)) == []
 
 

@@ -47,7 +47,7 @@ def analyze_command(
     """Run the frozen PLAN's locked analysis: gate verdicts, and the results as JSON."""
     from analysis import results_to_json
     from experiment.cli.steps import summary_lines
-    from experiment.locked.analysis import run_locked_analysis
+    from experiment.locked import run_locked_analysis
     from prereg.atomic_write import write_text_atomically
     from prereg.errors import InputError
 

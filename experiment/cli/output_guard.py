@@ -49,19 +49,18 @@ def _plan_files(plan: Path) -> list[tuple[str, Path]]:
 
 
 def _store_files(store: str) -> list[tuple[str, Path]]:
-    from experiment.campaign.journal import journal_path
-    from experiment.store import progress_path, store_path, store_url
+    from experiment.store import store_path, store_url
+    from prereg.study_files import journal_file, progress_file, wal_file
 
-    url = store_url(store)
-    path = store_path(url)
+    path = store_path(store_url(store))
     if path is None:
         return []
-    files = [("store", path), ("store's write-ahead log", path.with_name(path.name + ".wal"))]
-    progress = progress_path(url)
-    if progress is not None:
-        files.append(("store's progress file", progress))
-    files.append(("store's live journal", journal_path(url, "")))
-    return files
+    return [
+        ("store", path),
+        ("store's write-ahead log", wal_file(path)),
+        ("store's progress file", progress_file(path)),
+        ("store's live journal", journal_file(path)),
+    ]
 
 
 def study_files(plan: Path | None = None, store: str | None = None) -> list[tuple[str, Path]]:

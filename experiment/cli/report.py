@@ -37,7 +37,7 @@ __all__ = ["COMMANDS"]
 def report_command(plan: Path, store: str | None, out: Path, deviation: str | None) -> None:
     """Write the CONSORT-style HTML verdict report of a frozen PLAN's campaign."""
     from experiment.cli.output_guard import refuse_study_files
-    from experiment.locked.report import build_report
+    from experiment.locked import build_report
     from prereg.atomic_write import write_text_atomically
 
     target = store or default_store(plan)
