@@ -21,6 +21,7 @@ from analysis._comparisons import (
     paired_difference,
     paired_quantile_difference,
 )
+from analysis._design_json import design_results_from_json, design_results_to_json
 from analysis._design_limits import (
     fewest_correct_to_pass,
     gate_requirement,
@@ -168,6 +169,8 @@ __all__ = [
     "check_srm",
     "decide_gate",
     "decide_viability",
+    "design_results_from_json",
+    "design_results_to_json",
     "effective_n_bounds",
     "empirical_curve",
     "estimate_accuracy",

@@ -17,7 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from analysis._design_results import DESIGN_KIND, DESIGN_SCHEMA_VERSION, DiagnosisResult
 from prereg.errors import AnalysisError
 
-__all__ = ["diagnosis_from_json", "diagnosis_to_json"]
+__all__ = ["design_results_from_json", "design_results_to_json"]
 
 
 def _plain(value: Any) -> Any:
@@ -37,7 +37,7 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def diagnosis_to_json(result: DiagnosisResult) -> str:
+def design_results_to_json(result: DiagnosisResult) -> str:
     """The design diagnosis as JSON text.
 
     Parameters
@@ -122,18 +122,18 @@ def _build_dataclass(tp: type, data: Any, path: str) -> Any:
     return tp(**{n: _build(hints[n], data.get(n), f"{path}.{n}") for n in names})
 
 
-def diagnosis_from_json(text: str) -> DiagnosisResult:
+def design_results_from_json(text: str) -> DiagnosisResult:
     """The design diagnosis from its JSON text.
 
     Parameters
     ----------
     text
-        What :func:`diagnosis_to_json` wrote.
+        What :func:`design_results_to_json` wrote.
 
     Returns
     -------
     DiagnosisResult
-        The document; ``diagnosis_to_json`` of it gives ``text`` back.
+        The document; ``design_results_to_json`` of it gives ``text`` back.
 
     Raises
     ------

@@ -6,8 +6,8 @@ of JSON object, each field a key of the same name. Every share ``x`` is a Monte 
 ``sims`` simulations and travels with its 95% Wilson interval ``x_ci`` (``(lower, upper)``, None
 without simulations); a mean travels with its Monte Carlo standard error ``*_mc_se``. A figure that
 does not exist (no truth, no estimate) is ``None``. Dicts are keyed by router arm or gate id.
-:mod:`analysis._design_json` writes and reads the JSON (``DiagnosisResult.to_json`` /
-``DiagnosisResult.from_json``).
+:mod:`analysis._design_json` writes and reads the JSON (:func:`design_results_to_json` /
+:func:`design_results_from_json`).
 """
 
 from __future__ import annotations
@@ -315,39 +315,3 @@ class DiagnosisResult:
     min_cases: MinCasesResult | None
     kind: str = DESIGN_KIND
     schema_version: int = DESIGN_SCHEMA_VERSION
-
-    def to_json(self) -> str:
-        """The document as deterministic JSON text (sorted keys, two-space indent, final newline).
-
-        Returns
-        -------
-        str
-            The bytes of ``<plan stem>.design.json``, the same for the same plan, seed and
-            simulation counts whatever the engine or the number of workers.
-        """
-        from analysis._design_json import diagnosis_to_json
-
-        return diagnosis_to_json(self)
-
-    @classmethod
-    def from_json(cls, text: str) -> DiagnosisResult:
-        """The document from its JSON text.
-
-        Parameters
-        ----------
-        text
-            A design results file of :data:`DESIGN_SCHEMA_VERSION`.
-
-        Returns
-        -------
-        DiagnosisResult
-            Equal to the document that wrote ``text``.
-
-        Raises
-        ------
-        prereg.errors.AnalysisError
-            Not JSON, another kind or schema version, or a key missing, unknown or of a wrong type.
-        """
-        from analysis._design_json import diagnosis_from_json
-
-        return diagnosis_from_json(text)

@@ -56,6 +56,14 @@ def test_estimator_docstring_has_numpydoc_sections_and_unit(name: str) -> None:
 
 def test_every_public_function_of_the_estimator_modules_is_listed() -> None:
     """A new public estimator joins the list above (constructors, I/O and helpers excepted)."""
-    helpers = {"analyze", "case_aggregate", "factorize", "results_from_json", "results_to_json"}
+    helpers = {
+        "analyze",
+        "case_aggregate",
+        "design_results_from_json",
+        "design_results_to_json",
+        "factorize",
+        "results_from_json",
+        "results_to_json",
+    }
     functions = {n for n in analysis.__all__ if inspect.isfunction(getattr(analysis, n))}
     assert functions - helpers == set(ESTIMATORS)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from analysis import DiagnosisResult
+from analysis import DiagnosisResult, design_results_to_json
 from arms import ClassifierBehaviour, solve_intercept
 from experiment.cli import main
 from experiment.design import DesignSettings, EngineSettings, diagnose, format_icc_grid, load_design_results
@@ -178,7 +178,7 @@ def icc_design() -> DiagnosisResult:
 
 def _document(design: DiagnosisResult) -> dict[str, Any]:
     """The results file's JSON object (the layout docs/design.md describes)."""
-    data: dict[str, Any] = json.loads(design.to_json())
+    data: dict[str, Any] = json.loads(design_results_to_json(design))
     return data
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from analysis import design_results_to_json
 from experiment.design import DesignSettings, EngineSettings, diagnose
 from experiment.design import engine as _design_engine
 from experiment.design.scenarios import UNREACHABLE_TIMEOUT_MS
@@ -33,7 +34,7 @@ def small_design() -> dict[str, Any]:
     design = diagnose(
         plan, make_cases(40), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 1)
     )
-    data: dict[str, Any] = json.loads(design.to_json())
+    data: dict[str, Any] = json.loads(design_results_to_json(design))
     return data
 
 

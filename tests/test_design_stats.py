@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from analysis import design_results_to_json
 from experiment.design import DesignSettings, EngineSettings, diagnose
 from experiment.design.scenarios import (
     UNREACHABLE_TIMEOUT_MS,
@@ -45,7 +46,7 @@ def figures() -> dict[str, Any]:
     design = diagnose(
         PLAN, make_cases(60), base_dir=Path("."), settings=settings, engine=EngineSettings("local", 2)
     )
-    data: dict[str, Any] = json.loads(design.to_json())
+    data: dict[str, Any] = json.loads(design_results_to_json(design))
     return data
 
 

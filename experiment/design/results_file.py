@@ -1,6 +1,6 @@
 """The design results file beside the plan: ``<plan stem>.design.json``.
 
-Deterministic JSON (:meth:`analysis.DiagnosisResult.to_json`: sorted keys, two-space indent, a
+Deterministic JSON (:func:`analysis.design_results_to_json`: sorted keys, two-space indent, a
 final newline): the same plan, seed and simulation counts give the same bytes whatever the engine
 or the number of workers. The file names the plan's canonical hash, so a reader can tell results
 of an edited plan from current ones.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis import DiagnosisResult
+from analysis import DiagnosisResult, design_results_from_json, design_results_to_json
 from prereg.atomic_write import write_text_atomically
 from prereg.errors import AnalysisError
 from prereg.study_files import design_path
@@ -25,7 +25,7 @@ def design_results_path(plan_path: Path) -> Path:
 
 def write_design_results(plan_path: Path, results: DiagnosisResult) -> Path:
     """Write the results beside the plan atomically (a reader never sees half a file)."""
-    return write_text_atomically(design_results_path(plan_path), results.to_json())
+    return write_text_atomically(design_results_path(plan_path), design_results_to_json(results))
 
 
 def load_design_results(plan_path: Path, *, plan_hash: str | None = None) -> DiagnosisResult | None:
@@ -37,7 +37,7 @@ def load_design_results(plan_path: Path, *, plan_hash: str | None = None) -> Dia
     """
     path = design_results_path(Path(plan_path))
     try:
-        results = DiagnosisResult.from_json(path.read_text(encoding="utf-8"))
+        results = design_results_from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, AnalysisError):
         return None
     if plan_hash is not None and results.plan.canonical_sha256 != plan_hash:
