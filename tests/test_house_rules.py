@@ -29,7 +29,7 @@ EXPERIMENT_PARTS: dict[str, set[str]] = {
     "store": set(),
     "serve": set(),
     "campaign": {"store", "stop_signals"},
-    "design": {"stop_signals"},
+    "design": {"campaign", "stop_signals"},
     "locked": {"store", "design"},
     "cli": {"store", "campaign", "design", "serve", "locked", "stop_signals"},
     "__main__": {"cli"},

@@ -10,16 +10,19 @@ background writer (:mod:`~experiment.campaign.writer`) and the summaries
 (:mod:`~experiment.campaign.summary`). A live run also keeps a journal
 (:mod:`~experiment.campaign.journal`).
 
-Only the CLI imports this package; the runners import ``arms``, ``traffic``, ``prereg`` and
-``experiment.store``.
+The CLI and design diagnosis import this package; the runners import ``arms``, ``traffic``, ``prereg`` and
+``experiment.store``. Design diagnosis drives its in-memory campaigns with the same driver
+(:mod:`~experiment.campaign.driver`).
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from experiment.campaign.driver import drive
     from experiment.campaign.live import lateness_summary, run_live, run_live_plan
     from experiment.campaign.progress import ProgressState, format_status, pid_alive, read_progress
+    from experiment.campaign.requests import ScheduleRequests
     from experiment.campaign.simulated import (
         BATCH_SIZE_ENV,
         DEFAULT_BATCH_SIZE,
@@ -28,10 +31,14 @@ if TYPE_CHECKING:
         simulate_campaign,
     )
     from experiment.campaign.summary import CampaignSummary, LiveRunSummary, RunSummary
+    from experiment.campaign.tally import planned_per_arm
 
 #: Where each name of the face lives. Imported on first use: a simulated run never loads the live
 #: scheduler (aiohttp), and ``routetrial status`` neither runner.
 _HOME = {
+    "drive": "driver",
+    "ScheduleRequests": "requests",
+    "planned_per_arm": "tally",
     "lateness_summary": "live",
     "run_live": "live",
     "run_live_plan": "live",
@@ -56,10 +63,13 @@ __all__ = [
     "LiveRunSummary",
     "ProgressState",
     "RunSummary",
+    "ScheduleRequests",
     "batch_size_from_env",
+    "drive",
     "format_status",
     "lateness_summary",
     "pid_alive",
+    "planned_per_arm",
     "read_progress",
     "run_live",
     "run_live_plan",

@@ -26,15 +26,15 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import simpy
 
-from arms import ArmRequest, build_simulated_arms, to_trial_record
+from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
 from experiment.campaign.bar import ProgressBar
+from experiment.campaign.driver import drive
 from experiment.campaign.progress import now_utc
 from experiment.campaign.reporter import ProgressReporter
 from experiment.campaign.requests import ScheduleRequests
@@ -47,7 +47,7 @@ from prereg.errors import InputError
 from prereg.frozen import FrozenPlan
 from prereg.records import Case, TrialRecord
 from prereg.schema import Plan
-from traffic import build_schedule, request_stream
+from traffic import build_schedule
 
 __all__ = [
     "BATCH_SIZE_ENV",
@@ -192,46 +192,35 @@ def _simulate(
     progress: bool,
     stops: StopSignals,
 ) -> None:
-    """Drive the request stream through the arms; the hot path of a campaign.
-
-    A caught signal raises :class:`Interrupted` before the next arrival (from inside the request
-    stream's process, which SimPy re-raises out of ``env.run``).
-    """
+    """Drive the campaign (:func:`~experiment.campaign.driver.drive`) into the store's writer in
+    batches, skipping what the store already holds; the hot path of a campaign."""
     schedule = requests.schedule
     n = len(schedule)
     skip_mask = np.zeros(n, dtype=np.bool_)
     skip_mask[stored] = True
     skip = bytearray(skip_mask.tobytes())  # indexing a bytearray is far cheaper than numpy
     del skip_mask
-    process = env.process
     buffer: list[TrialRecord] = []
     append = buffer.append
     bar = ProgressBar(n - len(stored), planned, every=_BAR_EVERY) if progress else None
     tick = bar.tick if bar is not None else None
 
-    def finish(request: ArmRequest, event: Any) -> None:
+    def finish(request: ArmRequest, outcome: ArmOutcome) -> None:
         if skip[request.seq]:
             return
-        append(to_trial_record(plan_hash, request, event.value))
+        append(to_trial_record(plan_hash, request, outcome))
         if tick is not None:
             tick(request.arm)
         if len(buffer) >= batch_size:
             writer.submit(buffer.copy())
             buffer.clear()
 
-    def sink(seq: int) -> None:
-        if stops.signum is not None:
-            raise Interrupted(stops.signum)
-        request = requests(seq)
-        process(arms[request.arm].process(env, request)).callbacks.append(partial(finish, request))
-
     # A campaign allocates millions of short-lived objects (events, requests, records); the
     # default young-generation threshold (700) has the collector walk them ~15% of the run.
     thresholds = gc.get_threshold()
     gc.set_threshold(_GC_YOUNG, *thresholds[1:])
     try:
-        env.process(request_stream(env, schedule, sink))
-        env.run()
+        drive(env, requests, arms, finish, stops)
         if buffer:
             writer.submit(buffer.copy())
             buffer.clear()

@@ -18,19 +18,18 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import simpy
 
 from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
+from experiment.campaign import ScheduleRequests, drive, planned_per_arm
 from experiment.design.scenarios import Scenario
 from prereg.records import TrialRecord
 from prereg.schema import Plan
 from prereg.seeding import derive_seed_sequence
-from traffic import Schedule, build_schedule, request_stream
+from traffic import Schedule, build_schedule
 
 __all__ = [
     "ArmSim",
@@ -110,38 +109,20 @@ def run_campaign(
 ) -> tuple[Schedule, list[TrialRecord]]:
     """The schedule and every trial of one campaign of ``plan`` on the scenario's corpus.
 
-    The same steps as :func:`experiment.campaign.simulated.simulate_campaign` without the store: trials are
-    kept in memory, in seq order.
+    The same steps as :func:`experiment.campaign.simulated.simulate_campaign` (the same driver,
+    :func:`experiment.campaign.driver.drive`) without the store: trials are kept in memory, in
+    seq order.
     """
     cases = scenario.cases
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
     env = simpy.Environment()
     arms = build_simulated_arms(plan, cases, plan_hash, env)
-    arm_ids = schedule.arm_ids
-    arm_objs = [arms[a] for a in arm_ids]
-    by_id = {c.id: c for c in cases}
-    case_objs = [by_id[c] for c in schedule.case_ids]
-    arm_index = schedule.arm_index.tolist()
-    case_index = schedule.case_index.tolist()
-    replay = schedule.replay.tolist()
-    scheduled = schedule.scheduled_s.tolist()
     records: list[TrialRecord | None] = [None] * len(schedule)
-    process = env.process
 
-    def finish(request: ArmRequest, event: simpy.Event) -> None:
-        records[request.seq] = to_trial_record(plan_hash, request, cast(ArmOutcome, event.value))
+    def finish(request: ArmRequest, outcome: ArmOutcome) -> None:
+        records[request.seq] = to_trial_record(plan_hash, request, outcome)
 
-    def sink(seq: int) -> None:
-        a = arm_index[seq]
-        case = case_objs[case_index[seq]]
-        arm_id = arm_ids[a]
-        request = ArmRequest(
-            seq, f"{arm_id}:{case.id}:{replay[seq]}", case, arm_id, replay[seq], scheduled[seq]
-        )
-        process(arm_objs[a].process(env, request)).callbacks.append(partial(finish, request))
-
-    env.process(request_stream(env, schedule, sink))
-    env.run()
+    drive(env, ScheduleRequests(schedule, cases), arms, finish)
     return schedule, [r for r in records if r is not None]
 
 
@@ -160,7 +141,7 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
     )
     schedule, records = run_campaign(plan, scenario, task.plan_hash, task.base_dir)
     allocated = schedule.allocation_counts()
-    planned = {arm: sum(counts.values()) for arm, counts in allocated.items()}
+    planned = planned_per_arm(schedule)
     meta = RunMeta(
         plan_canonical_sha256=task.plan_hash,
         plan_bytes_sha256=task.plan_hash,
