@@ -25,9 +25,14 @@ into the ``Authorization`` header and nowhere else, and any error text is scrubb
 Structured output (``backend.structured``) applies to classifier calls, which pass ``labels``:
 
 - ``choice``: vLLM structured outputs, ``{"structured_outputs": {"choice": labels}}`` in the body;
-- ``json_schema``: ``response_format`` with a JSON schema ``{"label": enum of labels}``
-  (vLLM, SGLang, llama.cpp, OpenAI);
+- ``guided_choice``: vLLM before v0.12, ``{"guided_choice": labels}``;
+- ``json_schema``: OpenAI's ``response_format`` ``{"type": "json_schema", "json_schema": {...}}``
+  with a schema ``{"label": enum of labels}`` (OpenAI, vLLM, SGLang);
+- ``json_object_schema``: llama.cpp's ``response_format`` ``{"type": "json_object", "schema":
+  {...}}`` (llama-cpp-python's server rejects OpenAI's form with HTTP 500);
 - ``none``: a plain prompt, parsed by the plan's rule.
+
+Every attempt carries ``x-request-id`` (:func:`request_id`), derived from the trial id.
 
 ``backend.extra_body`` is merged into the body last (e.g. DeepSeek's
 ``{"response_format": {"type": "json_object"}}``).
@@ -53,17 +58,23 @@ from prereg.errors import ArmError
 from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
 
 __all__ = [
+    "REQUEST_ID_HEADER",
     "TRIAL_HEADER",
     "ChatResult",
     "ClientPool",
     "OpenAIChat",
     "chat_url",
     "parse_retry_after",
+    "request_id",
+    "structured_fields",
 ]
 
 #: Request header carrying the trial id, so a test server (``routetrial serve``) can match its
 #: record of service time to the client's measurement. Real servers ignore it.
 TRIAL_HEADER = "x-routetrial-trial"
+
+#: Request id header of every attempt (:func:`request_id`), for joining a trial to server logs.
+REQUEST_ID_HEADER = "x-request-id"
 
 _MAX_ERROR_CHARS = 200
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -72,6 +83,13 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def chat_url(base_url: str) -> str:
     """The chat-completions URL under an OpenAI-style base URL (``.../v1``)."""
     return base_url.rstrip("/") + "/chat/completions"
+
+
+def request_id(tag: str, attempt: int) -> str:
+    """``x-request-id`` of one attempt: the tag (the trial id, ``judge:<id>`` for a judge call),
+    with ``#<n>`` from the second attempt on, so every attempt has its own id that joins to the
+    trial table's ``trial_id``."""
+    return tag if attempt == 1 else f"{tag}#{attempt}"
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -88,6 +106,29 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _label_schema(labels: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"label": {"type": "string", "enum": list(labels)}},
+        "required": ["label"],
+        "additionalProperties": False,
+    }
+
+
+def structured_fields(dialect: str, labels: Sequence[str]) -> dict[str, Any]:
+    """The body fields constraining a classifier's reply to ``labels`` in one server's dialect."""
+    if dialect == "choice":
+        return {"structured_outputs": {"choice": list(labels)}}
+    if dialect == "guided_choice":
+        return {"guided_choice": list(labels)}
+    if dialect == "json_schema":
+        schema = {"name": "route", "strict": True, "schema": _label_schema(labels)}
+        return {"response_format": {"type": "json_schema", "json_schema": schema}}
+    if dialect == "json_object_schema":
+        return {"response_format": {"type": "json_object", "schema": _label_schema(labels)}}
+    return {}
 
 
 class OpenAIChat:
@@ -159,22 +200,7 @@ class OpenAIChat:
         if self.backend.stream:
             body["stream_options"] = {"include_usage": True}
         if self.labels is not None:
-            if self.backend.structured == "choice":
-                body["structured_outputs"] = {"choice": list(self.labels)}
-            elif self.backend.structured == "json_schema":
-                body["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {
-                        "name": "route",
-                        "strict": True,
-                        "schema": {
-                            "type": "object",
-                            "properties": {"label": {"type": "string", "enum": list(self.labels)}},
-                            "required": ["label"],
-                            "additionalProperties": False,
-                        },
-                    },
-                }
+            body.update(structured_fields(self.backend.structured, self.labels))
         body.update(self.backend.extra_body)
         return body
 
@@ -209,14 +235,22 @@ class OpenAIChat:
         attempt = Attempt(status="not_sent")
         n = 0
         for n in range(1, self.retry.max_attempts + 1):
+            if tag is not None:
+                headers[REQUEST_ID_HEADER] = request_id(tag, n)
             attempt = await self._attempt(body, headers, clock)
             if attempt.status == "ok" or attempt.status not in self.retry.retry_on:
                 break
             if n == self.retry.max_attempts:
                 break
             wait = attempt.retry_after_s
-            if wait is None or attempt.status != "rate_limited":
-                wait = self.retry.backoff_ms * 2 ** (n - 1) / 1000.0
+            if wait is not None and attempt.status == "rate_limited":
+                # A server that asks for more than an attempt's timeout would hold the trial past
+                # its budget (86400 would hold the campaign a day): stop, the status says why.
+                if wait > self.timeout_s:
+                    attempt.error = f"{attempt.error} (Retry-After {wait:.0f} s exceeds the timeout)"
+                    break
+            else:
+                wait = min(self.retry.backoff_ms * 2 ** (n - 1) / 1000.0, self.timeout_s)
             await asyncio.sleep(wait)
         error = None if attempt.error is None else self._scrub(attempt.error)
         return ChatResult(

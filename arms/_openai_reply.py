@@ -103,48 +103,83 @@ async def read_stream(response: aiohttp.ClientResponse, out: Attempt, clock: Cal
         # connection, and a new connection per request costs milliseconds.
         if not state.finished and not state.feed(lines, out, clock):
             return
-    if tail and not state.finished and not state.feed([tail], out, clock):
+    # An event not closed by a blank line at the end of the body is taken as it is (some servers
+    # omit the last blank line); the spec would drop it, and the check below still applies.
+    if not state.finished and not state.feed([tail, b""], out, clock):
+        return
+    if not (state.finished or state.finish_reason):
+        # A body cut off (close-delimited or chunked) says neither: half an answer is no answer.
+        out.status = "connection_error"
+        out.error = "stream ended early: no finish_reason and no [DONE] before the body ended"
         return
     out.text = "".join(state.parts)
 
 
 class _Stream:
-    """The SSE lines of one streamed reply, folded into an :class:`Attempt` as they arrive."""
+    """The SSE lines of one streamed reply, folded into an :class:`Attempt` as they arrive.
 
-    __slots__ = ("finished", "parts")
+    Per the SSE spec an event is its ``data:`` lines up to a blank line, joined with "\n";
+    comments (``:``) and the ``event:``, ``id:`` and ``retry:`` fields are ignored.
+    """
+
+    __slots__ = ("data", "finish_reason", "finished", "parts")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
+        self.data: list[str] = []
         self.finished = False
+        self.finish_reason = False
 
     def feed(self, lines: list[bytes], out: Attempt, clock: Callable[[], float]) -> bool:
         """Take complete lines; False once the stream carried an error event (stop reading)."""
         for raw in lines:
             line = raw.rstrip(b"\r").decode("utf-8", "replace")
-            if not line or line.startswith(":"):
+            if not line:
+                if self.data and not self._event("\n".join(self.data), out, clock):
+                    return False
+                self.data.clear()
+                if self.finished:
+                    return True
+                continue
+            if line.startswith(":"):
                 continue
             if not line.startswith("data:"):
                 if line.startswith(("event:", "id:", "retry:")):
                     continue
                 raise Unparseable(f"malformed SSE line: {line[:60]!r}")
-            data = line[5:].strip()
-            if data == "[DONE]":
-                self.finished = True
-                return True
-            chunk = _loads(data, "SSE event")
-            if "error" in chunk:
-                out.status, out.error = "http_error", f"error event in stream: {chunk['error']}"
-                return False
-            for choice in _choices(chunk):
-                piece = _content(choice, "delta")
-                if piece:
-                    if out.first_token_s is None:
-                        out.first_token_s = clock()
-                    self.parts.append(piece)
-            usage = _usage(chunk)
-            if usage is not None:
-                out.tokens_in, out.tokens_out = usage
+            value = line[5:]
+            self.data.append(value[1:] if value.startswith(" ") else value)
         return True
+
+    def _event(self, data: str, out: Attempt, clock: Callable[[], float]) -> bool:
+        if data.strip() == "[DONE]":
+            self.finished = True
+            return True
+        chunk = _loads(data, "SSE event")
+        if "error" in chunk:
+            out.status, out.error = "http_error", f"error event in stream: {chunk['error']}"
+            return False
+        for choice in _choices(chunk):
+            if choice.get("finish_reason"):
+                self.finish_reason = True
+            piece = _content(choice, "delta")
+            # The first token of any kind: a reasoning model's thinking is generated output too.
+            if out.first_token_s is None and (piece or _reasoning(choice)):
+                out.first_token_s = clock()
+            if piece:
+                self.parts.append(piece)
+        usage = _usage(chunk)
+        if usage is not None:
+            out.tokens_in, out.tokens_out = usage
+        return True
+
+
+def _reasoning(choice: dict[str, Any]) -> bool:
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return False
+    value = delta.get("reasoning_content") or delta.get("reasoning")
+    return isinstance(value, str) and bool(value)
 
 
 def translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:

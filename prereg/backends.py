@@ -177,7 +177,8 @@ class OpenAIBackendSpec(Backend):
     kind: Literal["openai"]
     base_url: str = Field(pattern=r"^https?://")
     api_key_env: str | None = None
-    structured: Literal["choice", "json_schema", "none"] = "none"
+    # The dialect of structured output (arms/_openai.py, docs/live.md): servers disagree on it.
+    structured: Literal["choice", "guided_choice", "json_schema", "json_object_schema", "none"] = "none"
     stream: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict)
 

@@ -11,6 +11,7 @@ requests are then cancelled and stored as ``interrupted`` (see :mod:`experiment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 import time
@@ -90,6 +91,8 @@ class _Dispatch:
         self.buffer: list[TrialRecord] = []
         self.tasks: dict[int, asyncio.Task[None]] = {}
         self.errors: list[Exception] = []
+        #: Set when the run ends: the flusher finishes the flush under way, then stops.
+        self.closing = asyncio.Event()
         first = float(run.schedule.scheduled_s[run.pending[0]]) * time_scale
         self.origin = self.loop.time() + START_LEAD_S - first
         run.journal.segment(
@@ -182,9 +185,13 @@ class _Dispatch:
             self.bar.tick(request.arm)
 
     async def _flusher(self) -> None:
+        # Stopped by ``closing``, never cancelled: a cancelled flush leaves its batch on an executor
+        # thread on the way to the writer's queue, where the writer's close could overtake it (the
+        # batch then lands after the end marker and is never written: issue 14, item 11).
         try:
-            while True:
-                await asyncio.sleep(FLUSH_EVERY_S)
+            while not self.closing.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.closing.wait(), FLUSH_EVERY_S)
                 await self._flush()
         except Exception as exc:
             # The store cannot be written (full, read-only): stop sending what cannot be kept.
@@ -206,7 +213,7 @@ class _Dispatch:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         stopper.cancel()
-        flushing.cancel()
+        self.closing.set()
         await asyncio.gather(flushing, stopper, return_exceptions=True)
         # Every step runs even when one fails (a full disk fails the flush and the close);
         # the first failure is raised after the others, unless another error is under way.

@@ -154,6 +154,15 @@ class LiveRun:
             )
         elif stopped and not complete:
             self.reporter.report("failed", "stopped; run the same command again to resume", final=True)
+        elif not complete:
+            # Never "finished" with a scheduled trial missing (issue 14, item 11): say so, and the
+            # command exits non-zero; running it again stores what is missing.
+            missing = sum(self.planned.values()) - sum(self.tally.snapshot().done.values())
+            self.reporter.report(
+                "failed",
+                f"{missing} scheduled trials have no row; run the same command again to resume",
+                final=True,
+            )
         else:
             self.reporter.report("finished")
         counts = self.tally.snapshot()

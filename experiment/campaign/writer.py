@@ -30,6 +30,11 @@ class BatchWriter:
         self._on_commit = on_commit
         self._queue: queue.Queue[Sequence[TrialRecord] | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
+        # Submits under way (on any thread) and whether close has begun: close waits for the
+        # first, so its end marker can never overtake a batch still on its way to the queue.
+        self._handing = 0
+        self._closing = False
+        self._state = threading.Condition()
         self._thread = threading.Thread(target=self._work, name="routetrial-writer", daemon=True)
         self._thread.start()
 
@@ -51,12 +56,27 @@ class BatchWriter:
             raise self._error
 
     def submit(self, batch: Sequence[TrialRecord]) -> None:
-        """Queue a batch (blocks while another one is already waiting)."""
+        """Queue a batch (blocks while another one is already waiting).
+
+        Raises :class:`RuntimeError` after :meth:`close` began: a batch then would be lost.
+        """
         self._raise_pending()
-        self._queue.put(batch)
+        with self._state:
+            if self._closing:
+                raise RuntimeError("a batch was submitted after the writer was closed")
+            self._handing += 1
+        try:
+            self._queue.put(batch)
+        finally:
+            with self._state:
+                self._handing -= 1
+                self._state.notify_all()
 
     def close(self) -> None:
         """Finish the queued batches, stop the thread, and raise a writer error if there was one."""
+        with self._state:
+            self._closing = True
+            self._state.wait_for(lambda: self._handing == 0)
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()

@@ -267,6 +267,14 @@ def _run_live(frozen: FrozenPlan, target: str) -> None:
         _stop(summary.interrupted_by, done, planned, target)
     if summary.stopped:
         click.echo("stopped before the end of the schedule; run the same command again to resume")
+    elif not summary.complete:
+        from prereg.errors import StoreWriteError
+
+        missing = sum(summary.planned.values()) - done
+        raise StoreWriteError(
+            f"{target}: the run ended with {missing:,} scheduled trials not stored; "
+            "run the same command again to store them"
+        )
 
 
 def _stop(signum: int, done: int, planned: int, target: str) -> None:

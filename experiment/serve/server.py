@@ -36,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from experiment.serve.constraints import ConstraintError, read_constraint, read_n
 from experiment.serve.faults import Fault, FaultSpec, draw_fault
 from experiment.serve.replies import GARBAGE_BODY, GARBAGE_STREAM, completion_body, stream_events
 from experiment.serve.simulation import Reply, RequestKind, Simulation, occupy
@@ -143,7 +144,11 @@ class SimulatedServer:
             return self._error(
                 entry, t0, 429, "injected rate limit", {"retry-after": f"{self.faults.retry_after_s:g}"}
             )
-        reply = self._simulation.reply(kind, model, prompt, case, trial, body)
+        try:
+            constraint, choices = read_constraint(body), read_n(body)
+        except ConstraintError as exc:
+            return self._error(entry, t0, 400, str(exc))
+        reply = self._simulation.reply(kind, model, prompt, case, trial, constraint, choices)
         if slow:
             reply.service_ms += self.faults.slow_ms
         entry.service_ms = reply.service_ms

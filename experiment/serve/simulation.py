@@ -8,7 +8,12 @@
   and judge requests).
 - Classifier requests: label, status and service time from :class:`arms.ClassifierBehaviour`;
   the reply is ``{"label": ...}`` when the request asks for JSON (``response_format``, or
-  ``"label"`` in the prompt), else the bare label. Downstream requests: correctness and service
+  ``"label"`` in the prompt), else the bare label. A structured-output constraint
+  (:mod:`experiment.serve.constraints`) restricts and shapes the reply: a simulated label the
+  constraint allows is kept, any other (or a simulated ``unparseable``) is replaced by one drawn
+  uniformly among the allowed, from the model's own ``serve:constrained:<key>`` stream in call
+  order. ``n`` choices are ``n`` draws; the request fails (500) if any draw is an ``http_error``,
+  and its service time is the longest draw's. Downstream requests: correctness and service
   time from :class:`arms.ModelBehaviour`; the answer is one the case's grader accepts exactly when
   the behaviour says correct. A simulated ``http_error`` is an HTTP 500, ``unparseable`` a reply
   that names no label.
@@ -24,10 +29,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
+
+import numpy as np
 
 from arms import ClassifierBehaviour, ModelBehaviour
-from experiment.serve.replies import JUDGE_MARK, answer_text, classifier_text, judge_verdict
+from experiment.serve.constraints import NONE, Constraint, render
+from experiment.serve.replies import JUDGE_MARK, UNPARSEABLE_LABEL, answer_text, judge_verdict
 from prereg.records import Case, Status
 from prereg.schema import Plan, RouterArmSpec, SimulatedClassifierSpec, SimulatedModelSpec
 from prereg.seeding import derive_rng
@@ -47,6 +55,13 @@ class Reply:
     tokens_out: int = 0
     service_ms: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    #: The texts of the choices (``n`` of them); empty means one choice, :attr:`text`.
+    choices: list[str] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        """The text of each choice."""
+        return self.choices or [self.text]
 
 
 class ServedModel:
@@ -58,8 +73,11 @@ class ServedModel:
         concurrency: int,
         tokens: tuple[int, int],
         key: str,
+        draw_rng: np.random.Generator,
     ) -> None:
         self.behaviour = behaviour
+        #: Draws among a constraint's allowed values when the behaviour's own is not allowed.
+        self.draw_rng = draw_rng
         self.slots = asyncio.Semaphore(concurrency)
         self.tokens = tokens
         self.key = key
@@ -86,7 +104,11 @@ def _classifiers(plan: Plan, cases: Sequence[Case], plan_hash: str) -> dict[str,
             out.setdefault(
                 arm.classifier.model,
                 ServedModel(
-                    behaviour, spec.latency.concurrency, (spec.tokens.input, spec.tokens.output), arm.id
+                    behaviour,
+                    spec.latency.concurrency,
+                    (spec.tokens.input, spec.tokens.output),
+                    arm.id,
+                    derive_rng(seed, plan_hash, f"serve:constrained:{arm.id}"),
                 ),
             )
     return out
@@ -104,6 +126,7 @@ def _models(plan: Plan, cases: Sequence[Case], plan_hash: str) -> dict[str, Serv
                 mspec.latency.concurrency,
                 (mspec.tokens.input, mspec.tokens.output),
                 key,
+                derive_rng(seed, plan_hash, f"serve:constrained:{key}"),
             )
             out.setdefault(model.model, m)
             out.setdefault(key, m)
@@ -163,7 +186,8 @@ class Simulation:
         prompt: str,
         case: Case | None,
         trial: str | None,
-        body: dict[str, Any],
+        constraint: Constraint = NONE,
+        n: int = 1,
     ) -> Reply:
         """What ``model`` answers (as the simulated behaviour decides) to a request already classified."""
         if kind == "unknown" or case is None:
@@ -172,24 +196,46 @@ class Simulation:
             return Reply(400 if known else 404, what)
         if kind == "judge":
             m = self.models[model]
-            return Reply(200, judge_verdict(prompt), m.tokens[0], 1, 0.0)
+            verdict = judge_verdict(prompt)
+            texts = [_constrained(verdict, constraint, m, "answer") for _ in range(n)]
+            return Reply(200, texts[0], m.tokens[0], n, 0.0, choices=texts)
         if kind == "classifier":
             c = self.classifiers[model]
             assert isinstance(c.behaviour, ClassifierBehaviour)
-            label, status, service = c.behaviour.decide(case, self._replay(trial, model, case))
-            wants_json = "response_format" in body or '"label"' in prompt
-            return _outcome(status, classifier_text(label, wants_json), c.tokens, service)
+            replay = self._replay(trial, model, case)
+            decisions = [c.behaviour.decide(case, replay) for _ in range(n)]
+            if constraint is NONE and '"label"' in prompt:
+                constraint = Constraint(None, "json_object")
+            texts = [_constrained(label, constraint, c, "label") for label, _, _ in decisions]
+            return _outcome([(s, t, ms) for (_, s, ms), t in zip(decisions, texts, strict=True)], c.tokens)
         m = self.models[model]
         assert isinstance(m.behaviour, ModelBehaviour)
-        correct, status, service = m.behaviour.answer(case, self._replay(trial, model, case))
+        replay = self._replay(trial, model, case)
         grader = self.plan.graders.get(case.grader) if case.grader else None
-        text = answer_text(case, correct, grader, model)
-        return _outcome(status, text, m.tokens, service)
+        outcomes: list[tuple[Status, str, float]] = []
+        for _ in range(n):
+            correct, status, service = m.behaviour.answer(case, replay)
+            text = answer_text(case, correct, grader, model)
+            if status == "unparseable":
+                text = UNPARSEABLE_LABEL
+            outcomes.append((status, _constrained(text, constraint, m, "answer"), service))
+        return _outcome(outcomes, m.tokens)
 
 
-def _outcome(status: Status, text: str, tokens: tuple[int, int], service: float) -> Reply:
-    if status == "http_error":
+def _constrained(value: str | None, constraint: Constraint, model: ServedModel, key: str) -> str:
+    """``value`` (None: a failure to name one) as the constraint allows and shapes it."""
+    allowed = constraint.allowed
+    if allowed is not None and value not in allowed:
+        value = allowed[int(model.draw_rng.integers(len(allowed)))]
+    if value is None:  # unconstrained: a reply that names no label (as without a constraint)
+        return UNPARSEABLE_LABEL
+    return render(value, constraint, key)
+
+
+def _outcome(outcomes: list[tuple[Status, str, float]], tokens: tuple[int, int]) -> Reply:
+    """One reply of ``n`` draws: a 500 if any is an ``http_error``; the longest draw's service time."""
+    service = max(ms for _, _, ms in outcomes)
+    if any(status == "http_error" for status, _, _ in outcomes):
         return Reply(500, "simulated server error", service_ms=service)
-    if status == "unparseable":
-        text = classifier_text(None, False)
-    return Reply(200, text, tokens[0], tokens[1], service)
+    texts = [text for _, text, _ in outcomes]
+    return Reply(200, texts[0], tokens[0], tokens[1] * len(texts), service, choices=texts)
