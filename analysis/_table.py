@@ -97,6 +97,11 @@ def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
     return num
 
 
+#: Nullable trial columns newer than the first trial tables (issue 14: wire time, downstream
+#: streaming timings); a table without them reads them as NULL.
+ADDED_COLUMNS: tuple[str, ...] = ("wire_s", "connect_wait_ms", "downstream_first_token_ms", "downstream_itl_ms")
+
+
 @dataclass(frozen=True, eq=False)
 class TrialTable:
     """Every trial of a campaign, one numpy array per :data:`~prereg.records.TRIAL_COLUMNS` column.
@@ -115,6 +120,8 @@ class TrialTable:
     scheduled_s: NDArray[np.float64]
     sent_s: NDArray[np.float64]
     end_s: NDArray[np.float64]
+    wire_s: NDArray[np.float64]
+    connect_wait_ms: NDArray[np.float64]
     lateness_ms: NDArray[np.float64]
     routing_status: NDArray[np.object_]
     routing_latency_ms: NDArray[np.float64]
@@ -126,6 +133,8 @@ class TrialTable:
     routed_model: NDArray[np.object_]
     downstream_status: NDArray[np.object_]
     downstream_latency_ms: NDArray[np.float64]
+    downstream_first_token_ms: NDArray[np.float64]
+    downstream_itl_ms: NDArray[np.float64]
     downstream_correct: NDArray[np.float64]
     e2e_latency_ms: NDArray[np.float64]
     tokens_in: NDArray[np.int64]
@@ -146,12 +155,15 @@ class TrialTable:
         column, a NULL in a NOT NULL column or columns of unequal length raise
         :class:`~prereg.errors.AnalysisError`.
         """
+        n = len(columns["seq"]) if "seq" in columns else 0
+        # Columns added after trial tables were first written (routetrial 0.x stores and CSV
+        # exports) read as NULL, so an old campaign still analyses; any other gap is an error.
+        columns = {**{name: [None] * n for name in ADDED_COLUMNS if name not in columns}, **columns}
         missing = [c.name for c in TRIAL_COLUMNS if c.name not in columns]
         if missing:
             raise AnalysisError(
                 f"trial table: expected columns {missing}, found none of them (have {sorted(columns)})"
             )
-        n = len(columns["seq"])
         converted = {c.name: _convert(c, columns[c.name], n) for c in TRIAL_COLUMNS}
         return cls(**converted)
 

@@ -59,6 +59,10 @@ class ChatResult:
     end_s: float
     error: str | None = None
     http_status: int | None = None
+    #: When the first attempt's request was written to the wire (None: it never was).
+    wire_s: float | None = None
+    #: When the last token (content or reasoning) arrived, for inter-token latency.
+    last_token_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

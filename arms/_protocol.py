@@ -62,6 +62,10 @@ class DownstreamOutcome:
     tokens_out: int
     cost_usd: float
     error: str | None = None
+    #: Scheduled send to the answer's first token, content or reasoning (live, streamed).
+    first_token_ms: float | None = None
+    #: Mean inter-token latency of the answer's stream (live, streamed).
+    itl_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class ArmOutcome:
     routing: RoutingOutcome | None
     downstream: DownstreamOutcome | None
     lateness_ms: float | None = None
+    #: When the trial's first request was written to the wire (live; None when it never was).
+    wire_s: float | None = None
 
 
 class SimulatedArm(Protocol):

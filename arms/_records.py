@@ -84,6 +84,10 @@ def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmOutcome) -> 
             request.scheduled_s,  # scheduled_s
             result.sent_s,  # sent_s
             result.end_s,  # end_s
+            result.wire_s,  # wire_s
+            None
+            if result.wire_s is None or result.sent_s is None
+            else (result.wire_s - result.sent_s) * 1000.0,  # connect_wait_ms
             result.lateness_ms,  # lateness_ms
             None if routing is None else routing.status,  # routing_status
             None if routing is None else routing.latency_ms,  # routing_latency_ms
@@ -95,6 +99,8 @@ def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmOutcome) -> 
             None if downstream is None else downstream.model,  # routed_model
             None if downstream is None else downstream.status,  # downstream_status
             None if downstream is None else downstream.latency_ms,  # downstream_latency_ms
+            None if downstream is None else downstream.first_token_ms,  # downstream_first_token_ms
+            None if downstream is None else downstream.itl_ms,  # downstream_itl_ms
             None
             if downstream is None or downstream.status != "ok"
             else downstream.correct,  # downstream_correct

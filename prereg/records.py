@@ -44,6 +44,7 @@ Status = Literal[
     "empty",
     "interrupted",
     "not_sent",
+    "not_sent_in_time",
 ]
 
 #: Every status a trial (or its downstream step) can end in; anything but ``ok`` is a failure.
@@ -57,6 +58,7 @@ STATUSES: tuple[Status, ...] = (
     "empty",
     "interrupted",
     "not_sent",
+    "not_sent_in_time",
 )
 
 
@@ -99,7 +101,24 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("scheduled_s", "DOUBLE", False, "scheduled send time"),
     Column("sent_s", "DOUBLE", True, "actual send time (NULL when not sent)"),
     Column("end_s", "DOUBLE", True, "time the trial finished (routing and downstream)"),
-    Column("lateness_ms", "DOUBLE", True, "sent_s - scheduled_s, live mode dispatch lateness"),
+    Column(
+        "wire_s",
+        "DOUBLE",
+        True,
+        "time the trial's first request was written to the wire (live; NULL when it never was)",
+    ),
+    Column(
+        "connect_wait_ms",
+        "DOUBLE",
+        True,
+        "wire_s - sent_s: waiting for a connection slot and connecting (live)",
+    ),
+    Column(
+        "lateness_ms",
+        "DOUBLE",
+        True,
+        "wire_s - scheduled_s (sent_s - scheduled_s when never written): live dispatch lateness",
+    ),
     Column("routing_status", "VARCHAR", True, "status of the routing decision; NULL for the control"),
     Column("routing_latency_ms", "DOUBLE", True, "scheduled send to routing decision, retries included"),
     Column("routing_first_token_ms", "DOUBLE", True, "scheduled send to the classifier's first token (live)"),
@@ -115,6 +134,18 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     Column("routed_model", "VARCHAR", True, "downstream model the request went to"),
     Column("downstream_status", "VARCHAR", True, "status of the downstream answer"),
     Column("downstream_latency_ms", "DOUBLE", True, "downstream request duration"),
+    Column(
+        "downstream_first_token_ms",
+        "DOUBLE",
+        True,
+        "scheduled send to the downstream answer's first token, content or reasoning (live, streamed)",
+    ),
+    Column(
+        "downstream_itl_ms",
+        "DOUBLE",
+        True,
+        "downstream mean inter-token latency: (last token - first token) / (tokens out - 1)",
+    ),
     Column(
         "downstream_correct", "BOOLEAN", True, "the answer was graded correct; NULL when ungraded or failed"
     ),
@@ -142,6 +173,8 @@ class TrialRecord:
     scheduled_s: float
     sent_s: float | None
     end_s: float | None
+    wire_s: float | None
+    connect_wait_ms: float | None
     lateness_ms: float | None
     routing_status: Status | None
     routing_latency_ms: float | None
@@ -153,6 +186,8 @@ class TrialRecord:
     routed_model: str | None
     downstream_status: Status | None
     downstream_latency_ms: float | None
+    downstream_first_token_ms: float | None
+    downstream_itl_ms: float | None
     downstream_correct: bool | None
     e2e_latency_ms: float | None
     tokens_in: int
