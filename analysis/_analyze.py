@@ -159,6 +159,12 @@ def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
     """Why a live run's latencies cannot decide a gate (dispatch lateness over the plan's bound)."""
     if meta.live is None or "p99_ms" not in meta.live:
         return None
+    unsent = int(meta.live.get("not_sent_in_time", 0))
+    if unsent:
+        return (
+            f"invalid run: {unsent} requests timed out before they were written to the wire (no "
+            "connection free), so the open loop broke and the latencies measure the harness's queue"
+        )
     p99, bound = meta.live["p99_ms"], plan.traffic.max_lateness_p99_ms
     if p99 <= bound:
         return None

@@ -14,7 +14,9 @@ class RunMeta:
 
     ``planned_per_arm``: requests the plan schedules per arm; ``allocated_per_arm_case``: the
     allocation written before the first request (arm -> case -> count), None when unknown (e.g. a
-    CSV from elsewhere); ``live``: dispatch lateness figures of a live run (``p50_ms``, ``p99_ms``).
+    CSV from elsewhere); ``live``: lateness figures of a live run, measured to the wire (``p50_ms``,
+    ``p99_ms``, ``connect_wait_p99_ms``) and ``not_sent_in_time``, the requests whose timeout expired
+    before they were written.
     """
 
     plan_canonical_sha256: str

@@ -99,7 +99,12 @@ def _convert(col: Column, raw: Any, n: int | None) -> NDArray[Any]:
 
 #: Nullable trial columns newer than the first trial tables (issue 14: wire time, downstream
 #: streaming timings); a table without them reads them as NULL.
-ADDED_COLUMNS: tuple[str, ...] = ("wire_s", "connect_wait_ms", "downstream_first_token_ms", "downstream_itl_ms")
+ADDED_COLUMNS: tuple[str, ...] = (
+    "wire_s",
+    "connect_wait_ms",
+    "downstream_first_token_ms",
+    "downstream_itl_ms",
+)
 
 
 @dataclass(frozen=True, eq=False)

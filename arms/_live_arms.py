@@ -148,7 +148,9 @@ class LiveControlArm:
         outcome, call = await self._downstream.answer(self._model_key, request, clock)
         end = clock()
         timings = LiveTimings(sent, call.first_byte_s, call.first_token_s, None, call.first_token_s, end)
-        return LiveArmOutcome(sent_s=sent, end_s=end, routing=None, downstream=outcome, timings=timings)
+        return LiveArmOutcome(
+            sent_s=sent, end_s=end, routing=None, downstream=outcome, timings=timings, wire_s=call.wire_s
+        )
 
 
 class LiveRouterArm:
@@ -190,7 +192,11 @@ class LiveRouterArm:
         timings = LiveTimings(
             sent, call.first_byte_s, call.first_token_s, call.end_s, down.first_token_s, end
         )
-        return LiveArmOutcome(sent_s=sent, end_s=end, routing=routing, downstream=outcome, timings=timings)
+        # The wire time of the trial is its first HTTP request's; an in-process classifier
+        # (keyword) sends nothing, and its lateness is the dispatcher's (wire_s None).
+        return LiveArmOutcome(
+            sent_s=sent, end_s=end, routing=routing, downstream=outcome, timings=timings, wire_s=call.wire_s
+        )
 
 
 def build_live_arms(

@@ -7,6 +7,7 @@ SGLang, Ollama, llama.cpp's server, DeepSeek...) and returns a :class:`ChatResul
 happens: aiohttp exceptions are translated once, here, into a trial status and never escape. The mapping::
 
     timeout (per attempt, the plan's timeout_ms)                   -> timeout
+    timeout before the request was written (no connection free)    -> not_sent_in_time
     connection refused, reset or closed mid-response               -> connection_error
     a reply that is not HTTP/1.1                                   -> connection_error
     HTTP 429                                                       -> rate_limited (Retry-After kept)
@@ -52,7 +53,7 @@ from typing import Any
 import aiohttp
 
 from arms._backend import ChatResult
-from arms._client_pool import ClientPool
+from arms._client_pool import ClientPool, WireMark
 from arms._openai_reply import Attempt, Unparseable, read_json, read_stream, translate
 from prereg.errors import ArmError
 from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
@@ -158,7 +159,7 @@ class OpenAIChat:
         self.retry = retry
         self.labels = tuple(labels) if labels is not None else None
         self.url = chat_url(backend.base_url)
-        pool.register(backend.base_url)
+        pool.register(backend.base_url, backend.max_in_flight)
         self._key: str | None = None
         if backend.api_key_env is not None:
             if not _ENV_NAME.fullmatch(backend.api_key_env):
@@ -233,11 +234,15 @@ class OpenAIChat:
         headers = self._headers(tag)
         started = clock()
         attempt = Attempt(status="not_sent")
+        wire_s: float | None = None
         n = 0
         for n in range(1, self.retry.max_attempts + 1):
             if tag is not None:
                 headers[REQUEST_ID_HEADER] = request_id(tag, n)
-            attempt = await self._attempt(body, headers, clock)
+            mark = WireMark(clock)
+            attempt = await self._attempt(body, headers, mark)
+            if n == 1:
+                wire_s = mark.wire_s
             if attempt.status == "ok" or attempt.status not in self.retry.retry_on:
                 break
             if n == self.retry.max_attempts:
@@ -265,14 +270,19 @@ class OpenAIChat:
             end_s=clock(),
             error=error,
             http_status=attempt.http_status,
+            wire_s=wire_s,
+            last_token_s=getattr(attempt, "last_token_s", None),
         )
 
-    async def _attempt(self, body: bytes, headers: dict[str, str], clock: Callable[[], float]) -> Attempt:
+    async def _attempt(self, body: bytes, headers: dict[str, str], mark: WireMark) -> Attempt:
+        clock = mark.clock
         out = Attempt(status="ok")
         session = self._pool.client(self.backend.base_url)
         try:
             async with asyncio.timeout(self.timeout_s):
-                async with session.post(self.url, data=body, headers=headers) as response:
+                async with session.post(
+                    self.url, data=body, headers=headers, trace_request_ctx=mark
+                ) as response:
                     out.first_byte_s = clock()
                     out.http_status = response.status
                     if response.status >= 300:
@@ -290,7 +300,21 @@ class OpenAIChat:
         except Unparseable as exc:
             out.status, out.error = "unparseable", str(exc)
             return out
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except TimeoutError as exc:
+            if mark.wire_s is None:
+                # The deadline passed while the request waited for a connection (the server's
+                # max_in_flight were all busy) or was connecting: the server never saw it, and
+                # calling that a server timeout would blame the server for the harness's queue.
+                out.status = "not_sent_in_time"
+                out.error = (
+                    f"not sent within the timeout ({self.timeout_s:g} s): no connection to "
+                    f"{self.backend.base_url} was free (max_in_flight {self._pool.limit(self.backend.base_url)})"
+                    " or connecting took that long"
+                )
+            else:
+                out.status, out.error = translate(exc, self.timeout_s)
+            return out
+        except aiohttp.ClientError as exc:
             out.status, out.error = translate(exc, self.timeout_s)
             return out
         if out.status == "ok" and not (out.text or "").strip():

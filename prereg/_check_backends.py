@@ -124,6 +124,24 @@ def check_backends(plan: Plan, problems: Problems) -> None:
                 "the key itself)",
             )
     _check_time_models(backends, problems)
+    _check_in_flight(backends, problems)
+
+
+def _check_in_flight(backends: Sequence[tuple[FieldPath, BackendSpec]], problems: Problems) -> None:
+    """Backends at one base URL share its connections, so they must not state different limits."""
+    stated: dict[str, tuple[FieldPath, int]] = {}
+    for path, backend in backends:
+        if not isinstance(backend, OpenAIBackendSpec) or backend.max_in_flight is None:
+            continue
+        key = backend.base_url.rstrip("/")
+        first = stated.setdefault(key, (path, backend.max_in_flight))
+        if first[1] != backend.max_in_flight:
+            problems.plan(
+                (*path, "max_in_flight"),
+                f"expected {first[1]} like {format_path((*first[0], 'max_in_flight'))} (backends at "
+                f"{key} share its connections), found {backend.max_in_flight}",
+            )
+            return
 
 
 def _check_time_models(backends: Sequence[tuple[FieldPath, BackendSpec]], problems: Problems) -> None:

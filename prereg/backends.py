@@ -32,6 +32,8 @@ from prereg._schema_numbers import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "MAX_IN_FLIGHT",
     "MAX_KEYWORDS",
     "MAX_KEYWORD_CHARS",
     "TIME_MODEL_NAMES",
@@ -165,6 +167,13 @@ class SimulatedModelSpec(Backend):
     tokens: TokenSpec = Field(default_factory=lambda: TokenSpec(input=300, output=400))
 
 
+#: Requests in flight per server when the plan does not say: 2.5 s of 200 requests/s, and well
+#: under the usual 1,024 open files of a process.
+DEFAULT_MAX_IN_FLIGHT = 512
+#: The most a plan may ask for: each request in flight holds a socket.
+MAX_IN_FLIGHT = 16_384
+
+
 class OpenAIBackendSpec(Backend):
     """A live OpenAI-compatible chat-completions endpoint (vLLM, SGLang, Ollama, llama.cpp, DeepSeek).
 
@@ -181,6 +190,10 @@ class OpenAIBackendSpec(Backend):
     structured: Literal["choice", "guided_choice", "json_schema", "json_object_schema", "none"] = "none"
     stream: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    # Requests in flight to this server at once (every backend at the same base_url shares
+    # them); None means DEFAULT_MAX_IN_FLIGHT. A request beyond it waits for a connection, and
+    # that wait is stored (connect_wait_ms) and counted in the lateness (docs/live.md).
+    max_in_flight: int | None = Field(default=None, ge=1, le=MAX_IN_FLIGHT)
 
 
 #: Most keywords of one label of a keyword classifier, and the longest keyword: every request is

@@ -124,6 +124,7 @@ def live_plan(
     retry: dict[str, Any] | None = None,
     extra_body: dict[str, Any] | None = None,
     max_lateness_p99_ms: float | None = None,
+    max_in_flight: int | None = None,
 ) -> Plan:
     """The live twin of :func:`sim_plan`: every backend is ``openai`` at ``base_url``."""
     backend: dict[str, Any] = {
@@ -133,6 +134,7 @@ def live_plan(
         "stream": stream,
         "api_key_env": api_key_env,
         "extra_body": extra_body or {},
+        "max_in_flight": max_in_flight,
     }
     common: dict[str, Any] = {"timeout_ms": timeout_ms, "retry": retry or {"max_attempts": 1}}
     plan = _plan(

@@ -42,7 +42,7 @@ def test_run_dispatches_a_live_plan_over_http(tmp_path: Path) -> None:
         ran = _cli("run", plan, cwd=tmp_path)
         assert ran.returncode == 0, ran.stderr
         assert "stored 120 of 120 live trials" in ran.stdout
-        assert "dispatch lateness p50" in ran.stdout, ran.stdout
+        assert "lateness to the wire p50" in ran.stdout, ran.stdout
         assert "http_error" in ran.stdout  # injected faults are counted as data
 
         status = _cli("status", study / "live.duckdb", cwd=tmp_path)

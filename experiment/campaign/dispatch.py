@@ -24,9 +24,8 @@ from experiment.campaign.live_run import LiveRun
 from experiment.campaign.writer import BatchWriter
 from experiment.stop_signals import StopSignals
 from prereg.records import TrialRecord
-from prereg.schema import Plan
 
-__all__ = ["FLUSH_EVERY_S", "START_LEAD_S", "dispatch", "pool_size"]
+__all__ = ["FLUSH_EVERY_S", "START_LEAD_S", "dispatch"]
 
 #: Delay between the start (or resumption) of a run and its first pending request.
 START_LEAD_S = 0.05
@@ -44,14 +43,6 @@ _SWITCH_INTERVAL_S = 0.0002
 _WARM_CONNECTIONS = 16
 
 
-def pool_size(plan: Plan) -> int:
-    """Connections per base URL: about 10 s of the plan's mean arrival rate, within [64, 2048]."""
-    arrival = plan.traffic.arrival
-    rate = getattr(arrival, "rate_per_s", None) or getattr(arrival, "mean_rate_per_s", None) or 20.0
-    peak = rate * getattr(arrival, "peak_to_trough", 1.0)
-    return int(min(2048, max(64, round(peak * 10))))
-
-
 async def dispatch(run: LiveRun, stops: StopSignals, *, time_scale: float, progress: bool) -> bool:
     """Send every pending request of ``run`` on time; returns True when stopped by a signal."""
     loop = asyncio.get_running_loop()
@@ -63,9 +54,9 @@ async def dispatch(run: LiveRun, stops: StopSignals, *, time_scale: float, progr
 
     stops.listen(on_signal)
     try:
-        pool = ClientPool(pool_size(run.plan))
+        pool = ClientPool()
         arms = build_live_arms(run.plan, run.requests.cases, pool)
-        await pool.warm_up(connections=_WARM_CONNECTIONS)
+        run.warm_up_failures = await pool.warm_up(connections=_WARM_CONNECTIONS)
         bar = ProgressBar(len(run.pending), run.planned) if progress else None
         loop_run = _Dispatch(run, arms, stop, time_scale, bar)
         await loop_run.execute(pool)

@@ -9,6 +9,7 @@ Times it stores are on the plan's timeline (see :mod:`experiment.campaign.live`)
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -58,6 +59,8 @@ class LiveRun:
         self.stored = {int(s) for s in store.existing_seqs().tolist()}
         self.resumed = len(self.stored)
         self.sent = 0
+        #: Servers whose warm-up requests all failed (set by the dispatcher before the clock).
+        self.warm_up_failures: dict[str, str] = {}
         self.reporter = ProgressReporter(
             progress_path(store.url), store=store.where, plan_hash=plan_hash, tally=self.tally,
             started=started, t0=t0,
@@ -103,8 +106,15 @@ class LiveRun:
             return None if t is None else plan_s + (t - due)
 
         end = result.end_s
+        # Lateness is measured to the moment the request was written to the wire: a request
+        # that waited for a connection was late by that wait, however punctual the dispatcher.
+        wire = result.wire_s
         fixed = dataclasses.replace(
-            result, sent_s=on_plan(sent), end_s=on_plan(end), lateness_ms=(sent - due) * 1000.0
+            result,
+            sent_s=on_plan(sent),
+            end_s=on_plan(end),
+            wire_s=on_plan(wire),
+            lateness_ms=((sent if wire is None else wire) - due) * 1000.0,
         )
         if isinstance(result, LiveArmOutcome) and result.timings is not None:
             tl = result.timings
@@ -132,15 +142,22 @@ class LiveRun:
 
     def finish(self, stopped: bool, signum: int | None, lateness: LatenessSummary) -> LiveRunSummary:
         """Store the run's lateness and validity, write the final progress state, summarise."""
-        column: Any = self.store.read_columns()["lateness_ms"]
-        p50, p99 = lateness(np.ma.filled(np.ma.asarray(column, dtype=float), np.nan))
+        cols: Any = self.store.read_columns()
+        p50, p99 = lateness(np.ma.filled(np.ma.asarray(cols["lateness_ms"], dtype=float), np.nan))
+        _, wait_p99 = lateness(np.ma.filled(np.ma.asarray(cols["connect_wait_ms"], dtype=float), np.nan))
+        unsent = int(np.count_nonzero(np.asarray(cols["status"]) == "not_sent_in_time"))
         bound = self.plan.traffic.max_lateness_p99_ms
-        valid = p99 is None or p99 <= bound
+        # A request that never reached the wire within its timeout is the open loop broken
+        # outright, however few: its lateness is unknown and at least the timeout.
+        valid = (p99 is None or p99 <= bound) and unsent == 0
         self.store.set_meta(
             {
                 "live_lateness_p50_ms": "" if p50 is None else f"{p50:.6f}",
                 "live_lateness_p99_ms": "" if p99 is None else f"{p99:.6f}",
                 "live_max_lateness_p99_ms": f"{bound:g}",
+                "live_connect_wait_p99_ms": "" if wait_p99 is None else f"{wait_p99:.6f}",
+                "live_not_sent_in_time": str(unsent),
+                "live_warm_up_failures": json.dumps(self.warm_up_failures, sort_keys=True),
                 "live_valid": "true" if valid else "false",
             }
         )
@@ -180,6 +197,9 @@ class LiveRun:
             lateness_p99_ms=p99,
             max_lateness_p99_ms=bound,
             valid=valid,
+            connect_wait_p99_ms=wait_p99,
+            not_sent_in_time=unsent,
+            warm_up_failures=dict(self.warm_up_failures),
             stopped=stopped,
             elapsed_s=time.perf_counter() - self.t0,
             progress_file=self.reporter.path,

@@ -49,3 +49,9 @@ class LiveRunSummary(CampaignSummary):
     valid: bool
     stopped: bool
     journal_file: Path
+    #: p99 of the time requests waited for a connection and connecting (ms), None if none sent.
+    connect_wait_p99_ms: float | None = None
+    #: Trials whose request timed out before it was written (no connection free in time).
+    not_sent_in_time: int = 0
+    #: Servers whose warm-up requests all failed before the clock started, with the reason.
+    warm_up_failures: dict[str, str] | None = None

@@ -18,6 +18,7 @@ from prereg.study_files import default_store_path
 
 if TYPE_CHECKING:
     from analysis import Results
+    from experiment.campaign import LiveRunSummary
     from experiment.design import DesignSettings, EngineSettings
     from prereg.check import CheckedPlan
     from prereg.frozen import FrozenPlan
@@ -243,6 +244,23 @@ def _run_simulated(frozen: FrozenPlan, target: str, batch_size: int | None) -> N
         _stop(summary.interrupted_by, done, planned, target)
 
 
+def _lateness_line(summary: LiveRunSummary) -> str:
+    """Lateness to the wire, the connection wait inside it, and whether the run is valid."""
+    p50 = "n/a" if summary.lateness_p50_ms is None else f"{summary.lateness_p50_ms:.2f} ms"
+    p99 = "n/a" if summary.lateness_p99_ms is None else f"{summary.lateness_p99_ms:.2f} ms"
+    wait = "n/a" if summary.connect_wait_p99_ms is None else f"{summary.connect_wait_p99_ms:.2f} ms"
+    if summary.valid:
+        validity = "valid"
+    elif summary.not_sent_in_time:
+        validity = (
+            f"INVALID: {summary.not_sent_in_time:,} requests timed out before they were sent "
+            "(no connection free: raise the backend's max_in_flight or lower the rate)"
+        )
+    else:
+        validity = f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms"
+    return f"lateness to the wire p50 {p50}, p99 {p99} (connection wait p99 {wait}): {validity}"
+
+
 def _run_live(frozen: FrozenPlan, target: str) -> None:
     from experiment.campaign import run_live
 
@@ -254,14 +272,9 @@ def _run_live(frozen: FrozenPlan, target: str) -> None:
         f"({summary.written:,} written in {summary.elapsed_s:.1f} s{resumed}; "
         f"{summary.interrupted:,} interrupted)"
     )
-    p50 = "n/a" if summary.lateness_p50_ms is None else f"{summary.lateness_p50_ms:.2f} ms"
-    p99 = "n/a" if summary.lateness_p99_ms is None else f"{summary.lateness_p99_ms:.2f} ms"
-    validity = (
-        "valid"
-        if summary.valid
-        else f"INVALID: p99 lateness above the plan's bound of {summary.max_lateness_p99_ms:g} ms"
-    )
-    click.echo(f"dispatch lateness p50 {p50}, p99 {p99}: {validity}")
+    for base, why in sorted((summary.warm_up_failures or {}).items()):
+        click.echo(f"warm-up: {why} before the clock started ({base})")
+    click.echo(_lateness_line(summary))
     _echo_failures(summary.failures)
     if summary.interrupted_by is not None and not summary.complete:
         _stop(summary.interrupted_by, done, planned, target)

@@ -48,7 +48,12 @@ def _live_figures(meta: dict[str, str]) -> dict[str, float] | None:
     if meta.get("mode") != "live":
         return None
     out = {}
-    for key, name in (("live_lateness_p50_ms", "p50_ms"), ("live_lateness_p99_ms", "p99_ms")):
+    for key, name in (
+        ("live_lateness_p50_ms", "p50_ms"),
+        ("live_lateness_p99_ms", "p99_ms"),
+        ("live_connect_wait_p99_ms", "connect_wait_p99_ms"),
+        ("live_not_sent_in_time", "not_sent_in_time"),
+    ):
         if meta.get(key):
             out[name] = float(meta[key])
     return out
