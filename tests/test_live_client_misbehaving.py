@@ -9,64 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from _live_plans import live_plan, starter_cases
+from _raw_server import RawServer
 
 from arms import ArmRequest, ClientPool, LiveArmOutcome, build_live_arms
 from prereg.schema import Plan
 
 CASES = starter_cases()
-
-
-class RawServer:
-    """A one-thread HTTP/1.1 server: ``reply(body_json) -> bytes`` written back, then closed."""
-
-    def __init__(self, reply: Callable[[dict[str, Any]], bytes]) -> None:
-        self.reply = reply
-        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            lines = head.decode("latin-1").split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
-            length = int(headers.get("content-length", "0"))
-            while len(body) < length:
-                body += conn.recv(65536)
-            parsed = json.loads(body) if body else {}
-            self.requests.append((headers, parsed))
-            conn.sendall(self.reply(parsed))
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self._sock.close()
 
 
 def sse(*events: str, done: bool = True, finish: bool = True) -> bytes:

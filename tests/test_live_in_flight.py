@@ -11,8 +11,6 @@ server that holds every reply.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 from _live_plans import live_plan, sim_plan, start_server, starter_cases
+from _raw_server import RawServer
 
 from analysis import RunMeta
 from analysis._analyze import invalid_run
@@ -91,58 +90,20 @@ def test_the_default_limit_leaves_an_unloaded_server_unqueued(
     assert all(wire is not None for wire in cols["wire_s"])
 
 
-class HoldingServer:
-    """A raw HTTP/1.1 server that holds each request ``hold_s`` before a short JSON reply."""
+def _held(hold_s: float) -> RawServer:
+    """A server that holds every request ``hold_s`` before a short JSON reply."""
+    body = b'{"choices":[{"index":0,"message":{"content":"math"},"finish_reason":"stop"}]}'
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
 
-    def __init__(self, hold_s: float) -> None:
-        self.hold_s = hold_s
-        self.seen: list[tuple[float, str]] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+    def hold(_: dict[str, Any]) -> bytes:
+        time.sleep(hold_s)
+        return reply
 
-    def _serve(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
-            rid = next(
-                (
-                    h.split(":", 1)[1].strip()
-                    for h in head.split("\r\n")
-                    if h.lower().startswith("x-request-id:")
-                ),
-                "",
-            )
-            self.seen.append((time.monotonic(), rid))
-            time.sleep(self.hold_s)
-            body = b'{"choices":[{"index":0,"message":{"content":"math"},"finish_reason":"stop"}]}'
-            with_headers = (
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            conn.sendall(with_headers)
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self._sock.close()
+    return RawServer(hold)
 
 
 def _chat(pool: ClientPool, url: str, timeout_ms: float) -> OpenAIChat:
@@ -156,7 +117,7 @@ def test_a_timeout_before_the_request_is_written_is_not_sent_in_time() -> None:
     Its status is not_sent_in_time (not a server timeout), it has no wire time, and the server
     never saw it; the first call, written at once, has one.
     """
-    server = HoldingServer(1.5)
+    server = _held(1.5)
 
     async def go() -> tuple[Any, Any]:
         pool = ClientPool()
@@ -182,7 +143,7 @@ def test_a_timeout_before_the_request_is_written_is_not_sent_in_time() -> None:
     assert first.status == "ok" and first.wire_s is not None and first.wire_s < 0.1
     assert second.status == "not_sent_in_time" and second.wire_s is None
     assert "max_in_flight 1" in (second.error or "")
-    assert [rid for _, rid in server.seen] == ["t:a:0"]
+    assert [headers.get("x-request-id") for headers, _ in server.requests] == ["t:a:0"]
 
 
 def test_a_run_with_requests_not_sent_in_time_cannot_decide_latency() -> None:
