@@ -12,6 +12,7 @@ from __future__ import annotations
 from arms._backend import Backend, LiveClassifier, LiveContext, LiveModel, VirtualContext
 from arms._keyword import KEYWORD
 from arms._openai_backend import OPENAI
+from arms._python import PYTHON
 from arms._simulated_backend import SIMULATED
 from arms._simulated_endpoint import Endpoint
 from prereg.errors import ArmError
@@ -22,6 +23,7 @@ __all__ = ["BACKENDS", "live_classifier", "live_model", "virtual_classifier", "v
 BACKENDS: dict[str, Backend] = {
     "keyword": KEYWORD,
     "openai": OPENAI,
+    "python": PYTHON,
     "simulated": SIMULATED,
 }
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from prereg.backends import PythonClassifierSpec
 from prereg.loader import FieldPath, format_path
 from prereg.records import Case
 from prereg.schema import (
@@ -125,6 +126,14 @@ def check_backends(plan: Plan, problems: Problems) -> None:
             )
     _check_time_models(backends, problems)
     _check_in_flight(backends, problems)
+    if not plan.is_live:
+        for path, backend in backends:
+            if isinstance(backend, PythonClassifierSpec) and backend.latency is None:
+                problems.plan(
+                    (*path, "latency"),
+                    "expected the declared service time (median_ms, p95_ms) of a python router in a "
+                    "simulated campaign (nothing is measured in virtual time), found none",
+                )
 
 
 def _check_in_flight(backends: Sequence[tuple[FieldPath, BackendSpec]], problems: Problems) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "ModelBackendSpec",
     "OpenAIBackendSpec",
     "PriceSpec",
+    "PythonClassifierSpec",
     "SimulatedClassifierSpec",
     "SimulatedModelSpec",
     "TimeModel",
@@ -246,9 +247,48 @@ class KeywordClassifierSpec(Backend):
         return tuple(named)
 
 
+#: ``package.module:function``: what a ``python`` router names.
+CALLABLE_PATTERN = r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"
+
+
+class PythonClassifierSpec(Backend):
+    """Your own router in Python: ``callable`` maps the request text to a taxonomy label.
+
+    ``callable`` is ``"package.module:function"``, imported with the plan's folder first on the
+    module path. The function takes the request text and returns a label, or a ``(label,
+    confidence)`` pair (the confidence is not used yet). With ``options``, ``callable(**options)`` is
+    called once when the arm is built and must return that function (a factory: a model loaded or
+    trained once). A label outside the taxonomy is ``unparseable``; an exception is
+    ``router_error``; both are stored and counted like any failure. The module's source (its whole
+    top-level package when it is in one) is hashed into the lock at freeze, like the analysis
+    code, so a router changed after freezing fails ``verify``.
+
+    Time: on the wall clock the call runs in a worker thread (``concurrency`` at once) and its
+    latency is what the campaign's clock measures. In virtual time nothing can be measured, so
+    ``latency`` is the declared service time (drawn from the plan's seeded streams like a
+    simulated classifier's); a simulated plan must give it.
+    """
+
+    TIME_MODELS: ClassVar[frozenset[TimeModel]] = frozenset({"virtual", "wall"})
+    USES_PROMPT: ClassVar[bool] = False
+
+    kind: Literal["python"]
+    callable: str = Field(pattern=f"^{CALLABLE_PATTERN}$")
+    options: dict[str, Any] | None = None
+    latency: LatencySpec | None = None
+    concurrency: Whole = Field(default=1, ge=1, le=MAX_CONCURRENCY)
+
+
 ClassifierBackendSpec = Annotated[
-    SimulatedClassifierSpec | OpenAIBackendSpec | KeywordClassifierSpec, Field(discriminator="kind")
+    SimulatedClassifierSpec | OpenAIBackendSpec | KeywordClassifierSpec | PythonClassifierSpec,
+    Field(discriminator="kind"),
 ]
 ModelBackendSpec = Annotated[SimulatedModelSpec | OpenAIBackendSpec, Field(discriminator="kind")]
 #: Any backend of a plan, classifier or downstream model.
-BackendSpec = SimulatedClassifierSpec | SimulatedModelSpec | OpenAIBackendSpec | KeywordClassifierSpec
+BackendSpec = (
+    SimulatedClassifierSpec
+    | SimulatedModelSpec
+    | OpenAIBackendSpec
+    | KeywordClassifierSpec
+    | PythonClassifierSpec
+)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from prereg.atomic_write import write_once
@@ -23,6 +23,7 @@ from prereg.check import CheckedPlan, load_checked_plan, resolve_beside
 from prereg.errors import InputError, PlanChangedError, PlanMeaningError, PlanNotFrozenError
 from prereg.loader import read_plan
 from prereg.log import append_log, log_problem, read_log, utc_now
+from prereg.router_code import router_code_changes, router_code_hashes
 from prereg.schema import TraceArrival
 from prereg.study_files import amendment_path, lock_path, plan_root
 from prereg.version import version
@@ -57,6 +58,9 @@ class LockRecord:
     #: The SHA-256 of the arrival trace file and its path as written (``kind: trace`` only).
     trace_sha256: str | None = None
     trace_path: str | None = None
+    #: Per ``python`` router arm: ``{"callable": ..., "sha256": ...}`` of its source
+    #: (:mod:`prereg.router_code`); empty for a plan without one (and in locks made before).
+    router_code: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,7 @@ def freeze(plan_path: Path) -> LockRecord:
     problem = log_problem(plan_path)
     if problem is not None:
         raise PlanChangedError(f"{plan_path}: log tampered: {problem}; not freezing")
+    routers = router_code_hashes(checked.plan, plan_path)
     record = LockRecord(
         bytes_sha256=checked.bytes_sha256,
         canonical_sha256=checked.canonical_sha256,
@@ -154,6 +159,7 @@ def freeze(plan_path: Path) -> LockRecord:
         corpus_path=checked.plan.corpus.path,
         trace_sha256=checked.trace_sha256,
         trace_path=_trace_path(checked),
+        router_code=routers,
     )
     write_once(lock_path(plan_path), json.dumps({"format": LOCK_FORMAT, **asdict(record)}, indent=2) + "\n")
     append_log(plan_path, "freeze", _freeze_detail(plan_path, record))
@@ -219,9 +225,15 @@ def verify(plan_path: Path, *, checked: CheckedPlan | None = None) -> VerifyRepo
         changes.append(
             Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}")
         )
+    changes.extend(_check_router_code(plan_path, lock))
     changes.extend(_check_log(plan_path, lock))
     changes.extend(_check_parent(plan_path, lock))
     return VerifyReport(path=plan_path, lock=lock, changes=tuple(changes))
+
+
+def _check_router_code(plan_path: Path, lock: LockRecord) -> list[Change]:
+    """Each python router's source hashed again: a router edited after freezing is a change."""
+    return [Change("router code", d) for d in router_code_changes(lock.router_code, plan_path.parent)]
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ Status = Literal[
     "interrupted",
     "not_sent",
     "not_sent_in_time",
+    "router_error",
 ]
 
 #: Every status a trial (or its downstream step) can end in; anything but ``ok`` is a failure.
@@ -59,6 +60,7 @@ STATUSES: tuple[Status, ...] = (
     "interrupted",
     "not_sent",
     "not_sent_in_time",
+    "router_error",
 )
 
 

@@ -50,6 +50,7 @@ from arms import ClientPool, build_live_arms
 from experiment.campaign.dispatch import dispatch
 from experiment.campaign.journal import journal_path
 from experiment.campaign.live_run import LiveRun
+from experiment.campaign.plan_modules import plan_modules
 from experiment.campaign.progress import now_utc
 from experiment.campaign.summary import LiveRunSummary
 from experiment.stop_signals import StopSignals
@@ -111,10 +112,15 @@ def run_live_plan(
     """
     url = store_url(url)
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
-    build_live_arms(plan, cases, ClientPool())  # fail early: backends, keys, graders
+    with plan_modules(base_dir):
+        build_live_arms(plan, cases, ClientPool())  # fail early: backends, keys, graders
     started, t0 = now_utc(), time.perf_counter()
     jpath = journal_path(url, plan_hash)
-    with StopSignals() as stops, TrialStore.open(url, plan_hash, create=True) as store:
+    with (
+        plan_modules(base_dir),
+        StopSignals() as stops,
+        TrialStore.open(url, plan_hash, create=True) as store,
+    ):
         meta: dict[str, str] = {"mode": "live"}
         if plan_bytes_hash is not None:
             meta["plan_bytes_sha256"] = plan_bytes_hash

@@ -35,6 +35,7 @@ import simpy
 from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
 from experiment.campaign.bar import ProgressBar
 from experiment.campaign.driver import drive
+from experiment.campaign.plan_modules import plan_modules
 from experiment.campaign.progress import now_utc
 from experiment.campaign.reporter import ProgressReporter
 from experiment.campaign.requests import ScheduleRequests
@@ -120,7 +121,8 @@ def simulate_campaign(
     url = store_url(url)
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
     env = simpy.Environment()
-    arms = build_simulated_arms(plan, cases, plan_hash, env)
+    with plan_modules(base_dir):
+        arms = build_simulated_arms(plan, cases, plan_hash, env)
     started, t0 = now_utc(), time.perf_counter()
     with StopSignals() as stops, TrialStore.open(url, plan_hash, create=True) as store:
         if plan_bytes_hash is not None:
