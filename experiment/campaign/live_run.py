@@ -123,6 +123,7 @@ class LiveRun:
                 {
                     "scheduled_s": plan_s,
                     "sent_s": on_plan(sent),
+                    "wire_s": on_plan(wire),
                     "first_byte_s": on_plan(tl.first_byte_s),
                     "first_token_s": on_plan(tl.first_token_s),
                     "routing_done_s": on_plan(tl.routing_done_s),
