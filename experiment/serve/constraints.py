@@ -30,7 +30,12 @@ Shape = Literal["bare", "json_string", "json_object"]
 
 
 class ConstraintError(ValueError):
-    """A request's constraint or ``n`` is malformed; the message names the field."""
+    """A request's constraint or ``n`` is malformed; the message names the field, ``param`` its top key."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        #: The request body's top-level key at fault (OpenAI's error ``param``), when known.
+        self.param = param
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +103,14 @@ def _from_response_format(rf: Any) -> Constraint:
 
 def read_constraint(body: dict[str, Any]) -> Constraint:
     """The constraint of a request body (:data:`NONE` when it has none)."""
+    try:
+        return _read_constraint(body)
+    except ConstraintError as exc:
+        top = next(k for k in ("structured_outputs", "guided_choice", "response_format") if k in body)
+        raise ConstraintError(str(exc), top) from None
+
+
+def _read_constraint(body: dict[str, Any]) -> Constraint:
     if "structured_outputs" in body:
         so = body["structured_outputs"]
         if not isinstance(so, dict) or "choice" not in so:
@@ -116,7 +129,7 @@ def read_n(body: dict[str, Any]) -> int:
     if n is None:
         return 1
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise ConstraintError(f"n: expected an integer from 1 to {MAX_N}, found {json.dumps(n)[:50]}")
+        raise ConstraintError(f"n: expected an integer from 1 to {MAX_N}, found {json.dumps(n)[:50]}", "n")
     return n
 
 

@@ -90,33 +90,59 @@ def _usage(tokens_in: int, tokens_out: int) -> dict[str, int]:
     }
 
 
-def completion_body(model: str, text: str, tokens_in: int, tokens_out: int, n: int) -> dict[str, Any]:
-    """A non-streamed chat-completions body."""
+def completion_body(
+    model: str, texts: list[str], tokens_in: int, tokens_out: int, serial: int
+) -> dict[str, Any]:
+    """A non-streamed chat-completions body: one choice per text (``n`` of them), indices 0..n-1.
+
+    ``tokens_out`` is already the completion tokens of all the choices; the prompt counts once,
+    as OpenAI and vLLM count it. ``serial`` is the request's number in the server's log.
+    """
     return {
-        "id": f"chatcmpl-sim-{n}",
+        "id": f"chatcmpl-sim-{serial}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": i, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            for i, text in enumerate(texts)
+        ],
         "usage": _usage(tokens_in, tokens_out),
     }
 
 
+def _choice_events(index: int, text: str) -> list[dict[str, Any]]:
+    """The ``choices`` entries one choice streams: its role, its content pieces, its finish."""
+    step = max(1, -(-len(text) // 4))
+    pieces = [text[i : i + step] for i in range(0, len(text), step)] or [""]
+    out: list[dict[str, Any]] = [{"index": index, "delta": {"role": "assistant", "content": ""}}]
+    out.extend({"index": index, "delta": {"content": piece}} for piece in pieces)
+    out.append({"index": index, "delta": {}, "finish_reason": "stop"})
+    return out
+
+
 def stream_events(
-    model: str, text: str, tokens_in: int, tokens_out: int, n: int, *, usage: bool
+    model: str, texts: list[str], tokens_in: int, tokens_out: int, serial: int, *, usage: bool
 ) -> list[bytes]:
-    """SSE events of a streamed reply: content pieces, the finish, usage (if asked), ``[DONE]``."""
-    base: dict[str, Any] = {"id": f"chatcmpl-sim-{n}", "object": "chat.completion.chunk", "model": model}
+    """SSE events of a streamed reply: content pieces, the finishes, usage (if asked), ``[DONE]``.
+
+    With several choices each event carries one choice (its ``index`` says which), taken in turn
+    round the choices as a sampling server interleaves them, so a client must join the pieces by
+    index; each choice ends with its own ``finish_reason``. With one choice this is the plain
+    single-choice stream.
+    """
+    base: dict[str, Any] = {"id": f"chatcmpl-sim-{serial}", "object": "chat.completion.chunk", "model": model}
 
     def event(obj: dict[str, Any]) -> bytes:
         return b"data: " + json.dumps({**base, **obj}).encode() + b"\n\n"
 
-    step = max(1, -(-len(text) // 4))
-    pieces = [text[i : i + step] for i in range(0, len(text), step)] or [""]
-    out = [event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})]
-    for piece in pieces:
-        out.append(event({"choices": [{"index": 0, "delta": {"content": piece}}]}))
-    out.append(event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+    per_choice = [_choice_events(i, text) for i, text in enumerate(texts)]
+    out = [
+        event({"choices": [events[k]]})
+        for k in range(max(len(events) for events in per_choice))
+        for events in per_choice
+        if k < len(events)
+    ]
     if usage:
         out.append(event({"choices": [], "usage": _usage(tokens_in, tokens_out)}))
     out.append(b"data: [DONE]\n\n")

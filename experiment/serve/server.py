@@ -9,6 +9,16 @@ This module is the HTTP side: what a request gets is decided by
 :class:`~experiment.serve.simulation.Simulation`, which faults it suffers by
 :func:`~experiment.serve.faults.draw_fault`; :mod:`experiment.serve.running` runs the app.
 
+A request's ``n`` (1 to :data:`~experiment.serve.constraints.MAX_N`, else a 400) asks for that many
+choices, each its own simulated draw under the request's constraint: indices 0..n-1 in the JSON
+body, interleaved by ``index`` in a stream, each with its own ``finish_reason``; ``usage`` counts
+the completion tokens of all of them.
+
+The trial a request belongs to (its ``trial`` in the log, the replay index of the simulation) is
+its ``x-request-id`` (``<trial_id>``, ``<trial_id>#<n>`` for retry n, ``judge:<trial_id>``) less
+any ``#<n>``; without one, the older ``x-routetrial-trial``. ``x-request-id`` is echoed back on
+every chat reply, errors included, as vLLM echoes it.
+
 The server's record of a request (:class:`ServedRequest`) holds ``handler_ms``: from the moment
 the handler saw the request to the moment the last byte of the reply was handed to the HTTP layer
 (queueing and service included). Replies also carry it as ``x-service-ms``.
@@ -24,6 +34,7 @@ case, the log holds about ``LOG_SIZE * 16 KiB`` (32 MiB).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -52,6 +63,16 @@ LOG_SIZE = 2_000
 LOG_BODY_BYTES = 16 * 1024
 #: Largest request body the server reads; a larger one is answered 413.
 MAX_BODY_BYTES = 1024 * 1024
+#: The client's id of one attempt: ``<trial_id>``, ``<trial_id>#<n>`` for retry n, ``judge:<id>``.
+REQUEST_ID_HEADER = "x-request-id"
+#: The older header carrying the trial id alone, read only when ``x-request-id`` is absent.
+TRIAL_HEADER = "x-routetrial-trial"
+_RETRY_SUFFIX = re.compile(r"#\d+\Z")
+
+
+def trial_of(request_id: str) -> str:
+    """The trial id (``judge:<id>`` for a judge call) of a request id: any ``#<n>`` retry suffix dropped."""
+    return _RETRY_SUFFIX.sub("", request_id)
 
 
 @dataclass(slots=True)
@@ -71,6 +92,8 @@ class ServedRequest:
     service_ms: float
     handler_ms: float | None
     authorized: bool
+    #: The request's ``x-request-id`` as sent (None: none sent), ``#<n>`` of a retry included.
+    request_id: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,12 +130,13 @@ class SimulatedServer:
         t0 = time.perf_counter()
         self._n += 1
         n = self._n
-        trial = request.headers.get("x-routetrial-trial")
+        rid = request.headers.get(REQUEST_ID_HEADER) or None
+        trial = trial_of(rid) if rid else request.headers.get(TRIAL_HEADER)
         authorized = self._authorized(request)
         raw = await self._read_body(request) if authorized else b""
         if raw is None:
             return self._error(
-                self._entry(n, trial, "", "unknown", None, False, None, False, True, 0),
+                self._entry(n, trial, "", "unknown", None, False, None, False, True, 0, request_id=rid),
                 t0,
                 413,
                 f"request body over {MAX_BODY_BYTES} bytes",
@@ -131,8 +155,9 @@ class SimulatedServer:
             prompt = str(messages[-1].get("content", ""))
         kind, case = self._simulation.classify(model, prompt)
         fault, slow = draw_fault(self.faults, self._fault_rng)
+        case_id = case.id if case else None
         entry = self._entry(
-            n, trial, model, kind, case.id if case else None, stream, fault, slow, authorized, len(raw), body
+            n, trial, model, kind, case_id, stream, fault, slow, authorized, len(raw), body, request_id=rid
         )
         if not authorized:
             return self._error(entry, t0, 401, "invalid API key")
@@ -147,7 +172,7 @@ class SimulatedServer:
         try:
             constraint, choices = read_constraint(body), read_n(body)
         except ConstraintError as exc:
-            return self._error(entry, t0, 400, str(exc))
+            return self._error(entry, t0, 400, str(exc), param=exc.param)
         reply = self._simulation.reply(kind, model, prompt, case, trial, constraint, choices)
         if slow:
             reply.service_ms += self.faults.slow_ms
@@ -163,8 +188,8 @@ class SimulatedServer:
             return self._error(entry, t0, reply.code, reply.text)
         if fault == "garbage":
             return self._done(entry, t0, Response(GARBAGE_BODY, media_type="application/json"))
-        text = "" if fault == "empty" else reply.text
-        out = completion_body(model, text, reply.tokens_in, reply.tokens_out, n)
+        texts = [""] * len(reply.texts) if fault == "empty" else reply.texts
+        out = completion_body(model, texts, reply.tokens_in, reply.tokens_out, n)
         return self._done(entry, t0, JSONResponse(out))
 
     def _authorized(self, request: Request) -> bool:
@@ -198,14 +223,17 @@ class SimulatedServer:
         authorized: bool,
         size: int,
         body: dict[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
     ) -> ServedRequest:
         """Log a request (the body only when authorized and at most :data:`LOG_BODY_BYTES`)."""
         kept: dict[str, Any] = {}
         if body and authorized:
             kept = body if size <= LOG_BODY_BYTES else {"omitted_bytes": size}
         entry = ServedRequest(
-            n, time.time(), trial, model, kind, case_id, stream, fault, slow, 200, 0.0, None, authorized, kept
+            n, time.time(), trial, model, kind, case_id, stream, fault, slow, 200, 0.0, None, authorized
         )
+        entry.request_id, entry.body = request_id, kept
         self.log.append(entry)
         return entry
 
@@ -216,27 +244,38 @@ class SimulatedServer:
         # each, enough to saturate it at a few hundred requests/s (bench/bench_live.py).
         if fault == "garbage":
             return GARBAGE_STREAM
-        text = "" if fault == "empty" else reply.text
+        texts = [""] * len(reply.texts) if fault == "empty" else reply.texts
         return b"".join(
-            stream_events(entry.model, text, reply.tokens_in, reply.tokens_out, entry.n, usage=usage)
+            stream_events(entry.model, texts, reply.tokens_in, reply.tokens_out, entry.n, usage=usage)
         )
 
     def _done(self, entry: ServedRequest, t0: float, response: Response) -> Response:
         entry.status_code = response.status_code
         entry.handler_ms = (time.perf_counter() - t0) * 1000.0
         response.headers["x-service-ms"] = f"{entry.handler_ms:.3f}"
+        if entry.request_id is not None:
+            # Echoed as vLLM and OpenAI's own servers do, so a client can join its attempt to
+            # the reply (and to this server's log) without trusting its own bookkeeping.
+            response.headers[REQUEST_ID_HEADER] = entry.request_id
         return response
 
     def _error(
-        self, entry: ServedRequest, t0: float, code: int, message: str, headers: dict[str, str] | None = None
+        self,
+        entry: ServedRequest,
+        t0: float,
+        code: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        param: str | None = None,
     ) -> Response:
-        body = {
-            "error": {
-                "message": message,
-                "type": "server_error" if code >= 500 else "invalid_request_error",
-                "code": code,
-            }
+        error: dict[str, Any] = {
+            "message": message,
+            "type": "server_error" if code >= 500 else "invalid_request_error",
         }
+        if param is not None:  # OpenAI's name for the field at fault; the other errors stay as they were
+            error["param"] = param
+        body = {"error": {**error, "code": code}}
         return self._done(entry, t0, JSONResponse(body, status_code=code, headers=headers))
 
     # --- the other endpoints ------------------------------------------------------------------

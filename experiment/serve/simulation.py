@@ -17,7 +17,8 @@
   time from :class:`arms.ModelBehaviour`; the answer is one the case's grader accepts exactly when
   the behaviour says correct. A simulated ``http_error`` is an HTTP 500, ``unparseable`` a reply
   that names no label.
-- The replay index comes from the ``x-routetrial-trial`` header (``arm:case:replay``) when sent.
+- The replay index comes from the request's trial id (``arm:case:replay``) when sent: the
+  ``x-request-id`` header less any ``#<n>`` retry suffix, else the older ``x-routetrial-trial``.
 - Each model serves ``latency.concurrency`` requests at once (an asyncio semaphore); the rest
   queue, so latency grows under load as a real server's does. Service time is an asyncio sleep.
 
