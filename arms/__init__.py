@@ -39,7 +39,7 @@ from arms._live_arms import (
     build_live_arms,
     cost_usd,
 )
-from arms._openai import TRIAL_HEADER, OpenAIChat
+from arms._openai import OpenAIChat
 from arms._parsing import parse_label, parse_verdict
 from arms._protocol import (
     ArmOutcome,
@@ -62,7 +62,6 @@ __all__ = [
     "JUDGE_PROMPT",
     "REDACTED",
     "SHARED_DIFFICULTY",
-    "TRIAL_HEADER",
     "Z_95",
     "ArmOutcome",
     "ArmRequest",

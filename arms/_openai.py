@@ -60,7 +60,6 @@ from prereg.schema import DecodingSpec, OpenAIBackendSpec, RetrySpec
 
 __all__ = [
     "REQUEST_ID_HEADER",
-    "TRIAL_HEADER",
     "ChatResult",
     "ClientPool",
     "OpenAIChat",
@@ -69,10 +68,6 @@ __all__ = [
     "request_id",
     "structured_fields",
 ]
-
-#: Request header carrying the trial id, so a test server (``routetrial serve``) can match its
-#: record of service time to the client's measurement. Real servers ignore it.
-TRIAL_HEADER = "x-routetrial-trial"
 
 #: Request id header of every attempt (:func:`request_id`), for joining a trial to server logs.
 REQUEST_ID_HEADER = "x-request-id"
@@ -205,15 +200,13 @@ class OpenAIChat:
         body.update(self.backend.extra_body)
         return body
 
-    def _headers(self, tag: str | None) -> dict[str, str]:
+    def _headers(self) -> dict[str, str]:
         headers = {
             "accept": "text/event-stream" if self.backend.stream else "application/json",
             "content-type": "application/json",
         }
         if self._key is not None:
             headers["authorization"] = f"Bearer {self._key}"
-        if tag is not None:
-            headers[TRIAL_HEADER] = tag
         return headers
 
     def _scrub(self, text: str) -> str:
@@ -231,7 +224,7 @@ class OpenAIChat:
     ) -> ChatResult:
         """Send the request, retrying as the plan says; never raises for a failed call."""
         body = json.dumps(self.request_body(messages)).encode()
-        headers = self._headers(tag)
+        headers = self._headers()
         started = clock()
         attempt = Attempt(status="not_sent")
         wire_s: float | None = None

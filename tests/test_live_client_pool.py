@@ -3,7 +3,7 @@
 No mocks: an instrumented HTTP/1.1 server on asyncio streams, in the test's own event loop, that
 answers chat completions, counts the connections it accepts and the requests it holds at once,
 and misbehaves at the socket level on request. What a request gets is chosen by its trial tag
-(``TRIAL_HEADER``), so every call goes through the public path, ``OpenAIChat.complete``.
+(``x-request-id``, less a retry's ``#n``), so every call goes through the public path, ``OpenAIChat.complete``.
 Assertions are on counts, statuses and ordering; the few sleeps only set up state (let a waiter
 try, let the client see a FIN), and every wait is bounded so that a leaked slot fails a test
 instead of hanging it. Refused ports, bodies cut short and HTTP fault statuses are covered by
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from _live_plans import live_plan
 
-from arms._openai import TRIAL_HEADER, ChatResult, ClientPool, OpenAIChat
+from arms._openai import REQUEST_ID_HEADER, ChatResult, ClientPool, OpenAIChat
 from prereg.schema import OpenAIBackendSpec
 
 GUARD_S = 5.0  # upper bound on any wait for a state; never reached when the client is correct
@@ -153,7 +153,7 @@ class RawServer:
                         keep = True
                     else:
                         keep = await self._respond(
-                            headers.get(TRIAL_HEADER, "ok"),
+                            headers.get(REQUEST_ID_HEADER, "ok").split("#")[0],
                             json.loads(body).get("stream", False),
                             reader,
                             writer,
