@@ -94,6 +94,8 @@ from analysis._results import (
     QuantileResult,
     Results,
     SrmResult,
+    StreamingArm,
+    StreamingResult,
     Unit,
     Verdict,
 )
@@ -154,6 +156,8 @@ __all__ = [
     "ShareCi",
     "Side",
     "SrmResult",
+    "StreamingArm",
+    "StreamingResult",
     "TrialTable",
     "Unit",
     "Verdict",

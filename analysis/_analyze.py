@@ -30,6 +30,7 @@ from analysis._results import (
     Unit,
 )
 from analysis._run_sections import design_section, family_balance, pareto, plan_info, srm_checks
+from analysis._streaming import streaming_timings
 from analysis._table import TrialTable, factorize
 from prereg.errors import AnalysisError
 from prereg.schema import GateSpec, Plan
@@ -61,7 +62,19 @@ def _codes(plan: Plan, table: TrialTable) -> Codes:
         labels,
         pred_remap[pred_codes],
         excluded,
+        warmup_rows(plan, table),
     )
+
+
+def warmup_rows(plan: Plan, table: TrialTable) -> NDArray[np.bool_] | None:
+    """Which rows fall in the plan's warm-up, by schedule: ``scheduled_s`` below ``seconds``, or
+    ``seq`` below ``requests``; never by completion time. None when the plan declares none."""
+    warmup = plan.traffic.warmup
+    if warmup is None:
+        return None
+    if warmup.seconds is not None:
+        return np.asarray(table.scheduled_s < warmup.seconds, dtype=np.bool_)
+    return np.asarray(table.seq < (warmup.requests or 0), dtype=np.bool_)
 
 
 def _check(
@@ -285,6 +298,7 @@ def analyze(
         pareto=pareto(results),
         srm=srm_checks(plan, meta, results),
         balance=family_balance(plan, table, codes, arms, arm_codes),
+        streaming=streaming_timings(plan, table, codes, arms, arm_codes),
     )
 
 

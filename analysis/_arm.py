@@ -10,9 +10,9 @@ from numpy.typing import NDArray
 
 from analysis._case_bootstrap import CaseResampler
 from analysis._clustered import estimate_accuracy, summarize_clustering
-from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._comparisons import estimate_clustered_mean, percentile_interval
-from analysis._quantiles import bootstrap_quantile, empirical_curve, estimate_quantile
+from analysis._plan_quantile import plan_quantile
+from analysis._quantiles import bootstrap_quantile, empirical_curve
 from analysis._results import (
     ArmResult,
     ClusteringResult,
@@ -24,6 +24,7 @@ from analysis._results import (
     ProportionResult,
     QuantileResult,
     Unit,
+    WarmupCounts,
 )
 from prereg.schema import AnalysisSpec
 
@@ -47,6 +48,8 @@ class Codes:
     labels: tuple[str, ...]
     predicted: NDArray[np.intp]
     excluded_case: NDArray[np.bool_]
+    #: Per table row: inside the plan's warm-up (None when the plan declares none).
+    warmup: NDArray[np.bool_] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,16 +92,18 @@ def select_arm(
 ) -> ArmData:
     """Apply the plan's failure and exclusion rules to one arm's rows.
 
-    Not-sent trials never count; plan exclusions (case ids) are dropped; interrupted trials are
-    dropped or counted wrong as ``failures.interrupted`` says; failed routing decisions are counted
-    wrong or dropped as ``failures.routing`` says; latency of failures is kept (their elapsed time)
-    or dropped as ``failures.latency`` says.
+    Warm-up trials (``traffic.warmup``, by schedule) never count, whatever their status, and are
+    noted as ``warmup`` before any other reason; not-sent trials never count; plan exclusions (case
+    ids) are dropped; interrupted trials are dropped or counted wrong as ``failures.interrupted``
+    says; failed routing decisions are counted wrong or dropped as ``failures.routing`` says;
+    latency of failures is kept (their elapsed time) or dropped as ``failures.latency`` says.
     """
     st = codes.status[rows]
+    warm = np.zeros(rows.size, dtype=bool) if codes.warmup is None else codes.warmup[rows]
     sent = st != _code(codes.statuses, "not_sent")
     interrupted = st == _code(codes.statuses, "interrupted")
-    plan_excl = codes.excluded_case[codes.case[rows]]
-    base = sent & ~plan_excl
+    plan_excl = codes.excluded_case[codes.case[rows]] & ~warm
+    base = sent & ~plan_excl & ~warm
     base_int = base & ~interrupted if spec.failures.interrupted == "exclude" else base
     excluded: dict[str, int] = {}
 
@@ -112,7 +117,8 @@ def select_arm(
     y = np.where(np.isnan(c), 0.0, c)
     keep = base_int.copy()
     if router:
-        note("not_sent", ~sent)
+        note("warmup", warm)
+        note("not_sent", ~sent & ~warm)
         note("plan_exclusion", sent & plan_excl)
         if spec.failures.interrupted == "exclude":
             note("interrupted", base & interrupted)
@@ -153,6 +159,11 @@ def select_arm(
     )
 
 
+def _by_status(st: NDArray[np.intp], codes: Codes) -> dict[str, int]:
+    counts = np.bincount(st, minlength=len(codes.statuses))
+    return {name: int(counts[i]) for i, name in enumerate(codes.statuses) if counts[i]}
+
+
 def _flow(
     rows: NDArray[np.intp],
     codes: Codes,
@@ -162,8 +173,11 @@ def _flow(
     analysed: int,
 ) -> FlowCounts:
     st = codes.status[rows]
-    counts = np.bincount(st, minlength=len(codes.statuses))
-    by = {name: int(counts[i]) for i, name in enumerate(codes.statuses) if counts[i]}
+    by = _by_status(st, codes)
+    warmup = None
+    if codes.warmup is not None:
+        warm = codes.warmup[rows]
+        warmup = WarmupCounts(int(warm.sum()), _by_status(st[warm], codes))
     not_sent = by.get("not_sent", 0)
     completed = by.get("ok", 0)
     failed = {k: v for k, v in by.items() if k not in ("ok", "not_sent")}
@@ -179,6 +193,7 @@ def _flow(
         failed,
         dict(sorted(excluded.items())),
         analysed,
+        warmup,
     )
 
 
@@ -213,13 +228,14 @@ def analyze_arm(
     b = spec.bootstrap.resamples
 
     def quantile(values: NDArray[np.float64], cases: NDArray[np.intp], q: float) -> QuantileResult:
-        # the plan's latency interval: clustered by case, or order statistics of independent values
-        if spec.latency_interval == "clustered":
-            return estimate_clustered_quantile(values, cases, q, level, spec.ci_method, mc)
-        return estimate_quantile(values, q, level)
+        return plan_quantile(spec, values, cases, q)
 
     k_total = codes.k_cases
-    flow = _flow(rows, codes, scheduled, allocated, data.excluded, int(data.y.size) if data.router else 0)
+    # A router's analysed node is its routing-accuracy analysis; the control makes no routing
+    # decision, so its analysed trials are the downstream answers in its end-to-end analysis
+    # (counting routing decisions alone gave the control 0 while the report showed its trials).
+    analysed = int(data.y.size) if data.router else int(np.count_nonzero(~np.isnan(data.e2e)))
+    flow = _flow(rows, codes, scheduled, allocated, data.excluded, analysed)
     unique_cases = int(np.count_nonzero(np.bincount(codes.case[rows], minlength=k_total)))
     resampler = CaseResampler(rng_for("bootstrap"), b)
     routing = (
@@ -313,6 +329,8 @@ def _routing_estimates(
         for f in np.flatnonzero(np.bincount(data.y_family, minlength=len(codes.families)))
     )
     base = codes.status[rows] != _code(codes.statuses, "not_sent")
+    if codes.warmup is not None:
+        base &= ~codes.warmup[rows]
     boot_p95: Interval | None = None
     if spec.latency_interval == "bootstrap" and data.routing_latency.size:
         boot_p95 = percentile_interval(

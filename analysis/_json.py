@@ -23,7 +23,11 @@ __all__ = ["results_from_json", "results_to_json"]
 def _plain(value: Any) -> Any:
     """Dataclasses, tuples and dicts to JSON-ready values with rounded floats."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
+        }
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
@@ -85,10 +89,11 @@ def _build(tp: Any, data: Any, path: str) -> Any:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise AnalysisError(f"results JSON: {path}: expected keys {names}, found unknown {unknown}")
-        missing = [n for n in names if n not in data]
+        optional = {f.name for f in dataclasses.fields(tp) if f.metadata.get("omit_if_none")}
+        missing = [n for n in names if n not in data and n not in optional]
         if missing:
             raise AnalysisError(f"results JSON: {path}: expected keys {missing}, found none")
-        return tp(**{n: _build(hints[n], data[n], f"{path}.{n}") for n in names})
+        return tp(**{n: _build(hints[n], data.get(n), f"{path}.{n}") for n in names})
     if tp is float:
         if isinstance(data, (int, float)) and not isinstance(data, bool):
             return float(data)

@@ -7,7 +7,7 @@ distribution-free bound at this n, no data) is ``None`` with a reason in ``note`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from analysis._comparison_results import (
@@ -45,12 +45,15 @@ __all__ = [
     "QuantileResult",
     "Results",
     "SrmResult",
+    "StreamingArm",
+    "StreamingResult",
     "Unit",
     "Verdict",
+    "WarmupCounts",
 ]
 
 #: Version of the JSON results schema (docs/results-schema.md); bump on any change of meaning.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
@@ -118,13 +121,38 @@ class ClusteringResult:
     robust_interval: Interval
 
 
+#: Field metadata of the results document: the key is left out of the JSON when the value is None
+#: (an optional section added within a schema version; a document without it reads as None).
+OMIT_IF_NONE = {"omit_if_none": True}
+
+
+@dataclass(frozen=True)
+class WarmupCounts:
+    """The trial rows of one arm inside the plan's warm-up (``traffic.warmup``), by stored status.
+
+    Warm-up goes by the schedule (``scheduled_s`` or ``seq``), never by completion time; these
+    trials were sent and stored as usual and are left out of every estimate, gate and check of
+    what was analysed.
+    """
+
+    requests: int
+    by_status: dict[str, int]
+
+    @property
+    def sent(self) -> int:
+        """Warm-up trials that were sent (every stored status but ``not_sent``)."""
+        return self.requests - self.by_status.get("not_sent", 0)
+
+
 @dataclass(frozen=True)
 class FlowCounts:
     """CONSORT flow of one arm: scheduled -> allocated -> sent -> completed / failed -> analysed.
 
     ``rows`` counts trial rows in the table; ``missing`` = scheduled - rows (never run or lost).
-    ``excluded`` maps a reason to a count of routing-accuracy exclusions; ``analysed`` counts
-    requests in the routing-accuracy analysis (router arms; 0 for the control).
+    ``excluded`` maps a reason to a count of routing-accuracy exclusions (router arms);
+    ``analysed`` counts requests in the arm's primary analysis: routing accuracy for a router, the
+    end-to-end latency for the control (which makes no routing decision). ``warmup`` is None
+    unless the plan declares a warm-up; sent, completed and failed count warm-up trials too.
     """
 
     scheduled: int
@@ -137,6 +165,7 @@ class FlowCounts:
     failed_by_status: dict[str, int]
     excluded: dict[str, int]
     analysed: int
+    warmup: WarmupCounts | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -316,6 +345,30 @@ class PlanInfo:
 
 
 @dataclass(frozen=True)
+class StreamingArm:
+    """One arm's streaming timings (exploratory; no gate reads them); None where no value exists.
+
+    Each is a quantile of request-level values (ms) with the interval the plan's latency gates
+    use (:func:`analysis._streaming.streaming_timings`); unit ``case`` when clustered.
+    """
+
+    arm: str
+    routing_ttft_median: QuantileResult | None
+    routing_ttft_p95: QuantileResult | None
+    downstream_ttft_median: QuantileResult | None
+    downstream_ttft_p95: QuantileResult | None
+    itl_median: QuantileResult | None
+
+
+@dataclass(frozen=True)
+class StreamingResult:
+    """Time to first token and inter-token latency per arm (live, streamed runs only)."""
+
+    note: str
+    arms: tuple[StreamingArm, ...]
+
+
+@dataclass(frozen=True)
 class Results:
     """The whole results document."""
 
@@ -331,3 +384,5 @@ class Results:
     pareto: tuple[ParetoPoint, ...]
     srm: tuple[SrmResult, ...]
     balance: BalanceResult
+    #: Streaming timings (exploratory); omitted when no trial has a value (simulated runs).
+    streaming: StreamingResult | None = field(default=None, metadata=OMIT_IF_NONE)

@@ -3,6 +3,8 @@
 What :func:`analysis.analyze` reports of the plan and the run (:func:`plan_info`), the design's
 requirements (:func:`design_section`), the routers' Pareto front (:func:`pareto`), the
 sample-ratio checks (:func:`srm_checks`) and the balance of task families (:func:`family_balance`).
+Warm-up trials (``traffic.warmup``) are left out of the checks of what was sent, as they are of
+every estimate; the check of the allocation covers the whole schedule.
 """
 
 from __future__ import annotations
@@ -89,15 +91,24 @@ def srm_checks(plan: Plan, meta: RunMeta, results: list[ArmResult]) -> tuple[Srm
                 f"in a {meta.source} trial file; only what was sent is checked",
             )
         )
-    srm.append(check_srm("sent", {r.arm: r.flow.sent for r in results}, ratio))
+    # What was sent after the warm-up: the population the estimates describe. The allocation
+    # check above covers the whole schedule, warm-up included: it checks the randomizer, which
+    # allocated every scheduled request the same way.
+    srm.append(check_srm("sent", {r.arm: r.flow.sent - _warmup_sent(r) for r in results}, ratio))
     return tuple(srm)
+
+
+def _warmup_sent(r: ArmResult) -> int:
+    return 0 if r.flow.warmup is None else r.flow.warmup.sent
 
 
 def family_balance(
     plan: Plan, table: TrialTable, codes: Codes, arms: tuple[str, ...], arm_codes: NDArray[np.intp]
 ) -> BalanceResult:
-    """Whether the task families of the sent requests are balanced across arms."""
+    """Whether the task families of the sent requests after the warm-up are balanced across arms."""
     sent = codes.status != (codes.statuses.index("not_sent") if "not_sent" in codes.statuses else -2)
+    if codes.warmup is not None:
+        sent &= ~codes.warmup
     arm_pos = (
         np.array([plan.arm_ids.index(a) for a in arms] + [0], dtype=np.intp)[arm_codes]
         if len(table)

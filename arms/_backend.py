@@ -63,6 +63,8 @@ class ChatResult:
     wire_s: float | None = None
     #: When the last token (content or reasoning) arrived, for inter-token latency.
     last_token_s: float | None = None
+    #: Stream chunks that carried a token (content or reasoning): ITL's count without usage.
+    token_chunks: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,21 @@ def _ms(t: float | None, origin: float) -> float | None:
     return None if t is None else (t - origin) * 1000.0
 
 
+def itl_ms(call: ChatResult) -> float | None:
+    """Mean inter-token latency (ms): (last token - first token) / (tokens out - 1).
+
+    Tokens out come from the stream's usage chunk; when the server sent no usage (tokens_out 0)
+    the number of token-bearing chunks stands in (``token_chunks``, when the call records it),
+    which is exact for servers that send one token per chunk. None when either time is unknown
+    (a JSON reply has no last token) or fewer than two tokens came out.
+    """
+    first, last = call.first_token_s, call.last_token_s
+    tokens = call.tokens_out or call.token_chunks
+    if first is None or last is None or tokens < 2:
+        return None
+    return (last - first) * 1000.0 / (tokens - 1)
+
+
 class _Downstream:
     """The downstream models and graders shared by every arm of a plan."""
 
@@ -116,6 +131,8 @@ class _Downstream:
             tokens_out=call.tokens_out,
             cost_usd=cost_usd(call.tokens_in, call.tokens_out, spec.price),
             error=self.redactor.optional(call.error),
+            first_token_ms=_ms(call.first_token_s, request.scheduled_s),
+            itl_ms=itl_ms(call),
         )
         return outcome, call
 

@@ -36,6 +36,8 @@ class OpenAIClassifier:
             raise ArmError("classifier.prompt_template: expected a template containing {text} and {labels}")
         self._template = spec.prompt_template
         self._parsing = spec.parsing
+        strip = " (reasoning stripped)" if spec.parsing.strip_reasoning else ""
+        self._rule_name = f"{spec.parsing.rule}{strip}"
         self._chat = chat
         self._labels = tuple(labels)
         self._redact = redactor
@@ -47,13 +49,15 @@ class OpenAIClassifier:
         redact = self._redact
         status, label, error = call.status, None, redact.optional(call.error)
         if status == "ok" and call.text is not None:
-            label = parse_label(call.text, self._labels, self._parsing)
+            label = parse_label(
+                call.text, self._labels, self._parsing.rule, strip=self._parsing.strip_reasoning
+            )
             if label is None:
                 status = "unparseable"
                 # Redacted before the cut (a key cut in two would leak its first part) and after
                 # the quoting (repr escapes some characters).
                 reply = redact.text(call.text)[:80]
-                error = redact.text(f"reply {reply!r} names no taxonomy label under rule {self._parsing}")
+                error = redact.text(f"reply {reply!r} names no taxonomy label under rule {self._rule_name}")
         return Classification(label, status, error, call)
 
 

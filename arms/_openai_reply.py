@@ -33,6 +33,10 @@ class Attempt:
     tokens_out: int = 0
     first_byte_s: float | None = None
     first_token_s: float | None = None
+    # The last token of any kind (content or reasoning) and the number of chunks that carried one:
+    # the stream's inter-token latency is (last - first) / (tokens out - 1).
+    last_token_s: float | None = None
+    token_chunks: int = 0
     error: str | None = None
     http_status: int | None = None
     retry_after_s: float | None = None
@@ -163,9 +167,13 @@ class _Stream:
             if choice.get("finish_reason"):
                 self.finish_reason = True
             piece = _content(choice, "delta")
-            # The first token of any kind: a reasoning model's thinking is generated output too.
-            if out.first_token_s is None and (piece or _reasoning(choice)):
-                out.first_token_s = clock()
+            # A token of any kind: a reasoning model's thinking is generated output too.
+            if piece or _reasoning(choice):
+                now = clock()
+                if out.first_token_s is None:
+                    out.first_token_s = now
+                out.last_token_s = now
+                out.token_chunks += 1
             if piece:
                 self.parts.append(piece)
         usage = _usage(chunk)
@@ -195,8 +203,16 @@ def translate(exc: BaseException, timeout_s: float) -> tuple[Status, str]:
         return "connection_error", (
             "ServerDisconnectedError: the server closed the connection before its reply was complete"
         )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        # A body shorter than its Content-Length or a chunked stream cut mid-chunk: aiohttp's
+        # text ("400, message=...") quotes a status the server never sent, so only the cause
+        # class is kept.
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        return "connection_error", (
+            f"connection_error: the response body ended early ({type(cause).__name__})"
+        )
     if isinstance(exc, aiohttp.ClientResponseError):
         return "connection_error", f"the reply is not valid HTTP: {exc.message}"
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+    if isinstance(exc, aiohttp.ClientConnectionError):
         return "connection_error", f"{type(exc).__name__}: {exc}"
     return "http_error", f"{type(exc).__name__}: {exc}"

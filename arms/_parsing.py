@@ -10,6 +10,14 @@ Two rules exist, named in the plan (``classifier.parsing``):
     The reply is a JSON object with a string field ``label`` (other fields are ignored) whose
     value, stripped, equals a taxonomy label up to letter case.
 
+With ``strip_reasoning`` (the plan's ``parsing: {rule: ..., strip_reasoning: true}``), a reply
+that opens with a ``<think>...</think>`` block, as Qwen3 and DeepSeek-R1 reply, has that block cut
+before the rule reads the rest: ``"<think>a sum, so...</think>\nmath"`` parses as ``math``. Only
+``<think>`` (the tag those models emit) and only one leading block: a tag elsewhere in the reply is
+text the rule sees. A ``<think>`` that is never closed leaves nothing to read, so the reply is
+unparseable; the model ran out of tokens before it named a label, and crediting a label found
+inside its reasoning would credit a guess it did not commit to.
+
 Anything else, including a well-formed reply naming a label outside the taxonomy, is
 unparseable: :func:`parse_label` returns None and the trial's routing status is ``unparseable``.
 There is no fuzzy matching on purpose: a lenient parser would credit the router with answers it
@@ -20,13 +28,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Literal
 
-__all__ = ["ParsingRule", "parse_label", "parse_verdict"]
+from prereg.schema import ParsingRule
 
-ParsingRule = Literal["strict", "json_label"]
+__all__ = ["ParsingRule", "parse_label", "parse_verdict", "strip_reasoning"]
 
 _QUOTES = ('"', "'", "`")
+_OPEN, _CLOSE = "<think>", "</think>"
+
+
+def strip_reasoning(text: str) -> str | None:
+    """``text`` without its leading ``<think>...</think>`` block; None when the block is unclosed.
+
+    A reply with no leading block comes back unchanged. The opening tag is matched up to letter
+    case after leading whitespace; the first closing tag ends the block.
+    """
+    s = text.lstrip()
+    if s[: len(_OPEN)].casefold() != _OPEN:
+        return text
+    end = s.casefold().find(_CLOSE, len(_OPEN))
+    if end < 0:
+        return None
+    return s[end + len(_CLOSE) :]
 
 
 def _match(candidate: str, labels: Sequence[str]) -> str | None:
@@ -49,11 +72,17 @@ def _unwrap(text: str) -> str:
     return s
 
 
-def parse_label(text: str, labels: Sequence[str], rule: ParsingRule) -> str | None:
+def parse_label(text: str, labels: Sequence[str], rule: ParsingRule, *, strip: bool = False) -> str | None:
     """The taxonomy label a reply names under ``rule``, or None when it names none.
 
     The label is returned as spelled in ``labels`` (the taxonomy), whatever the reply's case.
+    With ``strip``, a leading reasoning block is cut first (:func:`strip_reasoning`).
     """
+    if strip:
+        stripped = strip_reasoning(text)
+        if stripped is None:
+            return None
+        text = stripped
     if rule == "strict":
         return _match(_unwrap(text), labels)
     try:

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from prereg._schema_numbers import (
     MAX_CASES,
@@ -35,6 +35,7 @@ __all__ = [
     "SampleSizeSpec",
     "TraceArrival",
     "TrafficSpec",
+    "WarmupSpec",
 ]
 
 
@@ -85,6 +86,25 @@ ArrivalSpec = Annotated[
 ]
 
 
+class WarmupSpec(Spec):
+    """The campaign's first stretch, sent and stored as usual but left out of the analysis.
+
+    Exactly one of ``seconds`` (trials scheduled before that many seconds) or ``requests`` (the
+    first that many trials of the schedule, by ``seq``). Both go by the schedule, never by when a
+    trial completed: a slow answer does not move a trial into or out of the warm-up.
+    """
+
+    seconds: Finite | None = Field(default=None, gt=0.0, le=MAX_PERIOD_S)
+    requests: Whole | None = Field(default=None, ge=1, le=MAX_REQUESTS)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WarmupSpec:
+        if (self.seconds is None) == (self.requests is None):
+            found = "both" if self.seconds is not None else "neither"
+            raise ValueError(f"expected exactly one of seconds or requests, found {found}")
+        return self
+
+
 class TrafficSpec(Spec):
     """The synthetic request stream."""
 
@@ -96,6 +116,16 @@ class TrafficSpec(Spec):
         le=MAX_DURATION_MS,
         description="Live runs are marked invalid above this dispatch lateness",
     )
+    warmup: WarmupSpec | None = Field(default=None, description="Trials left out of the analysis")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # No warm-up is dumped as no key, as before the field existed: a plan without one keeps
+        # its canonical hash (and so its random streams and its frozen lock).
+        data = handler(self)
+        if isinstance(data, dict) and data.get("warmup", 0) is None:
+            del data["warmup"]
+        return data
 
 
 class RandomizationSpec(Spec):

@@ -334,6 +334,13 @@ def _check_sample_size(plan: Plan, n_cases: int, problems: _Problems) -> None:
             ("sample_size", "requests_total"),
             f"expected {expected} ({n_cases} cases x {replays} replays x {weights} arm weights), found {size.requests_total}",
         )
+    warmup = plan.traffic.warmup
+    if warmup is not None and warmup.requests is not None and warmup.requests >= size.requests_total:
+        # A warm-up of every request would leave nothing to analyse.
+        problems.plan(
+            ("traffic", "warmup", "requests"),
+            f"expected fewer than sample_size.requests_total ({size.requests_total}), found {warmup.requests}",
+        )
 
 
 def _check_trace(plan: Plan, plan_path: Path, problems: _Problems) -> str | None:

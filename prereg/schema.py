@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, StrictBool, field_serializer, field_validator
 
 from prereg._schema_analysis import (
     AnalysisSpec,
@@ -64,6 +64,7 @@ from prereg._schema_traffic import (
     SampleSizeSpec,
     TraceArrival,
     TrafficSpec,
+    WarmupSpec,
 )
 from prereg.backends import (
     TIME_MODEL_NAMES,
@@ -122,6 +123,8 @@ __all__ = [
     "MultiLabelRule",
     "OpenAIBackendSpec",
     "OutcomesSpec",
+    "ParsingRule",
+    "ParsingSpec",
     "Plan",
     "PointEstimateRule",
     "PoissonArrival",
@@ -140,6 +143,7 @@ __all__ = [
     "TokenSpec",
     "TraceArrival",
     "TrafficSpec",
+    "WarmupSpec",
 ]
 
 #: The six task families of the study's router taxonomy.
@@ -229,6 +233,22 @@ class ModelSpec(Spec):
     retry: RetrySpec = Field(default_factory=RetrySpec)
 
 
+#: The rules that turn a classifier's reply into a label (see :mod:`arms._parsing`).
+ParsingRule = Literal["strict", "json_label"]
+
+
+class ParsingSpec(Spec):
+    """A parsing rule and whether a leading ``<think>...</think>`` block is stripped first.
+
+    The plan may write the bare rule (``parsing: strict``, no stripping) or the mapping
+    ``{rule: strict, strip_reasoning: true}`` for a model that reasons before its label.
+    """
+
+    rule: ParsingRule = "strict"
+    # Strict: a quoted "no" is not a boolean here (lax pydantic would read it as False).
+    strip_reasoning: StrictBool = False
+
+
 class ClassifierSpec(Spec):
     """A router arm's classifier: the model that reads a request and names its task family."""
 
@@ -239,11 +259,31 @@ class ClassifierSpec(Spec):
     prompt_template: str | None = Field(
         default=None, min_length=1, description="Must contain {text} and {labels}"
     )
-    parsing: Literal["strict", "json_label"] = "strict"
+    parsing: ParsingSpec = Field(default_factory=ParsingSpec)
     decoding: DecodingSpec = Field(default_factory=DecodingSpec)
     timeout_ms: Finite = Field(default=10_000.0, gt=0.0, le=MAX_TIMEOUT_MS)
     retry: RetrySpec = Field(default_factory=RetrySpec)
     price: PriceSpec = Field(default_factory=PriceSpec)
+
+    @field_validator("parsing", mode="before", json_schema_input_type=ParsingRule | ParsingSpec)
+    @classmethod
+    def _bare_rule(cls, value: Any) -> Any:
+        """``parsing: strict`` is ``{rule: strict}``: the form plans had before strip_reasoning."""
+        if isinstance(value, str):
+            return {"rule": value}
+        if isinstance(value, dict | ParsingSpec):
+            return value
+        raise ValueError(
+            f"expected 'strict', 'json_label' or a mapping {{rule, strip_reasoning}}, found {repr(value)[:60]}"
+        )
+
+    @field_serializer("parsing")
+    def _dump_parsing(self, value: ParsingSpec) -> str | dict[str, Any]:
+        # Without stripping the rule is dumped bare, as before the mapping form existed: frozen
+        # plans keep their canonical hash, and `{rule: strict}` hashes like `strict`.
+        if not value.strip_reasoning:
+            return value.rule
+        return {"rule": value.rule, "strip_reasoning": True}
 
 
 # --- arms and routing --------------------------------------------------------------------------

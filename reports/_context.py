@@ -17,7 +17,7 @@ from prereg.errors import AnalysisError
 from prereg.records import Case
 from prereg.schema import Plan, RouterArmSpec
 from reports._checklist import CHECKLIST, ChecklistItem
-from reports._flow import NEVER_RUN, ArmFlow, Flow, breakdown, check_flow
+from reports._flow import NEVER_RUN, WARMUP, ArmFlow, Flow, breakdown, check_flow
 from reports._flow_svg import flow_svg
 from reports._format import OPS, Shown, gate_bounds_text, metric_formatter
 from reports._limitations import limitations
@@ -118,18 +118,23 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
     for arm in results.arms:
         f = arm.flow
         allocated = f.allocated if f.allocated is not None else f.scheduled
+        # Both kinds read the analysis' own count (the results JSON and the page agree).
+        analysed = f.analysed
         if arm.kind == "router":
             # The analysis counts exclusions among trial rows; scheduled requests without a row
             # are the remaining way out of the analysed node.
-            analysed = f.analysed
             excluded = {**f.excluded, NEVER_RUN: f.missing}
         else:
             # The control has no routing decision: its analysed node is the end-to-end analysis.
-            analysed = arm.e2e_latency_median.n
+            # Warm-up trials leave as warm-up whatever their status, so not-sent and failed ones
+            # are counted there, not twice.
+            warm_rows = 0 if f.warmup is None else f.warmup.requests
+            warm_sent = 0 if f.warmup is None else f.warmup.sent
             excluded = {
                 NEVER_RUN: f.missing,
-                "not sent": f.not_sent,
-                "no end-to-end outcome (failed or excluded by the plan)": f.sent - analysed,
+                "not sent": f.not_sent - (warm_rows - warm_sent),
+                WARMUP: warm_rows,
+                "no end-to-end outcome (failed or excluded by the plan)": f.sent - warm_sent - analysed,
             }
         arms.append(
             ArmFlow(
@@ -144,6 +149,7 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
                 analysed=analysed,
                 analysed_cases=_analysed_cases(arm),
                 excluded=breakdown(excluded),
+                warmup=None if f.warmup is None else breakdown(f.warmup.by_status),
             )
         )
     return check_flow(
@@ -151,8 +157,18 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
             scheduled=plan.sample_size.requests_total,
             unique_cases=plan.sample_size.unique_cases,
             arms=tuple(arms),
+            warmup_rule=_warmup_rule(plan),
         )
     )
+
+
+def _warmup_rule(plan: Plan) -> str | None:
+    w = plan.traffic.warmup
+    if w is None:
+        return None
+    if w.seconds is not None:
+        return f"scheduled before {w.seconds:g} s"
+    return f"first {w.requests:,} requests of the schedule"
 
 
 def _analysed_cases(arm: ArmResult) -> int:

@@ -2,7 +2,9 @@
 
 The flow follows CONSORT 2010's diagram, with the request as the randomized unit: enrolled
 (scheduled requests and unique cases) -> allocated to an arm -> sent / not sent -> completed /
-failed -> analysed / excluded. Every count a reader sees in the diagram is checked here before the
+failed -> analysed / excluded. A plan with a warm-up (``traffic.warmup``) adds a box per arm before
+the analysed one: the trials scheduled inside the warm-up, sent and stored as usual, by stored
+status, all of them excluded (reason ``warmup``). Every count a reader sees in the diagram is checked here before the
 page is written: a report whose boxes do not add up is refused with an :class:`AnalysisError`
 naming the arm and the node.
 """
@@ -15,7 +17,7 @@ from typing import Literal
 
 from prereg.errors import AnalysisError
 
-__all__ = ["NEVER_RUN", "ArmFlow", "Flow", "check_flow"]
+__all__ = ["NEVER_RUN", "WARMUP", "ArmFlow", "Flow", "check_flow"]
 
 Breakdown = tuple[tuple[str, int], ...]
 
@@ -31,6 +33,9 @@ def breakdown(counts: Mapping[str, int]) -> Breakdown:
 
 #: The reason of a scheduled request that has no trial row (the results' ``flow.missing``).
 NEVER_RUN = "never run (no trial row)"
+
+#: The exclusion reason of warm-up trials (the results' ``flow.excluded`` key for router arms).
+WARMUP = "warmup"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class ArmFlow:
     analysed: int
     analysed_cases: int
     excluded: Breakdown
+    #: The warm-up trials by stored status; None when the plan declares no warm-up.
+    warmup: Breakdown | None = None
 
     @property
     def not_sent_total(self) -> int:
@@ -70,6 +77,11 @@ class ArmFlow:
         return _total(self.failed)
 
     @property
+    def warmup_total(self) -> int:
+        """Trial rows inside the plan's warm-up, whatever their status (0 without a warm-up)."""
+        return _total(self.warmup or ())
+
+    @property
     def excluded_total(self) -> int:
         """Allocated requests left out of the primary analysis."""
         return _total(self.excluded)
@@ -82,14 +94,16 @@ class Flow:
     scheduled: int
     unique_cases: int
     arms: tuple[ArmFlow, ...]
+    #: The plan's warm-up rule in words (``scheduled before 30 s``); None without a warm-up.
+    warmup_rule: str | None = None
 
 
 def check_flow(flow: Flow) -> Flow:
     """Return ``flow`` unchanged when every node adds up, else raise naming the arm and node.
 
     Checked: no count is negative; the arms' allocations sum to the enrolled requests; in each
-    arm allocated = sent + not sent, sent = completed + failed, allocated = analysed + excluded;
-    no arm has more cases than were enrolled.
+    arm allocated = sent + not sent, sent = completed + failed, allocated = analysed + excluded,
+    the warm-up box = the ``warmup`` exclusion; no arm has more cases than were enrolled.
     """
     if flow.scheduled < 0 or flow.unique_cases < 0:
         raise AnalysisError(
@@ -111,7 +125,7 @@ def check_flow(flow: Flow) -> Flow:
             a.completed,
             a.analysed,
             a.analysed_cases,
-            *(n for _, n in (*a.not_sent, *a.failed, *a.excluded)),
+            *(n for _, n in (*a.not_sent, *a.failed, *a.excluded, *(a.warmup or ()))),
         ]
         if min(counts, default=0) < 0:
             raise AnalysisError(f"{where}: counts must be >= 0, found {min(counts)}")
@@ -133,6 +147,11 @@ def check_flow(flow: Flow) -> Flow:
             raise AnalysisError(
                 f"{where}: analysed: expected analysed + excluded = "
                 f"{a.allocated}, found {a.analysed} + {a.excluded_total}"
+            )
+        if dict(a.excluded).get(WARMUP, 0) != a.warmup_total:
+            raise AnalysisError(
+                f"{where}: warm-up: expected the {a.warmup_total} warm-up trials among the "
+                f"excluded, found {dict(a.excluded).get(WARMUP, 0)}"
             )
         if a.analysed_cases > a.allocated_cases:
             raise AnalysisError(

@@ -2,7 +2,8 @@
 
 A diagram is not a chart of data, so it is laid out by hand rather than with matplotlib: one
 column per arm under a shared "enrolled" box, four stages per column (allocated, sent, completed,
-analysed), each box listing what left the flow at that stage and why. Every row of boxes has the
+analysed), each box listing what left the flow at that stage and why. A plan with a warm-up adds a
+fifth, before analysed: the warm-up trials by stored status (failures counted, not hidden). Every row of boxes has the
 height of its tallest box, so the columns line up however many arms there are; with more arms the
 diagram grows wider (the page scrolls it) instead of shrinking its text.
 """
@@ -56,10 +57,21 @@ def _reasons(label: str, total: int, items: Breakdown) -> list[_Line]:
     return lines
 
 
-def _stages(a: ArmFlow) -> list[tuple[str, list[_Line]]]:
-    def main(text: str) -> _Line:
-        return _Line(text, text, "main")
+def _main(text: str) -> _Line:
+    return _Line(text, text, "main")
 
+
+def _warmup_stage(a: ArmFlow, rule: str) -> tuple[str, list[_Line]]:
+    """The warm-up box: its trials (all excluded), the rule, and their stored statuses."""
+    lines = [_main(f"{a.warmup_total:,} requests, excluded"), _Line(_short(rule), rule, "reason")]
+    for status, n in a.warmup or ():
+        lines.append(_Line(f"· {_short(status)}: {n:,}", f"{status}: {n:,}", "reason"))
+    return "Warm-up (pre-registered)", lines
+
+
+def _stages(a: ArmFlow, warmup_rule: str | None = None) -> list[tuple[str, list[_Line]]]:
+    main = _main
+    warmup = [] if warmup_rule is None else [_warmup_stage(a, warmup_rule)]
     return [
         (
             f"Allocated to {a.arm}",
@@ -70,6 +82,7 @@ def _stages(a: ArmFlow) -> list[tuple[str, list[_Line]]]:
             [main(f"{a.sent:,} requests"), *_reasons("Not sent or never run", a.not_sent_total, a.not_sent)],
         ),
         ("Completed", [main(f"{a.completed:,} requests"), *_reasons("Failed", a.failed_total, a.failed)]),
+        *warmup,
         (
             "Analysed",
             [
@@ -84,8 +97,8 @@ def flow_svg(flow: Flow, colours: dict[str, str]) -> str:
     """Render the flow diagram; ``colours`` maps arm id to its chart colour."""
     n = max(len(flow.arms), 1)
     width = 2 * _MARGIN + n * _COL_W + (n - 1) * _GAP
-    columns = [_stages(a) for a in flow.arms]
-    stage_count = 4
+    columns = [_stages(a, flow.warmup_rule) for a in flow.arms]
+    stage_count = 4 if flow.warmup_rule is None else 5
     heights = [
         _HEAD_H + _PAD + _LINE_H * max((len(col[s][1]) for col in columns), default=1)
         for s in range(stage_count)

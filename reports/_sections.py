@@ -14,7 +14,16 @@ from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
 from reports._outcomes import adjusted_p
 from reports._power import PowerView, power_view
 
-__all__ = ["BaselineView", "DesignView", "EndToEndView", "build_baseline", "build_design", "build_end_to_end"]
+__all__ = [
+    "BaselineView",
+    "DesignView",
+    "EndToEndView",
+    "StreamingView",
+    "build_baseline",
+    "build_design",
+    "build_end_to_end",
+    "build_streaming",
+]
 
 _EXCERPT = 240
 
@@ -60,6 +69,39 @@ class EndToEndView:
 
     downstream: tuple[DownstreamView, ...]
     versus_control: tuple[tuple[str, str, Shown, str], ...]
+    #: Streaming timings (live, streamed runs); None hides the subsection.
+    streaming: StreamingView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingView:
+    """Per arm: routing TTFT median/P95, downstream TTFT median/P95, median ITL (None: n/a)."""
+
+    note: str
+    rows: tuple[tuple[str, Shown | None, Shown | None, Shown | None, Shown | None, Shown | None], ...]
+
+
+def _q(q: analysis.QuantileResult | None) -> Shown | None:
+    return None if q is None else show(q.estimate, q.interval, fmt_ms)
+
+
+def build_streaming(results: Results) -> StreamingView | None:
+    """The streaming timings as rows; None when the results carry none (simulated runs)."""
+    s = results.streaming
+    if s is None:
+        return None
+    rows = tuple(
+        (
+            a.arm,
+            _q(a.routing_ttft_median),
+            _q(a.routing_ttft_p95),
+            _q(a.downstream_ttft_median),
+            _q(a.downstream_ttft_p95),
+            _q(a.itl_median),
+        )
+        for a in s.arms
+    )
+    return StreamingView(s.note, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +183,7 @@ def build_end_to_end(results: Results) -> EndToEndView:
                 adjusted_p(c.difference),
             )
         )
-    return EndToEndView(downstream, tuple(versus))
+    return EndToEndView(downstream, tuple(versus), build_streaming(results))
 
 
 def build_design(

@@ -40,7 +40,7 @@ def test_same_trials_give_byte_identical_json() -> None:
     text = results_to_json(_run())
     assert results_to_json(_run()) == text
     assert results_to_json(results_from_json(text)) == text
-    assert '"schema_version": 3' in text
+    assert '"schema_version": 4' in text
 
 
 def test_study2_shape_counts_and_units() -> None:
