@@ -33,7 +33,8 @@ Structured output (``backend.structured``) applies to classifier calls, which pa
   {...}}`` (llama-cpp-python's server rejects OpenAI's form with HTTP 500);
 - ``none``: a plain prompt, parsed by the plan's rule.
 
-Every attempt carries ``x-request-id`` (:func:`request_id`), derived from the trial id.
+Every attempt carries ``x-request-id``, derived from the trial id: the id itself
+(:func:`request_id`), or with ``backend.request_id: uuid`` a UUID made from it (:func:`request_uuid`).
 
 ``backend.extra_body`` is merged into the body last (e.g. DeepSeek's
 ``{"response_format": {"type": "json_object"}}``).
@@ -47,6 +48,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -66,6 +68,7 @@ __all__ = [
     "chat_url",
     "parse_retry_after",
     "request_id",
+    "request_uuid",
     "structured_fields",
 ]
 
@@ -86,6 +89,17 @@ def request_id(tag: str, attempt: int) -> str:
     with ``#<n>`` from the second attempt on, so every attempt has its own id that joins to the
     trial table's ``trial_id``."""
     return tag if attempt == 1 else f"{tag}#{attempt}"
+
+
+#: The namespace of :func:`request_uuid` (uuid5 over ``"routetrial:" + request id``).
+REQUEST_UUID_NAMESPACE = uuid.NAMESPACE_URL
+
+
+def request_uuid(tag: str, attempt: int) -> str:
+    """``x-request-id`` of one attempt under ``request_id: uuid``: a UUID derived from
+    :func:`request_id`, the same for the same trial and attempt, so a server's log still joins to
+    the trial table (compute it from ``trial_id``)."""
+    return str(uuid.uuid5(REQUEST_UUID_NAMESPACE, "routetrial:" + request_id(tag, attempt)))
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -154,6 +168,7 @@ class OpenAIChat:
         self.retry = retry
         self.labels = tuple(labels) if labels is not None else None
         self.url = chat_url(backend.base_url)
+        self._request_id = request_uuid if backend.request_id == "uuid" else request_id
         pool.register(backend.base_url, backend.max_in_flight)
         self._key: str | None = None
         if backend.api_key_env is not None:
@@ -231,7 +246,7 @@ class OpenAIChat:
         n = 0
         for n in range(1, self.retry.max_attempts + 1):
             if tag is not None:
-                headers[REQUEST_ID_HEADER] = request_id(tag, n)
+                headers[REQUEST_ID_HEADER] = self._request_id(tag, n)
             mark = WireMark(clock)
             attempt = await self._attempt(body, headers, mark)
             if n == 1:
@@ -264,7 +279,8 @@ class OpenAIChat:
             error=error,
             http_status=attempt.http_status,
             wire_s=wire_s,
-            last_token_s=getattr(attempt, "last_token_s", None),
+            last_token_s=attempt.last_token_s,
+            token_chunks=attempt.token_chunks,
         )
 
     async def _attempt(self, body: bytes, headers: dict[str, str], mark: WireMark) -> Attempt:

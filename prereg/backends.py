@@ -195,6 +195,10 @@ class OpenAIBackendSpec(Backend):
     # them); None means DEFAULT_MAX_IN_FLIGHT. A request beyond it waits for a connection, and
     # that wait is stored (connect_wait_ms) and counted in the lateness (docs/live.md).
     max_in_flight: int | None = Field(default=None, ge=1, le=MAX_IN_FLIGHT)
+    # The form of each request's x-request-id: the trial id (joins server logs to trial_id
+    # directly), or a UUID derived from it, for servers that accept nothing else (llama-cpp-python
+    # answers any other value with an empty HTTP 400); arms/_openai.py request_uuid.
+    request_id: Literal["trial", "uuid"] = "trial"
 
 
 #: Most keywords of one label of a keyword classifier, and the longest keyword: every request is

@@ -111,6 +111,27 @@ def test_every_attempt_carries_a_request_id_from_the_trial_id(raw: Any) -> None:
     assert ids and all(i == f"router:{CASES[0].id}:0" for i in ids), ids
 
 
+def test_request_id_uuid_sends_a_uuid_derived_from_the_trial_id(raw: Any) -> None:
+    """``request_id: uuid`` (servers that take nothing else): a UUID, the same one for the same
+    trial and attempt, so a server's log still joins to ``trial_id``; no trial id in any header."""
+    import uuid
+
+    from arms._openai import request_uuid
+
+    server = raw(lambda _body: sse(delta(CASES[0].family)))
+    plan = live_plan(server.url)
+    doc = plan.model_dump(mode="json")
+    doc["arms"][1]["classifier"]["backend"]["request_id"] = "uuid"
+    for model in doc["models"].values():
+        model["backend"]["request_id"] = "uuid"
+    run_router(Plan.model_validate(doc))
+    ids = [headers.get("x-request-id") for headers, _ in server.requests]
+    trial = f"router:{CASES[0].id}:0"
+    assert len(ids) == 2 and all(i == request_uuid(trial, 1) for i in ids), ids
+    assert all(str(uuid.UUID(i)) == i for i in ids)
+    assert all(trial not in " ".join(h.values()) for h, _ in server.requests)
+
+
 @pytest.mark.parametrize(
     ("dialect", "expected"),
     [
