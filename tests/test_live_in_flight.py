@@ -86,7 +86,9 @@ def test_the_default_limit_leaves_an_unloaded_server_unqueued(
     store = f"duckdb:///{tmp_path / 'free.duckdb'}"
     run_live_plan(live_plan(url, cases=12, rate=20.0), CASES, HASH, tmp_path, store)
     cols = _stored(store)
-    assert all(w is not None and w < 100.0 for w in cols["connect_wait_ms"])
+    # Generous: nothing queues (24 requests, 512 allowed), so only connecting and the event loop's
+    # own delays are in it; a loaded machine must not fail the test.
+    assert all(w is not None and w < 1000.0 for w in cols["connect_wait_ms"])
     assert all(wire is not None for wire in cols["wire_s"])
 
 
