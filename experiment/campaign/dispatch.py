@@ -81,6 +81,8 @@ class _Dispatch:
         self.writer = BatchWriter(run.store, run.on_commit)
         self.buffer: list[TrialRecord] = []
         self.tasks: dict[int, asyncio.Task[None]] = {}
+        #: Plan-timeline send time of every sent request that has no row yet (see ``_close``).
+        self.unrecorded: dict[int, float] = {}
         self.errors: list[Exception] = []
         #: Set when the run ends: the flusher finishes the flush under way, then stops.
         self.closing = asyncio.Event()
@@ -148,6 +150,7 @@ class _Dispatch:
                 self.errors.append(exc)
                 return
             self.run.sent += 1
+            self.unrecorded[seq] = plan_s + (sent - due)
             task = asyncio.create_task(self._one(seq, plan_s, due, sent))
             self.tasks[seq] = task
             task.add_done_callback(partial(self._forget, seq))
@@ -160,7 +163,7 @@ class _Dispatch:
         try:
             result = await self.arms[request.arm].handle(request, self.clock)
         except asyncio.CancelledError:
-            self.buffer.append(self.run.interrupted_row(seq, plan_s + (sent - due)))
+            self.buffer.append(self.run.interrupted_row(seq, self.unrecorded.pop(seq, plan_s + (sent - due))))
             raise
         except Exception as exc:
             # A bug, not a failed trial (those are results): stop the run; dispatch raises it
@@ -169,6 +172,7 @@ class _Dispatch:
             return
         try:
             self.buffer.append(self.run.record(seq, plan_s, due, sent, result))
+            del self.unrecorded[seq]
         except Exception as exc:  # the journal cannot be written: the same stop
             self.fail(exc)
             return
@@ -203,6 +207,12 @@ class _Dispatch:
         for task in list(self.tasks.values()):
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        # A task cancelled before its first step never ran its body, so it stored no row: under
+        # load a stop can land between a send and its task's start. Every sent request without a
+        # row is stored as interrupted here, so a stop never loses one.
+        for seq, sent_s in sorted(self.unrecorded.items()):
+            self.buffer.append(self.run.interrupted_row(seq, sent_s))
+        self.unrecorded.clear()
         stopper.cancel()
         self.closing.set()
         await asyncio.gather(flushing, stopper, return_exceptions=True)
