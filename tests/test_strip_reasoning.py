@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from _live_plans import live_plan, starter_cases
+from _raw_server import RawServer
 from strategies import small_plan, write_plan
 
 from arms import ArmRequest, ClientPool, LiveArmOutcome, build_live_arms
@@ -121,85 +120,40 @@ def test_the_json_schema_offers_both_spellings() -> None:
 # --- end to end, through real HTTP -----------------------------------------------------------------
 
 
-class ThinkingServer:
-    """An OpenAI-compatible chat server on 127.0.0.1 whose every reply reasons before its label."""
+def _whole(text: str) -> bytes:
+    payload = json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
+        }
+    ).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    return head.encode() + b"Connection: close\r\n\r\n" + payload
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.bodies: list[dict[str, Any]] = []
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-        self._stop = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
 
-    def _serve(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.decode("latin-1").split("\r\n")[1:]:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value)
-            while len(body) < length:
-                body += conn.recv(65536)
-            request = json.loads(body)
-            self.bodies.append(request)
-            # One write: headers and body together (no Nagle stall, see NOTES.md).
-            conn.sendall(self._stream() if request.get("stream") else self._whole())
-
-    def _whole(self) -> bytes:
-        payload = json.dumps(
-            {
-                "id": "x",
-                "object": "chat.completion",
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": self.text},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
-            }
-        ).encode()
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        return head.encode() + b"Connection: close\r\n\r\n" + payload
-
-    def _stream(self) -> bytes:
-        out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-        # The reasoning arrives in pieces, the closing tag split over two chunks.
-        cut = self.text.index("</think>") + 3
-        for piece in (self.text[:10], self.text[10:cut], self.text[cut:]):
-            chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
-            out += b"data: " + json.dumps(chunk).encode() + b"\n\n"
-        out += b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-        return out + b"data: [DONE]\n\n"
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-        self._sock.close()
+def _stream(text: str) -> bytes:
+    out = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    # The reasoning arrives in pieces, the closing tag split over two chunks.
+    cut = text.index("</think>") + 3
+    for piece in (text[:10], text[10:cut], text[cut:]):
+        chunk = {"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+        out += b"data: " + json.dumps(chunk).encode() + b"\n\n"
+    out += b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    return out + b"data: [DONE]\n\n"
 
 
 @pytest.fixture
-def thinking() -> Iterator[ThinkingServer]:
-    server = ThinkingServer(THINKING)
+def thinking() -> Iterator[RawServer]:
+    """An OpenAI-compatible chat server on 127.0.0.1 whose every reply reasons before its label."""
+    server = RawServer(lambda body: _stream(THINKING) if body.get("stream") else _whole(THINKING))
     yield server
     server.close()
 
@@ -231,17 +185,17 @@ def _route_once(plan: Plan) -> LiveArmOutcome:
 
 
 @pytest.mark.parametrize("stream", [True, False])
-def test_a_reasoning_reply_routes_as_its_label_with_strip_on(thinking: ThinkingServer, stream: bool) -> None:
+def test_a_reasoning_reply_routes_as_its_label_with_strip_on(thinking: RawServer, stream: bool) -> None:
     plan = _with_parsing(live_plan(thinking.url, stream=stream), {"rule": "strict", "strip_reasoning": True})
     result = _route_once(plan)
     assert result.routing is not None
     assert (result.routing.status, result.routing.predicted_label) == ("ok", "math")
     assert result.downstream is not None and result.downstream.model == "small"  # math's route
-    assert thinking.bodies and thinking.bodies[0]["stream"] is stream
+    assert thinking.requests and thinking.requests[0][1]["stream"] is stream
 
 
 @pytest.mark.parametrize("parsing", ["strict", {"rule": "strict", "strip_reasoning": False}])
-def test_the_same_reply_is_unparseable_with_strip_off(thinking: ThinkingServer, parsing: Any) -> None:
+def test_the_same_reply_is_unparseable_with_strip_off(thinking: RawServer, parsing: Any) -> None:
     result = _route_once(_with_parsing(live_plan(thinking.url), parsing))
     assert result.routing is not None
     assert (result.routing.status, result.routing.predicted_label) == ("unparseable", None)
