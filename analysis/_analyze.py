@@ -18,6 +18,7 @@ from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
 from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_comparisons
 from analysis._quantiles import estimate_quantile
+from analysis._reference import reference_comparisons
 from analysis._results import (
     SCHEMA_VERSION,
     ArmResult,
@@ -299,6 +300,7 @@ def analyze(
         srm=srm_checks(plan, meta, results),
         balance=family_balance(plan, table, codes, arms, arm_codes),
         streaming=streaming_timings(plan, table, codes, arms, arm_codes),
+        reference=reference_comparisons(plan, data, {r.arm: r for r in results}, codes.k_cases, rng_for),
     )
 
 

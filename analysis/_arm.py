@@ -14,6 +14,7 @@ from analysis._comparisons import estimate_clustered_mean, percentile_interval
 from analysis._plan_quantile import plan_quantile
 from analysis._quantiles import bootstrap_quantile, empirical_curve
 from analysis._results import (
+    ArmKind,
     ArmResult,
     ClusteringResult,
     ConfusionMatrix,
@@ -213,7 +214,7 @@ def _confusion(
 def analyze_arm(
     data: ArmData,
     rows: NDArray[np.intp],
-    kind: str,
+    kind: ArmKind,
     spec: AnalysisSpec,
     codes: Codes,
     scheduled: int,
@@ -234,6 +235,7 @@ def analyze_arm(
     # A router's analysed node is its routing-accuracy analysis; the control makes no routing
     # decision, so its analysed trials are the downstream answers in its end-to-end analysis
     # (counting routing decisions alone gave the control 0 while the report showed its trials).
+    # Reference arms count the same way: the oracle's decision is the gold label, not a measurement.
     analysed = int(data.y.size) if data.router else int(np.count_nonzero(~np.isnan(data.e2e)))
     flow = _flow(rows, codes, scheduled, allocated, data.excluded, analysed)
     unique_cases = int(np.count_nonzero(np.bincount(codes.case[rows], minlength=k_total)))
@@ -245,7 +247,7 @@ def analyze_arm(
     e2e_vals, e2e_cases = data.e2e[e2e_ok], data.cases[e2e_ok]
     return ArmResult(
         arm=data.arm,
-        kind="router" if data.router else "control",
+        kind=kind,
         flow=flow,
         unique_cases=unique_cases,
         accuracy=None if routing is None else routing.accuracy,

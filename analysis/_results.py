@@ -18,10 +18,12 @@ from analysis._comparison_results import (
     DownstreamResult,
 )
 from analysis._interval import Interval, ProportionResult, Unit
+from analysis._reference_results import GapShareResult, RandomMixResult, ReferenceResult
 
 __all__ = [
     "SCHEMA_VERSION",
     "AccuracyComparison",
+    "ArmKind",
     "ArmResult",
     "ArmVerdict",
     "BalanceResult",
@@ -34,6 +36,7 @@ __all__ = [
     "DownstreamResult",
     "FamilyAccuracy",
     "FlowCounts",
+    "GapShareResult",
     "GateRequirement",
     "GateVerdict",
     "Interval",
@@ -43,6 +46,8 @@ __all__ = [
     "PlanInfo",
     "ProportionResult",
     "QuantileResult",
+    "RandomMixResult",
+    "ReferenceResult",
     "Results",
     "SrmResult",
     "StreamingArm",
@@ -56,6 +61,9 @@ __all__ = [
 SCHEMA_VERSION = 4
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+
+#: The plan's arm kinds (``prereg.schema.ArmSpec``): the control, routers and the reference arms.
+ArmKind = Literal["control", "router", "fixed", "random", "oracle"]
 
 
 @dataclass(frozen=True)
@@ -191,7 +199,7 @@ class ArmResult:
     """Everything estimated for one arm."""
 
     arm: str
-    kind: Literal["control", "router"]
+    kind: ArmKind
     flow: FlowCounts
     unique_cases: int
     accuracy: ProportionResult | None
@@ -386,3 +394,5 @@ class Results:
     balance: BalanceResult
     #: Streaming timings (exploratory); omitted when no trial has a value (simulated runs).
     streaming: StreamingResult | None = field(default=None, metadata=OMIT_IF_NONE)
+    #: Routers against the reference arms (exploratory); omitted when the plan has none.
+    reference: ReferenceResult | None = field(default=None, metadata=OMIT_IF_NONE)

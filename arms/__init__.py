@@ -34,6 +34,7 @@ from arms._grading import JUDGE_PROMPT, grade_answer, grade_case, judge_prompt, 
 from arms._live_arms import (
     LiveArmOutcome,
     LiveControlArm,
+    LiveReferenceArm,
     LiveRouterArm,
     LiveTimings,
     build_live_arms,
@@ -51,6 +52,7 @@ from arms._protocol import (
 )
 from arms._records import to_trial_record
 from arms._redaction import REDACTED, Redactor, plan_secrets
+from arms._reference import ReferenceRoutes, SimulatedReferenceArm
 from arms._registry import BACKENDS
 from arms._router import SimulatedRouterArm
 from arms._server import FifoServer
@@ -79,14 +81,17 @@ __all__ = [
     "LiveContext",
     "LiveControlArm",
     "LiveModel",
+    "LiveReferenceArm",
     "LiveRouterArm",
     "LiveTimings",
     "ModelBehaviour",
     "OpenAIChat",
     "Redactor",
+    "ReferenceRoutes",
     "RoutingOutcome",
     "SimulatedArm",
     "SimulatedControlArm",
+    "SimulatedReferenceArm",
     "SimulatedRouterArm",
     "VirtualContext",
     "build_live_arms",

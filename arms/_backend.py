@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -65,6 +66,9 @@ class ChatResult:
     last_token_s: float | None = None
     #: Stream chunks that carried a token (content or reasoning): ITL's count without usage.
     token_chunks: int = 0
+    #: The model that answered as the reply names it (a router service's pick: a header or the
+    #: body's ``model``); None when the reply named none.
+    served_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,9 @@ class VirtualContext:
     plan_hash: str
     families: tuple[str, ...]
     shared_z: np.ndarray
+    #: The plan file's folder, where files the plan names (an examples file) are found; None when
+    #: the plan is not from a file (built in code): such a plan cannot name one.
+    plan_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ class LiveContext:
     plan_hash: str
     pool: ClientPool
     redactor: Redactor
+    #: The plan file's folder, as in :class:`VirtualContext`.
+    plan_dir: Path | None = None
 
 
 VirtualClassifierFactory = Callable[[VirtualContext, int, RouterArmSpec], Endpoint[str]]

@@ -49,7 +49,7 @@ from prereg.errors import ArmError
 from prereg.records import Case, Status
 from prereg.schema import FailureSpec, LatencySpec, SimulatedClassifierSpec, SimulatedModelSpec
 
-__all__ = ["ClassifierBehaviour", "ModelBehaviour"]
+__all__ = ["ClassifierBehaviour", "DeclaredLatency", "ModelBehaviour"]
 
 _CHUNK = 65_536
 _FIRST_CHUNK = 256
@@ -277,3 +277,28 @@ class ModelBehaviour:
         if u < fail:
             return False, ("http_error" if u < self._http else "unparseable"), service
         return (u - fail) * self._rescale < q, "ok", service
+
+
+class DeclaredLatency:
+    """A declared service time, drawn per request exactly as a simulated classifier's is.
+
+    For a backend whose decision is computed, not simulated (``keyword``, ``python``,
+    ``embedding``, ``tfidf``), in virtual time: each case's latency effect is drawn from ``rng``
+    once, in corpus order (:func:`_case_scales`), then one pair of :class:`_Draws` per request,
+    in call order, so a simulated campaign stays a deterministic function of the frozen plan.
+    """
+
+    __slots__ = ("_draws", "_scales")
+
+    def __init__(self, rng: np.random.Generator, cases: Sequence[Case], latency: LatencySpec) -> None:
+        self._scales = dict(zip((c.id for c in cases), _case_scales(rng, cases, latency), strict=True))
+        self._draws = _Draws(rng, latency)
+
+    def next(self, case: Case) -> float:
+        """The service time (ms) of the next request, for ``case``."""
+        try:
+            scale = self._scales[case.id]
+        except KeyError:
+            raise ArmError(f"case {case.id!r}: not in the corpus this backend was built for") from None
+        service, _ = self._draws.next(scale)
+        return service

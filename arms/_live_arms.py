@@ -1,13 +1,16 @@
-"""Live arms: the control and router arms on the wall clock, over whatever backends the plan names.
+"""Live arms: the control, router and reference arms on the wall clock, over the plan's backends.
 
 A :class:`LiveRouterArm` asks its classifier for a label (a :class:`~arms._backend.LiveClassifier`:
 one chat call parsed by the plan's rule for ``openai``, the rules for ``keyword``), sends the
 request on to the model the routing table names for that label (the ``fallback`` model when
 routing failed), and grades the answer when the case has a grader. A :class:`LiveControlArm`
-sends every request straight to its default model. Both satisfy :class:`arms.LiveArm` and return
-a :class:`LiveArmOutcome`, an :class:`~arms.ArmOutcome` that also carries the per-request timeline
-(:class:`LiveTimings`) the live scheduler journals. Backends are built by the factories of
-:data:`arms._registry.BACKENDS`, keyed by the plan's ``kind``; this module knows none of them.
+sends every request straight to its default model (a ``fixed`` arm is one too), and a
+:class:`LiveReferenceArm` to the model a ``random`` or ``oracle`` arm's routes name
+(:mod:`arms._reference`, drawn from the frozen plan as in virtual time). All satisfy
+:class:`arms.LiveArm` and return a :class:`LiveArmOutcome`, an :class:`~arms.ArmOutcome` that also
+carries the per-request timeline (:class:`LiveTimings`) the live scheduler journals. Backends are
+built by the factories of :data:`arms._registry.BACKENDS`, keyed by the plan's ``kind``; this
+module knows none of them.
 
 Latencies are measured from the request's *scheduled* time on the caller's clock, so a late send
 or a retry is counted, never hidden (no coordinated omission). The downstream latency is the
@@ -23,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from arms._backend import ChatResult, LiveClassifier, LiveContext, LiveModel
 from arms._client_pool import ClientPool
@@ -30,15 +34,25 @@ from arms._grading import JudgeCall, grade_case
 from arms._parsing import parse_verdict
 from arms._protocol import ArmOutcome, ArmRequest, DownstreamOutcome, LiveArm, RoutingOutcome
 from arms._redaction import Redactor, plan_secrets
+from arms._reference import ReferenceRoutes, oracle_decision
 from arms._registry import live_classifier, live_model
 from prereg.canonical import canonical_hash
 from prereg.errors import ArmError
 from prereg.records import Case
-from prereg.schema import Plan, PriceSpec, RouterArmSpec
+from prereg.schema import (
+    ControlArmSpec,
+    FixedArmSpec,
+    OracleArmSpec,
+    Plan,
+    PriceSpec,
+    RandomArmSpec,
+    RouterArmSpec,
+)
 
 __all__ = [
     "LiveArmOutcome",
     "LiveControlArm",
+    "LiveReferenceArm",
     "LiveRouterArm",
     "LiveTimings",
     "build_live_arms",
@@ -216,8 +230,41 @@ class LiveRouterArm:
         )
 
 
+class LiveReferenceArm:
+    """A random or oracle arm: the model its routes name, no classifier call."""
+
+    def __init__(self, arm_id: str, routes: ReferenceRoutes, downstream: _Downstream) -> None:
+        self._id = arm_id
+        self._routes = routes
+        self._downstream = downstream
+
+    @property
+    def id(self) -> str:
+        """The arm id."""
+        return self._id
+
+    async def handle(self, request: ArmRequest, clock: Callable[[], float]) -> ArmOutcome:
+        """Send the request to its route's model and grade the answer (the oracle records its label)."""
+        sent = clock()
+        key, label = self._routes.route(request)
+        # The oracle decides in no time: its latency is the lateness, as the control's e2e counts it.
+        routing = None if label is None else oracle_decision(label, (sent - request.scheduled_s) * 1000.0)
+        outcome, call = await self._downstream.answer(key, request, clock)
+        end = clock()
+        done = None if routing is None else sent
+        timings = LiveTimings(sent, call.first_byte_s, call.first_token_s, done, call.first_token_s, end)
+        return LiveArmOutcome(
+            sent_s=sent, end_s=end, routing=routing, downstream=outcome, timings=timings, wire_s=call.wire_s
+        )
+
+
 def build_live_arms(
-    plan: Plan, cases: Sequence[Case], pool: ClientPool, plan_hash: str | None = None
+    plan: Plan,
+    cases: Sequence[Case],
+    pool: ClientPool,
+    plan_hash: str | None = None,
+    *,
+    plan_dir: Path | None = None,
 ) -> dict[str, LiveArm]:
     """Live arms keyed by arm id, sharing one client pool and one client per model.
 
@@ -232,16 +279,31 @@ def build_live_arms(
                 f"corpus: case {case.id}: grader: expected a key of graders, found {case.grader!r}"
             )
     used = set(plan.routing.routes.values()) | {plan.routing.fallback}
-    used |= {a.model for a in plan.arms if not isinstance(a, RouterArmSpec)}
+    used |= {a.model for a in plan.arms if isinstance(a, ControlArmSpec)}
+    ctx = LiveContext(
+        plan, cases, plan_hash or canonical_hash(plan), pool, Redactor(plan_secrets(plan)), plan_dir
+    )
+    # The same routes as in virtual time: drawn from the frozen plan's hash, not the arrival order.
+    references = {
+        a.id: ReferenceRoutes(plan, ctx.plan_hash, cases, a)
+        for a in plan.arms
+        if isinstance(a, FixedArmSpec | RandomArmSpec | OracleArmSpec)
+    }
+    used |= {key for routes in references.values() for key in routes.model_keys}
     missing = sorted(k for k in used if k not in plan.models)
     if missing:
         raise ArmError(f"routing: expected keys of models, found {missing}")
-    ctx = LiveContext(plan, cases, plan_hash or canonical_hash(plan), pool, Redactor(plan_secrets(plan)))
     downstream = _Downstream(ctx, used)
     arms: dict[str, LiveArm] = {}
     for index, arm in enumerate(plan.arms):
         if isinstance(arm, RouterArmSpec):
             arms[arm.id] = LiveRouterArm(arm, plan, live_classifier(ctx, index, arm), downstream)
-        else:
+        elif isinstance(arm, ControlArmSpec | FixedArmSpec):
             arms[arm.id] = LiveControlArm(arm.id, arm.model, downstream)
+        elif isinstance(arm, RandomArmSpec | OracleArmSpec):
+            arms[arm.id] = LiveReferenceArm(arm.id, references[arm.id], downstream)
+        else:
+            raise ArmError(
+                f"arms[{index}].kind: expected an arm that runs on the wall clock, found {arm.kind!r}"
+            )
     return arms

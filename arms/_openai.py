@@ -159,8 +159,12 @@ class OpenAIChat:
         retry: RetrySpec,
         *,
         labels: Sequence[str] | None = None,
+        served_model_header: str | None = None,
     ) -> None:
         self._pool = pool
+        # A router service names the model it picked in this response header (read before the
+        # body's ``model`` field, which such services may fill with the name they were sent).
+        self._served_header = served_model_header
         self.backend = backend
         self.model = model
         self.decoding = decoding
@@ -281,6 +285,7 @@ class OpenAIChat:
             wire_s=wire_s,
             last_token_s=attempt.last_token_s,
             token_chunks=attempt.token_chunks,
+            served_model=attempt.served_model,
         )
 
     async def _attempt(self, body: bytes, headers: dict[str, str], mark: WireMark) -> Attempt:
@@ -294,6 +299,8 @@ class OpenAIChat:
                 ) as response:
                     out.first_byte_s = clock()
                     out.http_status = response.status
+                    if self._served_header is not None:
+                        out.served_model = response.headers.get(self._served_header) or None
                     if response.status >= 300:
                         raw = await response.read()
                         out.status = "rate_limited" if response.status == 429 else "http_error"

@@ -40,6 +40,14 @@ class Attempt:
     error: str | None = None
     http_status: int | None = None
     retry_after_s: float | None = None
+    # The model that answered, as the reply names it: the body's ``model`` field, or the response
+    # header a router service names its pick in (OpenAIChat's ``served_model_header``).
+    served_model: str | None = None
+
+
+def _model_field(obj: dict[str, Any]) -> str | None:
+    model = obj.get("model")
+    return model if isinstance(model, str) and model else None
 
 
 def _dict(value: object, what: str) -> dict[str, Any]:
@@ -90,6 +98,8 @@ async def read_json(response: aiohttp.ClientResponse, out: Attempt, clock: Calla
         return
     choices = _choices(obj)
     out.text = _content(choices[0], "message") if choices else ""
+    if out.served_model is None:
+        out.served_model = _model_field(obj)
     usage = _usage(obj)
     if usage is not None:
         out.tokens_in, out.tokens_out = usage
@@ -163,6 +173,8 @@ class _Stream:
         if "error" in chunk:
             out.status, out.error = "http_error", f"error event in stream: {chunk['error']}"
             return False
+        if out.served_model is None:
+            out.served_model = _model_field(chunk)
         for choice in _choices(chunk):
             if choice.get("finish_reason"):
                 self.finish_reason = True

@@ -48,6 +48,9 @@ class RoutingOutcome:
     cost_usd: float
     first_token_ms: float | None = None
     error: str | None = None
+    #: Route-level correctness, for a decision that names a model and no label (a router
+    #: service): the chosen model is the route of a gold label. None: judged by the label.
+    route_correct: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,8 @@ def to_trial_record(plan_hash: str, request: ArmRequest, result: ArmOutcome) -> 
             status, error = routing.status, routing.error
         elif routing.predicted_label is not None:
             correct = routing.predicted_label in case.gold_labels
+        elif routing.route_correct is not None:
+            correct = routing.route_correct
     if downstream is not None:
         tokens_in += downstream.tokens_in
         tokens_out += downstream.tokens_out

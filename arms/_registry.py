@@ -10,21 +10,25 @@ campaign's time model or in the role the plan gives it.
 from __future__ import annotations
 
 from arms._backend import Backend, LiveClassifier, LiveContext, LiveModel, VirtualContext
+from arms._embedding import EMBEDDING
 from arms._keyword import KEYWORD
 from arms._openai_backend import OPENAI
 from arms._python import PYTHON
 from arms._simulated_backend import SIMULATED
 from arms._simulated_endpoint import Endpoint
+from arms._tfidf import TFIDF
 from prereg.errors import ArmError
 from prereg.schema import ModelSpec, RouterArmSpec
 
 __all__ = ["BACKENDS", "live_classifier", "live_model", "virtual_classifier", "virtual_model"]
 
 BACKENDS: dict[str, Backend] = {
+    "embedding": EMBEDDING,
     "keyword": KEYWORD,
     "openai": OPENAI,
     "python": PYTHON,
     "simulated": SIMULATED,
+    "tfidf": TFIDF,
 }
 
 

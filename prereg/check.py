@@ -15,6 +15,7 @@ every request).
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,12 +27,14 @@ from prereg._check_backends import (
     check_classifiers,
     check_models,
 )
+from prereg._check_examples import check_examples
+from prereg._check_servers import check_servers
 from prereg.canonical import bytes_hash, canonical_hash
 from prereg.corpus import json_lines, parse_corpus, read_corpus_bytes
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
 from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
 from prereg.records import Case
-from prereg.schema import ControlArmSpec, Plan, TraceArrival
+from prereg.schema import ControlArmSpec, FixedArmSpec, Plan, RandomArmSpec, TraceArrival
 from prereg.size_limits import size_problems
 from prereg.trace import parse_trace
 
@@ -108,6 +111,7 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     _check_gates(plan, problems)
     _check_graders(plan, problems)
     check_backends(plan, problems)
+    check_servers(plan, loaded.path, problems)
     corpus_path = resolve_beside(loaded.path, plan.corpus.path)
     corpus, corpus_sha = _check_corpus(plan, corpus_path, labels, problems)
     if corpus:
@@ -115,6 +119,7 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
         for path, message in size_problems(plan, len(corpus)):
             problems.plan(path, message)
         check_calibration_covers(plan, corpus, problems)
+        check_examples(plan, loaded.path, corpus, problems)
     trace_sha = _check_trace(plan, loaded.path, problems)
     problems.raise_first()
     return CheckedPlan(
@@ -139,14 +144,36 @@ def _check_arms(plan: Plan, problems: _Problems) -> None:
                 f"expected a unique arm id, found {arm.id!r} again (first at arms[{seen[arm.id]}])",
             )
         seen.setdefault(arm.id, i)
-        if isinstance(arm, ControlArmSpec) and arm.model not in plan.models:
+        if isinstance(arm, ControlArmSpec | FixedArmSpec) and arm.model not in plan.models:
             problems.plan(
                 ("arms", i, "model"),
                 f"expected a model defined in models ({_names(plan.models)}), found {arm.model!r}",
             )
+        if isinstance(arm, RandomArmSpec):
+            _check_probabilities(plan, i, arm, problems)
     if not plan.router_arms:
         kinds = ", ".join(sorted({a.kind for a in plan.arms}))
         problems.plan(("arms",), f"expected at least one arm of kind 'router', found only {kinds}")
+
+
+#: How far a random arm's probabilities may sum from 1 (decimal fractions such as 0.1 are inexact).
+PROBABILITY_SUM_TOLERANCE = 1e-9
+
+
+def _check_probabilities(plan: Plan, i: int, arm: RandomArmSpec, problems: _Problems) -> None:
+    """A random arm's probabilities: keys of ``models`` (ranges are the schema's) summing to 1."""
+    for key in arm.probabilities:
+        if key not in plan.models:
+            problems.plan(
+                ("arms", i, "probabilities", key),
+                f"expected a model defined in models ({_names(plan.models)}), found {key!r}",
+            )
+    total = math.fsum(arm.probabilities.values())
+    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+        problems.plan(
+            ("arms", i, "probabilities"),
+            f"expected probabilities summing to 1 (within {PROBABILITY_SUM_TOLERANCE:g}), found {total:.12g}",
+        )
 
 
 def _check_taxonomy(labels: list[str], problems: _Problems) -> None:

@@ -20,6 +20,7 @@ Each error also subclasses the matching builtin, so callers can catch either::
     │   ├── StorePlanMismatchError        the store belongs to another plan
     │   └── StoreWriteError               the store location is unwritable or full
     ├── ArmError(RuntimeError)            an arm is misconfigured (not a failed trial: those are data)
+    ├── ServerError(RuntimeError)         a managed server would not start, get ready or say its version
     └── AnalysisError(ValueError)         trials that the locked analysis cannot use
 """
 
@@ -38,6 +39,7 @@ __all__ = [
     "PlanSchemaError",
     "PlanSyntaxError",
     "RoutetrialError",
+    "ServerError",
     "StoreBusyError",
     "StoreError",
     "StorePlanMismatchError",
@@ -118,6 +120,10 @@ class StoreWriteError(StoreError):
 
 class ArmError(RoutetrialError, RuntimeError):
     """An arm is misconfigured; failed trials are data, not this error."""
+
+
+class ServerError(RoutetrialError, RuntimeError):
+    """A managed server of a live plan did not start, become ready or report its version."""
 
 
 class AnalysisError(RoutetrialError, ValueError):

@@ -17,6 +17,8 @@ import subprocess
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from prereg._check_examples import examples_changes
+from prereg._check_servers import model_file_changes
 from prereg.atomic_write import write_once
 from prereg.canonical import analysis_code_hash, bytes_hash
 from prereg.check import CheckedPlan, load_checked_plan, resolve_beside
@@ -226,6 +228,10 @@ def verify(plan_path: Path, *, checked: CheckedPlan | None = None) -> VerifyRepo
             Change("analysis code", f"frozen {_short(lock.analysis_code_sha256)}, now {_short(code_sha)}")
         )
     changes.extend(_check_router_code(plan_path, lock))
+    if checked is None or plan_sha != lock.bytes_sha256:  # a checked plan's model files matched
+        changes.extend(Change("model file", d) for d in model_file_changes(plan_path))
+    if checked is None or plan_sha != lock.bytes_sha256:  # a checked plan's examples matched
+        changes.extend(Change("examples", d) for d in examples_changes(plan_path))
     changes.extend(_check_log(plan_path, lock))
     changes.extend(_check_parent(plan_path, lock))
     return VerifyReport(path=plan_path, lock=lock, changes=tuple(changes))

@@ -46,6 +46,7 @@ Status = Literal[
     "not_sent",
     "not_sent_in_time",
     "router_error",
+    "abstained",
 ]
 
 #: Every status a trial (or its downstream step) can end in; anything but ``ok`` is a failure.
@@ -61,6 +62,7 @@ STATUSES: tuple[Status, ...] = (
     "not_sent",
     "not_sent_in_time",
     "router_error",
+    "abstained",
 )
 
 

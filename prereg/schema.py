@@ -11,8 +11,9 @@ gates accuracy >= 0.85 and P95 <= 2,000 ms).
 
 The models live in modules by concept: ``_schema_numbers`` (number types and limits),
 ``_schema_traffic`` (arrivals, randomization, size), ``_schema_analysis`` (outcomes, gates, the
-analysis) and the public :mod:`prereg.backends` (backend variants and their time models, where a
-new backend is added); this module holds the rest and re-exports the names other packages use, so
+analysis), ``_schema_arms`` (the arms that call no classifier: control, fixed, random, oracle) and
+the public :mod:`prereg.backends` (backend variants and their time models, where a new backend is
+added); this module holds the rest and re-exports the names other packages use, so
 ``from prereg.schema import X`` keeps working. A new backend variant is imported from
 :mod:`prereg.backends`.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, field_serializer, field_validator
+from pydantic import Field, StrictBool, field_serializer, field_validator, model_serializer
 
 from prereg._schema_analysis import (
     AnalysisSpec,
@@ -33,6 +34,7 @@ from prereg._schema_analysis import (
     PointEstimateRule,
     StoppingSpec,
 )
+from prereg._schema_arms import ControlArmSpec, FixedArmSpec, OracleArmSpec, RandomArmSpec, ReferenceArmSpec
 from prereg._schema_numbers import (
     MAX_CASES,
     MAX_CONCURRENCY,
@@ -80,6 +82,7 @@ from prereg.backends import (
     TimeModel,
     TokenSpec,
 )
+from prereg.servers import ServerSpec, omit_no_servers
 
 __all__ = [
     "DEFAULT_LABELS",
@@ -114,6 +117,7 @@ __all__ = [
     "DiurnalArrival",
     "FailureHandlingSpec",
     "FailureSpec",
+    "FixedArmSpec",
     "GammaArrival",
     "GateSpec",
     "GraderSpec",
@@ -122,6 +126,7 @@ __all__ = [
     "ModelSpec",
     "MultiLabelRule",
     "OpenAIBackendSpec",
+    "OracleArmSpec",
     "OutcomesSpec",
     "ParsingRule",
     "ParsingSpec",
@@ -129,7 +134,9 @@ __all__ = [
     "PointEstimateRule",
     "PoissonArrival",
     "PriceSpec",
+    "RandomArmSpec",
     "RandomizationSpec",
+    "ReferenceArmSpec",
     "RetrySpec",
     "RouterArmSpec",
     "RoutingSpec",
@@ -289,15 +296,6 @@ class ClassifierSpec(Spec):
 # --- arms and routing --------------------------------------------------------------------------
 
 
-class ControlArmSpec(Spec):
-    """The no-routing control: every request goes to ``model`` (a key of ``models``)."""
-
-    id: Identifier
-    kind: Literal["control"]
-    model: str
-    description: str = ""
-
-
 class RouterArmSpec(Spec):
     """A router arm: its classifier picks a label, the routing table picks the model."""
 
@@ -307,7 +305,7 @@ class RouterArmSpec(Spec):
     description: str = ""
 
 
-ArmSpec = Annotated[ControlArmSpec | RouterArmSpec, Field(discriminator="kind")]
+ArmSpec = Annotated[ControlArmSpec | RouterArmSpec | ReferenceArmSpec, Field(discriminator="kind")]
 
 
 class RoutingSpec(Spec):
@@ -355,6 +353,8 @@ class Plan(Spec):
     gates: list[GateSpec] = Field(min_length=1)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     amendment: Amendment | None = None
+    servers: dict[Identifier, ServerSpec] = Field(default_factory=dict)  # started by a live run
+    _dump = model_serializer(mode="wrap")(omit_no_servers)
 
     @field_validator("schema_version", mode="before")
     @classmethod
@@ -363,7 +363,7 @@ class Plan(Spec):
             raise ValueError(f"expected 1, found {value!r}")
         return value
 
-    def arm(self, arm_id: str) -> ControlArmSpec | RouterArmSpec:
+    def arm(self, arm_id: str) -> ControlArmSpec | RouterArmSpec | ReferenceArmSpec:
         """The arm with this id."""
         for a in self.arms:
             if a.id == arm_id:

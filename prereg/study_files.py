@@ -4,7 +4,8 @@ Beside the plan ``plan.yaml``: its lock ``plan.yaml.lock.json``, the family's ha
 ``plan.yaml.log.jsonl`` (one for the root plan and all its amendments ``plan.amend-<n>.yaml``),
 the design results ``plan.design.json`` and the default store ``plan.duckdb``. Beside a store
 file ``trials.duckdb``: DuckDB's write-ahead log ``trials.duckdb.wal``, the progress file
-``trials.duckdb.progress.json`` and a live run's journal ``trials.duckdb.live.jsonl``. :mod:`experiment.cli.output_guard` refuses every one of them as an
+``trials.duckdb.progress.json``, a live run's journal ``trials.duckdb.live.jsonl`` and the output of
+each managed server ``trials.duckdb.server-<id>.log``. :mod:`experiment.cli.output_guard` refuses every one of them as an
 output; nothing else spells a suffix.
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "log_path",
     "plan_root",
     "progress_file",
+    "server_log_file",
     "wal_file",
 ]
 
@@ -77,6 +79,11 @@ def progress_file(store_file: Path) -> Path:
 def journal_file(store_file: Path) -> Path:
     """``<store>.live.jsonl`` beside a store file: a live run's journal of sends and replies."""
     return store_file.with_name(store_file.name + ".live.jsonl")
+
+
+def server_log_file(store_file: Path, server_id: str) -> Path:
+    """``<store>.server-<id>.log`` beside a store file: what a managed server printed."""
+    return store_file.with_name(f"{store_file.name}.server-{server_id}.log")
 
 
 def wal_file(store_file: Path) -> Path:

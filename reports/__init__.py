@@ -9,7 +9,7 @@ from reports._checklist import CHECKLIST, ChecklistItem
 from reports._context import ReportContext, build_context, flow_from_results
 from reports._flow import ArmFlow, Flow, check_flow
 from reports._flow_svg import flow_svg
-from reports._registration import LogEvent, Registration
+from reports._registration import LogEvent, ManagedServerFact, Registration
 from reports._render import render_report
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "ChecklistItem",
     "Flow",
     "LogEvent",
+    "ManagedServerFact",
     "Registration",
     "ReportContext",
     "build_context",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from analysis import ArmResult, DiagnosisResult, Results
 from prereg.errors import AnalysisError
 from prereg.records import Case
-from prereg.schema import Plan, RouterArmSpec
+from prereg.schema import ControlArmSpec, FixedArmSpec, OracleArmSpec, Plan, RandomArmSpec, RouterArmSpec
 from reports._checklist import CHECKLIST, ChecklistItem
 from reports._flow import NEVER_RUN, WARMUP, ArmFlow, Flow, breakdown, check_flow
 from reports._flow_svg import flow_svg
@@ -99,10 +99,12 @@ class ReportContext:
 
 
 def arm_colours(plan: Plan) -> dict[str, str]:
-    """Each arm's chart colour: the control grey, routers in palette order."""
-    routers = [a.id for a in plan.router_arms]
+    """Each arm's chart colour: the control grey, routers and then reference arms in palette order."""
+    coloured = [a.id for a in plan.router_arms] + [
+        a.id for a in plan.arms if isinstance(a, FixedArmSpec | RandomArmSpec | OracleArmSpec)
+    ]
     return {
-        a.id: arm_colour(routers.index(a.id)) if a.id in routers else arm_colour(0, control=True)
+        a.id: arm_colour(coloured.index(a.id)) if a.id in coloured else arm_colour(0, control=True)
         for a in plan.arms
     }
 
@@ -217,8 +219,13 @@ def _arms_table(plan: Plan) -> tuple[tuple[str, str, str, str], ...]:
         if isinstance(a, RouterArmSpec):
             c = a.classifier
             rows.append((a.id, "router", f"{c.model} ({c.backend.kind})", a.description))
-        else:
-            rows.append((a.id, "control", f"all requests to {a.model}", a.description))
+        elif isinstance(a, ControlArmSpec | FixedArmSpec):
+            rows.append((a.id, a.kind, f"all requests to {a.model}", a.description))
+        elif isinstance(a, RandomArmSpec):
+            mix = ", ".join(f"{key} {p:.4g}" for key, p in sorted(a.probabilities.items()))
+            rows.append((a.id, "random", f"each request at random: {mix}", a.description))
+        elif isinstance(a, OracleArmSpec):
+            rows.append((a.id, "oracle", "by the gold label, through the routing table", a.description))
     return tuple(rows)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
+from analysis import ArmKind
 from prereg.errors import AnalysisError
 
 __all__ = ["NEVER_RUN", "WARMUP", "ArmFlow", "Flow", "check_flow"]
@@ -43,7 +43,7 @@ class ArmFlow:
     """The counts of one arm's column in the flow diagram (requests unless named ``*_cases``)."""
 
     arm: str
-    kind: Literal["control", "router"]
+    kind: ArmKind
     allocated: int
     allocated_cases: int
     sent: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["LogEvent", "Registration"]
+__all__ = ["LogEvent", "ManagedServerFact", "Registration"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,18 @@ class LogEvent:
     at_utc: str
     detail: Mapping[str, str]
     hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedServerFact:
+    """A server the live run started itself: its command, version and pinned model file."""
+
+    id: str
+    command: str
+    version: str | None
+    model_file: str | None
+    model_sha256: str | None
+    startup_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,8 @@ class Registration:
     analysis_code_matches: bool
     parent_sha256: str | None = None
     log: tuple[LogEvent, ...] = field(default_factory=tuple)
+    #: The managed servers of a live run (from its store), in plan order; empty otherwise.
+    servers: tuple[ManagedServerFact, ...] = ()
 
     @property
     def amendments(self) -> tuple[LogEvent, ...]:

@@ -13,6 +13,7 @@ from reports._charts import pass_curve_chart
 from reports._format import Shown, fmt_ms, fmt_pct, fmt_signed, fmt_usd, show
 from reports._outcomes import adjusted_p
 from reports._power import PowerView, power_view
+from reports._reference import ReferenceView, build_reference
 
 __all__ = [
     "BaselineView",
@@ -71,6 +72,8 @@ class EndToEndView:
     versus_control: tuple[tuple[str, str, Shown, str], ...]
     #: Streaming timings (live, streamed runs); None hides the subsection.
     streaming: StreamingView | None = None
+    #: Routers against the reference arms; None (no reference arm) hides the subsection.
+    reference: ReferenceView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ def build_end_to_end(results: Results) -> EndToEndView:
                 adjusted_p(c.difference),
             )
         )
-    return EndToEndView(downstream, tuple(versus), build_streaming(results))
+    return EndToEndView(downstream, tuple(versus), build_streaming(results), build_reference(results))
 
 
 def build_design(

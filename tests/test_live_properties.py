@@ -342,7 +342,7 @@ def test_dispatch_is_open_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         "event": asyncio.Event(),
     }
 
-    def fake_arms(plan: Plan, cases: Any, pool: ClientPool) -> dict[str, _GatedArm]:
+    def fake_arms(plan: Plan, cases: Any, pool: ClientPool, **_: Any) -> dict[str, _GatedArm]:
         return {a: _GatedArm(a, gate) for a in plan.arm_ids}
 
     monkeypatch.setattr(live, "build_live_arms", fake_arms)

@@ -16,6 +16,7 @@ import gc
 import sys
 import time
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from arms import ClientPool, LiveArm, build_live_arms
@@ -43,7 +44,9 @@ _SWITCH_INTERVAL_S = 0.0002
 _WARM_CONNECTIONS = 16
 
 
-async def dispatch(run: LiveRun, stops: StopSignals, *, time_scale: float, progress: bool) -> bool:
+async def dispatch(
+    run: LiveRun, stops: StopSignals, *, time_scale: float, progress: bool, plan_dir: Path | None = None
+) -> bool:
     """Send every pending request of ``run`` on time; returns True when stopped by a signal."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -55,7 +58,7 @@ async def dispatch(run: LiveRun, stops: StopSignals, *, time_scale: float, progr
     stops.listen(on_signal)
     try:
         pool = ClientPool()
-        arms = build_live_arms(run.plan, run.requests.cases, pool)
+        arms = build_live_arms(run.plan, run.requests.cases, pool, plan_dir=plan_dir)
         run.warm_up_failures = await pool.warm_up(connections=_WARM_CONNECTIONS)
         bar = ProgressBar(len(run.pending), run.planned) if progress else None
         loop_run = _Dispatch(run, arms, stop, time_scale, bar)

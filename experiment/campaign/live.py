@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,7 @@ from arms import ClientPool, build_live_arms
 from experiment.campaign.dispatch import dispatch
 from experiment.campaign.journal import journal_path
 from experiment.campaign.live_run import LiveRun
+from experiment.campaign.managed_servers import ManagedServers
 from experiment.campaign.plan_modules import plan_modules
 from experiment.campaign.progress import now_utc
 from experiment.campaign.summary import LiveRunSummary
@@ -108,20 +110,22 @@ def run_live_plan(
     """The live campaign of ``plan`` over ``cases``; see the module docstring.
 
     The schedule and the arms (API keys included) are checked before the store is opened, so a
-    misconfigured plan leaves no store behind.
+    misconfigured plan leaves no store behind; so are the plan's managed servers started and
+    found ready (:mod:`experiment.campaign.managed_servers`), and stopped when the run ends.
     """
     url = store_url(url)
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
     with plan_modules(base_dir):
-        build_live_arms(plan, cases, ClientPool())  # fail early: backends, keys, graders
+        build_live_arms(plan, cases, ClientPool(), plan_dir=base_dir)  # fail early: backends, keys, graders
     started, t0 = now_utc(), time.perf_counter()
     jpath = journal_path(url, plan_hash)
     with (
         plan_modules(base_dir),
         StopSignals() as stops,
+        ManagedServers(plan, base_dir, url, plan_hash, stops) as servers,
         TrialStore.open(url, plan_hash, create=True) as store,
     ):
-        meta: dict[str, str] = {"mode": "live"}
+        meta: dict[str, str] = {"mode": "live", **servers.meta(store.meta())}
         if plan_bytes_hash is not None:
             meta["plan_bytes_sha256"] = plan_bytes_hash
         store.set_meta(meta)
@@ -132,8 +136,10 @@ def run_live_plan(
             run.reporter.report("running")
             stopped = stops.signum is not None
             if run.pending and not stopped:
-                stopped = asyncio.run(dispatch(run, stops, time_scale=time_scale, progress=progress))
-            summary = run.finish(stopped, stops.signum, lateness_summary)
+                stopped = asyncio.run(
+                    dispatch(run, stops, time_scale=time_scale, progress=progress, plan_dir=base_dir)
+                )
+            summary = replace(run.finish(stopped, stops.signum, lateness_summary), servers=servers.started)
         except BaseException as exc:
             run.reporter.error(exc)
             raise

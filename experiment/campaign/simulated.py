@@ -122,7 +122,7 @@ def simulate_campaign(
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
     env = simpy.Environment()
     with plan_modules(base_dir):
-        arms = build_simulated_arms(plan, cases, plan_hash, env)
+        arms = build_simulated_arms(plan, cases, plan_hash, env, plan_dir=base_dir)
     started, t0 = now_utc(), time.perf_counter()
     with StopSignals() as stops, TrialStore.open(url, plan_hash, create=True) as store:
         if plan_bytes_hash is not None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from experiment.campaign.managed_servers import ServerRecord
 
 __all__ = ["CampaignSummary", "LiveRunSummary", "RunSummary"]
 
@@ -55,3 +59,5 @@ class LiveRunSummary(CampaignSummary):
     not_sent_in_time: int = 0
     #: Servers whose warm-up requests all failed before the clock started, with the reason.
     warm_up_failures: dict[str, str] | None = None
+    #: The managed servers this run segment started (version, start-up time, log), in plan order.
+    servers: tuple[ServerRecord, ...] = ()

@@ -3,8 +3,9 @@
 Every command that writes a file the user names (``analyze --json``, ``report --out``, ``export
 --out``, ``design``, ``demo``) calls :func:`refuse_study_files` before it computes anything. The
 files of a study are the plan, its lock record (``<plan>.lock.json``), the family's hash-chained
-log (``<root plan>.log.jsonl``), the corpus and arrival trace the plan names, and the store with
-the files kept beside it (DuckDB's ``.wal``, the progress file, the live journal). Paths are
+log (``<root plan>.log.jsonl``), the corpus, arrival trace and managed servers' model files the
+plan names, and the store with the files kept beside it (DuckDB's ``.wal``, the progress file, the
+live journal, each managed server's log). Paths are
 compared by identity: :func:`os.path.samefile` when both exist (hard links and symlinks included),
 fully resolved paths otherwise.
 """
@@ -45,12 +46,27 @@ def _plan_files(plan: Path) -> list[tuple[str, Path]]:
     arrival = loaded.traffic.arrival
     if isinstance(arrival, TraceArrival):
         files.append(("plan's arrival trace", resolve_beside(plan, arrival.path)))
+    from prereg.servers import model_file_path
+
+    for name, server in loaded.servers.items():
+        weights = None if server.model_file is None else model_file_path(server.model_file, plan.parent)
+        if weights is not None:
+            files.append((f"model file of servers.{name}", weights))
     return files
 
 
-def _store_files(store: str) -> list[tuple[str, Path]]:
+def _server_ids(plan: Path | None) -> list[str]:
+    from prereg.loader import read_plan
+
+    try:
+        return [] if plan is None else list(read_plan(plan).plan.servers)
+    except RoutetrialError:
+        return []
+
+
+def _store_files(store: str, servers: Iterable[str] = ()) -> list[tuple[str, Path]]:
     from experiment.store import store_path, store_url
-    from prereg.study_files import journal_file, progress_file, wal_file
+    from prereg.study_files import journal_file, progress_file, server_log_file, wal_file
 
     path = store_path(store_url(store))
     if path is None:
@@ -60,6 +76,7 @@ def _store_files(store: str) -> list[tuple[str, Path]]:
         ("store's write-ahead log", wal_file(path)),
         ("store's progress file", progress_file(path)),
         ("store's live journal", journal_file(path)),
+        *((f"log of servers.{name}", server_log_file(path, name)) for name in servers),
     ]
 
 
@@ -75,7 +92,7 @@ def study_files(plan: Path | None = None, store: str | None = None) -> list[tupl
         if real != Path(plan).absolute():  # named through a symlink: the real plan's files too
             files += _plan_files(real)
     if store is not None:
-        files += _store_files(store)
+        files += _store_files(store, _server_ids(plan))
     return files
 
 

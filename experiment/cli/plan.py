@@ -18,11 +18,18 @@ __all__ = ["COMMANDS"]
 
 @click.command("init")
 @click.argument("folder", required=False, default=".", type=click.Path(path_type=Path, file_okay=False))
-def init_command(folder: Path) -> None:
-    """Write a commented starter plan (Study 2) and its 60-case corpus into FOLDER (default: here)."""
+@click.option(
+    "--example",
+    type=click.Choice(["study2", "local"]),
+    default="study2",
+    show_default=True,
+    help="study2: a simulated replication of Study 2. local: a live study of real small routers on this machine.",
+)
+def init_command(folder: Path, example: str) -> None:
+    """Write a commented example plan and its 60-case corpus into FOLDER (default: here)."""
     from prereg.starter import init_plan
 
-    plan_path, corpus_path = init_plan(folder)
+    plan_path, corpus_path = init_plan(folder, example)
     click.echo(f"wrote {plan_path} and {corpus_path} (60 cases, sha256 pinned in the plan)")
     click.echo(f"next: routetrial check {plan_path} && routetrial freeze {plan_path}")
 

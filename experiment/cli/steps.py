@@ -80,7 +80,9 @@ def _summary(checked: CheckedPlan) -> list[str]:
         f"{checked.path}: OK (schema, meaning, corpus hash and sample size)",
         f"  study: {plan.study.title}",
         f"  canonical sha256: {checked.canonical_sha256}",
-        f"  arms: {len(plan.arms)} ({', '.join(routers)} routing; control: {', '.join(controls) or 'none'})",
+        f"  arms: {len(plan.arms)} ({', '.join(routers)} routing; control: {', '.join(controls) or 'none'}"
+        + "".join(f"; {a.kind}: {a.id}" for a in plan.arms if a.kind not in ("router", "control"))
+        + ")",
         f"  corpus: {plan.corpus.path}, {n_cases} cases in {families} families, sha256 matches the pin",
         f"  sample: {n_cases} cases x {replays} replays x {sum(weights.values())} arm weights = "
         f"{plan.sample_size.requests_total} requests (per arm: {per_arm})",
@@ -272,6 +274,11 @@ def _run_live(frozen: FrozenPlan, target: str) -> None:
         f"({summary.written:,} written in {summary.elapsed_s:.1f} s{resumed}; "
         f"{summary.interrupted:,} interrupted)"
     )
+    for server in summary.servers:
+        version = server.version or "version not recorded"
+        click.echo(
+            f"server {server.id}: {version}, ready {server.startup_s:.1f} s after its start (log: {server.log})"
+        )
     for base, why in sorted((summary.warm_up_failures or {}).items()):
         click.echo(f"warm-up: {why} before the clock started ({base})")
     click.echo(_lateness_line(summary))
@@ -327,4 +334,8 @@ def summary_lines(results: Results) -> list[str]:
     for srm in results.srm:
         if srm.mismatch:
             lines.append(f"  sample-ratio mismatch in {srm.what} counts (p = {srm.p_value:.3g})")
+    ref = results.reference
+    for mix in () if ref is None else ref.random_mixes:
+        if mix.random_did_as_well:
+            lines.append(f"  {mix.arm:<{width}}  {mix.note} (exploratory; see the report)")
     return lines

@@ -116,7 +116,7 @@ def run_campaign(
     cases = scenario.cases
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
     env = simpy.Environment()
-    arms = build_simulated_arms(plan, cases, plan_hash, env)
+    arms = build_simulated_arms(plan, cases, plan_hash, env, plan_dir=base_dir)
     records: list[TrialRecord | None] = [None] * len(schedule)
 
     def finish(request: ArmRequest, outcome: ArmOutcome) -> None:
@@ -220,7 +220,8 @@ def _routing_latencies(plan: Plan, records: list[TrialRecord], routers: list[str
     keep_failed = plan.analysis.failures.latency == "elapsed"
     values: dict[str, list[float]] = {arm: [] for arm in routers}
     for r in records:
-        if r.routing_latency_ms is not None and (keep_failed or r.routing_status == "ok"):
+        # an oracle arm records its decision (no time) but is no router: not in `values`
+        if r.arm in values and r.routing_latency_ms is not None and (keep_failed or r.routing_status == "ok"):
             values[r.arm].append(r.routing_latency_ms)
     return tuple(np.asarray(values[arm], dtype=np.float64) for arm in routers)
 

@@ -41,6 +41,8 @@ class LockedAnalysis:
     table: TrialTable
     meta: RunMeta
     results: Results
+    #: The store the trials came from (None: a trial file); the report reads its run facts there.
+    store: str | None = None
 
 
 def _live_figures(meta: dict[str, str]) -> dict[str, float] | None:
@@ -239,4 +241,5 @@ def run_locked_analysis(
         table, meta = load_store_trials(frozen, store, deviations)
     else:
         raise TypeError("run_locked_analysis needs a store or a trial file")
-    return LockedAnalysis(frozen, table, meta, analyze(frozen.plan, table, meta))
+    source = store if trials_file is None else None
+    return LockedAnalysis(frozen, table, meta, analyze(frozen.plan, table, meta), store=source)
