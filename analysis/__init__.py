@@ -70,6 +70,7 @@ from analysis._quantiles import (
 )
 from analysis._reference import estimate_gap_share, estimate_quality_difference
 from analysis._results import (
+    DECIDING_KINDS,
     SCHEMA_VERSION,
     AccuracyComparison,
     ArmKind,
@@ -109,6 +110,7 @@ from analysis._table import TrialTable, factorize
 __all__ = [
     "CI_METHODS",
     "CURVE_POINTS",
+    "DECIDING_KINDS",
     "DESIGN_KIND",
     "DESIGN_SCHEMA_VERSION",
     "SCHEMA_VERSION",

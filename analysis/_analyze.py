@@ -20,6 +20,7 @@ from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_
 from analysis._quantiles import estimate_quantile
 from analysis._reference import reference_comparisons
 from analysis._results import (
+    DECIDING_KINDS,
     SCHEMA_VERSION,
     ArmResult,
     ArmVerdict,
@@ -153,7 +154,7 @@ def _arm_data(
 ) -> tuple[NDArray[np.intp], ArmData]:
     """Arm ``a``'s rows of the table and its data under the plan's failure rules."""
     rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
-    router = plan.arm(a).kind == "router"
+    router = plan.arm(a).kind in DECIDING_KINDS
     return rows, select_arm(
         a,
         router,
@@ -188,6 +189,13 @@ def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
     )
 
 
+#: Why a router service's latency gate cannot FAIL: what it measures bounds the decision from above.
+SERVICE_LATENCY = (
+    "a router service's routing latency is the time to its response headers (the decision plus the "
+    "chosen model's start), an upper bound of the decision time: it can show a PASS, not a FAIL"
+)
+
+
 def _decide_gates(
     plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor], invalid: str | None
 ) -> tuple[list[GateVerdict], list[ArmVerdict]]:
@@ -195,13 +203,15 @@ def _decide_gates(
     gates of an invalid live run are INCONCLUSIVE whatever their bounds say."""
     gates: list[GateVerdict] = []
     viability = []
-    for a in (r.id for r in plan.router_arms):
+    for a in plan.decision_arms:
         mine = []
         for g in plan.gates:
             est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
             verdict = decide_gate(a, g, unit, est, lo, hi)
             if invalid is not None and g.metric in _QUANTILE:
                 verdict = dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=invalid)
+            elif verdict.verdict == "FAIL" and g.metric in _QUANTILE and plan.arm(a).kind == "service":
+                verdict = dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=SERVICE_LATENCY)
             mine.append(verdict)
         gates.extend(mine)
         viability.append(decide_viability(a, mine))
@@ -274,7 +284,7 @@ def analyze(
             )
         )
 
-    routers = [a.id for a in plan.router_arms]
+    routers = list(plan.decision_arms)
     gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
 
     comparisons = accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
@@ -317,8 +327,7 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
     codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
     data: dict[str, ArmData] = {}
     accuracy: list[ArmGateResult] = []
-    for arm_spec in plan.router_arms:
-        a = arm_spec.id
+    for a in plan.decision_arms:
         _, d = _arm_data(plan, table, codes, arms, arm_codes, a)
         data[a] = d
         acc = estimate_accuracy(d.y, d.y_cases, spec.unit, level, spec.ci_method, min_cases=spec.min_cases)

@@ -253,7 +253,8 @@ def analyze_arm(
         accuracy=None if routing is None else routing.accuracy,
         clustering=None if routing is None else routing.clustering,
         per_family=() if routing is None else routing.per_family,
-        confusion=None if routing is None else routing.confusion,
+        # A router service names a model, not a label: a label confusion matrix would be all blank.
+        confusion=None if routing is None or kind == "service" else routing.confusion,
         routing_latency_median=None if routing is None else routing.median,
         routing_latency_p95=None if routing is None else routing.p95,
         routing_latency_bootstrap_p95=None if routing is None else routing.bootstrap_p95,

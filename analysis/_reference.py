@@ -21,7 +21,7 @@ from analysis._comparisons import CaseAgg, case_aggregate, percentile_interval
 from analysis._interval import Interval
 from analysis._planned_comparisons import RngFor
 from analysis._reference_results import GapShareResult, RandomMixResult, ReferenceResult
-from analysis._results import ArmResult
+from analysis._results import DECIDING_KINDS, ArmResult
 from prereg.schema import Plan
 
 __all__ = ["estimate_gap_share", "estimate_quality_difference", "reference_comparisons"]
@@ -266,7 +266,7 @@ def reference_comparisons(
     if not any(kind in ("fixed", "random", "oracle") for kind in kinds.values()):
         return None
     agg = {a: case_aggregate(d.downstream, d.cases, k) for a, d in data.items()}
-    routers = [a for a, kind in kinds.items() if kind == "router"]
+    routers = [a for a, kind in kinds.items() if kind in DECIDING_KINDS]
     oracle = next((a for a, kind in kinds.items() if kind == "oracle"), None)
     baselines = [a for a, kind in kinds.items() if kind in ("control", "fixed")]
     randoms = [a for a, kind in kinds.items() if kind == "random"]

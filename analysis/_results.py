@@ -21,6 +21,7 @@ from analysis._interval import Interval, ProportionResult, Unit
 from analysis._reference_results import GapShareResult, RandomMixResult, ReferenceResult
 
 __all__ = [
+    "DECIDING_KINDS",
     "SCHEMA_VERSION",
     "AccuracyComparison",
     "ArmKind",
@@ -62,8 +63,12 @@ SCHEMA_VERSION = 4
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
-#: The plan's arm kinds (``prereg.schema.ArmSpec``): the control, routers and the reference arms.
-ArmKind = Literal["control", "router", "fixed", "random", "oracle"]
+#: The plan's arm kinds (``prereg.schema.ArmSpec``): the control, routers, router services and the
+#: reference arms.
+ArmKind = Literal["control", "router", "service", "fixed", "random", "oracle"]
+#: The kinds whose routing decisions are measured and gated: a router (its classifier's label) and a
+#: router service (the model it chose, judged route-level).
+DECIDING_KINDS: frozenset[str] = frozenset({"router", "service"})
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,15 @@ from analysis._design_limits import gate_requirement
 from analysis._meta import RunMeta
 from analysis._pareto import pareto_frontier
 from analysis._plan_warnings import plan_warnings
-from analysis._results import ArmResult, BalanceResult, DesignResult, ParetoPoint, PlanInfo, SrmResult
+from analysis._results import (
+    DECIDING_KINDS,
+    ArmResult,
+    BalanceResult,
+    DesignResult,
+    ParetoPoint,
+    PlanInfo,
+    SrmResult,
+)
 from analysis._table import TrialTable
 from prereg.schema import Plan
 
@@ -54,7 +62,7 @@ def pareto(results: list[ArmResult]) -> tuple[ParetoPoint, ...]:
     """The routers' accuracy / routing P95 / routing cost frontier."""
     points = []
     for r in results:
-        if r.kind == "router":
+        if r.kind in DECIDING_KINDS:
             acc = None if r.accuracy is None else r.accuracy.estimate
             p95 = None if r.routing_latency_p95 is None else r.routing_latency_p95.estimate
             # the pre-registered axes only: the router's own cost, not the downstream answer's
@@ -128,7 +136,7 @@ def design_section(plan: Plan, results: list[ArmResult]) -> DesignResult:
         gate_requirement(g, plan.analysis, plan.sample_size.unique_cases, plan.traffic.replays_per_case)
         for g in plan.gates
     )
-    routers = [r for r in results if r.kind == "router"]
+    routers = [r for r in results if r.kind in DECIDING_KINDS]
     lat = [r.routing_latency_p95.n for r in routers if r.routing_latency_p95 is not None]
     cases = [r.unique_cases for r in routers]
     smallest = min(cases) if cases else 0

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from analysis._arm import Codes
 from analysis._plan_quantile import plan_quantile
-from analysis._results import QuantileResult, StreamingArm, StreamingResult
+from analysis._results import DECIDING_KINDS, QuantileResult, StreamingArm, StreamingResult
 from analysis._table import TrialTable
 from prereg.schema import AnalysisSpec, Plan
 
@@ -86,7 +86,7 @@ def streaming_timings(
     for arm_spec in plan.arms:
         a = arm_spec.id
         rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
-        router = arm_spec.kind == "router"
+        router = arm_spec.kind in DECIDING_KINDS
         r_med, r_p95 = _pair(spec, *_kept(rows, table.routing_first_token_ms, codes), (0.5, 0.95))
         if not router:
             r_med = r_p95 = None

@@ -28,7 +28,7 @@ from arms._protocol import ArmRequest
 from arms._redaction import Redactor
 from arms._simulated_endpoint import Endpoint
 from prereg.records import Case, Status
-from prereg.schema import ModelSpec, Plan, RouterArmSpec
+from prereg.schema import ModelSpec, Plan, PriceSpec, RouterArmSpec
 
 __all__ = [
     "Backend",
@@ -39,6 +39,7 @@ __all__ = [
     "LiveContext",
     "LiveModel",
     "VirtualContext",
+    "cost_usd",
 ]
 
 #: A virtual-time behaviour: ``(case, replay) -> (value, status, service_ms)``, value None on a failure.
@@ -69,6 +70,11 @@ class ChatResult:
     #: The model that answered as the reply names it (a router service's pick: a header or the
     #: body's ``model``); None when the reply named none.
     served_model: str | None = None
+
+
+def cost_usd(tokens_in: int, tokens_out: int, price: PriceSpec) -> float:
+    """Tokens times the plan's prices (US dollars per 1,000 tokens): what one call cost."""
+    return tokens_in / 1000.0 * price.input_per_1k + tokens_out / 1000.0 * price.output_per_1k
 
 
 @dataclass(frozen=True, slots=True)

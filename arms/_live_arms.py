@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from arms._backend import ChatResult, LiveClassifier, LiveContext, LiveModel
+from arms._backend import ChatResult, LiveClassifier, LiveContext, LiveModel, cost_usd
 from arms._client_pool import ClientPool
 from arms._grading import JudgeCall, grade_case
 from arms._parsing import parse_verdict
@@ -36,6 +36,7 @@ from arms._protocol import ArmOutcome, ArmRequest, DownstreamOutcome, LiveArm, R
 from arms._redaction import Redactor, plan_secrets
 from arms._reference import ReferenceRoutes, oracle_decision
 from arms._registry import live_classifier, live_model
+from arms._service import LiveServiceArm
 from prereg.canonical import canonical_hash
 from prereg.errors import ArmError
 from prereg.records import Case
@@ -44,9 +45,9 @@ from prereg.schema import (
     FixedArmSpec,
     OracleArmSpec,
     Plan,
-    PriceSpec,
     RandomArmSpec,
     RouterArmSpec,
+    ServiceArmSpec,
 )
 
 __all__ = [
@@ -81,11 +82,6 @@ class LiveArmOutcome(ArmOutcome):
     """An :class:`~arms.ArmOutcome` with the request's live timeline."""
 
     timings: LiveTimings | None = None
-
-
-def cost_usd(tokens_in: int, tokens_out: int, price: PriceSpec) -> float:
-    """Tokens times the plan's prices (US dollars per 1,000 tokens)."""
-    return tokens_in / 1000.0 * price.input_per_1k + tokens_out / 1000.0 * price.output_per_1k
 
 
 def _ms(t: float | None, origin: float) -> float | None:
@@ -135,7 +131,7 @@ class _Downstream:
         call = await self._models[key].answer(request.case.text, clock, tag=request.trial_id)
         correct: bool | None = None
         if call.status == "ok" and call.text is not None:
-            correct = await grade_case(request.case, call.text, self._plan.graders, self._judges)
+            correct = await self.grade(request, call.text)
         outcome = DownstreamOutcome(
             model=key,
             status=call.status,
@@ -149,6 +145,10 @@ class _Downstream:
             itl_ms=itl_ms(call),
         )
         return outcome, call
+
+    async def grade(self, request: ArmRequest, text: str) -> bool | None:
+        """Grade an answer to ``request`` by its case's grader (None: the case is ungraded)."""
+        return await grade_case(request.case, text, self._plan.graders, self._judges)
 
 
 def _make_judge(model: LiveModel) -> JudgeCall:
@@ -302,6 +302,8 @@ def build_live_arms(
             arms[arm.id] = LiveControlArm(arm.id, arm.model, downstream)
         elif isinstance(arm, RandomArmSpec | OracleArmSpec):
             arms[arm.id] = LiveReferenceArm(arm.id, references[arm.id], downstream)
+        elif isinstance(arm, ServiceArmSpec):
+            arms[arm.id] = LiveServiceArm(arm, plan, pool, ctx.redactor, downstream.grade)
         else:
             raise ArmError(
                 f"arms[{index}].kind: expected an arm that runs on the wall clock, found {arm.kind!r}"

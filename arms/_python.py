@@ -19,23 +19,22 @@ campaign stays a deterministic function of the frozen plan and the router.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from arms._backend import Backend, ChatResult, Classification, LiveContext, VirtualContext
+from arms._backend import Backend, LiveContext, VirtualContext
 from arms._behaviour import _case_scales, _Draws
-from arms._protocol import ArmRequest
+from arms._in_process import InProcessClassifier
 from arms._server import FifoServer
 from arms._simulated_endpoint import Endpoint
 from prereg.backends import PythonClassifierSpec
 from prereg.errors import ArmError
 from prereg.records import Case, Status
-from prereg.schema import ClassifierSpec, RouterArmSpec, TokenSpec
+from prereg.schema import RouterArmSpec, TokenSpec
 from prereg.seeding import derive_rng
 
-__all__ = ["PYTHON", "PythonRouter", "load_router"]
+__all__ = ["PYTHON", "load_router"]
 
 _NO_TOKENS = TokenSpec(input=0, output=0)
 _MAX_ERROR_CHARS = 200
@@ -136,48 +135,26 @@ def virtual_classifier(ctx: VirtualContext, index: int, arm: RouterArmSpec) -> E
     )
 
 
-class PythonRouter:
-    """The python router on the wall clock (a :class:`~arms._backend.LiveClassifier`)."""
+class _TextRouter:
+    """The user's router as an :class:`~arms._in_process.TextRouter`: the wall clock's harness is
+    the one every in-process backend shares (:class:`~arms._in_process.InProcessClassifier`)."""
 
-    def __init__(
-        self, router: Router, spec: ClassifierSpec, backend: PythonClassifierSpec, labels: Sequence[str]
-    ) -> None:
+    def __init__(self, router: Router, labels: Sequence[str]) -> None:
         self._router = router
         self._labels = frozenset(labels)
-        self._timeout_s = spec.timeout_ms / 1000.0
-        self._retry = spec.retry
-        self._slots = asyncio.Semaphore(backend.concurrency)
 
-    async def _attempt(self, text: str) -> tuple[str | None, Status, str | None]:
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                async with self._slots:
-                    return await asyncio.to_thread(decide, self._router, text, self._labels)
-        except TimeoutError:
-            return None, "timeout", f"python router: no decision within {self._timeout_s * 1000:g} ms"
-
-    async def classify(self, request: ArmRequest, clock: Callable[[], float]) -> Classification:
-        """Run the router on the request text in a worker thread; retries as the plan says."""
-        started = clock()
-        label: str | None = None
-        status: Status = "not_sent"
-        error: str | None = None
-        attempts = 0
-        for attempts in range(1, self._retry.max_attempts + 1):
-            label, status, error = await self._attempt(request.case.text)
-            if status == "ok" or status not in self._retry.retry_on or attempts == self._retry.max_attempts:
-                break
-            await asyncio.sleep(min(self._retry.backoff_ms * 2 ** (attempts - 1) / 1000.0, self._timeout_s))
-        end = clock()
-        call = ChatResult(status, label, attempts, 0, 0, started, None, None, end, error)
-        return Classification(label, status, error, call)
+    def decide(self, texts: Sequence[str]) -> list[tuple[str | None, Status, str | None]]:
+        """One call of the router per text."""
+        return [decide(self._router, text, self._labels) for text in texts]
 
 
-def live_classifier(ctx: LiveContext, index: int, arm: RouterArmSpec) -> PythonRouter:
-    """The python router of ``plan.arms[index]`` on the wall clock."""
+def live_classifier(ctx: LiveContext, index: int, arm: RouterArmSpec) -> InProcessClassifier:
+    """The python router of ``plan.arms[index]`` on the wall clock (in worker threads)."""
     spec = _spec(index, arm)
     router = load_router(spec, f"arms[{index}].classifier.backend")
-    return PythonRouter(router, arm.classifier, spec, ctx.plan.taxonomy.labels)
+    return InProcessClassifier(
+        _TextRouter(router, ctx.plan.taxonomy.labels), arm.classifier, spec.concurrency, "python"
+    )
 
 
 #: The registry's entry: a classifier in both time models; no downstream model.

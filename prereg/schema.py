@@ -35,6 +35,7 @@ from prereg._schema_analysis import (
     StoppingSpec,
 )
 from prereg._schema_arms import ControlArmSpec, FixedArmSpec, OracleArmSpec, RandomArmSpec, ReferenceArmSpec
+from prereg._schema_calls import DecodingSpec, RetrySpec
 from prereg._schema_numbers import (
     MAX_CASES,
     MAX_CONCURRENCY,
@@ -56,6 +57,7 @@ from prereg._schema_numbers import (
     Spec,
     Whole,
 )
+from prereg._schema_service import ServiceArmSpec
 from prereg._schema_traffic import (
     ArrivalSpec,
     ConstantArrival,
@@ -141,6 +143,7 @@ __all__ = [
     "RouterArmSpec",
     "RoutingSpec",
     "SampleSizeSpec",
+    "ServiceArmSpec",
     "SimulatedClassifierSpec",
     "SimulatedModelSpec",
     "StoppingSpec",
@@ -208,25 +211,6 @@ class CorpusSpec(Spec):
 
 
 # --- models ------------------------------------------------------------------------------------
-
-
-class DecodingSpec(Spec):
-    """Sampling settings sent with each request."""
-
-    temperature: Finite = Field(default=0.0, ge=0.0, le=2.0)
-    top_p: Finite = Field(default=1.0, gt=0.0, le=1.0)
-    max_tokens: Whole = Field(default=16, ge=1, le=MAX_TOKENS)
-
-
-class RetrySpec(Spec):
-    """Which failures are retried and how; retry time counts in the latency."""
-
-    max_attempts: Whole = Field(default=1, ge=1, le=10)
-    backoff_ms: Finite = Field(default=250.0, ge=0.0, le=MAX_DURATION_MS)
-    retry_on: tuple[Literal["timeout", "http_error", "rate_limited", "connection_error"], ...] = (
-        "rate_limited",
-        "connection_error",
-    )
 
 
 class ModelSpec(Spec):
@@ -305,7 +289,9 @@ class RouterArmSpec(Spec):
     description: str = ""
 
 
-ArmSpec = Annotated[ControlArmSpec | RouterArmSpec | ReferenceArmSpec, Field(discriminator="kind")]
+ArmSpec = Annotated[
+    ControlArmSpec | RouterArmSpec | ReferenceArmSpec | ServiceArmSpec, Field(discriminator="kind")
+]
 
 
 class RoutingSpec(Spec):
@@ -363,7 +349,7 @@ class Plan(Spec):
             raise ValueError(f"expected 1, found {value!r}")
         return value
 
-    def arm(self, arm_id: str) -> ControlArmSpec | RouterArmSpec | ReferenceArmSpec:
+    def arm(self, arm_id: str) -> ControlArmSpec | RouterArmSpec | ReferenceArmSpec | ServiceArmSpec:
         """The arm with this id."""
         for a in self.arms:
             if a.id == arm_id:
@@ -391,12 +377,17 @@ class Plan(Spec):
         found: list[tuple[str, BackendSpec]] = [
             (f"models.{key}.backend", model.backend) for key, model in self.models.items()
         ]
-        found += [
-            (f"arms[{i}].classifier.backend", arm.classifier.backend)
-            for i, arm in enumerate(self.arms)
-            if isinstance(arm, RouterArmSpec)
-        ]
+        for i, arm in enumerate(self.arms):
+            if isinstance(arm, RouterArmSpec):
+                found.append((f"arms[{i}].classifier.backend", arm.classifier.backend))
+            elif isinstance(arm, ServiceArmSpec):
+                found.append((f"arms[{i}].backend", arm.backend))
         return tuple(found)
+
+    @property
+    def decision_arms(self) -> tuple[str, ...]:
+        """Ids of the arms whose routing decisions are judged by the gates: routers and services."""
+        return tuple(a.id for a in self.arms if isinstance(a, RouterArmSpec | ServiceArmSpec))
 
     @property
     def time_models(self) -> frozenset[TimeModel]:

@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from analysis import ArmResult, DiagnosisResult, Results
+from analysis import DECIDING_KINDS, ArmResult, DiagnosisResult, Results
 from prereg.errors import AnalysisError
 from prereg.records import Case
-from prereg.schema import ControlArmSpec, FixedArmSpec, OracleArmSpec, Plan, RandomArmSpec, RouterArmSpec
+from prereg.schema import (
+    ControlArmSpec,
+    FixedArmSpec,
+    OracleArmSpec,
+    Plan,
+    RandomArmSpec,
+    RouterArmSpec,
+    ServiceArmSpec,
+)
 from reports._checklist import CHECKLIST, ChecklistItem
 from reports._flow import NEVER_RUN, WARMUP, ArmFlow, Flow, breakdown, check_flow
 from reports._flow_svg import flow_svg
@@ -100,7 +108,7 @@ class ReportContext:
 
 def arm_colours(plan: Plan) -> dict[str, str]:
     """Each arm's chart colour: the control grey, routers and then reference arms in palette order."""
-    coloured = [a.id for a in plan.router_arms] + [
+    coloured = list(plan.decision_arms) + [
         a.id for a in plan.arms if isinstance(a, FixedArmSpec | RandomArmSpec | OracleArmSpec)
     ]
     return {
@@ -122,7 +130,7 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
         allocated = f.allocated if f.allocated is not None else f.scheduled
         # Both kinds read the analysis' own count (the results JSON and the page agree).
         analysed = f.analysed
-        if arm.kind == "router":
+        if arm.kind in DECIDING_KINDS:
             # The analysis counts exclusions among trial rows; scheduled requests without a row
             # are the remaining way out of the analysed node.
             excluded = {**f.excluded, NEVER_RUN: f.missing}
@@ -226,6 +234,10 @@ def _arms_table(plan: Plan) -> tuple[tuple[str, str, str, str], ...]:
             rows.append((a.id, "random", f"each request at random: {mix}", a.description))
         elif isinstance(a, OracleArmSpec):
             rows.append((a.id, "oracle", "by the gold label, through the routing table", a.description))
+        elif isinstance(a, ServiceArmSpec):
+            where = a.selected_model_header or "the reply's model field"
+            what = f"router service {a.model} at {a.backend.base_url}; its pick read from {where}, judged route-level"
+            rows.append((a.id, "service", what, a.description))
     return tuple(rows)
 
 

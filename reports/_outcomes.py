@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from analysis import ArmResult, DifferenceResult, Interval, ProportionResult, QuantileResult, Results
+from analysis import (
+    DECIDING_KINDS,
+    ArmResult,
+    DifferenceResult,
+    Interval,
+    ProportionResult,
+    QuantileResult,
+    Results,
+)
 from prereg.schema import Plan
 from reports._charts import (
     CdfSeries,
@@ -158,7 +166,7 @@ def build_charts(results: Results, plan: Plan, colours: Mapping[str, str]) -> Ch
     level = 1.0 - results.plan.alpha
     acc_gate = _gate(plan, "routing_accuracy", 0.85)
     p95_gate = _gate(plan, "routing_latency_p95", 2000.0)
-    routers = [a for a in results.arms if a.kind == "router"]
+    routers = [a for a in results.arms if a.kind in DECIDING_KINDS]
     forest_pts = [
         p
         for a in routers

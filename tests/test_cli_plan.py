@@ -128,7 +128,7 @@ BAD_PLANS: list[tuple[str, Mutation, str]] = [
     (
         "no router arm",
         lambda p: p.update(arms=[p["arms"][0]]),
-        "arms: expected at least one arm of kind 'router', found only control",
+        "arms: expected at least one arm of kind 'router' or 'service', found only control",
     ),
     (
         "route to undefined model",

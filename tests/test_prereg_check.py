@@ -31,7 +31,11 @@ PLAN_CASES: list[tuple[str, Mutation, str]] = [
         _dup_arm,
         "arms[2].id: expected a unique arm id, found 'qwen' again (first at arms[1])",
     ),
-    ("no router arm", _no_router, "arms: expected at least one arm of kind 'router', found only control"),
+    (
+        "no router arm",
+        _no_router,
+        "arms: expected at least one arm of kind 'router' or 'service', found only control",
+    ),
     (
         "control model undefined",
         lambda p: p["arms"][0].update(model="huge"),

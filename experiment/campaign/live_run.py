@@ -54,7 +54,7 @@ class LiveRun:
         self.plan, self.plan_hash, self.schedule, self.store = plan, plan_hash, schedule, store
         self.t0 = t0
         self.requests = ScheduleRequests(schedule, cases)
-        self.routers = {a.id for a in plan.router_arms}
+        self.routers = set(plan.decision_arms)
         self.tally = Tally(planned_per_arm(schedule), store.done_per_arm(), store.failures_by_status())
         self.stored = {int(s) for s in store.existing_seqs().tolist()}
         self.resumed = len(self.stored)

@@ -69,7 +69,7 @@ def _power_lines(checked: CheckedPlan) -> list[str]:
 
 def _summary(checked: CheckedPlan) -> list[str]:
     plan = checked.plan
-    routers = [a.id for a in plan.router_arms]
+    routers = list(plan.decision_arms)
     controls = [a.id for a in plan.arms if a.kind == "control"]
     families = len({c.family for c in checked.corpus})
     weights = {a: plan.ratio_of(a) for a in plan.arm_ids}
@@ -81,7 +81,7 @@ def _summary(checked: CheckedPlan) -> list[str]:
         f"  study: {plan.study.title}",
         f"  canonical sha256: {checked.canonical_sha256}",
         f"  arms: {len(plan.arms)} ({', '.join(routers)} routing; control: {', '.join(controls) or 'none'}"
-        + "".join(f"; {a.kind}: {a.id}" for a in plan.arms if a.kind not in ("router", "control"))
+        + "".join(f"; {a.kind}: {a.id}" for a in plan.arms if a.kind not in ("router", "service", "control"))
         + ")",
         f"  corpus: {plan.corpus.path}, {n_cases} cases in {families} families, sha256 matches the pin",
         f"  sample: {n_cases} cases x {replays} replays x {sum(weights.values())} arm weights = "
@@ -98,8 +98,8 @@ def design_summary(plan: Plan, n_cases: int) -> list[str]:
     unit = plan.analysis.unit
     lines = [f"  design (unit of analysis: {unit}; what n per arm can show):"]
     sizes: dict[int, list[str]] = {}
-    for arm in plan.router_arms:
-        sizes.setdefault(plan.traffic.replays_per_case * plan.ratio_of(arm.id), []).append(arm.id)
+    for arm_id in plan.decision_arms:
+        sizes.setdefault(plan.traffic.replays_per_case * plan.ratio_of(arm_id), []).append(arm_id)
     for gate in plan.gates:
         for replays, arms in sizes.items():
             scope = "" if len(sizes) == 1 else f" [{', '.join(arms)}]"
@@ -318,7 +318,9 @@ def _echo_failures(failures: dict[str, int]) -> None:
 
 def summary_lines(results: Results) -> list[str]:
     """The verdicts in a few lines: each gate with the numbers that decided it, then each arm."""
-    routed = sum(a.flow.analysed for a in results.arms if a.kind == "router")
+    import analysis
+
+    routed = sum(a.flow.analysed for a in results.arms if a.kind in analysis.DECIDING_KINDS)
     lines = [f"{results.plan.title}: {routed:,} routing decisions analysed, from the {results.plan.source}"]
     if results.plan.deviations:
         lines.append(f"deviations: {'; '.join(results.plan.deviations)}")
