@@ -49,7 +49,14 @@ def check_step(plan: Path) -> None:
 def _power_lines(checked: CheckedPlan) -> list[str]:
     """Power from the design diagnosis stored beside the plan: a warning per gate below target."""
     from experiment.design import design_results_path, load_design_results, power_warnings
+    from experiment.design.diagnosis import require_simulated
+    from prereg.errors import InputError
 
+    try:
+        require_simulated(checked.plan)
+    except InputError as exc:
+        # A live plan's backends have no assumed truths to simulate from: say so, not "run design".
+        return [f"  power: cannot be simulated for this plan ({exc}); diagnose a simulated twin of it"]
     results = load_design_results(checked.path, plan_hash=checked.canonical_sha256)
     if results is None:
         stale = (

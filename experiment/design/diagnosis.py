@@ -142,7 +142,7 @@ def diagnose(
     ``plan_hash`` is the plan's canonical SHA-256 (computed when omitted); it names the random
     streams of every simulation, as in a real campaign. ``base_dir`` resolves a trace file.
     """
-    _require_simulated(plan)
+    require_simulated(plan)
     plan_hash = plan_hash or canonical_hash(plan)
     cases = tuple(cases)
     sims = SimulationBatches(
@@ -201,7 +201,7 @@ def diagnose(
     )
 
 
-def _require_simulated(plan: Plan) -> None:
+def require_simulated(plan: Plan) -> None:
     """Refuse, before any simulation, a plan whose arms cannot be simulated."""
     for i, arm in enumerate(plan.arms):
         if isinstance(arm, RouterArmSpec) and not isinstance(arm.classifier.backend, SimulatedClassifierSpec):
