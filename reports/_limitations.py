@@ -18,7 +18,35 @@ __all__ = ["limitations"]
 def limitations(results: Results, plan: Plan, registration: Registration) -> tuple[str, ...]:
     """The limitations of this campaign, most decision-relevant first."""
     gates, said = _gate_limitations(results)
-    return (*gates, *_arm_limitations(results, plan, said), *_run_limitations(results, plan, registration))
+    return (
+        *gates,
+        *_arm_limitations(results, plan, said),
+        *_random_mix_limitations(results),
+        *_run_limitations(results, plan, registration),
+    )
+
+
+def _random_mix_limitations(results: Results) -> list[str]:
+    """A router that a random arm did as well as: whatever its gates say, it is not shown to route."""
+    if results.reference is None:
+        return []
+    out = []
+    for mix in results.reference.random_mixes:
+        if not mix.random_did_as_well:
+            continue
+        lo = mix.interval.lower
+        shown = (
+            "no interval exists"
+            if lo is None or mix.interval.upper is None
+            else f"the {mix.interval.level:.0%} interval of the difference in quality is "
+            f"[{fmt_pct(lo)}, {fmt_pct(mix.interval.upper)}]"
+        )
+        out.append(
+            f"{mix.arm}: the random arm {mix.random_arm} did as well on downstream quality ({shown}): "
+            "this campaign does not show that the router's choices beat a random mix of the same models "
+            "(exploratory, unadjusted)."
+        )
+    return out
 
 
 def _gate_limitations(results: Results) -> tuple[list[str], set[tuple[str, str]]]:

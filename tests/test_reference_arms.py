@@ -8,6 +8,7 @@ The campaigns run through ``routetrial check`` / ``freeze`` / ``run`` / ``export
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 from collections import Counter
@@ -257,6 +258,23 @@ def test_a_simulated_campaign_runs_analyses_and_reports_the_reference_arms(
     html = page.read_text(encoding="utf-8")
     assert 'id="reference-arms"' in html and "Share of the gap recovered" in html
     assert "a random mix did as well" in html or "beats the random mix" in html
+    # a flagged router is a limitation of the campaign, stated in the Limitations list
+    assert ("does not show that the router&#39;s choices beat a random mix" in html) == flagged
+    from analysis import results_from_json
+    from reports._limitations import _random_mix_limitations
+
+    parsed = results_from_json(out.read_text(encoding="utf-8"))
+    assert parsed.reference is not None
+    as_flagged = dataclasses.replace(
+        parsed.reference,
+        random_mixes=tuple(
+            dataclasses.replace(m, random_did_as_well=True) for m in parsed.reference.random_mixes
+        ),
+    )
+    (sentence,) = _random_mix_limitations(dataclasses.replace(parsed, reference=as_flagged))
+    assert sentence.startswith(
+        "router: the random arm coin did as well on downstream quality (the 95% interval"
+    )
     for arm in ("always_small", "coin", "oracle"):
         assert f"Allocated to {arm}" in html or f">{arm}<" in html
 
