@@ -17,6 +17,7 @@ from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
 from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_comparisons
+from analysis._quality_gate import quality_vs_control_bounds
 from analysis._quantiles import estimate_quantile
 from analysis._reference import reference_comparisons
 from analysis._results import (
@@ -41,6 +42,9 @@ from prereg.seeding import derive_rng
 __all__ = ["analyze"]
 
 _QUANTILE = {"routing_latency_p95_ms": 0.95, "routing_latency_median_ms": 0.5}
+_VS_CONTROL = "downstream_quality_vs_control"
+#: Distance from the threshold within which a bound of a mean of per-case means counts as equal.
+_TIE = 1e-12
 
 
 def _codes(plan: Plan, table: TrialTable) -> Codes:
@@ -196,8 +200,41 @@ SERVICE_LATENCY = (
 )
 
 
+def _control_gate(
+    gate: GateSpec, a: str, data: Mapping[str, ArmData], plan: Plan, k: int, rng_for_arm: RngFor
+) -> GateVerdict:
+    """The verdict of a ``downstream_quality_vs_control`` gate for router arm ``a`` (the plan's
+    first control arm, ``k`` cases in the table): INCONCLUSIVE, with the reason, without control
+    data, below ``analysis.min_cases`` common cases, or with a lower bound equal to the threshold."""
+    spec = plan.analysis
+    level = gate.rule.level if gate.rule.kind == "confidence_bound" else 1.0 - spec.alpha
+    control = next((x.id for x in plan.arms if x.kind == "control"), None)
+    c = data.get(control) if control is not None else None
+    d = data[a]
+    bounds = quality_vs_control_bounds(
+        (d.downstream, d.cases),
+        None if c is None or not c.cases.size else (c.downstream, c.cases),
+        k,
+        level,
+        # its own stream: adding this gate moves no other figure's draws
+        CaseResampler(rng_for_arm("gate_quality_vs_control"), spec.bootstrap.resamples),
+        spec.min_cases,
+    )
+    verdict = decide_gate(a, gate, "case", bounds.estimate, bounds.lower, bounds.upper)
+    if bounds.n_cases < spec.min_cases and bounds.note is not None:
+        return dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=bounds.note)
+    lo = bounds.lower.lower if gate.rule.kind == "confidence_bound" else None
+    # per-case means of a few replays lie on a lattice, so a bootstrap bound can equal the margin
+    # exactly, and rounding alone would then decide; a bound that equals the threshold leaves it
+    # inside the one-sided interval, so it is not shown to clear it (a PASS there costs alpha)
+    if verdict.verdict == "PASS" and lo is not None and abs(lo - gate.threshold) <= _TIE:
+        why = f"the one-sided lower bound {lo:.6g} equals {gate.threshold:g}: a tie does not clear it"
+        return dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=why)
+    return verdict
+
+
 def _decide_gates(
-    plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor], invalid: str | None
+    plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor], invalid: str | None, k: int
 ) -> tuple[list[GateVerdict], list[ArmVerdict]]:
     """Every router arm's gate verdicts (plan order of arms, then gates) and its viability; latency
     gates of an invalid live run are INCONCLUSIVE whatever their bounds say."""
@@ -206,6 +243,9 @@ def _decide_gates(
     for a in plan.decision_arms:
         mine = []
         for g in plan.gates:
+            if g.metric == _VS_CONTROL:
+                mine.append(_control_gate(g, a, data, plan, k, rng_for(a)))
+                continue
             est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
             verdict = decide_gate(a, g, unit, est, lo, hi)
             if invalid is not None and g.metric in _QUANTILE:
@@ -285,7 +325,7 @@ def analyze(
         )
 
     routers = list(plan.decision_arms)
-    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
+    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta), codes.k_cases)
 
     comparisons = accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
     controls = [a.id for a in plan.arms if a.kind == "control"]
@@ -337,5 +377,9 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
             weights = CaseResampler(rng_for(a)("bootstrap"), spec.bootstrap.resamples)(n_present)
         method, est, interval = robust_accuracy(d.y, remap, spec.unit, level, spec.cluster_robust, weights)
         accuracy.append(ArmGateResult(a, acc, method, est, interval))
-    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta))
+    if any(g.metric == _VS_CONTROL for g in plan.gates):
+        for arm_spec in plan.arms:
+            if arm_spec.kind == "control":
+                data[arm_spec.id] = _arm_data(plan, table, codes, arms, arm_codes, arm_spec.id)[1]
+    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta), codes.k_cases)
     return GateResults(tuple(accuracy), tuple(gates), tuple(viability))

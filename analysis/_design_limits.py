@@ -209,7 +209,8 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
     error rate is controlled, and below ``analysis.min_cases`` the requirement says so. Latency
     quantile gates: :func:`min_cases_for_quantile_bound` under ``latency_interval: clustered``,
     :func:`min_n_for_quantile_upper_bound` requests under ``order_statistic`` (exact only for
-    independent latencies), none under ``bootstrap``.
+    independent latencies), none under ``bootstrap``. Downstream quality against the control
+    (unit ``case``): only ``analysis.min_cases`` common cases, as a bootstrap has no closed form.
 
     References
     ----------
@@ -221,6 +222,19 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
     rule = "point_estimate" if point else f"confidence_bound@{level:g}"
     if gate.metric == "routing_accuracy":
         return _accuracy_requirement(gate, analysis, n_cases, replays, rule, level)
+    if gate.metric == "downstream_quality_vs_control":
+        # a paired case bootstrap has no closed-form smallest n: only the interval's minimum is known
+        few = n_cases < analysis.min_cases
+        needs = (
+            f"needs at least {analysis.min_cases} cases in both the router and the control arm "
+            "(analysis.min_cases)"
+            if few
+            else "PASS needs the one-sided lower bound of the paired case-bootstrap difference at or "
+            f"above {gate.threshold:g}"
+        )
+        return GateRequirement(
+            gate.id, gate.metric, rule, "case", n_cases, not few, None, analysis.min_cases, needs
+        )
     return _latency_requirement(gate, analysis, n_cases, replays, rule, level)
 
 

@@ -56,7 +56,12 @@ class GateSpec(Spec):
     """A pre-registered viability gate for each router arm."""
 
     id: Identifier
-    metric: Literal["routing_accuracy", "routing_latency_p95_ms", "routing_latency_median_ms"]
+    metric: Literal[
+        "routing_accuracy",
+        "routing_latency_p95_ms",
+        "routing_latency_median_ms",
+        "downstream_quality_vs_control",
+    ]
     op: Literal[">=", "<="]
     threshold: Finite = Field(ge=-1e12, le=1e12)
     rule: Annotated[PointEstimateRule | ConfidenceBoundRule, Field(discriminator="kind")] = Field(

@@ -34,7 +34,7 @@ from prereg.corpus import json_lines, parse_corpus, read_corpus_bytes
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
 from prereg.loader import FieldPath, LoadedPlan, format_path, read_plan
 from prereg.records import Case
-from prereg.schema import Plan, TraceArrival
+from prereg.schema import GateSpec, Plan, TraceArrival
 from prereg.size_limits import size_problems
 from prereg.trace import parse_trace
 
@@ -207,6 +207,8 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
                 )
             if gate.op != ">=":
                 problems.plan(("gates", i, "op"), f"expected '>=' for an accuracy gate, found {gate.op!r}")
+        elif gate.metric == "downstream_quality_vs_control":
+            _check_quality_gate(plan, i, gate, problems)
         else:
             if not gate.threshold > 0.0:
                 problems.plan(
@@ -214,6 +216,25 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
                 )
             if gate.op != "<=":
                 problems.plan(("gates", i, "op"), f"expected '<=' for a latency gate, found {gate.op!r}")
+
+
+def _check_quality_gate(plan: Plan, i: int, gate: GateSpec, problems: _Problems) -> None:
+    """A non-inferiority gate on downstream quality against the control: ``>=`` a margin in (-1, 1)."""
+    if not any(a.kind == "control" for a in plan.arms):
+        problems.plan(
+            ("gates", i, "metric"),
+            "expected an arm of kind 'control' for downstream_quality_vs_control, found none",
+        )
+    if gate.op != ">=":
+        problems.plan(
+            ("gates", i, "op"),
+            f"expected '>=' for downstream_quality_vs_control (non-inferiority), found {gate.op!r}",
+        )
+    if not -1.0 < gate.threshold < 1.0:
+        problems.plan(
+            ("gates", i, "threshold"),
+            f"expected a difference strictly between -1 and 1 (e.g. -0.05), found {gate.threshold}",
+        )
 
 
 def _check_graders(plan: Plan, problems: _Problems) -> None:

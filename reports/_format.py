@@ -20,6 +20,7 @@ __all__ = [
     "fmt_level",
     "fmt_ms",
     "fmt_pct",
+    "fmt_pp",
     "fmt_usd",
     "gate_bounds_text",
     "metric_formatter",
@@ -44,6 +45,17 @@ class Shown:
 def fmt_pct(x: float) -> str:
     """A proportion as a percentage with one decimal: ``0.7933`` -> ``79.3%``."""
     return f"{100 * x:.1f}%"
+
+
+def fmt_pp(x: float) -> str:
+    """A difference of proportions in signed percentage points: ``-0.05`` -> ``−5.0 pp``; never
+    "−0.0 pp" for a value that is not zero (more decimals until it shows)."""
+    sign = "+" if x > 0 else "−" if x < 0 else "±"
+    for digits in range(1, 12):
+        text = f"{100 * abs(x):.{digits}f}"
+        if x == 0 or float(text) != 0.0:
+            break
+    return f"{sign}{text} pp"
 
 
 def fmt_ms(x: float) -> str:
@@ -85,7 +97,10 @@ def _finer(f: Fmt, x: float) -> str:
 
 
 def metric_formatter(metric: str) -> Fmt:
-    """The formatter of a gate metric: percent for accuracy, milliseconds for latency."""
+    """The formatter of a gate metric: percent for accuracy, milliseconds for latency, percentage
+    points for a difference against the control."""
+    if metric.endswith("_vs_control"):
+        return fmt_pp
     return fmt_ms if metric.endswith("_ms") or "latency" in metric else fmt_pct
 
 
@@ -96,6 +111,8 @@ def fmt_against(x: float, threshold: float, metric: str) -> str:
     prints "84.96%": a reader compares the two printed numbers, so they must differ when the
     values do (up to six more decimals).
     """
+    if metric.endswith("_vs_control"):
+        return _pp_against(x, threshold)
     ms = metric.endswith("_ms") or "latency" in metric
     scale, unit, base = (1.0, " ms", 0) if ms else (100.0, "%", 1)
     for digits in range(base, base + 7):
@@ -103,6 +120,20 @@ def fmt_against(x: float, threshold: float, metric: str) -> str:
         if x == threshold or text != f"{scale * threshold:,.{digits}f}":
             return text + unit
     return text + unit
+
+
+def _pp_against(x: float, threshold: float) -> str:
+    """:func:`fmt_against` in signed percentage points (a difference against the control)."""
+    sign = "+" if x > 0 else "−" if x < 0 else "±"
+    for digits in range(1, 8):
+        text = f"{100 * abs(x):,.{digits}f}"
+        if x == threshold or f"{sign}{text}" != _signed_pp(threshold, digits):
+            break
+    return f"{sign}{text} pp"
+
+
+def _signed_pp(x: float, digits: int) -> str:
+    return ("+" if x > 0 else "−" if x < 0 else "±") + f"{100 * abs(x):,.{digits}f}"
 
 
 def fmt_level(level: float) -> str:

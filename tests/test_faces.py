@@ -71,6 +71,7 @@ FACES: dict[str, list[str]] = {
         "format_icc_grid",
         "load_design_results",
         "power_warnings",
+        "require_simulated",
         "run_design",
         "write_design_results",
     ],

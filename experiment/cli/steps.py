@@ -48,8 +48,7 @@ def check_step(plan: Path) -> None:
 
 def _power_lines(checked: CheckedPlan) -> list[str]:
     """Power from the design diagnosis stored beside the plan: a warning per gate below target."""
-    from experiment.design import design_results_path, load_design_results, power_warnings
-    from experiment.design.diagnosis import require_simulated
+    from experiment.design import design_results_path, load_design_results, power_warnings, require_simulated
     from prereg.errors import InputError
 
     try:

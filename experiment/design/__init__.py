@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from experiment.design.batches import Progress
-    from experiment.design.diagnosis import diagnose, power_warnings
+    from experiment.design.diagnosis import diagnose, power_warnings, require_simulated
     from experiment.design.engine import ENGINES, Engine, EngineSettings, default_workers
     from experiment.design.icc import DEFAULT_ICC_GRID
     from experiment.design.results_file import design_results_path, load_design_results, write_design_results
@@ -53,6 +53,7 @@ __all__ = [
     "format_icc_grid",
     "load_design_results",
     "power_warnings",
+    "require_simulated",
     "run_design",
     "write_design_results",
 ]
@@ -76,6 +77,7 @@ _HOMES = {
     "format_icc_grid": "table",
     "load_design_results": "results_file",
     "power_warnings": "diagnosis",
+    "require_simulated": "diagnosis",
     "run_design": "runner",
     "write_design_results": "results_file",
 }

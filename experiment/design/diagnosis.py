@@ -202,7 +202,15 @@ def diagnose(
 
 
 def require_simulated(plan: Plan) -> None:
-    """Refuse, before any simulation, a plan whose arms cannot be simulated."""
+    """Refuse, before any simulation, a plan whose arms cannot be simulated, or with a gate the
+    diagnosis has no boundary world for (downstream quality against the control, issue 16)."""
+    for i, gate in enumerate(plan.gates):
+        if gate.metric == "downstream_quality_vs_control":
+            raise InputError(
+                "expected a gate the design diagnosis simulates (routing_accuracy or a routing "
+                f"latency), found {gate.metric!r}",
+                field=f"gates[{i}].metric",
+            )
     for i, arm in enumerate(plan.arms):
         if isinstance(arm, RouterArmSpec) and not isinstance(arm.classifier.backend, SimulatedClassifierSpec):
             raise InputError(
