@@ -13,11 +13,11 @@ from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p9
 from analysis._case_bootstrap import CaseResampler
 from analysis._clustered import estimate_accuracy, robust_accuracy
 from analysis._clustered_quantile import estimate_clustered_quantile
+from analysis._control_gate import CONTROL_METRICS, LATENCY_VS_CONTROL, control_gate_verdict
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
 from analysis._meta import RunMeta
 from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_comparisons
-from analysis._quality_gate import quality_vs_control_bounds
 from analysis._quantiles import estimate_quantile
 from analysis._reference import reference_comparisons
 from analysis._results import (
@@ -42,9 +42,6 @@ from prereg.seeding import derive_rng
 __all__ = ["analyze"]
 
 _QUANTILE = {"routing_latency_p95_ms": 0.95, "routing_latency_median_ms": 0.5}
-_VS_CONTROL = "downstream_quality_vs_control"
-#: Distance from the threshold within which a bound of a mean of per-case means counts as equal.
-_TIE = 1e-12
 
 
 def _codes(plan: Plan, table: TrialTable) -> Codes:
@@ -200,39 +197,6 @@ SERVICE_LATENCY = (
 )
 
 
-def _control_gate(
-    gate: GateSpec, a: str, data: Mapping[str, ArmData], plan: Plan, k: int, rng_for_arm: RngFor
-) -> GateVerdict:
-    """The verdict of a ``downstream_quality_vs_control`` gate for router arm ``a`` (the plan's
-    first control arm, ``k`` cases in the table): INCONCLUSIVE, with the reason, without control
-    data, below ``analysis.min_cases`` common cases, or with a lower bound equal to the threshold."""
-    spec = plan.analysis
-    level = gate.rule.level if gate.rule.kind == "confidence_bound" else 1.0 - spec.alpha
-    control = next((x.id for x in plan.arms if x.kind == "control"), None)
-    c = data.get(control) if control is not None else None
-    d = data[a]
-    bounds = quality_vs_control_bounds(
-        (d.downstream, d.cases),
-        None if c is None or not c.cases.size else (c.downstream, c.cases),
-        k,
-        level,
-        # its own stream: adding this gate moves no other figure's draws
-        CaseResampler(rng_for_arm("gate_quality_vs_control"), spec.bootstrap.resamples),
-        spec.min_cases,
-    )
-    verdict = decide_gate(a, gate, "case", bounds.estimate, bounds.lower, bounds.upper)
-    if bounds.n_cases < spec.min_cases and bounds.note is not None:
-        return dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=bounds.note)
-    lo = bounds.lower.lower if gate.rule.kind == "confidence_bound" else None
-    # per-case means of a few replays lie on a lattice, so a bootstrap bound can equal the margin
-    # exactly, and rounding alone would then decide; a bound that equals the threshold leaves it
-    # inside the one-sided interval, so it is not shown to clear it (a PASS there costs alpha)
-    if verdict.verdict == "PASS" and lo is not None and abs(lo - gate.threshold) <= _TIE:
-        why = f"the one-sided lower bound {lo:.6g} equals {gate.threshold:g}: a tie does not clear it"
-        return dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=why)
-    return verdict
-
-
 def _decide_gates(
     plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor], invalid: str | None, k: int
 ) -> tuple[list[GateVerdict], list[ArmVerdict]]:
@@ -243,12 +207,12 @@ def _decide_gates(
     for a in plan.decision_arms:
         mine = []
         for g in plan.gates:
-            if g.metric == _VS_CONTROL:
-                mine.append(_control_gate(g, a, data, plan, k, rng_for(a)))
-                continue
-            est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
-            verdict = decide_gate(a, g, unit, est, lo, hi)
-            if invalid is not None and g.metric in _QUANTILE:
+            if g.metric in CONTROL_METRICS:
+                verdict = control_gate_verdict(g, a, data, plan, k, rng_for(a))
+            else:
+                est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
+                verdict = decide_gate(a, g, unit, est, lo, hi)
+            if invalid is not None and (g.metric in _QUANTILE or g.metric in LATENCY_VS_CONTROL):
                 verdict = dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=invalid)
             elif verdict.verdict == "FAIL" and g.metric in _QUANTILE and plan.arm(a).kind == "service":
                 verdict = dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=SERVICE_LATENCY)
@@ -377,7 +341,7 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
             weights = CaseResampler(rng_for(a)("bootstrap"), spec.bootstrap.resamples)(n_present)
         method, est, interval = robust_accuracy(d.y, remap, spec.unit, level, spec.cluster_robust, weights)
         accuracy.append(ArmGateResult(a, acc, method, est, interval))
-    if any(g.metric == _VS_CONTROL for g in plan.gates):
+    if any(g.metric in CONTROL_METRICS for g in plan.gates):
         for arm_spec in plan.arms:
             if arm_spec.kind == "control":
                 data[arm_spec.id] = _arm_data(plan, table, codes, arms, arm_codes, arm_spec.id)[1]

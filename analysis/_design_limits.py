@@ -13,7 +13,7 @@ import numpy as np
 
 from analysis._effective_n import effective_n_bounds
 from analysis._proportions import CI_METHODS, proportion_bounds
-from analysis._results import GateRequirement
+from analysis._results import GateRequirement, Unit
 from prereg.errors import InputError
 from prereg.schema import AnalysisSpec, GateSpec
 
@@ -209,8 +209,9 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
     error rate is controlled, and below ``analysis.min_cases`` the requirement says so. Latency
     quantile gates: :func:`min_cases_for_quantile_bound` under ``latency_interval: clustered``,
     :func:`min_n_for_quantile_upper_bound` requests under ``order_statistic`` (exact only for
-    independent latencies), none under ``bootstrap``. Downstream quality against the control
-    (unit ``case``): only ``analysis.min_cases`` common cases, as a bootstrap has no closed form.
+    independent latencies), none under ``bootstrap``. Gates against the control (downstream
+    quality and relative cost on unit ``case``, end-to-end latency quantiles on unit ``request``):
+    only ``analysis.min_cases`` common cases, as a paired case bootstrap has no closed form.
 
     References
     ----------
@@ -222,20 +223,36 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
     rule = "point_estimate" if point else f"confidence_bound@{level:g}"
     if gate.metric == "routing_accuracy":
         return _accuracy_requirement(gate, analysis, n_cases, replays, rule, level)
-    if gate.metric == "downstream_quality_vs_control":
-        # a paired case bootstrap has no closed-form smallest n: only the interval's minimum is known
-        few = n_cases < analysis.min_cases
-        needs = (
-            f"needs at least {analysis.min_cases} cases in both the router and the control arm "
-            "(analysis.min_cases)"
-            if few
-            else "PASS needs the one-sided lower bound of the paired case-bootstrap difference at or "
-            f"above {gate.threshold:g}"
-        )
-        return GateRequirement(
-            gate.id, gate.metric, rule, "case", n_cases, not few, None, analysis.min_cases, needs
-        )
+    if gate.metric.endswith("_vs_control"):
+        return _control_requirement(gate, analysis, n_cases, replays, rule)
     return _latency_requirement(gate, analysis, n_cases, replays, rule, level)
+
+
+#: What a PASS of each gate against the control needs (the bound that decides it and where).
+_CONTROL_NEEDS = {
+    "downstream_quality_vs_control": "lower bound of the paired case-bootstrap difference at or above",
+    "cost_vs_control": "upper bound of the paired case-bootstrap relative cost at or below",
+    "e2e_latency_p95_vs_control": "upper bound of the paired case-bootstrap P95 difference at or below",
+    "e2e_latency_median_vs_control": "upper bound of the paired case-bootstrap median difference at or below",
+}
+
+
+def _control_requirement(
+    gate: GateSpec, analysis: AnalysisSpec, n_cases: int, replays: int, rule: str
+) -> GateRequirement:
+    """:func:`gate_requirement` of a gate against the control."""
+    # a paired case bootstrap has no closed-form smallest n: only the interval's minimum is known
+    few = n_cases < analysis.min_cases
+    needs = (
+        f"needs at least {analysis.min_cases} cases in both the router and the control arm "
+        "(analysis.min_cases)"
+        if few
+        else f"PASS needs the one-sided {_CONTROL_NEEDS[gate.metric]} {gate.threshold:g}"
+    )
+    latency = "latency" in gate.metric
+    unit: Unit = "request" if latency else "case"
+    n = n_cases * replays if latency else n_cases
+    return GateRequirement(gate.id, gate.metric, rule, unit, n, not few, None, analysis.min_cases, needs)
 
 
 def _accuracy_requirement(

@@ -61,6 +61,9 @@ class GateSpec(Spec):
         "routing_latency_p95_ms",
         "routing_latency_median_ms",
         "downstream_quality_vs_control",
+        "cost_vs_control",
+        "e2e_latency_p95_vs_control",
+        "e2e_latency_median_vs_control",
     ]
     op: Literal[">=", "<="]
     threshold: Finite = Field(ge=-1e12, le=1e12)

@@ -207,8 +207,8 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
                 )
             if gate.op != ">=":
                 problems.plan(("gates", i, "op"), f"expected '>=' for an accuracy gate, found {gate.op!r}")
-        elif gate.metric == "downstream_quality_vs_control":
-            _check_quality_gate(plan, i, gate, problems)
+        elif gate.metric in _CONTROL_GATES:
+            _check_control_gate(plan, i, gate, problems)
         else:
             if not gate.threshold > 0.0:
                 problems.plan(
@@ -218,23 +218,39 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
                 problems.plan(("gates", i, "op"), f"expected '<=' for a latency gate, found {gate.op!r}")
 
 
-def _check_quality_gate(plan: Plan, i: int, gate: GateSpec, problems: _Problems) -> None:
-    """A non-inferiority gate on downstream quality against the control: ``>=`` a margin in (-1, 1)."""
+#: Each gate against the control: its op and why, and the open range of its threshold with the
+#: words of that range (None: any finite threshold, e.g. a latency margin, negative for "faster").
+_CONTROL_GATES: dict[str, tuple[str, str, tuple[float, float, str] | None]] = {
+    "downstream_quality_vs_control": (
+        ">=",
+        "non-inferiority",
+        (-1.0, 1.0, "a difference strictly between -1 and 1 (e.g. -0.05)"),
+    ),
+    "cost_vs_control": (
+        "<=",
+        "savings",
+        (-1.0, 10.0, "a relative cost strictly between -1 and 10 (e.g. -0.30)"),
+    ),
+    "e2e_latency_p95_vs_control": ("<=", "non-inferiority", None),
+    "e2e_latency_median_vs_control": ("<=", "non-inferiority", None),
+}
+
+
+def _check_control_gate(plan: Plan, i: int, gate: GateSpec, problems: _Problems) -> None:
+    """A gate against the control: a control arm, the metric's op, a threshold in its range."""
+    op, why, bounds = _CONTROL_GATES[gate.metric]
     if not any(a.kind == "control" for a in plan.arms):
         problems.plan(
             ("gates", i, "metric"),
-            "expected an arm of kind 'control' for downstream_quality_vs_control, found none",
+            f"expected an arm of kind 'control' for {gate.metric}, found none",
         )
-    if gate.op != ">=":
+    if gate.op != op:
         problems.plan(
             ("gates", i, "op"),
-            f"expected '>=' for downstream_quality_vs_control (non-inferiority), found {gate.op!r}",
+            f"expected '{op}' for {gate.metric} ({why}), found {gate.op!r}",
         )
-    if not -1.0 < gate.threshold < 1.0:
-        problems.plan(
-            ("gates", i, "threshold"),
-            f"expected a difference strictly between -1 and 1 (e.g. -0.05), found {gate.threshold}",
-        )
+    if bounds is not None and not bounds[0] < gate.threshold < bounds[1]:
+        problems.plan(("gates", i, "threshold"), f"expected {bounds[2]}, found {gate.threshold}")
 
 
 def _check_graders(plan: Plan, problems: _Problems) -> None:

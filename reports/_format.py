@@ -97,10 +97,13 @@ def _finer(f: Fmt, x: float) -> str:
 
 
 def metric_formatter(metric: str) -> Fmt:
-    """The formatter of a gate metric: percent for accuracy, milliseconds for latency, percentage
-    points for a difference against the control."""
+    """The formatter of a gate metric: percent for accuracy, milliseconds for latency; against the
+    control, a signed percent for relative cost, signed milliseconds for a latency difference and
+    percentage points for a quality difference."""
+    if metric == "cost_vs_control":
+        return fmt_signed(fmt_pct)
     if metric.endswith("_vs_control"):
-        return fmt_pp
+        return fmt_signed(fmt_ms) if "latency" in metric else fmt_pp
     return fmt_ms if metric.endswith("_ms") or "latency" in metric else fmt_pct
 
 
@@ -111,8 +114,12 @@ def fmt_against(x: float, threshold: float, metric: str) -> str:
     prints "84.96%": a reader compares the two printed numbers, so they must differ when the
     values do (up to six more decimals).
     """
+    if metric == "cost_vs_control":
+        return _signed_against(x, threshold, 100.0, "%", 1)
     if metric.endswith("_vs_control"):
-        return _pp_against(x, threshold)
+        return (
+            _signed_against(x, threshold, 1.0, " ms", 0) if "latency" in metric else _pp_against(x, threshold)
+        )
     ms = metric.endswith("_ms") or "latency" in metric
     scale, unit, base = (1.0, " ms", 0) if ms else (100.0, "%", 1)
     for digits in range(base, base + 7):
@@ -124,16 +131,22 @@ def fmt_against(x: float, threshold: float, metric: str) -> str:
 
 def _pp_against(x: float, threshold: float) -> str:
     """:func:`fmt_against` in signed percentage points (a difference against the control)."""
+    return _signed_against(x, threshold, 100.0, " pp", 1)
+
+
+def _signed_against(x: float, threshold: float, scale: float, unit: str, base: int) -> str:
+    """:func:`fmt_against` with a sign (a contrast against the control): ``scale * x`` with ``base``
+    decimals (1 for percent, 0 for ms), more until it differs from the threshold as printed."""
     sign = "+" if x > 0 else "−" if x < 0 else "±"
-    for digits in range(1, 8):
-        text = f"{100 * abs(x):,.{digits}f}"
-        if x == threshold or f"{sign}{text}" != _signed_pp(threshold, digits):
+    for digits in range(base, base + 7):
+        text = f"{scale * abs(x):,.{digits}f}"
+        if x == threshold or f"{sign}{text}" != _signed(threshold, scale, digits):
             break
-    return f"{sign}{text} pp"
+    return f"{sign}{text}{unit}"
 
 
-def _signed_pp(x: float, digits: int) -> str:
-    return ("+" if x > 0 else "−" if x < 0 else "±") + f"{100 * abs(x):,.{digits}f}"
+def _signed(x: float, scale: float, digits: int) -> str:
+    return ("+" if x > 0 else "−" if x < 0 else "±") + f"{scale * abs(x):,.{digits}f}"
 
 
 def fmt_level(level: float) -> str:

@@ -25,7 +25,7 @@ from analysis import (
     results_from_json,
     results_to_json,
 )
-from analysis._quality_gate import quality_vs_control_bounds
+from analysis._control_gate import quality_vs_control_bounds
 from experiment.cli.steps import design_summary, summary_lines
 from experiment.design.diagnosis import require_simulated
 from prereg.check import load_checked_plan

@@ -203,9 +203,9 @@ def diagnose(
 
 def require_simulated(plan: Plan) -> None:
     """Refuse, before any simulation, a plan whose arms cannot be simulated, or with a gate the
-    diagnosis has no boundary world for (downstream quality against the control, issue 16)."""
+    diagnosis has no boundary world for (the gates against the control, issue 16)."""
     for i, gate in enumerate(plan.gates):
-        if gate.metric == "downstream_quality_vs_control":
+        if gate.metric.endswith("_vs_control"):
             raise InputError(
                 "expected a gate the design diagnosis simulates (routing_accuracy or a routing "
                 f"latency), found {gate.metric!r}",
