@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from prereg._check_backends import Problems as PlanProblems
 from prereg.backends import DEFAULT_EMBEDDING_MODEL, EmbeddingClassifierSpec, TfidfClassifierSpec
 from prereg.canonical import bytes_hash
 from prereg.errors import CorpusError, InputError
@@ -29,10 +30,8 @@ __all__ = ["check_examples", "examples_changes"]
 ExampleRouterSpec = EmbeddingClassifierSpec | TfidfClassifierSpec
 
 
-class Problems(Protocol):
+class Problems(PlanProblems, Protocol):
     """Where a check reports a problem: a plan field and its message, or an error of another file."""
-
-    def plan(self, path: FieldPath, message: str) -> None: ...
 
     def add(self, error: InputError) -> None: ...
 

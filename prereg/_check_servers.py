@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Protocol
 
+from prereg._check_backends import Problems
 from prereg.errors import InputError
 from prereg.loader import FieldPath, read_plan
 from prereg.schema import Plan
@@ -26,12 +26,6 @@ from prereg.servers import PLACEHOLDERS, ModelFileSpec, model_file_path, placeho
 __all__ = ["check_servers", "file_sha256", "model_file_changes"]
 
 _MAX_PORT = 65535
-
-
-class Problems(Protocol):
-    """Where a check reports a problem: the field path and the one-line message."""
-
-    def plan(self, path: FieldPath, message: str) -> None: ...
 
 
 def file_sha256(path: Path) -> str | None:
