@@ -4,9 +4,10 @@ Pure by design: numpy arrays or :class:`~prereg.records.TrialRecord` objects in,
 and deterministic JSON out; no database driver, HTTP client or SimPy.
 """
 
+from analysis._aborted import ABORTED_PREFIX
 from analysis._analyze import analyze
 from analysis._balance import SRM_THRESHOLD, check_balance, check_srm
-from analysis._case_bootstrap import CaseResampler, bootstrap_case_weights
+from analysis._case_bootstrap import CaseResampler, bootstrap_case_weights, stratified_case_weights
 from analysis._clustered import (
     bootstrap_proportion,
     estimate_accuracy,
@@ -48,15 +49,22 @@ from analysis._design_results import (
     MinCasesFigures,
     MinCasesResult,
     MonteCarloInterval,
+    SequentialDesignFigures,
+    SequentialGateShares,
+    SequentialWorld,
     ShareCi,
     VerdictShares,
 )
 from analysis._effective_n import effective_n_bounds
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
+from analysis._hypothesis_results import HypothesisResult, HypothesisVerdict
 from analysis._icc import bootstrap_icc, icc_anova
 from analysis._json import results_from_json, results_to_json
 from analysis._meta import RunMeta
+from analysis._misrouting import MisroutingBounds, estimate_misrouting_cost, misrouting_costs
+from analysis._mix import Mix, estimate_post_stratified
+from analysis._mix_results import MixArm, MixEstimate, MixResult
 from analysis._paired import paired_mean_difference, paired_proportion_difference
 from analysis._pareto import pareto_frontier
 from analysis._plan_warnings import plan_warnings
@@ -91,6 +99,7 @@ from analysis._results import (
     GateVerdict,
     Interval,
     LatencyCurve,
+    LookResult,
     MeanResult,
     ParetoPoint,
     PlanInfo,
@@ -99,15 +108,19 @@ from analysis._results import (
     RandomMixResult,
     ReferenceResult,
     Results,
+    SequentialResult,
     SrmResult,
     StreamingArm,
     StreamingResult,
     Unit,
     Verdict,
 )
+from analysis._sequential import sequential_gates
+from analysis._spending import boundaries, crossing_probabilities, spent_alpha
 from analysis._table import TrialTable, factorize
 
 __all__ = [
+    "ABORTED_PREFIX",
     "CI_METHODS",
     "CURVE_POINTS",
     "DECIDING_KINDS",
@@ -146,15 +159,23 @@ __all__ = [
     "GateRequirement",
     "GateResults",
     "GateVerdict",
+    "HypothesisResult",
+    "HypothesisVerdict",
     "IccArmFigures",
     "IccGateFigures",
     "IccGridFigures",
     "IccPoint",
     "Interval",
     "LatencyCurve",
+    "LookResult",
     "MeanResult",
     "MinCasesFigures",
     "MinCasesResult",
+    "MisroutingBounds",
+    "Mix",
+    "MixArm",
+    "MixEstimate",
+    "MixResult",
     "MonteCarloInterval",
     "ParetoPoint",
     "PlanInfo",
@@ -164,6 +185,10 @@ __all__ = [
     "ReferenceResult",
     "Results",
     "RunMeta",
+    "SequentialDesignFigures",
+    "SequentialGateShares",
+    "SequentialResult",
+    "SequentialWorld",
     "ShareCi",
     "Side",
     "SrmResult",
@@ -179,9 +204,11 @@ __all__ = [
     "bootstrap_icc",
     "bootstrap_proportion",
     "bootstrap_quantile",
+    "boundaries",
     "case_aggregate",
     "check_balance",
     "check_srm",
+    "crossing_probabilities",
     "decide_gate",
     "decide_viability",
     "design_results_from_json",
@@ -192,6 +219,8 @@ __all__ = [
     "estimate_clustered_mean",
     "estimate_clustered_quantile",
     "estimate_gap_share",
+    "estimate_misrouting_cost",
+    "estimate_post_stratified",
     "estimate_proportion",
     "estimate_quality_difference",
     "estimate_quantile",
@@ -202,6 +231,7 @@ __all__ = [
     "icc_anova",
     "min_cases_for_quantile_bound",
     "min_n_for_quantile_upper_bound",
+    "misrouting_costs",
     "order_statistic_ranks",
     "paired_difference",
     "paired_mean_difference",
@@ -212,5 +242,8 @@ __all__ = [
     "proportion_bounds",
     "results_from_json",
     "results_to_json",
+    "sequential_gates",
+    "spent_alpha",
+    "stratified_case_weights",
     "summarize_clustering",
 ]

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Literal, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
+from analysis._aborted import with_aborted
 from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p95_bootstrap, select_arm
-from analysis._case_bootstrap import CaseResampler
+from analysis._case_bootstrap import CaseResampler, too_few_resamples
 from analysis._clustered import estimate_accuracy, robust_accuracy
 from analysis._clustered_quantile import estimate_clustered_quantile
 from analysis._control_gate import CONTROL_METRICS, LATENCY_VS_CONTROL, control_gate_verdict
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
+from analysis._hypotheses import decide_hypotheses
 from analysis._meta import RunMeta
+from analysis._misrouting import METRIC, attach_misrouting, misrouting_gate_verdict, misrouting_result
+from analysis._mix import Mix, mix_gate_verdict, mix_section, target_mix
 from analysis._planned_comparisons import RngFor, accuracy_comparisons, control_comparisons
 from analysis._quantiles import estimate_quantile
 from analysis._reference import reference_comparisons
@@ -33,6 +38,7 @@ from analysis._results import (
     Unit,
 )
 from analysis._run_sections import design_section, family_balance, pareto, plan_info, srm_checks
+from analysis._sequential import SequentialGates, sequential_gates
 from analysis._streaming import streaming_timings
 from analysis._table import TrialTable, factorize
 from prereg.errors import AnalysisError
@@ -125,8 +131,12 @@ def _gate_bounds(
     res = estimate_quantile(data.routing_latency, q, level)
     if spec.latency_interval == "bootstrap" and q == 0.95 and data.routing_latency.size:
         boot = routing_p95_bootstrap(data, CaseResampler(rng_for_arm("gate_p95"), spec.bootstrap.resamples))
-        lo_b, hi_b = np.quantile(boot, [1.0 - level, level])
         m = "case_bootstrap_percentile"
+        short = too_few_resamples(level, boot.size)
+        if short is not None:
+            absent = Interval(None, None, level, m, "lower", short)
+            return res.estimate, absent, dataclasses.replace(absent, side="upper"), "request"
+        lo_b, hi_b = np.quantile(boot, [1.0 - level, level])
         return (
             res.estimate,
             Interval(float(lo_b), None, level, m, "lower"),
@@ -156,7 +166,7 @@ def _arm_data(
     """Arm ``a``'s rows of the table and its data under the plan's failure rules."""
     rows = np.flatnonzero(arm_codes == arms.index(a)) if a in arms else np.zeros(0, dtype=np.intp)
     router = plan.arm(a).kind in DECIDING_KINDS
-    return rows, select_arm(
+    d = select_arm(
         a,
         router,
         rows,
@@ -169,6 +179,7 @@ def _arm_data(
         table.downstream_correct,
         table.routing_cost_usd,
     )
+    return rows, attach_misrouting(plan, table, codes, d)
 
 
 def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
@@ -198,17 +209,27 @@ SERVICE_LATENCY = (
 
 
 def _decide_gates(
-    plan: Plan, data: Mapping[str, ArmData], rng_for: Callable[[str], RngFor], invalid: str | None, k: int
+    plan: Plan,
+    data: Mapping[str, ArmData],
+    rng_for: Callable[[str], RngFor],
+    invalid: str | None,
+    k: int,
+    mix: Mix | None = None,
 ) -> tuple[list[GateVerdict], list[ArmVerdict]]:
     """Every router arm's gate verdicts (plan order of arms, then gates) and its viability; latency
-    gates of an invalid live run are INCONCLUSIVE whatever their bounds say."""
+    gates of an invalid live run are INCONCLUSIVE whatever their bounds say; gates with ``mix:
+    target`` are judged under the target ``mix``."""
     gates: list[GateVerdict] = []
     viability = []
     for a in plan.decision_arms:
         mine = []
         for g in plan.gates:
-            if g.metric in CONTROL_METRICS:
+            if g.mix == "target":
+                verdict = mix_gate_verdict(g, a, data, plan, mix, rng_for(a))
+            elif g.metric in CONTROL_METRICS:
                 verdict = control_gate_verdict(g, a, data, plan, k, rng_for(a))
+            elif g.metric == METRIC:
+                verdict = misrouting_gate_verdict(g, a, data[a], plan, k, rng_for(a))
             else:
                 est, lo, hi, unit = _gate_bounds(g, data[a], plan, rng_for(a))
                 verdict = decide_gate(a, g, unit, est, lo, hi)
@@ -266,8 +287,12 @@ def analyze(
     AnalysisError
         Trials from another plan, an arm the plan does not define, or duplicate trials.
     """
+    sequential = None
+    if plan.analysis.stopping.kind == "group_sequential":
+        sequential = sequential_gates(plan, table, meta, partial(_look_gates, meta=meta))
+        table, meta = sequential.table, _through_last_look(plan, meta, sequential)
     if scope == "gates":
-        return _analyze_gates(plan, table, meta)
+        return _analyze_gates(plan, table, meta, sequential)
     spec = plan.analysis
     codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
 
@@ -282,14 +307,20 @@ def analyze(
             else sum(meta.allocated_per_arm_case.get(a, {}).values())
         )
         data[a] = d
-        results.append(
-            analyze_arm(
-                d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0), alloc, rng_for(a)
-            )
+        result = analyze_arm(
+            d, rows, arm_spec.kind, spec, codes, meta.planned_per_arm.get(a, 0), alloc, rng_for(a)
         )
+        cost = misrouting_result(d, codes.k_cases, spec, rng_for(a))
+        result = with_aborted(result, rows, table)
+        results.append(result if cost is None else dataclasses.replace(result, misrouting_cost_per_1k=cost))
 
     routers = list(plan.decision_arms)
-    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta), codes.k_cases)
+    if sequential is None:
+        gates, viability = _decide_gates(
+            plan, data, rng_for, invalid_run(plan, meta), codes.k_cases, target_mix(plan, codes)
+        )
+    else:
+        gates, viability = sequential.gates, sequential.viability
 
     comparisons = accuracy_comparisons(routers, data, plan, codes.k_cases, rng_for)
     controls = [a.id for a in plan.arms if a.kind == "control"]
@@ -315,10 +346,41 @@ def analyze(
         balance=family_balance(plan, table, codes, arms, arm_codes),
         streaming=streaming_timings(plan, table, codes, arms, arm_codes),
         reference=reference_comparisons(plan, data, {r.arm: r for r in results}, codes.k_cases, rng_for),
+        hypotheses=decide_hypotheses(plan, gates),
+        sequential=None if sequential is None else sequential.result,
+        mix=mix_section(plan, data, target_mix(plan, codes), rng_for),
     )
 
 
-def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
+def _look_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[list[GateVerdict], list[ArmVerdict]]:
+    """The gate verdicts and viability of one look's trials (the fixed-horizon gates of
+    :func:`_decide_gates`, on the deciding arms and the control)."""
+    codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
+    needed = [a.id for a in plan.arms if a.kind in DECIDING_KINDS or a.kind == "control"]
+    data = {a: _arm_data(plan, table, codes, arms, arm_codes, a)[1] for a in needed}
+    return _decide_gates(plan, data, rng_for, invalid_run(plan, meta), codes.k_cases, target_mix(plan, codes))
+
+
+def _through_last_look(plan: Plan, meta: RunMeta, sequential: SequentialGates) -> RunMeta:
+    """The run's planned and allocated counts cut to the analysed looks: the requests after them
+    were never scheduled to be analysed (the flow counts them under the stop, not as missing)."""
+    last = sequential.result.last_look
+    if sequential.result.stopped_at is None or not last:
+        return meta
+    cases = sequential.result.looks[last - 1].cases
+    per_arm = {a: cases * plan.traffic.replays_per_case * plan.ratio_of(a) for a in meta.planned_per_arm}
+    kept = set(sequential.table.case_id.tolist())
+    allocated = (
+        None
+        if meta.allocated_per_arm_case is None
+        else {a: {c: n for c, n in by.items() if c in kept} for a, by in meta.allocated_per_arm_case.items()}
+    )
+    return dataclasses.replace(meta, planned_per_arm=per_arm, allocated_per_arm_case=allocated)
+
+
+def _analyze_gates(
+    plan: Plan, table: TrialTable, meta: RunMeta, sequential: SequentialGates | None = None
+) -> GateResults:
     """The gate verdicts, viability and router accuracies of :func:`analyze`, nothing else.
 
     Each figure comes from the call that computes it in the full analysis: the accuracy from
@@ -345,5 +407,11 @@ def _analyze_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> GateResults:
         for arm_spec in plan.arms:
             if arm_spec.kind == "control":
                 data[arm_spec.id] = _arm_data(plan, table, codes, arms, arm_codes, arm_spec.id)[1]
-    gates, viability = _decide_gates(plan, data, rng_for, invalid_run(plan, meta), codes.k_cases)
+    if sequential is not None:
+        return GateResults(
+            tuple(accuracy), tuple(sequential.gates), tuple(sequential.viability), sequential.result
+        )
+    gates, viability = _decide_gates(
+        plan, data, rng_for, invalid_run(plan, meta), codes.k_cases, target_mix(plan, codes)
+    )
     return GateResults(tuple(accuracy), tuple(gates), tuple(viability))

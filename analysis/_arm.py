@@ -72,6 +72,10 @@ class ArmData:
     correct_raw: NDArray[np.float64]
     routing_ok: NDArray[np.bool_]
     excluded: dict[str, int]
+    #: The table rows of ``y`` (its requests' gold labels and predictions live there).
+    y_rows: NDArray[np.intp] | None = None
+    #: Misrouting cost of each request of ``y`` (:mod:`analysis._misrouting`; None: the plan has none).
+    misrouting: NDArray[np.float64] | None = None
 
 
 def _code(names: tuple[str, ...], name: str) -> int:
@@ -157,6 +161,7 @@ def select_arm(
         correct_raw=np.where(base_int, c, np.nan),
         routing_ok=routing_ok & base_int,
         excluded=excluded,
+        y_rows=rows[keep],
     )
 
 

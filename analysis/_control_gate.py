@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from analysis._arm import ArmData
-from analysis._case_bootstrap import CaseResampler
+from analysis._case_bootstrap import CaseResampler, too_few_resamples
 from analysis._clustered_quantile import too_few_cases
 from analysis._comparisons import case_aggregate
 from analysis._gates import decide_gate
@@ -44,6 +44,7 @@ __all__ = [
     "expanded_level",
     "latency_vs_control_bounds",
     "quality_vs_control_bounds",
+    "settle_control_gate",
 ]
 
 #: The method recorded in the gates' bounds.
@@ -97,6 +98,9 @@ def _from_replicates(
         note = "every case resample gives the same value, so the data carry no variance for a bound"
         return _absent(n, estimate, level, note, method)
     at = expanded_level(level, n) if method == EXPANDED else level
+    short = too_few_resamples(at, boot.size)
+    if short is not None:
+        return _absent(n, estimate, level, short, method)
     lo, hi = np.quantile(boot, [1.0 - at, at])
     return ControlBounds(
         n,
@@ -370,8 +374,16 @@ def control_gate_verdict(
         q = LATENCY_VS_CONTROL[gate.metric]
         bounds = latency_vs_control_bounds((d.e2e, d.cases), other, k, q, level, resampler, spec.min_cases)
     unit: Unit = "request" if gate.metric in LATENCY_VS_CONTROL else "case"
+    return settle_control_gate(a, gate, unit, bounds, spec.min_cases)
+
+
+def settle_control_gate(
+    a: str, gate: GateSpec, unit: Unit, bounds: ControlBounds, min_cases: int
+) -> GateVerdict:
+    """The verdict of ``bounds`` for ``gate`` and arm ``a`` (:func:`decide_gate`), INCONCLUSIVE below
+    ``min_cases`` cases with the bounds' note, or with a deciding bound equal to the threshold."""
     verdict = decide_gate(a, gate, unit, bounds.estimate, bounds.lower, bounds.upper)
-    if bounds.n_cases < spec.min_cases and bounds.note is not None:
+    if bounds.n_cases < min_cases and bounds.note is not None:
         return dataclasses.replace(verdict, verdict="INCONCLUSIVE", reason=bounds.note)
     side = "lower" if gate.op == ">=" else "upper"
     deciding = bounds.lower.lower if gate.op == ">=" else bounds.upper.upper

@@ -225,6 +225,8 @@ def gate_requirement(gate: GateSpec, analysis: AnalysisSpec, n_cases: int, repla
         return _accuracy_requirement(gate, analysis, n_cases, replays, rule, level)
     if gate.metric.endswith("_vs_control"):
         return _control_requirement(gate, analysis, n_cases, replays, rule)
+    if gate.metric == "misrouting_cost_per_1k":
+        return _misrouting_requirement(gate, analysis, n_cases, replays, rule)
     return _latency_requirement(gate, analysis, n_cases, replays, rule, level)
 
 
@@ -253,6 +255,24 @@ def _control_requirement(
     unit: Unit = "request" if latency else "case"
     n = n_cases * replays if latency else n_cases
     return GateRequirement(gate.id, gate.metric, rule, unit, n, not few, None, analysis.min_cases, needs)
+
+
+def _misrouting_requirement(
+    gate: GateSpec, analysis: AnalysisSpec, n_cases: int, replays: int, rule: str
+) -> GateRequirement:
+    """:func:`gate_requirement` of a misrouting-cost gate: ``analysis.min_cases`` cases for a bound
+    (a case bootstrap has no closed-form smallest n), then an upper bound at or below the threshold."""
+    few = n_cases < analysis.min_cases
+    needs = (
+        f"needs at least {analysis.min_cases} cases (analysis.min_cases)"
+        if few
+        else "PASS needs the one-sided upper bound of the case-bootstrap misrouting cost per 1,000 "
+        f"requests at or below {gate.threshold:g}"
+    )
+    n = n_cases if analysis.unit == "case" else n_cases * replays
+    return GateRequirement(
+        gate.id, gate.metric, rule, analysis.unit, n, not few, None, analysis.min_cases, needs
+    )
 
 
 def _accuracy_requirement(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis._design_sequential import SequentialDesignFigures, SequentialGateShares, SequentialWorld
 from analysis._results import GateRequirement, Verdict
 
 __all__ = [
@@ -37,6 +38,9 @@ __all__ = [
     "MinCasesFigures",
     "MinCasesResult",
     "MonteCarloInterval",
+    "SequentialDesignFigures",
+    "SequentialGateShares",
+    "SequentialWorld",
     "ShareCi",
     "VerdictShares",
 ]
@@ -315,3 +319,5 @@ class DiagnosisResult:
     min_cases: MinCasesResult | None
     kind: str = DESIGN_KIND
     schema_version: int = DESIGN_SCHEMA_VERSION
+    #: A group-sequential plan's figures beside the fixed horizon (omitted for a fixed horizon).
+    sequential: SequentialDesignFigures | None = field(default=None, metadata=OMIT_NONE)

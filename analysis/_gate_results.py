@@ -8,9 +8,9 @@ of the same trials (the same functions compute it, drawing the same random numbe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from analysis._results import ArmVerdict, GateVerdict, Interval, ProportionResult
+from analysis._results import ArmVerdict, GateVerdict, Interval, ProportionResult, SequentialResult
 
 __all__ = ["ArmGateResult", "GateResults"]
 
@@ -35,3 +35,5 @@ class GateResults:
     arms: tuple[ArmGateResult, ...]
     gates: tuple[GateVerdict, ...]
     viability: tuple[ArmVerdict, ...]
+    #: A group-sequential plan's looks and stop (None at a fixed horizon).
+    sequential: SequentialResult | None = field(default=None)

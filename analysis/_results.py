@@ -17,8 +17,12 @@ from analysis._comparison_results import (
     DownstreamGroup,
     DownstreamResult,
 )
+from analysis._flow_results import OMIT_IF_NONE, FlowCounts, WarmupCounts
+from analysis._hypothesis_results import HypothesisResult
 from analysis._interval import Interval, ProportionResult, Unit
+from analysis._mix_results import MixResult
 from analysis._reference_results import GapShareResult, RandomMixResult, ReferenceResult
+from analysis._sequential_results import LookResult, SequentialResult
 
 __all__ = [
     "DECIDING_KINDS",
@@ -42,7 +46,9 @@ __all__ = [
     "GateVerdict",
     "Interval",
     "LatencyCurve",
+    "LookResult",
     "MeanResult",
+    "MixResult",
     "ParetoPoint",
     "PlanInfo",
     "ProportionResult",
@@ -50,6 +56,7 @@ __all__ = [
     "RandomMixResult",
     "ReferenceResult",
     "Results",
+    "SequentialResult",
     "SrmResult",
     "StreamingArm",
     "StreamingResult",
@@ -134,53 +141,6 @@ class ClusteringResult:
     robust_interval: Interval
 
 
-#: Field metadata of the results document: the key is left out of the JSON when the value is None
-#: (an optional section added within a schema version; a document without it reads as None).
-OMIT_IF_NONE = {"omit_if_none": True}
-
-
-@dataclass(frozen=True)
-class WarmupCounts:
-    """The trial rows of one arm inside the plan's warm-up (``traffic.warmup``), by stored status.
-
-    Warm-up goes by the schedule (``scheduled_s`` or ``seq``), never by completion time; these
-    trials were sent and stored as usual and are left out of every estimate, gate and check of
-    what was analysed.
-    """
-
-    requests: int
-    by_status: dict[str, int]
-
-    @property
-    def sent(self) -> int:
-        """Warm-up trials that were sent (every stored status but ``not_sent``)."""
-        return self.requests - self.by_status.get("not_sent", 0)
-
-
-@dataclass(frozen=True)
-class FlowCounts:
-    """CONSORT flow of one arm: scheduled -> allocated -> sent -> completed / failed -> analysed.
-
-    ``rows`` counts trial rows in the table; ``missing`` = scheduled - rows (never run or lost).
-    ``excluded`` maps a reason to a count of routing-accuracy exclusions (router arms);
-    ``analysed`` counts requests in the arm's primary analysis: routing accuracy for a router, the
-    end-to-end latency for the control (which makes no routing decision). ``warmup`` is None
-    unless the plan declares a warm-up; sent, completed and failed count warm-up trials too.
-    """
-
-    scheduled: int
-    allocated: int | None
-    rows: int
-    missing: int
-    sent: int
-    not_sent: int
-    completed: int
-    failed_by_status: dict[str, int]
-    excluded: dict[str, int]
-    analysed: int
-    warmup: WarmupCounts | None = field(default=None, metadata=OMIT_IF_NONE)
-
-
 @dataclass(frozen=True)
 class FamilyAccuracy:
     """Routing accuracy within one task family."""
@@ -221,6 +181,9 @@ class ArmResult:
     cost_per_1k: MeanResult
     routing_cost_per_1k: MeanResult | None
     downstream_quality: ProportionResult
+    #: Expected misrouting cost per 1,000 requests (router arms of a plan with
+    #: ``analysis.misrouting_cost`` or a misrouting gate); omitted otherwise.
+    misrouting_cost_per_1k: MeanResult | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -239,6 +202,8 @@ class GateVerdict:
     opposite_bound: Interval | None
     verdict: Verdict
     reason: str
+    #: The look that decided it (group-sequential plans only; the last analysed look if none did).
+    look: int | None = field(default=None, metadata=OMIT_IF_NONE)
 
 
 @dataclass(frozen=True)
@@ -401,3 +366,9 @@ class Results:
     streaming: StreamingResult | None = field(default=None, metadata=OMIT_IF_NONE)
     #: Routers against the reference arms (exploratory); omitted when the plan has none.
     reference: ReferenceResult | None = field(default=None, metadata=OMIT_IF_NONE)
+    #: Estimates under ``analysis.target_mix``; omitted when the plan states no target mix.
+    mix: MixResult | None = field(default=None, metadata=OMIT_IF_NONE)
+    #: The looks of a group-sequential plan and where it stopped; omitted at a fixed horizon.
+    sequential: SequentialResult | None = field(default=None, metadata=OMIT_IF_NONE)
+    #: Each hypothesis's verdict per arm by its linked gates; omitted when no hypothesis links one.
+    hypotheses: tuple[HypothesisResult, ...] | None = field(default=None, metadata=OMIT_IF_NONE)

@@ -152,6 +152,10 @@ class TrialTable:
     def __len__(self) -> int:
         return int(self.seq.shape[0])
 
+    def take(self, rows: NDArray[np.intp] | NDArray[np.bool_]) -> TrialTable:
+        """The table of the given rows (indices or a mask), in that order."""
+        return TrialTable(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
     @classmethod
     def from_columns(cls, columns: Mapping[str, Any]) -> TrialTable:
         """A table from columns keyed by TRIAL_COLUMNS names (numpy arrays, masked arrays or lists).

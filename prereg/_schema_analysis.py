@@ -5,18 +5,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import itertools
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, StrictBool, field_validator, model_serializer
 
-from prereg._schema_numbers import MAX_CASES, MAX_RESAMPLES, Finite, Identifier, Spec, Whole
+from prereg._schema_abort import AbortSpec
+from prereg._schema_misrouting import MisroutingCostSpec
+from prereg._schema_numbers import MAX_CASES, MAX_RESAMPLES, Finite, Identifier, Probability, Spec, Whole
 
 __all__ = [
     "AnalysisSpec",
     "BootstrapSpec",
     "ConfidenceBoundRule",
     "FailureHandlingSpec",
+    "FixedHorizonStopping",
     "GateSpec",
+    "GroupSequentialStopping",
     "OutcomesSpec",
     "PointEstimateRule",
     "StoppingSpec",
@@ -64,12 +69,25 @@ class GateSpec(Spec):
         "cost_vs_control",
         "e2e_latency_p95_vs_control",
         "e2e_latency_median_vs_control",
+        "misrouting_cost_per_1k",
     ]
     op: Literal[">=", "<="]
     threshold: Finite = Field(ge=-1e12, le=1e12)
     rule: Annotated[PointEstimateRule | ConfidenceBoundRule, Field(discriminator="kind")] = Field(
         default_factory=lambda: ConfidenceBoundRule(kind="confidence_bound")
     )
+    mix: Literal["corpus", "target"] = Field(
+        default="corpus",
+        description="The family mix the gate is judged under: the corpus's own, or analysis.target_mix",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # The corpus mix is dumped as no key, as before `mix` existed: the gate keeps its hash.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("mix") == "corpus":
+            del data["mix"]
+        return data
 
 
 class BootstrapSpec(Spec):
@@ -86,10 +104,41 @@ class FailureHandlingSpec(Spec):
     interrupted: Literal["exclude", "count_as_wrong"] = "exclude"
 
 
-class StoppingSpec(Spec):
-    """When the campaign ends; only a fixed horizon is supported (no peeking)."""
+class FixedHorizonStopping(Spec):
+    """The campaign runs its whole schedule and is analysed once (no interim looks)."""
 
     kind: Literal["fixed_horizon"] = "fixed_horizon"
+
+
+class GroupSequentialStopping(Spec):
+    """Pre-registered interim looks with Lan-DeMets alpha spending.
+
+    ``looks`` are the information fractions (shares of the corpus's cases) at which the locked
+    analysis runs; the schedule serves the cases in blocks, one per look, so at each look every arm
+    has received the same cases equally often. The campaign stops at the first look at which every
+    gate of every deciding arm is decided; with ``futility``, an arm that has failed a gate counts
+    as decided (it cannot be viable), which can only stop earlier and never adds a false PASS.
+    """
+
+    kind: Literal["group_sequential"]
+    looks: tuple[Finite, ...] = Field(min_length=2, max_length=20)
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
+    futility: StrictBool = False
+
+    @field_validator("looks")
+    @classmethod
+    def _increasing_to_one(cls, looks: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0.0 < t <= 1.0 for t in looks) or any(b <= a for a, b in itertools.pairwise(looks)):
+            raise ValueError(
+                f"expected information fractions strictly increasing in (0, 1], found {list(looks)}"
+            )
+        if looks[-1] != 1.0:
+            raise ValueError(f"expected the last look at 1.0 (the whole schedule), found {looks[-1]:g}")
+        return looks
+
+
+#: When the campaign ends: a fixed horizon (the default) or group-sequential looks.
+StoppingSpec = Annotated[FixedHorizonStopping | GroupSequentialStopping, Field(discriminator="kind")]
 
 
 class AnalysisSpec(Spec):
@@ -114,5 +163,32 @@ class AnalysisSpec(Spec):
         " (the downstream groups by routing outcome are not randomized, so not in the default family)",
     )
     failures: FailureHandlingSpec = Field(default_factory=FailureHandlingSpec)
-    stopping: StoppingSpec = Field(default_factory=StoppingSpec)
+    stopping: StoppingSpec = Field(default_factory=FixedHorizonStopping)
     exclusions: list[str] = Field(default_factory=list)
+    misrouting_cost: MisroutingCostSpec | None = Field(
+        default=None, description="A cost for each gold -> predicted pair (None: no misrouting cost)"
+    )
+    target_mix: dict[Identifier, Probability] | None = Field(
+        default=None,
+        description="Production share of each task family (summing to 1): accuracy, quality and cost"
+        " are also estimated post-stratified to it (None: the corpus's own mix only)",
+    )
+    abort: AbortSpec | None = Field(
+        default=None,
+        description="Abort rules: failure rate that stops an arm, invalid dispatch that stops a run",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Optional sections added after plans were first frozen are dumped as no key when unset,
+        # as before they existed: such a plan keeps its canonical hash (its streams and its lock).
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in _OMIT_IF_NONE:
+                if key in data and data[key] is None:
+                    del data[key]
+        return data
+
+
+#: AnalysisSpec fields left out of the dump (and so of the canonical hash) when None.
+_OMIT_IF_NONE: tuple[str, ...] = ("misrouting_cost", "target_mix", "abort")

@@ -5,11 +5,10 @@ file, the field path, what was expected and what was found (and how many more pr
 Checks, in order: arms (unique ids, at least one router, the control's model defined), taxonomy,
 routing (every label routed, targets defined), classifier prompts (where the backend reads one),
 simulated calibrations and keyword rules (labels in the taxonomy), allocation ratio, gates
-(thresholds in range), graders, backends (API key names; one time model they all run in: see
-:mod:`prereg._check_backends`), the corpus
-(present, matching its pinned hash, labels in the taxonomy, graders defined), the declared sample
-size and the arrival trace (present, matching its pin, parseable, sorted, with a timestamp for
-every request).
+(thresholds in range), hypotheses (their gates and arms), graders, backends (API key names; one
+time model they all run in: see :mod:`prereg._check_backends`), the corpus (present, matching its
+pinned hash, labels in the taxonomy, graders defined), the declared sample size and the arrival
+trace (present, matching its pin, parseable, sorted, with a timestamp for every request).
 """
 
 from __future__ import annotations
@@ -28,7 +27,11 @@ from prereg._check_backends import (
     check_models,
 )
 from prereg._check_examples import check_examples
+from prereg._check_misrouting import MISROUTING_METRIC, check_misrouting
+from prereg._check_mix import check_mix
 from prereg._check_servers import check_servers
+from prereg._check_stopping import check_stopping
+from prereg._check_study import check_study
 from prereg.canonical import bytes_hash, canonical_hash
 from prereg.corpus import json_lines, parse_corpus, read_corpus_bytes
 from prereg.errors import CorpusError, InputError, PlanMeaningError, TraceError
@@ -109,6 +112,8 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     check_models(plan, labels, problems)
     _check_ratio(plan, problems)
     _check_gates(plan, problems)
+    check_study(plan, problems)
+    check_misrouting(plan, problems)
     _check_graders(plan, problems)
     check_backends(plan, problems)
     check_servers(plan, loaded.path, problems)
@@ -116,10 +121,12 @@ def check_plan(loaded: LoadedPlan) -> CheckedPlan:
     corpus, corpus_sha = _check_corpus(plan, corpus_path, labels, problems)
     if corpus:
         _check_sample_size(plan, len(corpus), problems)
+        check_stopping(plan, len(corpus), problems)
         for path, message in size_problems(plan, len(corpus)):
             problems.plan(path, message)
         check_calibration_covers(plan, corpus, problems)
         check_examples(plan, loaded.path, corpus, problems)
+    check_mix(plan, corpus, problems)
     trace_sha = _check_trace(plan, loaded.path, problems)
     problems.raise_first()
     return CheckedPlan(
@@ -209,7 +216,7 @@ def _check_gates(plan: Plan, problems: _Problems) -> None:
                 problems.plan(("gates", i, "op"), f"expected '>=' for an accuracy gate, found {gate.op!r}")
         elif gate.metric in _CONTROL_GATES:
             _check_control_gate(plan, i, gate, problems)
-        else:
+        elif gate.metric != MISROUTING_METRIC:  # op and threshold: prereg._check_misrouting
             if not gate.threshold > 0.0:
                 problems.plan(
                     ("gates", i, "threshold"), f"expected a latency above 0 ms, found {gate.threshold}"

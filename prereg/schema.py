@@ -10,7 +10,8 @@ Figures in defaults come from ``shared/STUDY.md`` (Study 2: four arms, 60 cases 
 gates accuracy >= 0.85 and P95 <= 2,000 ms).
 
 The models live in modules by concept: ``_schema_numbers`` (number types and limits),
-``_schema_traffic`` (arrivals, randomization, size), ``_schema_analysis`` (outcomes, gates, the
+``_schema_study`` (the study and its hypotheses), ``_schema_traffic`` (arrivals,
+randomization, size), ``_schema_analysis`` (outcomes, gates, the
 analysis), ``_schema_arms`` (the arms that call no classifier: control, fixed, random, oracle) and
 the public :mod:`prereg.backends` (backend variants and their time models, where a new backend is
 added); this module holds the rest and re-exports the names other packages use, so
@@ -24,18 +25,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, field_serializer, field_validator, model_serializer
 
+from prereg._schema_abort import AbortSpec
 from prereg._schema_analysis import (
     AnalysisSpec,
     BootstrapSpec,
     ConfidenceBoundRule,
     FailureHandlingSpec,
+    FixedHorizonStopping,
     GateSpec,
+    GroupSequentialStopping,
     OutcomesSpec,
     PointEstimateRule,
     StoppingSpec,
 )
 from prereg._schema_arms import ControlArmSpec, FixedArmSpec, OracleArmSpec, RandomArmSpec, ReferenceArmSpec
 from prereg._schema_calls import DecodingSpec, RetrySpec
+from prereg._schema_misrouting import MisroutingCostSpec, MisroutingPairSpec
 from prereg._schema_numbers import (
     MAX_CASES,
     MAX_CONCURRENCY,
@@ -58,6 +63,7 @@ from prereg._schema_numbers import (
     Whole,
 )
 from prereg._schema_service import ServiceArmSpec
+from prereg._schema_study import HypothesisSpec, StudySpec
 from prereg._schema_traffic import (
     ArrivalSpec,
     ConstantArrival,
@@ -103,6 +109,7 @@ __all__ = [
     "MAX_TOKENS",
     "MIN_RATE_PER_S",
     "TIME_MODEL_NAMES",
+    "AbortSpec",
     "Amendment",
     "AnalysisSpec",
     "ArmSpec",
@@ -120,10 +127,15 @@ __all__ = [
     "FailureHandlingSpec",
     "FailureSpec",
     "FixedArmSpec",
+    "FixedHorizonStopping",
     "GammaArrival",
     "GateSpec",
     "GraderSpec",
+    "GroupSequentialStopping",
+    "HypothesisSpec",
     "LatencySpec",
+    "MisroutingCostSpec",
+    "MisroutingPairSpec",
     "ModelBackendSpec",
     "ModelSpec",
     "MultiLabelRule",
@@ -166,16 +178,7 @@ DEFAULT_LABELS: tuple[str, ...] = (
     "knowledge_qa",
 )
 
-# --- study, taxonomy, corpus -------------------------------------------------------------------
-
-
-class StudySpec(Spec):
-    """Who runs the study and what it claims in advance."""
-
-    title: str = Field(min_length=1)
-    authors: list[str] = Field(min_length=1)
-    hypotheses: list[str] = Field(min_length=1)
-    rationale: str = ""
+# --- taxonomy, corpus -------------------------------------------------------------------------
 
 
 class MultiLabelRule(Spec):

@@ -9,6 +9,7 @@ the design limits from :mod:`analysis`), the builder only selects, formats and c
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ from reports._checklist import CHECKLIST, ChecklistItem
 from reports._flow import NEVER_RUN, WARMUP, ArmFlow, Flow, breakdown, check_flow
 from reports._flow_svg import flow_svg
 from reports._format import OPS, Shown, gate_bounds_text, metric_formatter
+from reports._hypotheses import HypothesesView, build_hypotheses
 from reports._limitations import limitations
+from reports._mix import MixView, build_mix, gate_mix_label
 from reports._outcomes import ChartSet, OutcomeRow, build_charts, comparison_rows, outcome_rows
 from reports._registration import Registration
 from reports._sections import (
@@ -39,6 +42,7 @@ from reports._sections import (
     build_design,
     build_end_to_end,
 )
+from reports._sequential import SequentialView, build_sequential, stopping_sentence
 from reports._svg import arm_colour
 
 __all__ = ["SECTIONS", "GateCell", "ReportContext", "VerdictRow", "build_context", "flow_from_results"]
@@ -104,6 +108,14 @@ class ReportContext:
     checklist: tuple[tuple[ChecklistItem, str], ...]
     limitations: tuple[str, ...]
     colours: Mapping[str, str]
+    #: The hypotheses with their verdicts per arm; None (no hypothesis links a gate) hides the table.
+    hypotheses: HypothesesView | None = None
+    #: The figures under the plan's target mix; None (no analysis.target_mix) hides the table.
+    mix: MixView | None = None
+    #: A group-sequential plan's looks and stop; None (a fixed horizon) hides them.
+    sequential: SequentialView | None = None
+    #: The pre-registered stopping rule in words (Registration's design line).
+    stopping: str = ""
 
 
 def arm_colours(plan: Plan) -> dict[str, str]:
@@ -153,7 +165,13 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
                 allocated=allocated,
                 allocated_cases=arm.unique_cases,
                 sent=f.sent,
-                not_sent=breakdown({NEVER_RUN: f.missing, "not sent": f.not_sent}),
+                not_sent=breakdown(
+                    {
+                        NEVER_RUN: f.missing,
+                        "not sent": f.not_sent - (f.aborted or 0),
+                        f"aborted ({f.abort_reason})": f.aborted or 0,
+                    }
+                ),
                 completed=f.completed,
                 failed=breakdown(f.failed_by_status),
                 analysed=analysed,
@@ -162,10 +180,15 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
                 warmup=None if f.warmup is None else breakdown(f.warmup.by_status),
             )
         )
+    scheduled, cases = plan.sample_size.requests_total, plan.sample_size.unique_cases
+    seq = results.sequential
+    if seq is not None and seq.stopped_at is not None:
+        # Stopped early: the enrolment ends at the stop's look (the report says what was not run).
+        scheduled, cases = seq.looks[seq.last_look - 1].requests, seq.looks[seq.last_look - 1].cases
     return check_flow(
         Flow(
-            scheduled=plan.sample_size.requests_total,
-            unique_cases=plan.sample_size.unique_cases,
+            scheduled=scheduled,
+            unique_cases=cases,
             arms=tuple(arms),
             warmup_rule=_warmup_rule(plan),
         )
@@ -241,6 +264,13 @@ def _arms_table(plan: Plan) -> tuple[tuple[str, str, str, str], ...]:
     return tuple(rows)
 
 
+def _stopping_item(item: ChecklistItem, plan: Plan) -> ChecklistItem:
+    """CONSORT item 7b (interim analyses and stopping) answered by the plan's own rule."""
+    if item.item != "7b":
+        return item
+    return dataclasses.replace(item, note=stopping_sentence(plan))
+
+
 def build_context(
     results: Results,
     plan: Plan,
@@ -266,7 +296,11 @@ def build_context(
         plan=plan,
         sections=SECTIONS,
         gate_headers=tuple(
-            (g.id, f"{g.metric.replace('_', ' ')} {OPS[g.op]} {metric_formatter(g.metric)(g.threshold)}")
+            (
+                g.id,
+                f"{g.metric.replace('_', ' ')} {OPS[g.op]} {metric_formatter(g.metric)(g.threshold)}"
+                + gate_mix_label(g),
+            )
             for g in plan.gates
         ),
         verdicts=verdicts,
@@ -283,7 +317,13 @@ def build_context(
         results=results,
         end_to_end=build_end_to_end(results),
         design=build_design(results, plan, design, colours),
-        checklist=tuple((item, dict(SECTIONS).get(item.section or "", "")) for item in CHECKLIST),
+        checklist=tuple(
+            (_stopping_item(item, plan), dict(SECTIONS).get(item.section or "", "")) for item in CHECKLIST
+        ),
+        stopping=stopping_sentence(plan),
         limitations=limitations(results, plan, registration),
         colours=colours,
+        hypotheses=build_hypotheses(results, plan),
+        mix=build_mix(results),
+        sequential=build_sequential(results, plan),
     )

@@ -17,6 +17,7 @@ __all__ = [
     "Shown",
     "clustering_text",
     "fmt_against",
+    "fmt_cost",
     "fmt_level",
     "fmt_ms",
     "fmt_pct",
@@ -68,6 +69,12 @@ def fmt_usd(x: float) -> str:
     return f"${x:,.3f}"
 
 
+def fmt_cost(x: float) -> str:
+    """An expected misrouting cost per 1,000 requests, in the plan's own cost unit: ``152.25`` ->
+    ``152.2``."""
+    return f"{x:,.1f}"
+
+
 def fmt_signed(f: Fmt) -> Fmt:
     """A formatter for differences: always with a sign, and never "−0.0%" for a value that is not
     zero (more digits until it shows: an interval end of -0.0004 is "−0.04%")."""
@@ -102,6 +109,8 @@ def metric_formatter(metric: str) -> Fmt:
     percentage points for a quality difference."""
     if metric == "cost_vs_control":
         return fmt_signed(fmt_pct)
+    if metric == "misrouting_cost_per_1k":
+        return fmt_cost
     if metric.endswith("_vs_control"):
         return fmt_signed(fmt_ms) if "latency" in metric else fmt_pp
     return fmt_ms if metric.endswith("_ms") or "latency" in metric else fmt_pct
@@ -122,6 +131,8 @@ def fmt_against(x: float, threshold: float, metric: str) -> str:
         )
     ms = metric.endswith("_ms") or "latency" in metric
     scale, unit, base = (1.0, " ms", 0) if ms else (100.0, "%", 1)
+    if metric == "misrouting_cost_per_1k":
+        scale, unit, base = 1.0, "", 1
     for digits in range(base, base + 7):
         text = f"{scale * x:,.{digits}f}"
         if x == threshold or text != f"{scale * threshold:,.{digits}f}":

@@ -34,6 +34,7 @@ from reports._charts import (
 from reports._format import (
     Shown,
     clustering_text,
+    fmt_cost,
     fmt_ms,
     fmt_pct,
     fmt_signed,
@@ -71,6 +72,9 @@ class OutcomeRow:
     e2e_median: Shown
     e2e_p95: Shown
     downstream: Shown
+    #: Expected misrouting cost per 1,000 requests (None: the arm has none) and its gate's bounds.
+    misrouting: Shown | None = None
+    misrouting_gate: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +116,7 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
         # the one-sided bounds the gates decided by, beside the two-sided intervals
         gates = {g.metric: g for g in results.gates if g.arm == arm.arm}
         acc_gate, p95_gate = gates.get("routing_accuracy"), gates.get("routing_latency_p95_ms")
+        mis, mis_gate = arm.misrouting_cost_per_1k, gates.get("misrouting_cost_per_1k")
         acc = arm.accuracy
         eff = (
             ""
@@ -138,6 +143,10 @@ def outcome_rows(results: Results) -> tuple[OutcomeRow, ...]:
                 e2e_median=show(arm.e2e_latency_median.estimate, arm.e2e_latency_median.interval, fmt_ms),
                 e2e_p95=show(arm.e2e_latency_p95.estimate, arm.e2e_latency_p95.interval, fmt_ms),
                 downstream=show(arm.downstream_quality.estimate, arm.downstream_quality.interval, fmt_pct),
+                misrouting=None if mis is None else show(mis.estimate, mis.interval, fmt_cost),
+                misrouting_gate=""
+                if mis_gate is None
+                else f"gate {mis_gate.gate}: {gate_bounds_text(mis_gate)}",
             )
         )
     return tuple(rows)

@@ -11,6 +11,10 @@ import analysis
 
 ESTIMATORS = (
     "adjust_pvalues",
+    "boundaries",
+    "crossing_probabilities",
+    "sequential_gates",
+    "spent_alpha",
     "bootstrap_case_weights",
     "bootstrap_proportion",
     "bootstrap_quantile",
@@ -43,6 +47,10 @@ ESTIMATORS = (
     "paired_proportion_difference",
     "estimate_gap_share",
     "estimate_quality_difference",
+    "estimate_misrouting_cost",
+    "misrouting_costs",
+    "estimate_post_stratified",
+    "stratified_case_weights",
 )
 
 

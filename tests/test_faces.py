@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FACES: dict[str, list[str]] = {
     "experiment.cli": ["USER_ERROR_EXIT", "main"],
     "experiment.campaign": [
+        "ArmAborts",
         "BATCH_SIZE_ENV",
         "CampaignSummary",
         "DEFAULT_BATCH_SIZE",
@@ -26,6 +27,7 @@ FACES: dict[str, list[str]] = {
         "ProgressState",
         "RunSummary",
         "ScheduleRequests",
+        "aborted_row",
         "batch_size_from_env",
         "drive",
         "format_status",
@@ -50,6 +52,7 @@ FACES: dict[str, list[str]] = {
         "read_trial_file",
         "row_digests",
         "store_path",
+        "store_trials",
         "store_url",
         "trial_file_format",
     ],

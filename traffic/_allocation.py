@@ -27,12 +27,19 @@ def assign_arms(
     ratio: Sequence[int],
     replays_per_case: int,
     rng: np.random.Generator,
+    blocks: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The allocation sequence: ``(arm_index, case_index, replay)``, one entry per request in time.
 
     ``ratio[a]`` is arm ``arm_ids[a]``'s weight (0 leaves the arm out). ``rng`` is the campaign's
     ``"allocation"`` stream; it is used for one call, ``rng.permutation(N)``, so the sequence is a
     function of the plan alone. Returns arrays of dtypes int16, int32, int32.
+
+    ``blocks`` (a group-sequential plan's cumulative cases per look, :func:`prereg.looks.look_cases`)
+    serves the cases in blocks instead: a random order of the cases (``rng.permutation(cases)``)
+    cut at the counts, and within each block one uniform permutation of its requests. Every
+    block holds all the requests of its cases, so after each block every arm has received the same
+    cases equally often: the interim looks compare the arms on balanced information.
     """
     if len(ratio) != len(arm_ids):
         raise PlanMeaningError(
@@ -59,8 +66,11 @@ def assign_arms(
     group_of = np.repeat(np.arange(arm_count * case_count, dtype=np.int64), group_sizes)
     total = group_of.size
 
-    # One uniform permutation puts the whole sequence in time order.
-    group_of = group_of[rng.permutation(total)]
+    if blocks is None:
+        # One uniform permutation puts the whole sequence in time order.
+        group_of = group_of[rng.permutation(total)]
+    else:
+        group_of = _in_blocks(group_of, case_count, blocks, rng)
 
     # Replay = rank in time within the cell. Sorting the unique key (cell, time) orders each cell by
     # time; an unstable sort of unique keys is several times faster than a stable sort by cell.
@@ -76,3 +86,25 @@ def assign_arms(
         arm_index = np.zeros(0, dtype=np.int16)
         case_index = np.zeros(0, dtype=np.int32)
     return arm_index, case_index, replay
+
+
+def _in_blocks(
+    group_of: np.ndarray, case_count: int, blocks: Sequence[int], rng: np.random.Generator
+) -> np.ndarray:
+    """``group_of`` (cells in block order) reordered look by look: the cases of each block in a
+    random order of the cases, each block's requests uniformly permuted within it."""
+    if list(blocks) != sorted(set(blocks)) or (blocks and blocks[-1] != case_count):
+        raise PlanMeaningError(
+            f"expected strictly increasing case counts ending at {case_count}, found {list(blocks)}",
+            field="analysis.stopping.looks",
+        )
+    block_of_case = np.empty(case_count, dtype=np.int64)
+    order = rng.permutation(case_count)
+    start = 0
+    for b, stop in enumerate(blocks):
+        block_of_case[order[start:stop]] = b
+        start = stop
+    block = block_of_case[group_of % case_count] if case_count else group_of
+    # A stable sort by block keeps each block's cells contiguous; a random key within it permutes.
+    within = rng.permutation(group_of.size)
+    return np.asarray(group_of[np.lexsort((within, block))])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from prereg.looks import look_cases
 from prereg.records import trial_id
 from prereg.schema import Plan
 from prereg.seeding import derive_rng
@@ -116,6 +117,7 @@ def build_schedule(plan: Plan, case_ids: Sequence[str], plan_hash: str, base_dir
         [plan.ratio_of(arm) for arm in arm_ids],
         plan.traffic.replays_per_case,
         derive_rng(seed, plan_hash, "allocation"),
+        blocks=None if plan.analysis.stopping.kind == "fixed_horizon" else look_cases(plan, len(case_ids)),
     )
     scheduled_s = arrival_times(
         plan.traffic.arrival, arm_index.size, derive_rng(seed, plan_hash, "arrivals"), base_dir

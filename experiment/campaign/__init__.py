@@ -19,10 +19,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from experiment.campaign.abort import ArmAborts
     from experiment.campaign.driver import drive
     from experiment.campaign.live import lateness_summary, run_live, run_live_plan
     from experiment.campaign.progress import ProgressState, format_status, pid_alive, read_progress
     from experiment.campaign.requests import ScheduleRequests
+    from experiment.campaign.rows import aborted_row
     from experiment.campaign.simulated import (
         BATCH_SIZE_ENV,
         DEFAULT_BATCH_SIZE,
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 #: Where each name of the face lives. Imported on first use: a simulated run never loads the live
 #: scheduler (aiohttp), and ``routetrial status`` neither runner.
 _HOME = {
+    "ArmAborts": "abort",
+    "aborted_row": "rows",
     "drive": "driver",
     "ScheduleRequests": "requests",
     "planned_per_arm": "tally",
@@ -59,11 +63,13 @@ _HOME = {
 __all__ = [
     "BATCH_SIZE_ENV",
     "DEFAULT_BATCH_SIZE",
+    "ArmAborts",
     "CampaignSummary",
     "LiveRunSummary",
     "ProgressState",
     "RunSummary",
     "ScheduleRequests",
+    "aborted_row",
     "batch_size_from_env",
     "drive",
     "format_status",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from arms import ClientPool, LiveArm, build_live_arms
+from experiment.campaign.abort import ArmAborts, DispatchWatch, aborted_arms
 from experiment.campaign.bar import ProgressBar
 from experiment.campaign.live_run import LiveRun
 from experiment.campaign.writer import BatchWriter
@@ -87,6 +88,16 @@ class _Dispatch:
         #: Plan-timeline send time of every sent request that has no row yet (see ``_close``).
         self.unrecorded: dict[int, float] = {}
         self.errors: list[Exception] = []
+        #: A group-sequential plan's looks (None at a fixed horizon) and the task deciding them.
+        self.looks = run.look_watcher()
+        self.deciding: asyncio.Task[None] | None = None
+        #: Abort rules: arms stopped for their failure rate, the run for invalid dispatch.
+        self.aborts = ArmAborts.of(run.plan, aborted_arms(run.store.meta()))
+        self.dispatch_watch = DispatchWatch(run.plan)
+        #: How many of the pending requests the send loop has handled (sent or stored unsent).
+        self.handled = 0
+        #: Store meta writes queued behind the batches (awaited before the writer closes).
+        self.meta_writes: list[asyncio.Future[None]] = []
         #: Set when the run ends: the flusher finishes the flush under way, then stops.
         self.closing = asyncio.Event()
         first = float(run.schedule.scheduled_s[run.pending[0]]) * time_scale
@@ -121,6 +132,9 @@ class _Dispatch:
                 drain = asyncio.gather(*self.tasks.values(), return_exceptions=True)
                 waiting: list[asyncio.Future[Any]] = [drain, stopper]
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            # The last look is decided (and logged) before the run ends.
+            while self.deciding is not None and not self.stop.is_set():
+                await asyncio.wait([self.deciding, stopper], return_when=asyncio.FIRST_COMPLETED)
         finally:
             sys.setswitchinterval(switch)
             gc.unfreeze()
@@ -131,6 +145,12 @@ class _Dispatch:
     async def _send_all(self) -> None:
         loop, sched, scale = self.loop, self.run.schedule.scheduled_s, self.scale
         for seq in self.run.pending:
+            self.handled += 1
+            if self.aborts is not None and self.aborts.aborted:
+                request = self.run.requests.at(seq, float(sched[seq]))
+                if request.arm in self.aborts.aborted:
+                    self.buffer.append(self.run.aborted_row(request, self.aborts.aborted[request.arm]))
+                    continue
             plan_s = float(sched[seq])
             due = plan_s * scale
             # Sleep until an absolute deadline; in slices, so a signal is seen within 0.25 s.
@@ -140,6 +160,7 @@ class _Dispatch:
                 await asyncio.sleep(min(delay, _MAX_SLEEP_S))
                 delay = deadline - loop.time() - _APPROACH_S
             if self.stop.is_set():
+                self.handled -= 1  # not sent: a resume, or the run's abort, stores it
                 return
             # The final approach: the selector sleeps in whole milliseconds rounded up, so a
             # timer set for the deadline fires up to 1 ms late. Yielding to the loop instead
@@ -174,13 +195,52 @@ class _Dispatch:
             self.fail(exc)
             return
         try:
-            self.buffer.append(self.run.record(seq, plan_s, due, sent, result))
+            record = self.run.record(seq, plan_s, due, sent, result)
+            self.buffer.append(record)
             del self.unrecorded[seq]
         except Exception as exc:  # the journal cannot be written: the same stop
             self.fail(exc)
             return
+        aborted = self.aborts is not None and self.aborts.count(record.arm, record.status) is not None
+        why = self.dispatch_watch.add(self.clock(), record.lateness_ms)
+        if why is not None and self.run.run_abort is None:
+            self.run.run_abort = why
+            self.stop.set()
+            aborted = True
+        if aborted:
+            self._write_abort_meta()
+        if self.looks is not None and self.looks.add(seq) and self.deciding is None:
+            self.deciding = asyncio.create_task(self._decide_looks())
         if self.bar is not None:
             self.bar.tick(request.arm)
+
+    def _write_abort_meta(self) -> None:
+        """Queue the abort rules' stops for the store, behind the batches (the writer owns it)."""
+        meta = self.run.abort_meta({} if self.aborts is None else self.aborts.aborted)
+        done = self.loop.run_in_executor(None, self.writer.call, partial(self.run.store.set_meta, meta))
+        self.meta_writes.append(done)
+
+    async def _decide_looks(self) -> None:
+        """Decide the looks just completed, on the writer's thread after their rows are committed
+        (sends go on meanwhile); at a stop, end the sends like a signal does (what is in flight
+        is stored as interrupted, after the look, and not analysed)."""
+        assert self.looks is not None
+        try:
+            while looks := self.looks.completed():
+                await self._flush()
+                for look in looks:
+                    decision = await self.loop.run_in_executor(
+                        None, self.writer.call, partial(self.run.decide_look, look)
+                    )
+                    if decision.stop:
+                        self.run.stop_early(decision)
+                        self.stop.set()
+                        return
+        except Exception as exc:
+            self.fail(exc)
+        finally:
+            # No await since the last `completed()`: a row that completes a look later spawns anew.
+            self.deciding = None
 
     async def _flusher(self) -> None:
         # Stopped by ``closing``, never cancelled: a cancelled flush leaves its batch on an executor
@@ -216,9 +276,18 @@ class _Dispatch:
         for seq, sent_s in sorted(self.unrecorded.items()):
             self.buffer.append(self.run.interrupted_row(seq, sent_s))
         self.unrecorded.clear()
+        if self.run.run_abort is not None:
+            # The run's abort rule: what was never sent is stored unsent, with the rule's reason.
+            sched = self.run.schedule.scheduled_s
+            for seq in self.run.pending[self.handled :]:
+                request = self.run.requests.at(seq, float(sched[seq]))
+                self.buffer.append(self.run.aborted_row(request, self.run.run_abort))
         stopper.cancel()
         self.closing.set()
         await asyncio.gather(flushing, stopper, return_exceptions=True)
+        for outcome in await asyncio.gather(*self.meta_writes, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                self.errors.append(outcome)
         # Every step runs even when one fails (a full disk fails the flush and the close);
         # the first failure is raised after the others, unless another error is under way.
         for step in (self._flush, lambda: self.loop.run_in_executor(None, self.writer.close), pool.aclose):

@@ -28,12 +28,15 @@ def drive(
     arms: Mapping[str, SimulatedArm],
     on_done: Callable[[ArmRequest, ArmOutcome], None],
     stops: StopSignals | None = None,
+    aborted: Callable[[ArmRequest], bool] | None = None,
+    on_aborted: Callable[[ArmRequest], None] | None = None,
 ) -> None:
     """Run ``env`` until every request of the schedule is served; ``on_done`` gets each result.
 
     A signal caught by ``stops`` raises :class:`~experiment.stop_signals.Interrupted` before the
     next arrival (from inside the request stream's process, which SimPy re-raises out of
-    ``env.run``).
+    ``env.run``). A request whose arm an abort rule has stopped (``aborted``) is not started:
+    ``on_aborted`` gets it at its arrival instead.
     """
     process = env.process
 
@@ -44,6 +47,9 @@ def drive(
         if stops is not None and stops.signum is not None:
             raise Interrupted(stops.signum)
         request = requests(seq)
+        if aborted is not None and on_aborted is not None and aborted(request):
+            on_aborted(request)
+            return
         process(arms[request.arm].process(env, request)).callbacks.append(partial(finish, request))
 
     env.process(request_stream(env, requests.schedule, sink))

@@ -27,12 +27,9 @@ from typing import IO, Any
 
 from experiment.store import store_path
 from prereg.errors import StoreWriteError
-from prereg.records import Case, TrialRecord
 from prereg.study_files import journal_file
 
-__all__ = ["InFlight", "Journal", "interrupted_record", "journal_path", "read_in_flight"]
-
-INTERRUPTED_ERROR = "in flight when the run stopped (killed or Ctrl-C); not resent"
+__all__ = ["InFlight", "Journal", "journal_path", "read_in_flight"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,54 +122,3 @@ class Journal:
         """Close the file (a line a failed write left in the buffer is dropped, not raised again)."""
         with contextlib.suppress(OSError):
             self._fh.close()
-
-
-def interrupted_record(
-    plan_hash: str,
-    seq: int,
-    trial_id: str,
-    case: Case,
-    arm: str,
-    replay: int,
-    scheduled_s: float,
-    sent_s: float | None,
-    *,
-    router: bool,
-) -> TrialRecord:
-    """The row of a request that was in flight when the run stopped: status ``interrupted``."""
-    lateness = None if sent_s is None else (sent_s - scheduled_s) * 1000.0
-    return TrialRecord(
-        plan_hash=plan_hash,
-        trial_id=trial_id,
-        seq=seq,
-        case_id=case.id,
-        family=case.family,
-        arm=arm,
-        replay=replay,
-        scheduled_s=scheduled_s,
-        sent_s=sent_s,
-        end_s=None,
-        wire_s=None,
-        connect_wait_ms=None,
-        lateness_ms=lateness,
-        routing_status="interrupted" if router else None,
-        routing_latency_ms=None,
-        routing_first_token_ms=None,
-        routing_attempts=None,
-        predicted_label=None,
-        gold_labels="|".join(case.gold_labels),
-        correct=None,
-        routed_model=None,
-        downstream_status=None if router else "interrupted",
-        downstream_latency_ms=None,
-        downstream_first_token_ms=None,
-        downstream_itl_ms=None,
-        downstream_correct=None,
-        e2e_latency_ms=None,
-        tokens_in=0,
-        tokens_out=0,
-        cost_usd=0.0,
-        routing_cost_usd=None,
-        status="interrupted",
-        error=INTERRUPTED_ERROR,
-    )

@@ -45,12 +45,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from arms import ClientPool, build_live_arms
 from experiment.campaign.dispatch import dispatch
 from experiment.campaign.journal import journal_path
-from experiment.campaign.live_run import LiveRun
+from experiment.campaign.live_run import LiveRun, lateness_summary
 from experiment.campaign.managed_servers import ManagedServers
 from experiment.campaign.plan_modules import plan_modules
 from experiment.campaign.progress import now_utc
@@ -70,16 +68,6 @@ def is_live_plan(plan: Plan) -> bool:
     return plan.is_live
 
 
-def lateness_summary(lateness_ms: Sequence[float] | np.ndarray) -> tuple[float | None, float | None]:
-    """p50 and p99 of dispatch lateness (ms); None when nothing was sent."""
-    arr = np.asarray(lateness_ms, dtype=float)
-    arr = arr[~np.isnan(arr)]
-    if arr.size == 0:
-        return None, None
-    p50, p99 = np.percentile(arr, [50.0, 99.0]).tolist()
-    return float(p50), float(p99)
-
-
 def run_live(
     frozen: FrozenPlan, store_url: str, *, progress: bool, time_scale: float = 1.0
 ) -> LiveRunSummary:
@@ -93,6 +81,7 @@ def run_live(
         plan_bytes_hash=frozen.bytes_hash,
         progress=progress,
         time_scale=time_scale,
+        plan_path=frozen.path,
     )
 
 
@@ -106,8 +95,12 @@ def run_live_plan(
     plan_bytes_hash: str | None = None,
     progress: bool = False,
     time_scale: float = 1.0,
+    plan_path: Path | None = None,
 ) -> LiveRunSummary:
     """The live campaign of ``plan`` over ``cases``; see the module docstring.
+
+    A group-sequential plan is decided at each look as its rows are stored (logged in
+    ``plan_path``'s log) and stops at the first look that decides every gate.
 
     The schedule and the arms (API keys included) are checked before the store is opened, so a
     misconfigured plan leaves no store behind; so are the plan's managed servers started and
@@ -130,12 +123,15 @@ def run_live_plan(
             meta["plan_bytes_sha256"] = plan_bytes_hash
         store.set_meta(meta)
         store.write_allocation(schedule)
-        run = LiveRun(plan, cases, plan_hash, schedule, store, jpath, started=started, t0=t0)
+        run = LiveRun(
+            plan, cases, plan_hash, schedule, store, jpath, started=started, t0=t0, plan_path=plan_path
+        )
         try:
             run.reconcile()
+            run.decide_stored_looks()
             run.reporter.report("running")
             stopped = stops.signum is not None
-            if run.pending and not stopped:
+            if run.pending and not stopped and run.early is None:
                 stopped = asyncio.run(
                     dispatch(run, stops, time_scale=time_scale, progress=progress, plan_dir=base_dir)
                 )

@@ -11,17 +11,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from arms import ArmOutcome, LiveArmOutcome, to_trial_record
-from experiment.campaign.journal import Journal, interrupted_record, read_in_flight
+from analysis import TrialTable
+from arms import ArmOutcome, ArmRequest, LiveArmOutcome, to_trial_record
+from experiment.campaign.abort import ABORTED_ARMS_KEY, RUN_ABORT_KEY
+from experiment.campaign.journal import Journal, read_in_flight
+from experiment.campaign.looks import LookDecision, LookWatcher, decide_look
 from experiment.campaign.reporter import ProgressReporter
 from experiment.campaign.requests import ScheduleRequests
+from experiment.campaign.rows import aborted_row, interrupted_record
 from experiment.campaign.summary import LiveRunSummary
 from experiment.campaign.tally import Tally, planned_per_arm
 from experiment.stop_signals import signal_name
@@ -30,10 +34,20 @@ from prereg.records import Case, TrialRecord
 from prereg.schema import Plan
 from traffic import Schedule
 
-__all__ = ["LiveRun"]
+__all__ = ["LiveRun", "lateness_summary"]
 
-#: p50 and p99 of the stored lateness column (:func:`experiment.campaign.live.lateness_summary`).
+#: p50 and p99 of the stored lateness column (:func:`lateness_summary`).
 LatenessSummary = Callable[[np.ndarray], tuple[float | None, float | None]]
+
+
+def lateness_summary(lateness_ms: Sequence[float] | np.ndarray) -> tuple[float | None, float | None]:
+    """p50 and p99 of dispatch lateness (ms); None when nothing was sent."""
+    arr = np.asarray(lateness_ms, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return None, None
+    p50, p99 = np.percentile(arr, [50.0, 99.0]).tolist()
+    return float(p50), float(p99)
 
 
 class LiveRun:
@@ -50,6 +64,7 @@ class LiveRun:
         *,
         started: datetime,
         t0: float,
+        plan_path: Path | None = None,
     ) -> None:
         self.plan, self.plan_hash, self.schedule, self.store = plan, plan_hash, schedule, store
         self.t0 = t0
@@ -68,11 +83,69 @@ class LiveRun:
         self.journal_path = journal_file
         self.journal = Journal(journal_file)
         self.pending: list[int] = []
+        self.cases = cases
+        self.plan_path = plan_path
+        #: Why the run's abort rule stopped it (this segment or an earlier one), else None.
+        self.run_abort: str | None = store.meta().get(RUN_ABORT_KEY) or None
+        #: Why the stopping rule ended the campaign at a look (this segment or an earlier one).
+        self.early: str | None = store.meta().get("stop_reason") or None
 
     @property
     def planned(self) -> dict[str, int]:
         """Requests allocated to each arm."""
         return self.tally.planned
+
+    # --- interim looks ------------------------------------------------------------------------
+
+    def look_watcher(self) -> LookWatcher | None:
+        """A group-sequential plan's look counter over what is stored (None at a fixed horizon)."""
+        if self.plan.analysis.stopping.kind == "fixed_horizon":
+            return None
+        return LookWatcher(self.plan, len(self.cases), self.stored)
+
+    def decide_look(self, look: int) -> LookDecision:
+        """The locked gates at ``look`` from the store (run on the writer's thread), with the
+        dispatch lateness of the rows so far standing in for the end-of-run figures."""
+
+        def lateness(table: TrialTable) -> dict[str, float]:
+            _, p99 = lateness_summary(table.lateness_ms)
+            unsent = int(np.count_nonzero(table.status == "not_sent_in_time"))
+            return {"p99_ms": 0.0 if p99 is None else p99, "not_sent_in_time": float(unsent)}
+
+        decision = decide_look(self.plan, self.store, self.plan_hash, look, self.plan_path, lateness)
+        if decision.stop:
+            # Here, on the thread that owns the store's connection: a re-run sends nothing more.
+            reason = decision.result.reason
+            self.store.set_meta({"stopped_at_look": str(decision.result.stopped_at), "stop_reason": reason})
+        return decision
+
+    def decide_stored_looks(self) -> None:
+        """Before a resumed segment sends anything: decide the looks the store already completes,
+        so a run killed between its last row of a look and the stop sends nothing more."""
+        watcher = self.look_watcher()
+        if watcher is None or self.early is not None:
+            return
+        for look in watcher.completed():
+            decision = self.decide_look(look)
+            if decision.stop:
+                self.stop_early(decision)
+                return
+
+    def aborted_row(self, request: ArmRequest, reason: str) -> TrialRecord:
+        """The row of a request an abort rule kept from being sent."""
+        return aborted_row(self.plan_hash, request, reason, router=request.arm in self.routers)
+
+    def abort_meta(self, aborted: Mapping[str, str]) -> dict[str, str]:
+        """The store meta recording the abort rules' stops (the arms in ``aborted``, and the run's):
+        a resume keeps them. Written by the caller on the store's own thread."""
+        meta = {ABORTED_ARMS_KEY: json.dumps(dict(aborted), sort_keys=True)} if aborted else {}
+        if self.run_abort is not None:
+            meta[RUN_ABORT_KEY] = self.run_abort
+        return meta
+
+    def stop_early(self, decision: LookDecision) -> None:
+        """Take the stop (:meth:`decide_look` stored it)."""
+        self.early = decision.result.reason
 
     # --- records ------------------------------------------------------------------------------
 
@@ -163,8 +236,10 @@ class LiveRun:
             }
         )
         complete = self.tally.complete
-        stopped_by = signum if stopped and not complete else None
-        if stopped_by is not None:
+        stopped_by = signum if stopped and not complete and self.early is None else None
+        if self.early is not None:
+            self.reporter.report("stopped", final=True, stopped_early=self.early)
+        elif stopped_by is not None:
             self.reporter.report(
                 "interrupted",
                 f"stopped by {signal_name(stopped_by)}; run the same command again to resume",
@@ -206,4 +281,5 @@ class LiveRun:
             progress_file=self.reporter.path,
             journal_file=self.journal_path,
             interrupted_by=stopped_by,
+            stopped_early=self.early,
         )

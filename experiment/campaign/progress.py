@@ -36,7 +36,8 @@ __all__ = [
 
 PROGRESS_VERSION = 1
 
-RunState = Literal["running", "finished", "failed", "interrupted"]
+#: ``stopped``: the pre-registered stopping rule ended the campaign at a look (nothing is missing).
+RunState = Literal["running", "finished", "stopped", "failed", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class ProgressState:
     expected_finish_utc: str | None = None
     virtual_now_s: float | None = None
     error: str | None = None
+    #: Why a ``stopped`` campaign stopped (its look and rule).
+    stopped_early: str | None = None
     version: int = field(default=PROGRESS_VERSION)
 
     @property

@@ -44,7 +44,14 @@ class ProgressReporter:
         self._store, self._plan_hash, self._tally = store, plan_hash, tally
         self._started, self._t0, self._virtual_now = started, t0, virtual_now
 
-    def report(self, state: RunState, error: str | None = None, *, final: bool = False) -> None:
+    def report(
+        self,
+        state: RunState,
+        error: str | None = None,
+        *,
+        final: bool = False,
+        stopped_early: str | None = None,
+    ) -> None:
         """Rewrite the progress file with ``state``."""
         if self.path is None:
             return
@@ -54,7 +61,7 @@ class ProgressReporter:
         remaining = sum(planned.values()) - sum(counts.done.values())
         finish = (
             None
-            if state in ("failed", "interrupted")
+            if state in ("failed", "interrupted", "stopped")
             else expected_finish(self._started, now, counts.written, remaining)
         )
         (try_write_progress if final else write_progress)(
@@ -74,6 +81,7 @@ class ProgressReporter:
                 expected_finish_utc=finish,
                 virtual_now_s=None if self._virtual_now is None else float(self._virtual_now()),
                 error=error,
+                stopped_early=stopped_early,
             ),
         )
 

@@ -22,10 +22,12 @@ A signal that arrives once every trial is stored changes nothing.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,15 @@ import numpy as np
 import simpy
 
 from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
+from experiment.campaign.abort import ABORTED_ARMS_KEY, ArmAborts
 from experiment.campaign.bar import ProgressBar
 from experiment.campaign.driver import drive
+from experiment.campaign.looks import LookDecision, LookWatcher, decide_look
 from experiment.campaign.plan_modules import plan_modules
 from experiment.campaign.progress import now_utc
 from experiment.campaign.reporter import ProgressReporter
 from experiment.campaign.requests import ScheduleRequests
+from experiment.campaign.rows import aborted_row
 from experiment.campaign.summary import RunSummary
 from experiment.campaign.tally import Tally, planned_per_arm
 from experiment.campaign.writer import BatchWriter
@@ -99,6 +104,7 @@ def run_simulated(
         plan_bytes_hash=frozen.bytes_hash,
         progress=progress,
         batch_size=batch_size_from_env() if batch_size is None else batch_size,
+        plan_path=frozen.path,
     )
 
 
@@ -112,11 +118,14 @@ def simulate_campaign(
     plan_bytes_hash: str | None = None,
     progress: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    plan_path: Path | None = None,
 ) -> RunSummary:
     """The campaign of ``plan`` over ``cases`` (see the module docstring); errors before any write.
 
     The schedule and the arms are built before the store is opened, so a bad trace file or a
-    misconfigured arm leaves no store behind.
+    misconfigured arm leaves no store behind. A group-sequential plan is analysed at each look
+    as its trials are stored (:mod:`experiment.campaign.looks`, logged in ``plan_path``'s log)
+    and stops at the first look that decides every gate; a re-run replays the same looks.
     """
     url = store_url(url)
     schedule = build_schedule(plan, [c.id for c in cases], plan_hash, base_dir)
@@ -141,15 +150,28 @@ def simulate_campaign(
             reporter.report("running")
 
         stopped_by: int | None = None
+        early: str | None = store.meta().get("stop_reason") or None
+        looks, aborts = None, ArmAborts.of(plan)
+        if plan.analysis.stopping.kind == "group_sequential":
+            looks = _Looks(plan, store, plan_hash, plan_path, LookWatcher(plan, len(cases), stored.tolist()))
         try:
             reporter.report("running")
             stops.check()
-            if resumed < len(schedule):
+            if looks is not None and early is None:
+                early = looks.stored_looks()
+            if resumed < len(schedule) and early is None:
                 requests = ScheduleRequests(schedule, cases)
                 writer = BatchWriter(store, on_commit)
-                _simulate(
-                    env, requests, arms, plan_hash, stored, batch_size, writer, tally.planned, progress, stops
-                )
+                try:
+                    _simulate(
+                        env, requests, arms, plan_hash, stored, batch_size, writer, tally.planned, progress,
+                        stops, looks, aborts, frozenset(plan.decision_arms),
+                    )  # fmt: skip
+                finally:
+                    if aborts is not None and aborts.aborted:
+                        store.set_meta({ABORTED_ARMS_KEY: json.dumps(aborts.aborted, sort_keys=True)})
+        except StoppedEarly as exc:
+            early = exc.reason
         except Interrupted as exc:
             stopped_by = exc.signum
         except KeyboardInterrupt:  # only if a caller replaced our handler with Python's default
@@ -157,7 +179,7 @@ def simulate_campaign(
         except BaseException as exc:
             reporter.error(exc)
             raise
-        if stopped_by is not None and not tally.complete:
+        if stopped_by is not None and not tally.complete and early is None:
             reporter.report(
                 "interrupted",
                 f"stopped by {signal_name(stopped_by)}; run the same command again to resume",
@@ -165,7 +187,10 @@ def simulate_campaign(
             )
         else:
             stopped_by = None
-            reporter.report("finished")
+            if early is None:
+                reporter.report("finished")
+            else:
+                reporter.report("stopped", final=True, stopped_early=early)
         counts = tally.snapshot()
         return RunSummary(
             store_url=url,
@@ -179,6 +204,7 @@ def simulate_campaign(
             virtual_s=float(env.now),
             progress_file=reporter.path,
             interrupted_by=stopped_by,
+            stopped_early=early,
         )
 
 
@@ -193,9 +219,17 @@ def _simulate(
     planned: dict[str, int],
     progress: bool,
     stops: StopSignals,
+    looks: _Looks | None = None,
+    aborts: ArmAborts | None = None,
+    routers: frozenset[str] = frozenset(),
 ) -> None:
     """Drive the campaign (:func:`~experiment.campaign.driver.drive`) into the store's writer in
-    batches, skipping what the store already holds; the hot path of a campaign."""
+    batches, skipping what the store already holds; the hot path of a campaign.
+
+    With ``looks`` (a group-sequential plan), the row that completes a look has every row so far
+    committed, then the look decided; :class:`StoppedEarly` ends the drive when it says stop.
+    With ``aborts`` (an abort rule), an arm whose failure rate crosses it sends nothing more: each
+    of its later requests is stored unsent at its arrival."""
     schedule = requests.schedule
     n = len(schedule)
     skip_mask = np.zeros(n, dtype=np.bool_)
@@ -207,22 +241,43 @@ def _simulate(
     bar = ProgressBar(n - len(stored), planned, every=_BAR_EVERY) if progress else None
     tick = bar.tick if bar is not None else None
 
-    def finish(request: ArmRequest, outcome: ArmOutcome) -> None:
-        if skip[request.seq]:
-            return
-        append(to_trial_record(plan_hash, request, outcome))
+    def keep(record: TrialRecord) -> None:
+        append(record)
         if tick is not None:
-            tick(request.arm)
+            tick(record.arm)
         if len(buffer) >= batch_size:
             writer.submit(buffer.copy())
             buffer.clear()
+        if looks is not None and looks.watcher.add(record.seq):
+            writer.submit(buffer.copy())
+            buffer.clear()
+            looks.decide(writer.call)
+
+    def finish(request: ArmRequest, outcome: ArmOutcome) -> None:
+        if aborts is not None:
+            # Every finished trial counts, stored or not: a resumed replay reaches the same abort.
+            record = to_trial_record(plan_hash, request, outcome)
+            aborts.count(request.arm, record.status)
+            if not skip[request.seq]:
+                keep(record)
+            return
+        if skip[request.seq]:
+            return
+        keep(to_trial_record(plan_hash, request, outcome))
+
+    def unsent(request: ArmRequest) -> None:
+        assert aborts is not None
+        if not skip[request.seq]:
+            keep(aborted_row(plan_hash, request, aborts.aborted[request.arm], router=request.arm in routers))
+
+    stopped = None if aborts is None else (lambda request: request.arm in aborts.aborted)
 
     # A campaign allocates millions of short-lived objects (events, requests, records); the
     # default young-generation threshold (700) has the collector walk them ~15% of the run.
     thresholds = gc.get_threshold()
     gc.set_threshold(_GC_YOUNG, *thresholds[1:])
     try:
-        drive(env, requests, arms, finish, stops)
+        drive(env, requests, arms, finish, stops, stopped, unsent)
         if buffer:
             writer.submit(buffer.copy())
             buffer.clear()
@@ -231,3 +286,43 @@ def _simulate(
         if bar is not None:
             bar.close()
         writer.close()
+
+
+class StoppedEarly(Exception):
+    """The pre-registered stopping rule ended the campaign at a look (raised out of the drive)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Looks:
+    """A group-sequential campaign's looks: the watcher, and deciding each look on the store."""
+
+    def __init__(
+        self, plan: Plan, store: TrialStore, plan_hash: str, plan_path: Path | None, watcher: LookWatcher
+    ) -> None:
+        self.plan, self.store, self.plan_hash, self.plan_path = plan, store, plan_hash, plan_path
+        self.watcher = watcher
+
+    def stored_looks(self) -> str | None:
+        """Decide the looks the store already completes (a resume); the stop reason if one stops."""
+        try:
+            self.decide()
+        except StoppedEarly as exc:
+            return exc.reason
+        return None
+
+    def decide(self, via: Callable[[Callable[[], LookDecision]], LookDecision] | None = None) -> None:
+        """Decide every look completed since the last call (on the writer's thread, after its
+        queued batches, when ``via`` is its :meth:`~BatchWriter.call`); raise
+        :class:`StoppedEarly` at a stop."""
+        for look in self.watcher.completed():
+            decide = partial(decide_look, self.plan, self.store, self.plan_hash, look, self.plan_path)
+            decision = decide() if via is None else via(decide)
+            if decision.stop:
+                reason = decision.result.reason
+                self.store.set_meta(
+                    {"stopped_at_look": str(decision.result.stopped_at), "stop_reason": reason}
+                )
+                raise StoppedEarly(reason)

@@ -27,11 +27,18 @@ class CampaignSummary:
     progress_file: Path | None
     #: The signal that stopped the run before every trial was stored, else None.
     interrupted_by: int | None = None
+    #: Why the pre-registered stopping rule ended the campaign at a look, else None.
+    stopped_early: str | None = None
 
     @property
     def complete(self) -> bool:
         """Every allocated request has its trial row."""
         return all(self.done.get(arm, 0) == n for arm, n in self.planned.items())
+
+    @property
+    def finished(self) -> bool:
+        """Nothing is left to run: every trial is stored, or the stopping rule ended the campaign."""
+        return self.complete or self.stopped_early is not None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,11 +11,15 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
 
 from experiment.store import TrialStore
 from prereg.records import TrialRecord
 
 __all__ = ["BatchWriter"]
+
+T = TypeVar("T")
 
 
 class BatchWriter:
@@ -28,7 +32,7 @@ class BatchWriter:
     def __init__(self, store: TrialStore, on_commit: Callable[[Sequence[TrialRecord]], None]) -> None:
         self._store = store
         self._on_commit = on_commit
-        self._queue: queue.Queue[Sequence[TrialRecord] | None] = queue.Queue(maxsize=1)
+        self._queue: queue.Queue[Sequence[TrialRecord] | _Call[Any] | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         # Submits under way (on any thread) and whether close has begun: close waits for the
         # first, so its end marker can never overtake a batch still on its way to the queue.
@@ -43,6 +47,9 @@ class BatchWriter:
             batch = self._queue.get()
             if batch is None:
                 return
+            if isinstance(batch, _Call):
+                batch.run(self._error)
+                continue
             if self._error is not None:
                 continue  # drain: after a failure nothing more is written
             try:
@@ -61,16 +68,27 @@ class BatchWriter:
         Raises :class:`RuntimeError` after :meth:`close` began: a batch then would be lost.
         """
         self._raise_pending()
+        self._hand(batch)
+
+    def _hand(self, item: Sequence[TrialRecord] | _Call[Any]) -> None:
         with self._state:
             if self._closing:
                 raise RuntimeError("a batch was submitted after the writer was closed")
             self._handing += 1
         try:
-            self._queue.put(batch)
+            self._queue.put(item)
         finally:
             with self._state:
                 self._handing -= 1
                 self._state.notify_all()
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the writer's thread once every batch submitted before is committed, and
+        return its result (an interim look reads the store this way: after the rows it needs, and
+        never at the same time as a write on the store's one connection)."""
+        job = _Call(fn)
+        self._hand(job)
+        return job.future.result()
 
     def close(self) -> None:
         """Finish the queued batches, stop the thread, and raise a writer error if there was one."""
@@ -81,3 +99,20 @@ class BatchWriter:
             self._queue.put(None)
             self._thread.join()
         self._raise_pending()
+
+
+class _Call(Generic[T]):
+    """A function to run on the writer's thread, in queue order, and its future result."""
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        self.fn = fn
+        self.future: Future[T] = Future()
+
+    def run(self, error: BaseException | None) -> None:
+        if error is not None:  # the store failed: what would read it must not run
+            self.future.set_exception(error)
+            return
+        try:
+            self.future.set_result(self.fn())
+        except BaseException as exc:
+            self.future.set_exception(exc)

@@ -98,9 +98,12 @@ def status_command(store: str) -> None:
         return
     with opened:
         planned, done, failures = opened.planned_per_arm(), opened.done_per_arm(), opened.failures_by_status()
+        early = opened.meta().get("stop_reason")
     complete = bool(planned) and all(done.get(a, 0) == n for a, n in planned.items())
     if complete:
         headline = "complete"
+    elif early:
+        headline = f"complete: {early} (pre-registered early stop)"
     elif last is not None and last.state == "failed":
         headline = f"incomplete: the last run failed ({last.error}); run the same command again to resume"
     elif last is not None and last.state == "interrupted":

@@ -248,6 +248,8 @@ def _run_simulated(frozen: FrozenPlan, target: str, batch_size: int | None) -> N
         f"{summary.virtual_s / 3600:.2f} h of virtual traffic)"
     )
     _echo_failures(summary.failures)
+    if summary.stopped_early is not None:
+        click.echo(f"{summary.stopped_early} (pre-registered group-sequential design); the rest was not run")
     if summary.interrupted_by is not None:
         _stop(summary.interrupted_by, done, planned, target)
 
@@ -330,15 +332,23 @@ def summary_lines(results: Results) -> list[str]:
     lines = [f"{results.plan.title}: {routed:,} routing decisions analysed, from the {results.plan.source}"]
     if results.plan.deviations:
         lines.append(f"deviations: {'; '.join(results.plan.deviations)}")
+    seq = results.sequential
+    if seq is not None:
+        spending = seq.spending.replace("_", "-")
+        lines.append(f"group-sequential ({spending}, {len(seq.looks)} looks): {seq.reason}")
     width = max((len(g.arm) for g in results.gates), default=0)
     for gate in results.gates:
         estimate = "no estimate" if gate.estimate is None else f"estimate {gate.estimate:.4g}"
+        at = "" if seq is None or gate.look is None else f" at look {gate.look} of {len(seq.looks)}"
         lines.append(
-            f"  {gate.arm:<{width}}  {gate.metric} {gate.op} {gate.threshold:g}: {gate.verdict} "
+            f"  {gate.arm:<{width}}  {gate.metric} {gate.op} {gate.threshold:g}: {gate.verdict}{at} "
             f"({estimate}; {gate.reason})"
         )
     for arm in results.viability:
         lines.append(f"  {arm.arm:<{width}}  viable: {arm.verdict} ({arm.reason})")
+    for h in results.hypotheses or ():
+        if h.gates:
+            lines.append(f"  hypothesis {h.id}: {h.summary}")
     for srm in results.srm:
         if srm.mismatch:
             lines.append(f"  sample-ratio mismatch in {srm.what} counts (p = {srm.p_value:.3g})")

@@ -56,6 +56,7 @@ from experiment.design.scenarios import (
     assumed_scenario,
     latency_boundary_scenario,
 )
+from experiment.design.sequential import sequential_figures
 from experiment.design.settings import DesignSettings
 from prereg.canonical import analysis_code_hash, canonical_hash
 from prereg.errors import InputError
@@ -175,7 +176,15 @@ def diagnose(
         if icc_values and gates
         else None
     )
+    worlds_out = {"assumed": assumed_out}
+    worlds_out.update(
+        {f"boundary:{g.id}": sims.outcomes(worlds.boundaries[g.id], settings.sims) for g in gates}
+    )
+    if settings.grid and worlds.has_accuracy_gate:
+        worlds_out.update({w.key: sims.outcomes(w, settings.curve_sims) for w in worlds.grid.values()})
+    requests = plan.traffic.replays_per_case * len(cases) * sum(plan.ratio_of(a) for a in plan.arm_ids)
     return DiagnosisResult(
+        sequential=sequential_figures(plan, worlds_out, requests, routers),
         plan=DiagnosedPlan(file=plan_file, title=plan.study.title, canonical_sha256=plan_hash),
         analysis_code_sha256=analysis_code_hash(),
         seed=plan.randomization.seed,
@@ -205,7 +214,7 @@ def require_simulated(plan: Plan) -> None:
     """Refuse, before any simulation, a plan whose arms cannot be simulated, or with a gate the
     diagnosis has no boundary world for (the gates against the control, issue 16)."""
     for i, gate in enumerate(plan.gates):
-        if gate.metric.endswith("_vs_control"):
+        if gate.metric.endswith("_vs_control") or gate.metric == "misrouting_cost_per_1k":
             raise InputError(
                 "expected a gate the design diagnosis simulates (routing_accuracy or a routing "
                 f"latency), found {gate.metric!r}",

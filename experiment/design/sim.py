@@ -19,17 +19,21 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import simpy
 
 from arms import ArmOutcome, ArmRequest, build_simulated_arms, to_trial_record
-from experiment.campaign import ScheduleRequests, drive, planned_per_arm
+from experiment.campaign import ArmAborts, ScheduleRequests, aborted_row, drive, planned_per_arm
 from experiment.design.scenarios import Scenario
 from prereg.records import TrialRecord
-from prereg.schema import Plan
+from prereg.schema import FixedHorizonStopping, Plan
 from prereg.seeding import derive_seed_sequence
 from traffic import Schedule, build_schedule
+
+if TYPE_CHECKING:
+    from analysis import GateResults
 
 __all__ = [
     "ArmSim",
@@ -69,16 +73,24 @@ class ArmSim:
     timeouts: int
     correct_icc: float = math.nan
     latency_icc: float = math.nan
+    #: A group-sequential plan only: the same trials analysed once at the fixed horizon (the
+    #: design's comparison, on common random numbers); empty otherwise.
+    fixed_verdicts: tuple[str, ...] = ()
+    fixed_viability: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class SimOutcome:
     """One simulation: per router arm (plan order) its :class:`ArmSim`, and optionally the
-    routing latencies the analysis used (for a pooled reference quantile)."""
+    routing latencies the analysis used (for a pooled reference quantile). ``requests`` is what
+    the campaign ran: the whole schedule, or for a group-sequential plan the requests through the
+    look it stopped at (``stop_look``; 0 at a fixed horizon)."""
 
     index: int
     arms: tuple[ArmSim, ...]
     latencies: tuple[np.ndarray, ...] | None
+    requests: int = 0
+    stop_look: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,11 +130,22 @@ def run_campaign(
     env = simpy.Environment()
     arms = build_simulated_arms(plan, cases, plan_hash, env, plan_dir=base_dir)
     records: list[TrialRecord | None] = [None] * len(schedule)
+    aborts = ArmAborts.of(plan)
+    routers = frozenset(plan.decision_arms)
 
     def finish(request: ArmRequest, outcome: ArmOutcome) -> None:
-        records[request.seq] = to_trial_record(plan_hash, request, outcome)
+        record = records[request.seq] = to_trial_record(plan_hash, request, outcome)
+        if aborts is not None:
+            aborts.count(request.arm, record.status)
 
-    drive(env, ScheduleRequests(schedule, cases), arms, finish)
+    def unsent(request: ArmRequest) -> None:
+        assert aborts is not None
+        records[request.seq] = aborted_row(
+            plan_hash, request, aborts.aborted[request.arm], router=request.arm in routers
+        )
+
+    stopped = None if aborts is None else (lambda request: request.arm in aborts.aborted)
+    drive(env, ScheduleRequests(schedule, cases), arms, finish, None, stopped, unsent)
     return schedule, [r for r in records if r is not None]
 
 
@@ -152,7 +175,19 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
         allocated_per_arm_case=allocated,
         live=None,
     )
-    results = analyze(plan, TrialTable.from_records(records), meta, scope="gates")
+    table = TrialTable.from_records(records)
+    results = analyze(plan, table, meta, scope="gates")
+    fixed = None
+    requests, stop_look = len(schedule), 0
+    if results.sequential is not None:
+        # The campaign stops at its look; the whole simulated night serves as the fixed horizon.
+        seq = results.sequential
+        stop_look = seq.stopped_at or seq.last_look
+        requests = seq.looks[stop_look - 1].requests if stop_look else len(schedule)
+        horizon = plan.model_copy(
+            update={"analysis": plan.analysis.model_copy(update={"stopping": FixedHorizonStopping()})}
+        )
+        fixed = analyze(horizon, table, meta, scope="gates")
     routers = [a.id for a in plan.router_arms]
     gate_ids = [g.id for g in plan.gates]
     by_gate = {(v.arm, v.gate): v for v in results.gates}
@@ -184,10 +219,24 @@ def simulate(task: ChunkTask, index: int) -> SimOutcome:
                 timeouts=timeouts,
                 correct_icc=iccs[arm_id][0],
                 latency_icc=iccs[arm_id][1],
+                **_fixed_figures(fixed, arm_id, gate_ids),
             )
         )
     latencies = _routing_latencies(plan, records, routers) if task.keep_latencies else None
-    return SimOutcome(index=index, arms=tuple(arm_sims), latencies=latencies)
+    return SimOutcome(
+        index=index, arms=tuple(arm_sims), latencies=latencies, requests=requests, stop_look=stop_look
+    )
+
+
+def _fixed_figures(fixed: GateResults | None, arm: str, gate_ids: list[str]) -> dict[str, Any]:
+    """An arm's fixed-horizon verdicts and viability (nothing when the plan is not sequential)."""
+    if fixed is None:
+        return {}
+    by_gate = {(v.arm, v.gate): v.verdict for v in fixed.gates}
+    return {
+        "fixed_verdicts": tuple(by_gate[(arm, g)] for g in gate_ids),
+        "fixed_viability": next(v.verdict for v in fixed.viability if v.arm == arm),
+    }
 
 
 def _replay_iccs(records: list[TrialRecord], routers: list[str]) -> dict[str, tuple[float, float]]:

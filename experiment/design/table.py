@@ -117,4 +117,39 @@ def format_design(results: DiagnosisResult) -> list[str]:
         f"Shares in [ ] are 95% Wilson intervals over the simulations."
     )
     icc = format_icc_grid(results)
-    return lines + (["", *icc] if icc else [])
+    seq = format_sequential(results)
+    return lines + (["", *icc] if icc else []) + (["", *seq] if seq else [])
+
+
+def format_sequential(results: DiagnosisResult) -> list[str]:
+    """A group-sequential plan's worlds: the requests a campaign runs, and the P(PASS) of the
+    world's gate (a boundary's gate, the accuracy gate on the grid) per arm, sequential / fixed."""
+    s = results.sequential
+    if s is None:
+        return []
+    looks = ", ".join(f"{t:g}" for t in s.looks)
+    accuracy = next((g.id for g in results.gates if g.metric == "routing_accuracy"), None)
+    lines = [
+        f"group-sequential ({s.spending.replace('_', ' ')} spending, looks at {looks}"
+        f"{', futility' if s.futility else ''}); fixed horizon {s.fixed_requests:,} requests",
+        f"{'world':<22} {'E[requests]':>12} {'share':>6} {'P90':>7}  P(PASS) sequential/fixed",
+    ]
+    for key, w in s.worlds.items():
+        gate = key.split(":", 1)[1] if key.startswith("boundary:") else accuracy
+        shares = (
+            "  ".join(
+                f"{arm} {by[gate].p_pass:.3f}/{by[gate].fixed_p_pass:.3f}" for arm, by in w.gates.items()
+            )
+            if gate is not None and key != "assumed"
+            else ""
+        )
+        what = f" ({gate})" if shares else ""
+        lines.append(
+            f"{key:<22} {w.expected_requests:>12,.0f} {w.expected_share:>6.0%} {w.p90_requests:>7,.0f}  "
+            f"{shares}{what}"
+        )
+    lines.append(
+        "Both designs analyse the same simulated nights. The results file has every gate's P(PASS) and "
+        "P(FAIL) with 95% Wilson intervals, and E[requests] with its Monte Carlo error."
+    )
+    return lines

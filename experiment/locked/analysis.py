@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import Results, RunMeta, TrialTable, analyze
-from experiment.store import TrialStore, arrow_to_columns, read_trial_file, trial_file_format
+from experiment.store import TrialStore, read_trial_file, store_trials, trial_file_format
 from prereg.errors import InputError, PlanChangedError
 from prereg.frozen import FrozenPlan, load_frozen_plan
 from prereg.log import append_log
@@ -45,44 +45,14 @@ class LockedAnalysis:
     store: str | None = None
 
 
-def _live_figures(meta: dict[str, str]) -> dict[str, float] | None:
-    """Dispatch lateness of a live run from the store's meta (None for a simulated run)."""
-    if meta.get("mode") != "live":
-        return None
-    out = {}
-    for key, name in (
-        ("live_lateness_p50_ms", "p50_ms"),
-        ("live_lateness_p99_ms", "p99_ms"),
-        ("live_connect_wait_p99_ms", "connect_wait_p99_ms"),
-        ("live_not_sent_in_time", "not_sent_in_time"),
-    ):
-        if meta.get(key):
-            out[name] = float(meta[key])
-    return out
-
-
 def load_store_trials(
     frozen: FrozenPlan, store: str, deviations: tuple[str, ...] = ()
 ) -> tuple[TrialTable, RunMeta]:
     """The store's trials as an analysis table, and what the analysis needs to know about the run."""
     with TrialStore.open(store, frozen.canonical_hash, create=False, read_only=True) as st:
-        trials = st.read_arrow()
-        st.check_trials(trials)  # tamper evidence: a row changed after it was stored is refused
-        columns = arrow_to_columns(trials)
-        allocation = st.allocation_counts()
-        meta = st.meta()
-    planned = {arm: sum(cases.values()) for arm, cases in allocation.items()}
-    run = RunMeta(
-        plan_canonical_sha256=frozen.canonical_hash,
-        plan_bytes_sha256=frozen.bytes_hash,
-        analysis_code_matches=frozen.analysis_code_matches,
-        deviations=deviations,
-        source="store",
-        planned_per_arm=planned,
-        allocated_per_arm_case=allocation or None,
-        live=_live_figures(meta),
-    )
-    return TrialTable.from_columns(columns), run
+        return store_trials(
+            st, frozen.canonical_hash, frozen.bytes_hash, frozen.analysis_code_matches, deviations
+        )
 
 
 def load_file_trials(

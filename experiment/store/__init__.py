@@ -29,6 +29,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from experiment.store.analysis_input import store_trials
     from experiment.store.digest_chain import ROW_DIGEST_CHARS, row_digests
     from experiment.store.export import ExportFormat
     from experiment.store.locations import progress_path, store_path, store_url
@@ -53,6 +54,7 @@ __all__ = [
     "read_trial_file",
     "row_digests",
     "store_path",
+    "store_trials",
     "store_url",
     "trial_file_format",
 ]
@@ -71,6 +73,7 @@ _HOMES: dict[str, str] = {
     "read_trial_file": "trial_files",
     "row_digests": "digest_chain",
     "store_path": "locations",
+    "store_trials": "analysis_input",
     "store_url": "locations",
     "trial_file_format": "trial_files",
 }
