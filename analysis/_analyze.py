@@ -15,6 +15,7 @@ from analysis._arm import ArmData, Codes, analyze_arm, present_cases, routing_p9
 from analysis._case_bootstrap import CaseResampler, too_few_resamples
 from analysis._clustered import estimate_accuracy, robust_accuracy
 from analysis._clustered_quantile import estimate_clustered_quantile
+from analysis._confidence_sequence import cs_gate_verdict, served_order
 from analysis._control_gate import CONTROL_METRICS, LATENCY_VS_CONTROL, control_gate_verdict
 from analysis._gate_results import ArmGateResult, GateResults
 from analysis._gates import decide_gate, decide_viability
@@ -38,6 +39,7 @@ from analysis._results import (
     Unit,
 )
 from analysis._run_sections import design_section, family_balance, pareto, plan_info, srm_checks
+from analysis._run_validity import SERVICE_LATENCY, invalid_run
 from analysis._sequential import SequentialGates, sequential_gates
 from analysis._streaming import streaming_timings
 from analysis._table import TrialTable, factorize
@@ -182,32 +184,6 @@ def _arm_data(
     return rows, attach_misrouting(plan, table, codes, d)
 
 
-def invalid_run(plan: Plan, meta: RunMeta) -> str | None:
-    """Why a live run's latencies cannot decide a gate (dispatch lateness over the plan's bound)."""
-    if meta.live is None or "p99_ms" not in meta.live:
-        return None
-    unsent = int(meta.live.get("not_sent_in_time", 0))
-    if unsent:
-        return (
-            f"invalid run: {unsent} requests timed out before they were written to the wire (no "
-            "connection free), so the open loop broke and the latencies measure the harness's queue"
-        )
-    p99, bound = meta.live["p99_ms"], plan.traffic.max_lateness_p99_ms
-    if p99 <= bound:
-        return None
-    return (
-        f"invalid run: dispatch lateness p99 {p99:.3g} ms is above the plan's bound of {bound:g} ms "
-        "(traffic.max_lateness_p99_ms), so the latencies measure the harness as well as the router"
-    )
-
-
-#: Why a router service's latency gate cannot FAIL: what it measures bounds the decision from above.
-SERVICE_LATENCY = (
-    "a router service's routing latency is the time to its response headers (the decision plus the "
-    "chosen model's start), an upper bound of the decision time: it can show a PASS, not a FAIL"
-)
-
-
 def _decide_gates(
     plan: Plan,
     data: Mapping[str, ArmData],
@@ -288,7 +264,7 @@ def analyze(
         Trials from another plan, an arm the plan does not define, or duplicate trials.
     """
     sequential = None
-    if plan.analysis.stopping.kind == "group_sequential":
+    if plan.analysis.stopping.kind != "fixed_horizon":
         sequential = sequential_gates(plan, table, meta, partial(_look_gates, meta=meta))
         table, meta = sequential.table, _through_last_look(plan, meta, sequential)
     if scope == "gates":
@@ -358,6 +334,14 @@ def _look_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[list[Gate
     codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
     needed = [a.id for a in plan.arms if a.kind in DECIDING_KINDS or a.kind == "control"]
     data = {a: _arm_data(plan, table, codes, arms, arm_codes, a)[1] for a in needed}
+    if plan.analysis.stopping.kind == "confidence_sequence":
+        order = served_order(codes.case, table.seq, codes.k_cases)
+        gates = [
+            cs_gate_verdict(g, a, data, plan, codes.k_cases, order)
+            for a in plan.decision_arms
+            for g in plan.gates
+        ]
+        return gates, [decide_viability(a, [v for v in gates if v.arm == a]) for a in plan.decision_arms]
     return _decide_gates(plan, data, rng_for, invalid_run(plan, meta), codes.k_cases, target_mix(plan, codes))
 
 

@@ -40,7 +40,15 @@ from analysis._sequential_results import LookResult, SequentialResult
 from analysis._spending import boundaries
 from analysis._table import TrialTable
 from prereg.looks import look_cases, look_ends
-from prereg.schema import ConfidenceBoundRule, GateSpec, GroupSequentialStopping, Plan
+from prereg.schema import (
+    ConfidenceBoundRule,
+    ConfidenceSequenceStopping,
+    GateSpec,
+    GroupSequentialStopping,
+    Plan,
+)
+
+Stopping = GroupSequentialStopping | ConfidenceSequenceStopping
 
 __all__ = ["LookGates", "SequentialGates", "corpus_cases", "sequential_gates"]
 
@@ -72,14 +80,17 @@ def corpus_cases(plan: Plan, table: TrialTable, meta: RunMeta) -> int:
     return len(set(table.case_id.tolist()))
 
 
-def _look_levels(
-    plan: Plan, stopping: GroupSequentialStopping, fractions: tuple[float, ...]
-) -> list[dict[str, float]]:
-    """Per look, each confidence-bound gate's level at that look (1.0: the look spends nothing)."""
+def _look_levels(plan: Plan, stopping: Stopping, fractions: tuple[float, ...]) -> list[dict[str, float]]:
+    """Per look, each confidence-bound gate's level at that look (1.0: the look spends nothing;
+    a confidence sequence's level is the gate's own at every look)."""
     out: list[dict[str, float]] = [{} for _ in fractions]
     cache: dict[float, tuple[float, ...]] = {}
     for g in plan.gates:
         if not isinstance(g.rule, ConfidenceBoundRule):
+            continue
+        if isinstance(stopping, ConfidenceSequenceStopping):
+            for levels in out:
+                levels[g.id] = g.rule.level
             continue
         alpha = 1.0 - g.rule.level
         if alpha not in cache:
@@ -137,7 +148,7 @@ def sequential_gates(plan: Plan, table: TrialTable, meta: RunMeta, decide: LookG
        doi:10.1111/j.2517-6161.1989.tb01433.x
     """
     stopping = plan.analysis.stopping
-    assert isinstance(stopping, GroupSequentialStopping)
+    assert isinstance(stopping, GroupSequentialStopping | ConfidenceSequenceStopping)
     n_cases = corpus_cases(plan, table, meta)
     cases = look_cases(plan, n_cases)
     ends = look_ends(plan, n_cases)
@@ -158,7 +169,8 @@ def sequential_gates(plan: Plan, table: TrialTable, meta: RunMeta, decide: LookG
         if not complete:
             first_at.append(())
             continue
-        gates, _ = decide(_at_levels(plan, levels[j - 1]), table.take(seq < end))
+        at = plan if isinstance(stopping, ConfidenceSequenceStopping) else _at_levels(plan, levels[j - 1])
+        gates, _ = decide(at, table.take(seq < end))
         new: list[str] = []
         for v in gates:
             key = (v.arm, v.gate)
@@ -185,9 +197,14 @@ def sequential_gates(plan: Plan, table: TrialTable, meta: RunMeta, decide: LookG
         )
         for j in range(1, last + 1)
     )
+    spending = stopping.spending if isinstance(stopping, GroupSequentialStopping) else "none"
     result = SequentialResult(
-        method=f"lan_demets_{stopping.spending}_repeated_confidence_bounds",
-        spending=stopping.spending,
+        method=(
+            f"lan_demets_{spending}_repeated_confidence_bounds"
+            if isinstance(stopping, GroupSequentialStopping)
+            else "empirical_bernstein_confidence_sequence"
+        ),
+        spending=spending,
         futility=stopping.futility,
         looks=looks,
         last_look=last_look,

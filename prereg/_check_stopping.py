@@ -10,16 +10,25 @@ from __future__ import annotations
 
 from prereg._check_backends import Problems
 from prereg.looks import look_cases
-from prereg.schema import GroupSequentialStopping, Plan
+from prereg.schema import (
+    CONFIDENCE_SEQUENCE_METRICS,
+    ConfidenceBoundRule,
+    ConfidenceSequenceStopping,
+    GroupSequentialStopping,
+    Plan,
+)
 
 __all__ = ["check_stopping"]
 
 
 def check_stopping(plan: Plan, n_cases: int, problems: Problems) -> None:
-    """The looks of a group-sequential plan fall on distinct case counts, the first big enough."""
+    """The looks of a plan with looks fall on distinct case counts, the first big enough; a
+    confidence sequence's gates are means over cases with a confidence bound."""
     stopping = plan.analysis.stopping
-    if not isinstance(stopping, GroupSequentialStopping):
+    if not isinstance(stopping, GroupSequentialStopping | ConfidenceSequenceStopping):
         return
+    if isinstance(stopping, ConfidenceSequenceStopping):
+        _check_sequence_gates(plan, problems)
     cases = look_cases(plan, n_cases)
     at = ("analysis", "stopping", "looks")
     for j in range(1, len(cases)):
@@ -37,3 +46,25 @@ def check_stopping(plan: Plan, n_cases: int, problems: Problems) -> None:
             f"expected at least analysis.min_cases ({least}) cases at the first look, found {cases[0]} "
             f"({stopping.looks[0]:g} of {n_cases})",
         )
+
+
+def _check_sequence_gates(plan: Plan, problems: Problems) -> None:
+    """A confidence sequence bounds a mean over i.i.d. cases: accuracy or quality against the
+    control, at the case as the unit, under a confidence-bound rule."""
+    supported = ", ".join(sorted(CONFIDENCE_SEQUENCE_METRICS))
+    if plan.analysis.unit != "case":
+        problems.plan(
+            ("analysis", "unit"),
+            f"expected 'case' with a confidence sequence (its unit is the case), found {plan.analysis.unit!r}",
+        )
+    for i, gate in enumerate(plan.gates):
+        if gate.metric not in CONFIDENCE_SEQUENCE_METRICS:
+            problems.plan(
+                ("gates", i, "metric"),
+                f"expected a mean over cases a confidence sequence bounds ({supported}), found {gate.metric!r}"
+                " (use kind: group_sequential for it)",
+            )
+        elif not isinstance(gate.rule, ConfidenceBoundRule):
+            problems.plan(
+                ("gates", i, "rule", "kind"), "expected 'confidence_bound' with a confidence sequence"
+            )

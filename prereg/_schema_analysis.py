@@ -15,9 +15,11 @@ from prereg._schema_misrouting import MisroutingCostSpec
 from prereg._schema_numbers import MAX_CASES, MAX_RESAMPLES, Finite, Identifier, Probability, Spec, Whole
 
 __all__ = [
+    "CONFIDENCE_SEQUENCE_METRICS",
     "AnalysisSpec",
     "BootstrapSpec",
     "ConfidenceBoundRule",
+    "ConfidenceSequenceStopping",
     "FailureHandlingSpec",
     "FixedHorizonStopping",
     "GateSpec",
@@ -110,6 +112,14 @@ class FixedHorizonStopping(Spec):
     kind: Literal["fixed_horizon"] = "fixed_horizon"
 
 
+def _increasing_to_one(looks: tuple[float, ...]) -> tuple[float, ...]:
+    if any(not 0.0 < t <= 1.0 for t in looks) or any(b <= a for a, b in itertools.pairwise(looks)):
+        raise ValueError(f"expected information fractions strictly increasing in (0, 1], found {list(looks)}")
+    if looks[-1] != 1.0:
+        raise ValueError(f"expected the last look at 1.0 (the whole schedule), found {looks[-1]:g}")
+    return looks
+
+
 class GroupSequentialStopping(Spec):
     """Pre-registered interim looks with Lan-DeMets alpha spending.
 
@@ -125,20 +135,33 @@ class GroupSequentialStopping(Spec):
     spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
     futility: StrictBool = False
 
-    @field_validator("looks")
-    @classmethod
-    def _increasing_to_one(cls, looks: tuple[float, ...]) -> tuple[float, ...]:
-        if any(not 0.0 < t <= 1.0 for t in looks) or any(b <= a for a, b in itertools.pairwise(looks)):
-            raise ValueError(
-                f"expected information fractions strictly increasing in (0, 1], found {list(looks)}"
-            )
-        if looks[-1] != 1.0:
-            raise ValueError(f"expected the last look at 1.0 (the whole schedule), found {looks[-1]:g}")
-        return looks
+    _looks = field_validator("looks")(_increasing_to_one)
+
+
+#: The gate metrics a confidence sequence bounds: means over cases (the case is i.i.d. in a look).
+CONFIDENCE_SEQUENCE_METRICS = frozenset({"routing_accuracy", "downstream_quality_vs_control"})
+
+
+class ConfidenceSequenceStopping(Spec):
+    """Interim looks with always-valid bounds: an asymptotic confidence sequence per gate.
+
+    The looks are scheduled as for ``group_sequential`` (one block of cases per look), but a
+    gate's bounds hold at every number of cases at once, so no alpha is spent per look and looks
+    could be added without changing the error rate. Only gates whose estimand is a mean over
+    cases are supported (:data:`CONFIDENCE_SEQUENCE_METRICS`, at ``analysis.unit: case``).
+    """
+
+    kind: Literal["confidence_sequence"]
+    looks: tuple[Finite, ...] = Field(min_length=2, max_length=50)
+    futility: StrictBool = False
+
+    _looks = field_validator("looks")(_increasing_to_one)
 
 
 #: When the campaign ends: a fixed horizon (the default) or group-sequential looks.
-StoppingSpec = Annotated[FixedHorizonStopping | GroupSequentialStopping, Field(discriminator="kind")]
+StoppingSpec = Annotated[
+    FixedHorizonStopping | GroupSequentialStopping | ConfidenceSequenceStopping, Field(discriminator="kind")
+]
 
 
 class AnalysisSpec(Spec):

@@ -27,9 +27,11 @@ from pydantic import Field, StrictBool, field_serializer, field_validator, model
 
 from prereg._schema_abort import AbortSpec
 from prereg._schema_analysis import (
+    CONFIDENCE_SEQUENCE_METRICS,
     AnalysisSpec,
     BootstrapSpec,
     ConfidenceBoundRule,
+    ConfidenceSequenceStopping,
     FailureHandlingSpec,
     FixedHorizonStopping,
     GateSpec,
@@ -93,6 +95,7 @@ from prereg.backends import (
 from prereg.servers import ServerSpec, omit_no_servers
 
 __all__ = [
+    "CONFIDENCE_SEQUENCE_METRICS",
     "DEFAULT_LABELS",
     "MAX_CASES",
     "MAX_CONCURRENCY",
@@ -119,6 +122,7 @@ __all__ = [
     "ClassifierBackendSpec",
     "ClassifierSpec",
     "ConfidenceBoundRule",
+    "ConfidenceSequenceStopping",
     "ConstantArrival",
     "ControlArmSpec",
     "CorpusSpec",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis import Results
-from prereg.schema import GroupSequentialStopping, Plan
+from prereg.schema import ConfidenceSequenceStopping, GroupSequentialStopping, Plan
 
 __all__ = ["LookRow", "SequentialView", "build_sequential", "stopping_sentence"]
 
@@ -44,7 +44,14 @@ def stopping_sentence(plan: Plan) -> str:
     """The pre-registered stopping and abort rules in a few words (the checklist's item 7b and
     Registration)."""
     s = plan.analysis.stopping
-    if not isinstance(s, GroupSequentialStopping):
+    if isinstance(s, ConfidenceSequenceStopping):
+        looks = ", ".join(f"{t:.0%}" for t in s.looks)
+        futility = "; an arm that fails a gate counts as decided (futility)" if s.futility else ""
+        rule = (
+            f"confidence sequence: looks at {looks} of the cases, always-valid empirical-Bernstein bounds "
+            f"(Waudby-Smith and Ramdas 2024), stop when every gate of every router arm is decided{futility}"
+        )
+    elif not isinstance(s, GroupSequentialStopping):
         rule = "fixed horizon: no interim analyses, no early stopping"
     else:
         looks = ", ".join(f"{t:.0%}" for t in s.looks)
@@ -85,8 +92,9 @@ def build_sequential(results: Results, plan: Plan) -> SequentialView | None:
     cut = seq.looks[seq.last_look - 1].requests if seq.last_look else 0
     method = (
         f"{stopping_sentence(plan)}. At each look a gate's bounds are taken at the level of the spending "
-        "boundary (repeated confidence bounds, Jennison and Turnbull 1989), so a verdict reached at any "
-        "look keeps its error rate; a gate keeps the verdict of the first look that decided it. The "
+        "boundary (repeated confidence bounds, Jennison and Turnbull 1989), or are a confidence sequence's, "
+        "so a verdict reached at any look keeps its error rate; a gate keeps the verdict of the first "
+        "look that decided it. The "
         "other figures of this report are fixed-sample estimates on the trials through the last look "
         "analysed, not adjusted for the stop."
     )

@@ -21,7 +21,7 @@ from _live_plans import live_plan, sim_plan, start_server, starter_cases
 from _raw_server import RawServer
 
 from analysis import RunMeta
-from analysis._analyze import invalid_run
+from analysis._run_validity import invalid_run
 from arms import ClientPool
 from arms._openai import OpenAIChat
 from experiment.campaign.live import run_live_plan

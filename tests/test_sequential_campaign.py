@@ -256,3 +256,32 @@ def test_live_campaign_stops_at_a_look_and_a_rerun_sends_nothing(served: Any, tm
     assert sum(a.flow.rows for a in results.arms) == look_ends(plan, 40)[0]
     again = run_live_plan(plan, cases, h, tmp_path, store, plan_path=tmp_path / "plan.yaml")
     assert (again.sent, again.written, again.stopped_early) == (0, 0, summary.stopped_early)
+
+
+def test_a_confidence_sequence_campaign_stops_once_its_bounds_decide(tmp_path: Path) -> None:
+    """kind: confidence_sequence: the same looks, bounds valid at every look at once; a gate far
+    below the truth is decided before the end and the campaign stops there."""
+    doc = plan_dict(n_cases=N_CASES, replays=REPLAYS)
+    doc["gates"] = [{"id": "accuracy", "metric": "routing_accuracy", "op": ">=", "threshold": 0.3}]
+    doc["analysis"] = {"stopping": {"kind": "confidence_sequence", "looks": LOOKS}}
+    plan = Plan.model_validate(doc)
+    url = store_url(tmp_path / "cs.duckdb")
+    summary = run(plan, url)
+    assert summary.stopped_early is not None
+    results, _ = analysed(plan, url)
+    seq = results.sequential
+    assert seq is not None and seq.method == "empirical_bernstein_confidence_sequence"
+    assert all(lk.levels == {"accuracy": 0.95} for lk in seq.looks)
+    assert all(v.verdict == "PASS" for v in results.gates)
+
+
+def test_check_refuses_a_confidence_sequence_on_a_quantile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A confidence sequence bounds a mean over cases: a P95 gate is refused in one line."""
+    path = write_plan(tmp_path, n_cases=12)
+    doc = yaml.safe_load(path.read_text())
+    doc["analysis"] = {"stopping": {"kind": "confidence_sequence", "looks": [0.5, 1.0]}, "min_cases": 5}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    code, _, err = run_cli(capsys, "check", path)
+    assert code != 0 and "gates[1].metric" in err and "group_sequential" in err and "Traceback" not in err

@@ -150,6 +150,7 @@ class _Dispatch:
                 request = self.run.requests.at(seq, float(sched[seq]))
                 if request.arm in self.aborts.aborted:
                     self.buffer.append(self.run.aborted_row(request, self.aborts.aborted[request.arm]))
+                    self._count_row(seq)
                     continue
             plan_s = float(sched[seq])
             due = plan_s * scale
@@ -209,10 +210,14 @@ class _Dispatch:
             aborted = True
         if aborted:
             self._write_abort_meta()
-        if self.looks is not None and self.looks.add(seq) and self.deciding is None:
-            self.deciding = asyncio.create_task(self._decide_looks())
+        self._count_row(seq)
         if self.bar is not None:
             self.bar.tick(request.arm)
+
+    def _count_row(self, seq: int) -> None:
+        """Count a row towards its look; decide the looks it completes (in the background)."""
+        if self.looks is not None and self.looks.add(seq) and self.deciding is None:
+            self.deciding = asyncio.create_task(self._decide_looks())
 
     def _write_abort_meta(self) -> None:
         """Queue the abort rules' stops for the store, behind the batches (the writer owns it)."""

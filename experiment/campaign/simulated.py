@@ -152,7 +152,7 @@ def simulate_campaign(
         stopped_by: int | None = None
         early: str | None = store.meta().get("stop_reason") or None
         looks, aborts = None, ArmAborts.of(plan)
-        if plan.analysis.stopping.kind == "group_sequential":
+        if plan.analysis.stopping.kind != "fixed_horizon":
             looks = _Looks(plan, store, plan_hash, plan_path, LookWatcher(plan, len(cases), stored.tolist()))
         try:
             reporter.report("running")

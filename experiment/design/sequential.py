@@ -18,7 +18,7 @@ import numpy as np
 from analysis import SequentialDesignFigures, SequentialGateShares, SequentialWorld
 from experiment.design.figures import share_ci
 from experiment.design.sim import SimOutcome
-from prereg.schema import GroupSequentialStopping, Plan
+from prereg.schema import FixedHorizonStopping, GroupSequentialStopping, Plan
 
 __all__ = ["sequential_figures"]
 
@@ -63,11 +63,13 @@ def sequential_figures(
 ) -> SequentialDesignFigures | None:
     """The sequential figures of every simulated world (None for a fixed-horizon plan)."""
     stopping = plan.analysis.stopping
-    if not isinstance(stopping, GroupSequentialStopping):
+    if isinstance(stopping, FixedHorizonStopping):
         return None
     gates = [g.id for g in plan.gates]
     return SequentialDesignFigures(
-        spending=stopping.spending,
+        spending=stopping.spending
+        if isinstance(stopping, GroupSequentialStopping)
+        else "confidence_sequence",
         looks=tuple(stopping.looks),
         futility=stopping.futility,
         fixed_requests=fixed_requests,
