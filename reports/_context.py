@@ -169,7 +169,7 @@ def flow_from_results(results: Results, plan: Plan) -> Flow:
                     {
                         NEVER_RUN: f.missing,
                         "not sent": f.not_sent - (f.aborted or 0),
-                        f"aborted ({f.abort_reason})": f.aborted or 0,
+                        "aborted (abort rule)": f.aborted or 0,
                     }
                 ),
                 completed=f.completed,

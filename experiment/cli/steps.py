@@ -249,7 +249,7 @@ def _run_simulated(frozen: FrozenPlan, target: str, batch_size: int | None) -> N
     )
     _echo_failures(summary.failures)
     if summary.stopped_early is not None:
-        click.echo(f"{summary.stopped_early} (pre-registered group-sequential design); the rest was not run")
+        click.echo(f"{summary.stopped_early} (pre-registered {_stopping_kind(frozen)}); the rest was not run")
     if summary.interrupted_by is not None:
         _stop(summary.interrupted_by, done, planned, target)
 
@@ -293,7 +293,9 @@ def _run_live(frozen: FrozenPlan, target: str) -> None:
     _echo_failures(summary.failures)
     if summary.interrupted_by is not None and not summary.complete:
         _stop(summary.interrupted_by, done, planned, target)
-    if summary.stopped:
+    if summary.stopped_early is not None:
+        click.echo(f"{summary.stopped_early} (pre-registered {_stopping_kind(frozen)}); the rest was not run")
+    elif summary.stopped and not summary.complete:
         click.echo("stopped before the end of the schedule; run the same command again to resume")
     elif not summary.complete:
         from prereg.errors import StoreWriteError
@@ -303,6 +305,11 @@ def _run_live(frozen: FrozenPlan, target: str) -> None:
             f"{target}: the run ended with {missing:,} scheduled trials not stored; "
             "run the same command again to store them"
         )
+
+
+def _stopping_kind(frozen: FrozenPlan) -> str:
+    """The plan's stopping rule in two words, for the line that says a campaign stopped early."""
+    return frozen.plan.analysis.stopping.kind.replace("_", "-").replace("-sequence", " sequence")
 
 
 def _stop(signum: int, done: int, planned: int, target: str) -> None:
