@@ -39,7 +39,7 @@ from analysis._results import (
     Unit,
 )
 from analysis._run_sections import design_section, family_balance, pareto, plan_info, srm_checks
-from analysis._run_validity import SERVICE_LATENCY, invalid_run
+from analysis._run_validity import SERVICE_LATENCY, invalid_run, look_validity
 from analysis._sequential import SequentialGates, sequential_gates
 from analysis._streaming import streaming_timings
 from analysis._table import TrialTable, factorize
@@ -331,6 +331,7 @@ def analyze(
 def _look_gates(plan: Plan, table: TrialTable, meta: RunMeta) -> tuple[list[GateVerdict], list[ArmVerdict]]:
     """The gate verdicts and viability of one look's trials (the fixed-horizon gates of
     :func:`_decide_gates`, on the deciding arms and the control)."""
+    meta = look_validity(table, meta)
     codes, arms, arm_codes, rng_for = _analysis_inputs(plan, table, meta)
     needed = [a.id for a in plan.arms if a.kind in DECIDING_KINDS or a.kind == "control"]
     data = {a: _arm_data(plan, table, codes, arms, arm_codes, a)[1] for a in needed}

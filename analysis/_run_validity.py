@@ -3,10 +3,30 @@ a router service, whose measured routing latency only bounds its decision from a
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
+
 from analysis._meta import RunMeta
+from analysis._table import TrialTable
 from prereg.schema import Plan
 
-__all__ = ["SERVICE_LATENCY", "invalid_run"]
+__all__ = ["SERVICE_LATENCY", "invalid_run", "look_validity"]
+
+
+def look_validity(table: TrialTable, meta: RunMeta) -> RunMeta:
+    """A live run's meta with its dispatch figures taken from ``table`` alone: an interim look is
+    judged valid or not on its own trials' lateness (to the wire) and unsent requests, the same
+    whether the runner decides it mid-run or ``analyze`` replays it afterwards."""
+    if meta.live is None:
+        return meta
+    late = table.lateness_ms[~np.isnan(table.lateness_ms)]
+    unsent = int(np.count_nonzero(table.status == "not_sent_in_time"))
+    live = {
+        "p99_ms": float(np.percentile(late, 99.0)) if late.size else 0.0,
+        "not_sent_in_time": float(unsent),
+    }
+    return dataclasses.replace(meta, live=live)
 
 
 def invalid_run(plan: Plan, meta: RunMeta) -> str | None:

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from analysis import TrialTable
 from arms import ArmOutcome, ArmRequest, LiveArmOutcome, to_trial_record
 from experiment.campaign.abort import ABORTED_ARMS_KEY, RUN_ABORT_KEY
 from experiment.campaign.journal import Journal, read_in_flight
@@ -104,15 +103,9 @@ class LiveRun:
         return LookWatcher(self.plan, len(self.cases), self.stored)
 
     def decide_look(self, look: int) -> LookDecision:
-        """The locked gates at ``look`` from the store (run on the writer's thread), with the
-        dispatch lateness of the rows so far standing in for the end-of-run figures."""
-
-        def lateness(table: TrialTable) -> dict[str, float]:
-            _, p99 = lateness_summary(table.lateness_ms)
-            unsent = int(np.count_nonzero(table.status == "not_sent_in_time"))
-            return {"p99_ms": 0.0 if p99 is None else p99, "not_sent_in_time": float(unsent)}
-
-        decision = decide_look(self.plan, self.store, self.plan_hash, look, self.plan_path, lateness)
+        """The locked gates at ``look`` from the store (run on the writer's thread); the look's
+        validity comes from its own trials' lateness (:func:`analysis` judges each look so)."""
+        decision = decide_look(self.plan, self.store, self.plan_hash, look, self.plan_path)
         if decision.stop:
             # Here, on the thread that owns the store's connection: a re-run sends nothing more.
             reason = decision.result.reason

@@ -14,13 +14,12 @@ finds them logged.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import SequentialResult, TrialTable, analyze
+from analysis import SequentialResult, analyze
 from experiment.store import TrialStore, store_trials
 from prereg.log import append_log, read_log
 from prereg.looks import look_ends
@@ -73,17 +72,14 @@ def decide_look(
     plan_hash: str,
     look: int,
     plan_path: Path | None,
-    live: Callable[[TrialTable], dict[str, float]] | None = None,
 ) -> LookDecision:
     """The locked gates on the store's rows at ``look``, logged once in the plan's log.
 
-    ``live`` gives a live run's dispatch lateness from the rows so far (the figures the store's meta
-    holds only at the end), so that a look of a run whose dispatch is already invalid cannot decide
-    a latency gate.
+    A live run's looks are judged valid or not on their own trials' lateness
+    (:func:`analysis.analyze` does so for every look), so a look of a run whose dispatch is already
+    invalid cannot decide a latency gate.
     """
     table, meta = store_trials(store, plan_hash, plan_hash, True)
-    if live is not None:
-        meta = dataclasses.replace(meta, live=live(table))
     result = analyze(plan, table, meta, scope="gates").sequential
     assert result is not None  # a group-sequential plan always has its looks
     decision = LookDecision(look, result)
