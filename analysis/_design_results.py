@@ -178,7 +178,9 @@ class AssumedArmFigures:
 @dataclass(frozen=True)
 class BoundaryFigures:
     """One router arm with the truth exactly on a gate's threshold: ``type_i_error`` is P(PASS),
-    against the rule's ``nominal_alpha``; ``accuracy_interval`` only for accuracy gates."""
+    against the rule's ``nominal_alpha``; ``accuracy_interval`` only for accuracy gates.
+    ``world_note`` (with ``sims`` 0 and no figures) when the diagnosis has no boundary world for
+    the gate: cost and end-to-end latency against the control, calibrated by a test instead."""
 
     truth: float | None
     sims: int
@@ -193,6 +195,7 @@ class BoundaryFigures:
     bias: float | None
     bias_mc_se: float | None
     accuracy_interval: AccuracyCoverage | None = field(default=None, metadata=OMIT_NONE)
+    world_note: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def _accuracy(plan_path: Path, arm_id: str) -> float:
 
 
 def test_starter_plan_replicates_study_2(starter: Path) -> None:
-    """Four arms, 60 cases x 5 replays per arm = 1,200 requests, and the two study gates."""
+    """Four arms, 60 cases x 5 replays per arm = 1,200 requests, the two study gates and the quality NI gate."""
     checked = load_checked_plan(starter)
     plan = checked.plan
     assert plan.arm_ids == ("control", "phi-4-mini", "qwen-2.5-3b", "deepseek-v3")
@@ -35,6 +35,7 @@ def test_starter_plan_replicates_study_2(starter: Path) -> None:
     assert [(g.metric, g.op, g.threshold, g.rule.kind) for g in plan.gates] == [
         ("routing_accuracy", ">=", 0.85, "confidence_bound"),
         ("routing_latency_p95_ms", "<=", 2000.0, "confidence_bound"),
+        ("downstream_quality_vs_control", ">=", -0.05, "confidence_bound"),
     ]
 
 

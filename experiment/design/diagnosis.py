@@ -43,6 +43,8 @@ from experiment.design.figures import (
     assumed_figures,
     boundary_figures,
     curve_figures,
+    mean_control_estimates,
+    no_boundary_figures,
     nominal_alpha,
     pooled_quantiles,
 )
@@ -51,10 +53,12 @@ from experiment.design.min_cases import min_cases_figures
 from experiment.design.scenarios import (
     ACCURACY_METRIC,
     LATENCY_METRICS,
+    QUALITY_METRIC,
     Scenario,
     accuracy_scenario,
     assumed_scenario,
     latency_boundary_scenario,
+    quality_boundary_scenario,
 )
 from experiment.design.sequential import sequential_figures
 from experiment.design.settings import DesignSettings
@@ -91,10 +95,15 @@ def _gate_info(gate: GateSpec) -> DiagnosedGate:
     )
 
 
-def _boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Scenario:
+def _boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Scenario | None:
+    """A gate's boundary world; None for cost and end-to-end latency against the control."""
     if gate.metric == ACCURACY_METRIC:
         return accuracy_scenario(plan, cases, gate.threshold, key=f"boundary:{gate.id}")
-    return latency_boundary_scenario(plan, cases, gate)
+    if gate.metric == QUALITY_METRIC:
+        return quality_boundary_scenario(plan, cases, gate)
+    if gate.metric in LATENCY_METRICS:
+        return latency_boundary_scenario(plan, cases, gate)
+    return None
 
 
 class _Worlds:
@@ -104,11 +113,15 @@ class _Worlds:
     def __init__(self, plan: Plan, cases: tuple[Case, ...], settings: DesignSettings) -> None:
         self.gates = list(plan.gates)
         self.assumed = assumed_scenario(plan, cases)
-        self.boundaries = {g.id: _boundary_scenario(plan, cases, g) for g in self.gates}
+        built = {g.id: _boundary_scenario(plan, cases, g) for g in self.gates}
+        self.boundaries = {k: w for k, w in built.items() if w is not None}
         self.has_accuracy_gate = any(g.metric == ACCURACY_METRIC for g in self.gates)
         self.grid = {v: accuracy_scenario(plan, cases, v, key=f"grid:{v:.3f}") for v in settings.grid}
+        # the ICC grid is of the routing gates (the gates against the control skip it)
         self.icc: dict[str, list[IccWorld]] = {
-            g.id: [icc_world(plan, cases, g, v) for v in settings.icc_values] for g in self.gates
+            g.id: [icc_world(plan, cases, g, v) for v in settings.icc_values]
+            for g in self.gates
+            if g.metric == ACCURACY_METRIC or g.metric in LATENCY_METRICS
         }
 
     def simulate(self, sims: SimulationBatches, settings: DesignSettings) -> None:
@@ -155,13 +168,15 @@ def diagnose(
     gates = worlds.gates
     icc_values = settings.icc_values
     assumed_out = sims.outcomes(worlds.assumed, settings.sims)
-    assumed = assumed_figures(
-        worlds.assumed, assumed_out, gates, routers, pooled_quantiles(assumed_out, gates, routers)
-    )
+    reference = pooled_quantiles(assumed_out, gates, routers)
+    reference.update(mean_control_estimates(assumed_out, gates, routers))
+    assumed = assumed_figures(worlds.assumed, assumed_out, gates, routers, reference)
     boundary = {
         g.id: boundary_figures(
             worlds.boundaries[g.id], sims.outcomes(worlds.boundaries[g.id], settings.sims), g, gpos, routers
         )
+        if g.id in worlds.boundaries
+        else no_boundary_figures(g, routers)
         for gpos, g in enumerate(gates)
     }
     curve = (
@@ -173,12 +188,16 @@ def diagnose(
     )
     icc_grid = (
         icc_grid_figures(worlds.icc, sims, settings.icc_sim_count, gates, routers, icc_values)
-        if icc_values and gates
+        if icc_values and worlds.icc
         else None
     )
     worlds_out = {"assumed": assumed_out}
     worlds_out.update(
-        {f"boundary:{g.id}": sims.outcomes(worlds.boundaries[g.id], settings.sims) for g in gates}
+        {
+            f"boundary:{g.id}": sims.outcomes(worlds.boundaries[g.id], settings.sims)
+            for g in gates
+            if g.id in worlds.boundaries
+        }
     )
     if settings.grid and worlds.has_accuracy_gate:
         worlds_out.update({w.key: sims.outcomes(w, settings.curve_sims) for w in worlds.grid.values()})
@@ -212,12 +231,12 @@ def diagnose(
 
 def require_simulated(plan: Plan) -> None:
     """Refuse, before any simulation, a plan whose arms cannot be simulated, or with a gate the
-    diagnosis has no boundary world for (the gates against the control, issue 16)."""
+    diagnosis does not simulate (the misrouting cost)."""
     for i, gate in enumerate(plan.gates):
-        if gate.metric.endswith("_vs_control") or gate.metric == "misrouting_cost_per_1k":
+        if gate.metric == "misrouting_cost_per_1k":
             raise InputError(
-                "expected a gate the design diagnosis simulates (routing_accuracy or a routing "
-                f"latency), found {gate.metric!r}",
+                "expected a gate the design diagnosis simulates (routing_accuracy, a routing "
+                f"latency or a gate against the control), found {gate.metric!r}",
                 field=f"gates[{i}].metric",
             )
     for i, arm in enumerate(plan.arms):

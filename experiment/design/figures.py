@@ -30,7 +30,13 @@ from analysis import (
     VerdictShares,
     proportion_bounds,
 )
-from experiment.design.scenarios import ACCURACY_METRIC, LATENCY_METRICS, Scenario
+from experiment.design.scenarios import (
+    ACCURACY_METRIC,
+    CONTROL_METRICS,
+    LATENCY_METRICS,
+    QUALITY_METRIC,
+    Scenario,
+)
 from experiment.design.sim import SimOutcome
 from prereg.schema import ConfidenceBoundRule, GateSpec
 
@@ -46,10 +52,13 @@ __all__ = [
     "gate_figures",
     "gate_truth",
     "icc_point_figures",
+    "mean_control_estimates",
+    "no_boundary_figures",
     "nominal_alpha",
     "pooled_quantiles",
     "share_ci",
     "target_verdict",
+    "truth_source",
     "verdict_counts",
 ]
 
@@ -62,6 +71,8 @@ MC_METHOD = "wilson"
 ICC_TOLERANCE = 0.1
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+#: Where the calibration of the gates against the control without a boundary world lives.
+CONTROL_CALIBRATION = "tests/test_analysis_cost_latency_vs_control_calibration.py"
 
 
 def share_ci(k: int, n: int) -> ShareCi | None:
@@ -238,12 +249,47 @@ def pooled_quantiles(
     return out
 
 
+def mean_control_estimates(
+    outcomes: Sequence[SimOutcome], gates: Sequence[GateSpec], arm_ids: Sequence[str]
+) -> dict[tuple[str, str], float]:
+    """A reference value of each cost or end-to-end latency gate against the control, per arm: the
+    mean of the simulations' estimates.
+
+    The relative cost and the end-to-end latency quantiles include retries and queueing and have
+    no closed form; the mean estimate over ``N`` campaigns stands in for the truth (its Monte Carlo
+    error is a campaign's divided by ``sqrt(N)``), so the bias against it is 0 by construction.
+    """
+    out: dict[tuple[str, str], float] = {}
+    for gpos, gate in enumerate(gates):
+        if gate.metric not in CONTROL_METRICS or gate.metric == QUALITY_METRIC:
+            continue
+        for pos, arm_id in enumerate(arm_ids):
+            values = np.array([o.arms[pos].estimates[gpos] for o in outcomes], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                out[(arm_id, gate.metric)] = float(finite.mean())
+    return out
+
+
+def truth_source(gate: GateSpec) -> str:
+    """Where a gate's truth under the assumed world comes from (the results file's ``truth_source``)."""
+    if gate.metric == ACCURACY_METRIC:
+        return "calibration"
+    if gate.metric == QUALITY_METRIC:
+        return "routing table, classifier accuracy and model quality"
+    if gate.metric in CONTROL_METRICS:
+        return "mean of the simulated estimates (no closed form)"
+    return "pooled simulations"
+
+
 def gate_truth(
     scenario: Scenario, arm_id: str, gate: GateSpec, reference: dict[tuple[str, str], float]
 ) -> float | None:
     """The true value a gate's estimate is judged against in a scenario (None: unknown)."""
     if gate.metric == ACCURACY_METRIC:
         return scenario.true_accuracy.get(arm_id)
+    if gate.metric == QUALITY_METRIC:
+        return scenario.true_quality.get(arm_id)
     fixed = scenario.true_latency_ms.get((arm_id, gate.metric))
     return fixed if fixed is not None else reference.get((arm_id, gate.metric))
 
@@ -268,7 +314,7 @@ def assumed_figures(
                 gpos,
                 gate,
                 gate_truth(scenario, arm, gate, reference),
-                "calibration" if gate.metric == ACCURACY_METRIC else "pooled simulations",
+                truth_source(gate),
             )
             for gpos, gate in enumerate(gates)
         }
@@ -277,7 +323,9 @@ def assumed_figures(
             true_accuracy=round(truth, 6),
             true_accuracy_exact=scenario.accuracy_exact or timeouts == 0,
             reference_latency_ms={
-                g.id: round(reference[(arm, g.metric)], 3) for g in gates if (arm, g.metric) in reference
+                g.id: round(reference[(arm, g.metric)], 3)
+                for g in gates
+                if g.metric in LATENCY_METRICS and (arm, g.metric) in reference
             },
             gates=gate_out,
             viability=_verdict_shares([o.arms[pos].viability for o in outcomes]),
@@ -323,6 +371,28 @@ def boundary_figures(
     return {
         arm: _boundary_fields(scenario, outcomes, gate, gpos, pos, arm) for pos, arm in enumerate(routers)
     }
+
+
+def no_boundary_figures(gate: GateSpec, routers: list[str]) -> dict[str, BoundaryFigures]:
+    """Per router arm, the boundary entry of a gate the diagnosis has no boundary world for (cost
+    and end-to-end latency against the control): no simulations, and a note naming the test that
+    calibrates the gate's bound instead."""
+    empty = BoundaryFigures(
+        truth=None,
+        sims=0,
+        type_i_error=None,
+        type_i_error_ci=None,
+        nominal_alpha=nominal_alpha(gate),
+        p_fail=None,
+        p_fail_ci=None,
+        p_inconclusive=None,
+        p_inconclusive_ci=None,
+        mean_estimate=None,
+        bias=None,
+        bias_mc_se=None,
+        world_note=f"no boundary world; calibration: {CONTROL_CALIBRATION}",
+    )
+    return dict.fromkeys(routers, empty)
 
 
 def curve_figures(

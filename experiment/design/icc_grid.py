@@ -48,6 +48,8 @@ def icc_grid_figures(
     """Per gate and ICC of the grid: the boundary figures of every router arm (see docs/design.md)."""
     per_gate: dict[str, IccGateFigures] = {}
     for gpos, gate in enumerate(gates):
+        if gate.id not in worlds:  # a gate against the control: not on the grid
+            continue
         accuracy = gate.metric == ACCURACY_METRIC
         points = []
         for icc, world, note in worlds[gate.id]:

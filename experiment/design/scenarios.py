@@ -25,6 +25,28 @@ Latency boundary
     server under its load; an order-statistic interval does not depend on the shape, a bootstrap
     or a point estimate does a little.
 
+Gates against the control (assumed truth)
+    ``downstream_quality_vs_control``: the expected per-case quality of the router's answer minus
+    the control's, averaged over the corpus (:func:`true_quality_difference`). A case of family
+    ``f`` is routed to its right label with the classifier's ``accuracy[f]`` (the calibrated
+    marginal over case difficulty), to each wrong label with the confusion row's share of the
+    rest, and to the fallback when the decision fails; the model a label routes to answers with
+    its ``quality[f]``. Exact up to timeouts and downstream failures (a failed answer is not
+    graded, which reweights the routes by their models' failure rates: negligible at the starter's
+    rates). ``cost_vs_control`` and the end-to-end latency gates have no closed form (retries,
+    queueing): the mean of the assumed world's simulated estimates stands in for the truth, so their
+    bias is 0 by construction and only their verdict shares are informative.
+
+Quality boundary (``downstream_quality_vs_control``)
+    Every model a router can send to answers every family with the same quality ``r[f]`` (the
+    control model's, clipped into ``[max(0, t), min(1, 1 + t)]`` for the threshold ``t``), and the
+    control arm gets its own copy of its model (key :data:`BOUNDARY_CONTROL_MODEL`) answering with
+    ``r[f] - t``. A router's answer is then as good whatever it routes to, so the quality difference
+    is ``t`` exactly for every router arm, whatever its accuracy, failures or timeouts. Caveat:
+    routing errors no longer move the quality, so the world has less case-level variance in the
+    difference than the assumed one. Cost and end-to-end latency gates have no boundary world:
+    their calibration is tests/test_analysis_cost_latency_vs_control_calibration.py.
+
 ICC grid (accuracy)
     Like the accuracy boundary, with every router classifier's ``case_difficulty_sd`` chosen so
     that the binary replay ICC of correctness at the boundary accuracy is the grid's value
@@ -42,18 +64,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from experiment.design.icc import difficulty_for_icc
 from prereg.canonical import canonical_hash
 from prereg.records import Case
-from prereg.schema import GateSpec, Plan, RouterArmSpec, SimulatedClassifierSpec
+from prereg.schema import (
+    ControlArmSpec,
+    GateSpec,
+    Plan,
+    RouterArmSpec,
+    SimulatedClassifierSpec,
+    SimulatedModelSpec,
+)
 
 __all__ = [
     "ACCURACY_METRIC",
+    "BOUNDARY_CONTROL_MODEL",
+    "CONTROL_METRICS",
     "LATENCY_METRICS",
+    "QUALITY_METRIC",
     "UNREACHABLE_TIMEOUT_MS",
     "Scenario",
     "accuracy_icc_scenario",
@@ -62,9 +94,11 @@ __all__ = [
     "grid_values",
     "icc_key",
     "latency_boundary_scenario",
+    "quality_boundary_scenario",
     "resize_corpus",
     "sample_size_scenario",
     "true_accuracy",
+    "true_quality_difference",
 ]
 
 ACCURACY_METRIC = "routing_accuracy"
@@ -73,6 +107,19 @@ LATENCY_METRICS: dict[str, float] = {
     "routing_latency_p95_ms": 0.95,
     "routing_latency_median_ms": 0.5,
 }
+#: The gate metrics against the control (decided by ``analysis._control_gate``).
+CONTROL_METRICS = frozenset(
+    {
+        "downstream_quality_vs_control",
+        "cost_vs_control",
+        "e2e_latency_p95_vs_control",
+        "e2e_latency_median_vs_control",
+    }
+)
+#: The one gate against the control with an exact truth and a boundary world.
+QUALITY_METRIC = "downstream_quality_vs_control"
+#: The model key of the control's own copy of its model in the quality boundary world.
+BOUNDARY_CONTROL_MODEL = "control-boundary"
 #: A timeout no simulated request reaches (about 31 years), so no trial times out.
 UNREACHABLE_TIMEOUT_MS = 1e12
 
@@ -86,6 +133,8 @@ class Scenario:
     ``true_latency_ms`` maps ``(arm, metric)`` to a true latency quantile when the construction
     fixes one (the latency boundary), else it is empty and the pooled simulations stand in for it.
     ``accuracy_exact`` says whether the accuracy truth is exact (no timeouts possible).
+    ``true_quality`` maps router arm ids to the true downstream quality difference against the
+    control (empty without a control arm).
     """
 
     key: str
@@ -94,6 +143,7 @@ class Scenario:
     true_accuracy: dict[str, float]
     true_latency_ms: dict[tuple[str, str], float]
     accuracy_exact: bool
+    true_quality: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def identity(self) -> str:
@@ -135,6 +185,81 @@ def true_accuracy(plan: Plan, cases: Sequence[Case], arm_id: str) -> float:
     return marginal * success if counts_as_wrong else marginal
 
 
+def _control_model(plan: Plan) -> str | None:
+    """The model key of the plan's first control arm (None without one)."""
+    return next((a.model for a in plan.arms if isinstance(a, ControlArmSpec)), None)
+
+
+def _quality(plan: Plan, key: str) -> dict[str, float]:
+    backend = plan.models[key].backend
+    if not isinstance(backend, SimulatedModelSpec):
+        raise KeyError(f"models.{key} is not a simulated model")
+    return dict(backend.quality)
+
+
+def _label_shares(case: Case, labels: Sequence[str], spec: SimulatedClassifierSpec) -> dict[str, float]:
+    """The probability of each label for an answered request of ``case`` (over case difficulty).
+
+    As :class:`arms._behaviour.ClassifierBehaviour` answers: the right label (the family, or the
+    first gold label) with ``accuracy[family]``, the rest split over the labels that are not gold
+    by the confusion row (uniformly when it puts no weight there); a case whose gold labels cover
+    the taxonomy is always answered right.
+    """
+    gold = set(case.gold_labels)
+    right = case.family if case.family in gold else case.gold_labels[0]
+    wrong = [label for label in labels if label not in gold]
+    if not wrong:
+        return {right: 1.0}
+    row = (spec.confusion or {}).get(case.family, {})
+    weights = [row.get(label, 0.0) for label in wrong]
+    if sum(weights) <= 0.0:
+        weights = [1.0] * len(wrong)
+    total = sum(weights)
+    p = spec.accuracy[case.family]
+    shares = {label: (1.0 - p) * w / total for label, w in zip(wrong, weights, strict=True) if w > 0.0}
+    shares[right] = shares.get(right, 0.0) + p
+    return shares
+
+
+def true_quality_difference(plan: Plan, cases: Sequence[Case], arm_id: str) -> float | None:
+    """The true downstream quality of a simulated router arm minus the control's on this corpus.
+
+    ``mean_c [s * sum_l P(l | c) q_{route(l)}[f_c] + (1 - s) q_{fallback}[f_c] - q_{control}[f_c]]``
+    over the cases ``c`` (family ``f_c``), with ``P(l | c)`` the label shares of an answered
+    request (:func:`_label_shares`), ``s`` the probability that the decision does not fail and
+    ``q_m`` model ``m``'s quality; None without a control arm or simulated models.
+    """
+    arm = plan.arm(arm_id)
+    if not isinstance(arm, RouterArmSpec) or not isinstance(arm.classifier.backend, SimulatedClassifierSpec):
+        raise KeyError(f"{arm_id} is not a simulated router arm")
+    control = _control_model(plan)
+    if control is None or not cases:
+        return None
+    spec = arm.classifier.backend
+    try:
+        qc = _quality(plan, control)
+        quality = {key: _quality(plan, key) for key in {*plan.routing.routes.values(), plan.routing.fallback}}
+    except KeyError:
+        return None
+    retry = arm.classifier.retry
+    success = _success_probability(spec, retry.max_attempts, "http_error" in retry.retry_on)
+    fallback = quality[plan.routing.fallback]
+    total = 0.0
+    for case in cases:
+        f = case.family
+        routed = sum(
+            share * quality[plan.routing.routes.get(label, plan.routing.fallback)][f]
+            for label, share in _label_shares(case, plan.taxonomy.labels, spec).items()
+        )
+        total += success * routed + (1.0 - success) * fallback[f] - qc[f]
+    return total / len(cases)
+
+
+def _true_quality(plan: Plan, cases: Sequence[Case], routers: Sequence[str]) -> dict[str, float]:
+    out = {a: true_quality_difference(plan, cases, a) for a in routers}
+    return {a: v for a, v in out.items() if v is not None}
+
+
 def _simulated_router_ids(plan: Plan) -> tuple[str, ...]:
     return tuple(a.id for a in plan.router_arms if isinstance(a.classifier.backend, SimulatedClassifierSpec))
 
@@ -163,6 +288,7 @@ def assumed_scenario(plan: Plan, cases: Sequence[Case], key: str = "assumed") ->
         true_accuracy={a: true_accuracy(plan, cases, a) for a in routers},
         true_latency_ms={},
         accuracy_exact=False,
+        true_quality=_true_quality(plan, cases, routers),
     )
 
 
@@ -265,6 +391,47 @@ def latency_boundary_scenario(
         true_accuracy={a: true_accuracy(rewritten, cases, a) for a in routers},
         true_latency_ms={(a, gate.metric): threshold for a in routers},
         accuracy_exact=True,
+    )
+
+
+def quality_boundary_scenario(plan: Plan, cases: Sequence[Case], gate: GateSpec) -> Scenario:
+    """The downstream quality difference against the control exactly at the gate's threshold.
+
+    Every model a router sends to answers family ``f`` with ``r[f]``, the control's quality
+    clipped into ``[max(0, t), min(1, 1 + t)]``; the control arm answers from its own copy of its
+    model (:data:`BOUNDARY_CONTROL_MODEL`) with ``r[f] - t``. Raises ``ValueError`` without a
+    control arm whose model is simulated.
+    """
+    t = gate.threshold
+    control = _control_model(plan)
+    if control is None or not isinstance(plan.models[control].backend, SimulatedModelSpec):
+        raise ValueError("expected a control arm answered by a simulated model")
+    if not -1.0 <= t <= 1.0:
+        raise ValueError(f"expected a quality difference threshold in [-1, 1], found {t:g}")
+    families = sorted(set(_quality(plan, control)) | {c.family for c in cases})
+    base = _quality(plan, control)
+    lo, hi = max(0.0, t), min(1.0, 1.0 + t)
+    routed = {f: min(max(base.get(f, 0.5), lo), hi) for f in families}
+    data = plan.model_dump(mode="python")
+    targets = {*plan.routing.routes.values(), plan.routing.fallback}
+    copy = {**data["models"][control]}
+    copy["backend"] = {**copy["backend"], "quality": {f: routed[f] - t for f in families}}
+    for key in targets:
+        data["models"][key]["backend"]["quality"] = dict(routed)
+    data["models"][BOUNDARY_CONTROL_MODEL] = copy
+    for arm in data["arms"]:
+        if arm["kind"] == "control":
+            arm["model"] = BOUNDARY_CONTROL_MODEL
+    rewritten = Plan.model_validate(data)
+    routers = _simulated_router_ids(rewritten)
+    return Scenario(
+        key=f"boundary:{gate.id}",
+        plan=rewritten,
+        cases=tuple(cases),
+        true_accuracy={a: true_accuracy(rewritten, cases, a) for a in routers},
+        true_latency_ms={},
+        accuracy_exact=False,
+        true_quality=dict.fromkeys(routers, t),
     )
 
 

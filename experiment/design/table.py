@@ -89,7 +89,7 @@ def format_design(results: DiagnosisResult) -> list[str]:
         for gate in results.gates:
             g = assumed.gates[gate.id]
             boundary = results.boundary[gate.id][arm]
-            digits = 3 if gate.metric == "routing_accuracy" else 0
+            digits = 0 if "latency" in gate.metric else 3
             lines.append(
                 f"{arm:<16} {gate.id:<14} {_fmt(g.truth, digits):>8} {_fmt(g.p_pass):>8} "
                 f"{_fmt(g.p_fail):>8} {_fmt(g.p_inconclusive):>7} {_fmt(g.power, 2):>6} "
