@@ -24,7 +24,6 @@ from analysis import (
     CurveFigures,
     CurveShares,
     GateFigures,
-    IccArmFigures,
     ShareCi,
     Verdict,
     VerdictShares,
@@ -41,7 +40,6 @@ from experiment.design.sim import SimOutcome
 from prereg.schema import ConfidenceBoundRule, GateSpec
 
 __all__ = [
-    "ICC_TOLERANCE",
     "MC_LEVEL",
     "MC_METHOD",
     "VERDICTS",
@@ -51,11 +49,11 @@ __all__ = [
     "curve_figures",
     "gate_figures",
     "gate_truth",
-    "icc_point_figures",
     "mean_control_estimates",
     "no_boundary_figures",
     "nominal_alpha",
     "pooled_quantiles",
+    "rounded",
     "share_ci",
     "target_verdict",
     "truth_source",
@@ -65,10 +63,6 @@ __all__ = [
 #: Level and method of the Monte Carlo interval of every share.
 MC_LEVEL = 0.95
 MC_METHOD = "wilson"
-#: A world of the ICC grid whose mean realised ICC is further than this (or than 4 Monte Carlo
-#: standard errors, when larger) from the one asked for gets a note: the simulated arms did not
-#: produce the correlation the row is labelled with.
-ICC_TOLERANCE = 0.1
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 #: Where the calibration of the gates against the control without a boundary world lives.
@@ -86,10 +80,10 @@ def share_ci(k: int, n: int) -> ShareCi | None:
 
 def _share(k: int, n: int) -> tuple[float | None, ShareCi | None]:
     """The share ``k / n`` and its Wilson interval (both None without simulations)."""
-    return (_r(k / n) if n else None), share_ci(k, n)
+    return (rounded(k / n) if n else None), share_ci(k, n)
 
 
-def _r(x: float | None, digits: int = 6) -> float | None:
+def rounded(x: float | None, digits: int = 6) -> float | None:
     """Rounded for the results file; NaN and None become None (null)."""
     if x is None or not math.isfinite(x):
         return None
@@ -146,11 +140,11 @@ def gate_figures(
     bias = bias_mc_se = rmse = None
     if truth is not None and finite.size:
         sd = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
-        bias = _r(float(finite.mean()) - truth)
-        bias_mc_se = _r(sd / math.sqrt(finite.size))
-        rmse = _r(math.sqrt(float(np.mean((finite - truth) ** 2))))
+        bias = rounded(float(finite.mean()) - truth)
+        bias_mc_se = rounded(sd / math.sqrt(finite.size))
+        rmse = rounded(math.sqrt(float(np.mean((finite - truth) ** 2))))
     return GateFigures(
-        truth=_r(truth),
+        truth=rounded(truth),
         target=target,
         sims=n,
         p_pass=shares.p_pass,
@@ -161,7 +155,7 @@ def gate_figures(
         p_inconclusive_ci=shares.p_inconclusive_ci,
         power=power,
         power_ci=power_ci,
-        mean_estimate=_r(float(finite.mean())) if finite.size else None,
+        mean_estimate=rounded(float(finite.mean())) if finite.size else None,
         estimates=int(finite.size),
         bias=bias,
         bias_mc_se=bias_mc_se,
@@ -189,7 +183,7 @@ def accuracy_interval_figures(outcomes: Sequence[SimOutcome], arm_pos: int, trut
         truth,
     )
     return AccuracyCoverage(
-        **vars(main), truth=_r(truth), level=_r(levels[0]) if levels else None, robust=robust
+        **vars(main), truth=rounded(truth), level=rounded(levels[0]) if levels else None, robust=robust
     )
 
 
@@ -220,10 +214,10 @@ def _interval_figures(
         below_ci=below_ci,
         above=above,
         above_ci=above_ci,
-        mean_width=_r(float(finite_width.mean())) if finite_width.size else None,
-        mean_estimate=_r(float(est.mean())) if est.size else None,
-        bias=_r(float(est.mean()) - truth) if est.size else None,
-        bias_mc_se=_r(float(est.std(ddof=1)) / math.sqrt(est.size)) if est.size > 1 else None,
+        mean_width=rounded(float(finite_width.mean())) if finite_width.size else None,
+        mean_estimate=rounded(float(est.mean())) if est.size else None,
+        bias=rounded(float(est.mean()) - truth) if est.size else None,
+        bias_mc_se=rounded(float(est.std(ddof=1)) / math.sqrt(est.size)) if est.size > 1 else None,
     )
 
 
@@ -330,8 +324,8 @@ def assumed_figures(
             gates=gate_out,
             viability=_verdict_shares([o.arms[pos].viability for o in outcomes]),
             accuracy_interval=accuracy_interval_figures(outcomes, pos, truth),
-            routing_failures_per_sim=_r(sum(o.arms[pos].failed for o in outcomes) / n) if n else None,
-            timeouts_per_sim=_r(timeouts / n) if n else None,
+            routing_failures_per_sim=rounded(sum(o.arms[pos].failed for o in outcomes) / n) if n else None,
+            timeouts_per_sim=rounded(timeouts / n) if n else None,
         )
     return out
 
@@ -418,41 +412,5 @@ def curve_figures(
             )
         out[gate.id] = CurveFigures(
             true_accuracy=tuple(values), sims=len(grid[values[0]]) if values else 0, arms=per_arm
-        )
-    return out
-
-
-def icc_point_figures(
-    scenario: Scenario,
-    outcomes: Sequence[SimOutcome],
-    gate: GateSpec,
-    gpos: int,
-    routers: list[str],
-    icc: float,
-) -> dict[str, IccArmFigures]:
-    """Per router arm in a gate's boundary world at one ICC of the grid: the boundary figures
-    (type I error, P(FAIL), coverage for accuracy, with Wilson intervals) and the ICC the
-    simulations realised (mean of the per-simulation ANOVA estimates), with a note when it is
-    further than :data:`ICC_TOLERANCE` from ``icc``."""
-    figures = boundary_figures(scenario, outcomes, gate, gpos, routers)
-    accuracy = gate.metric == ACCURACY_METRIC
-    out: dict[str, IccArmFigures] = {}
-    for pos, arm in enumerate(routers):
-        values = np.array(
-            [o.arms[pos].correct_icc if accuracy else o.arms[pos].latency_icc for o in outcomes],
-            dtype=np.float64,
-        )
-        finite = values[np.isfinite(values)]
-        realised = float(finite.mean()) if finite.size else math.nan
-        se = float(finite.std(ddof=1)) / math.sqrt(finite.size) if finite.size > 1 else math.nan
-        tolerance = max(ICC_TOLERANCE, 4.0 * se) if math.isfinite(se) else math.inf
-        note = (
-            None
-            if not math.isfinite(realised) or abs(realised - icc) <= tolerance
-            else f"the simulated arms realised an ICC of {realised:.2f}, not {icc:.2f}: "
-            "this world lacks the correlation it is labelled with"
-        )
-        out[arm] = IccArmFigures(
-            **vars(figures[arm]), realised_icc=_r(realised), realised_icc_mc_se=_r(se), note=note
         )
     return out
