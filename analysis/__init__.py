@@ -64,7 +64,7 @@ from analysis._json import results_from_json, results_to_json
 from analysis._meta import RunMeta
 from analysis._misrouting import MisroutingBounds, estimate_misrouting_cost, misrouting_costs
 from analysis._mix import Mix, estimate_post_stratified
-from analysis._mix_results import MixArm, MixEstimate, MixResult
+from analysis._mix_results import MixArm, MixResult
 from analysis._paired import paired_mean_difference, paired_proportion_difference
 from analysis._pareto import pareto_frontier
 from analysis._plan_warnings import plan_warnings
@@ -174,7 +174,6 @@ __all__ = [
     "MisroutingBounds",
     "Mix",
     "MixArm",
-    "MixEstimate",
     "MixResult",
     "MonteCarloInterval",
     "ParetoPoint",

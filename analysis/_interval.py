@@ -41,3 +41,15 @@ class ProportionResult:
     interval: Interval
     effective_n: float | None = None
     df: float | None = None
+
+
+@dataclass(frozen=True)
+class MeanResult:
+    """A mean (``estimate``) of ``n`` requests over ``n_cases`` cases with its interval (the method
+    is recorded in it: a case bootstrap, or a stratified one under the target mix)."""
+
+    unit: Unit
+    n: int
+    n_cases: int
+    estimate: float | None
+    interval: Interval

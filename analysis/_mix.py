@@ -25,7 +25,8 @@ from analysis._case_bootstrap import stratified_case_weights, too_few_resamples
 from analysis._clustered_quantile import too_few_cases
 from analysis._comparisons import case_aggregate
 from analysis._control_gate import ControlBounds, settle_control_gate
-from analysis._mix_results import MixArm, MixEstimate, MixResult
+from analysis._interval import MeanResult
+from analysis._mix_results import MixArm, MixResult
 from analysis._planned_comparisons import RngFor
 from analysis._proportions import Side, proportion_bounds
 from analysis._results import GateVerdict, Interval, Unit
@@ -168,7 +169,7 @@ def estimate_post_stratified(
     min_cases: int,
     scale: float = 1.0,
     method: str | None = None,
-) -> MixEstimate:
+) -> MeanResult:
     """A mean post-stratified to the target mix, with its two-sided interval.
 
     Parameters
@@ -198,7 +199,7 @@ def estimate_post_stratified(
 
     Returns
     -------
-    MixEstimate
+    MeanResult
         :math:`s\\sum_f w_f\\hat\\mu_f` with its interval on ``unit``. The estimate is None, with
         a note, when a family with a share above 0 has no analysable case; the interval's ends are
         None, with a note, below ``min_cases`` cases, when such a family has one case, or (the
@@ -245,8 +246,8 @@ def estimate_post_stratified(
     k = int(fam.size)
     name = METHOD if method is None else method + PROPORTION
 
-    def result(estimate: float | None, lo: float | None, hi: float | None, note: str | None) -> MixEstimate:
-        return MixEstimate(unit, n, k, estimate, Interval(lo, hi, level, name, "two-sided", note))
+    def result(estimate: float | None, lo: float | None, hi: float | None, note: str | None) -> MeanResult:
+        return MeanResult(unit, n, k, estimate, Interval(lo, hi, level, name, "two-sided", note))
 
     empty, short = _problems(fam, mix, min_cases)
     if empty is not None:

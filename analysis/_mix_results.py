@@ -5,21 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analysis._interval import Interval, Unit
+from analysis._interval import MeanResult, Unit
 
-__all__ = ["MixArm", "MixEstimate", "MixResult"]
-
-
-@dataclass(frozen=True)
-class MixEstimate:
-    """A mean post-stratified to the target mix: :math:`\\sum_f w_f \\hat\\mu_f` with a two-sided
-    stratified case-bootstrap interval; ``n`` requests over ``n_cases`` cases entered it."""
-
-    unit: Unit
-    n: int
-    n_cases: int
-    estimate: float | None
-    interval: Interval
+__all__ = ["MixArm", "MixResult"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +15,9 @@ class MixArm:
     """One arm under the target mix (``accuracy`` None for arms that make no routing decision)."""
 
     arm: str
-    accuracy: MixEstimate | None
-    downstream_quality: MixEstimate
-    cost_per_1k: MixEstimate
+    accuracy: MeanResult | None
+    downstream_quality: MeanResult
+    cost_per_1k: MeanResult
 
 
 @dataclass(frozen=True)

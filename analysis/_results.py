@@ -19,7 +19,7 @@ from analysis._comparison_results import (
 )
 from analysis._flow_results import OMIT_IF_NONE, FlowCounts, WarmupCounts
 from analysis._hypothesis_results import HypothesisResult
-from analysis._interval import Interval, ProportionResult, Unit
+from analysis._interval import Interval, MeanResult, ProportionResult, Unit
 from analysis._mix_results import MixResult
 from analysis._reference_results import GapShareResult, RandomMixResult, ReferenceResult
 from analysis._sequential_results import LookResult, SequentialResult
@@ -76,17 +76,6 @@ ArmKind = Literal["control", "router", "service", "fixed", "random", "oracle"]
 #: The kinds whose routing decisions are measured and gated: a router (its classifier's label) and a
 #: router service (the model it chose, judged route-level).
 DECIDING_KINDS: frozenset[str] = frozenset({"router", "service"})
-
-
-@dataclass(frozen=True)
-class MeanResult:
-    """A mean (``estimate``) with a case-level bootstrap interval; requests clustered by case."""
-
-    unit: Unit
-    n: int
-    n_cases: int
-    estimate: float | None
-    interval: Interval
 
 
 @dataclass(frozen=True)

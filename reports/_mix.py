@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analysis import MixEstimate, Results
+from analysis import MeanResult, Results
 from prereg.schema import GateSpec
 from reports._format import Fmt, Shown, fmt_pct, fmt_usd, show
 
@@ -27,7 +27,7 @@ class MixView:
     rows: tuple[tuple[str, Shown | None, Shown | None, Shown | None], ...]
 
 
-def _shown(m: MixEstimate | None, f: Fmt) -> Shown | None:
+def _shown(m: MeanResult | None, f: Fmt) -> Shown | None:
     return None if m is None else show(m.estimate, m.interval, f)
 
 
